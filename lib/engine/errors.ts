@@ -1,0 +1,37 @@
+// One error type for everything the engine refuses or fails at. The message is written for the
+// operator: what was wrong and what to do. `code` maps to an HTTP status at the REST boundary.
+export type EngineErrorCode =
+  | 'invalid' // bad input (422)
+  | 'not_found' // unknown VM, template or image (404)
+  | 'conflict' // wrong state, name taken, dependants exist (409)
+  | 'insufficient' // admission control: not enough memory, disk, slots (507)
+  | 'forbidden' // role does not allow it (403)
+  | 'unauthorized' // no or bad credentials (401)
+  | 'qemu' // QEMU or the guest misbehaved (500)
+  | 'internal'; // anything else (500)
+
+export class EngineError extends Error {
+  readonly code: EngineErrorCode;
+  readonly details?: unknown;
+  constructor(code: EngineErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'EngineError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const httpStatus: Record<EngineErrorCode, number> = {
+  invalid: 422,
+  not_found: 404,
+  conflict: 409,
+  insufficient: 507,
+  forbidden: 403,
+  unauthorized: 401,
+  qemu: 500,
+  internal: 500,
+};
+
+export function isEngineError(e: unknown): e is EngineError {
+  return e instanceof EngineError;
+}

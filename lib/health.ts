@@ -1,0 +1,116 @@
+// Facts about this host that decide whether Instaclone can work here. Read, never assumed.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import { config } from './config';
+
+const exec = promisify(execFile);
+
+export interface HealthReport {
+  ok: boolean;
+  database: { ok: boolean; kind: 'sqlite' | 'postgresql'; error?: string };
+  qemu: { ok: boolean; version?: string; binary: string; error?: string };
+  kvm: { available: boolean; reason: string };
+  home: { path: string; writable: boolean; freeBytes?: number };
+  run: { path: string; writable: boolean; freeBytes?: number };
+  memory: { totalBytes: number; availableBytes: number };
+  images: { name: string; kernel: string; sizeBytes: number; builtAt: string }[];
+}
+
+export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
+
+export async function qemuVersion(): Promise<string> {
+  try {
+    const { stdout } = await exec(QEMU_BINARY, ['--version'], { timeout: 10_000 });
+    const m = /version (\S+)/.exec(stdout);
+    return m ? m[1] : stdout.split('\n')[0];
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') {
+      throw new Error(
+        `QEMU is not installed (${QEMU_BINARY} not found): install it with "apt-get install qemu-system-x86 qemu-utils" (as root), or run "npm start", which does it for you.`,
+      );
+    }
+    throw new Error(`QEMU (${QEMU_BINARY}) does not run: ${err.message}`);
+  }
+}
+
+export function kvmStatus(): { available: boolean; reason: string } {
+  try {
+    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+    return { available: true, reason: '/dev/kvm is usable: guests run with hardware virtualization.' };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      available: false,
+      reason:
+        code === 'ENOENT'
+          ? 'No /dev/kvm on this host: guests run under TCG (software emulation), which works but is slower.'
+          : '/dev/kvm exists but is not accessible to this user: add it to the "kvm" group to use hardware virtualization.',
+    };
+  }
+}
+
+export function dirStatus(dir: string): { path: string; writable: boolean; freeBytes?: number } {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+    const probe = `${dir}/.write-probe-${process.pid}`;
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+    const st = fs.statfsSync(dir);
+    return { path: dir, writable: true, freeBytes: st.bavail * st.bsize };
+  } catch {
+    return { path: dir, writable: false };
+  }
+}
+
+export function hostMemory(): { totalBytes: number; availableBytes: number } {
+  const info = fs.readFileSync('/proc/meminfo', 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0) * 1024;
+  return { totalBytes: kb('MemTotal'), availableBytes: kb('MemAvailable') };
+}
+
+export async function health(): Promise<HealthReport> {
+  const cfg = config();
+  const [database, qemu, images] = await Promise.all([
+    (async () => {
+      try {
+        const { db } = await import('./db');
+        await db().$queryRawUnsafe('SELECT 1');
+        return { ok: true, kind: cfg.databaseKind };
+      } catch (e) {
+        return { ok: false, kind: cfg.databaseKind, error: (e as Error).message.split('\n')[0] };
+      }
+    })(),
+    qemuVersion().then(
+      (version) => ({ ok: true, version, binary: QEMU_BINARY }),
+      (e: Error) => ({ ok: false, binary: QEMU_BINARY, error: e.message }),
+    ),
+    (async () => {
+      try {
+        const { listImages } = await import('./guest/images');
+        return (await listImages(cfg.home)).map((m) => ({
+          name: m.name,
+          kernel: m.kernel,
+          sizeBytes: m.sizeBytes,
+          builtAt: m.builtAt,
+        }));
+      } catch {
+        return [];
+      }
+    })(),
+  ]);
+  const home = dirStatus(cfg.home);
+  const run = dirStatus(cfg.run);
+  return {
+    ok: database.ok && qemu.ok && home.writable && run.writable,
+    database,
+    qemu,
+    kvm: kvmStatus(),
+    home,
+    run,
+    memory: hostMemory(),
+    images,
+  };
+}

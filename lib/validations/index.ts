@@ -1,0 +1,92 @@
+// The one set of input schemas shared by the console's forms, the REST API and the CLI.
+import { z } from 'zod';
+
+export const LIMITS = {
+  maxForkCount: 500,
+  maxSlots: 500,
+  minMemoryMiB: 64,
+  maxMemoryMiB: 16384,
+  maxVcpus: 8,
+  maxWarmups: 20,
+  maxCommandLength: 4096,
+} as const;
+
+/** VM and template names: they become file names and hostnames, so keep them to an RFC 1123 label. */
+export const nameSchema = z
+  .string({ error: 'A name is required.' })
+  .trim()
+  .min(1, 'A name is required.')
+  .max(63, 'A name has at most 63 characters.')
+  .regex(
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/,
+    'A name may contain only lower-case letters, digits and "-", and must start and end with a letter or digit (it becomes a hostname).',
+  );
+
+/** A prefix for child names; children become PREFIX-1, PREFIX-2, … so it must leave room for the number. */
+export const prefixSchema = z
+  .string()
+  .trim()
+  .min(1, 'The name prefix must not be empty.')
+  .max(50, 'The name prefix has at most 50 characters (the child number is appended).')
+  .regex(
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/,
+    'The name prefix may contain only lower-case letters, digits and "-", and must start and end with a letter or digit.',
+  );
+
+export const imageNameSchema = z.enum(['tiny', 'debian'], {
+  error: 'Unknown image: choose "tiny" or "debian".',
+});
+
+const wholeNumber = (what: string, min: number, max: number) =>
+  z
+    .number({ error: `${what} must be a number.` })
+    .refine((n) => Number.isInteger(n), `${what} must be a whole number.`)
+    .refine((n) => n >= min, `${what} must be at least ${min}.`)
+    .refine((n) => n <= max, `${what} must be at most ${max}.`);
+
+export const warmupSchema = z
+  .string()
+  .trim()
+  .min(1, 'A warm-up command must not be empty.')
+  .max(LIMITS.maxCommandLength, `A warm-up command has at most ${LIMITS.maxCommandLength} characters.`);
+
+export const prepareSchema = z.object({
+  image: imageNameSchema.default('tiny'),
+  name: nameSchema,
+  warmup: z.array(warmupSchema).max(LIMITS.maxWarmups, `At most ${LIMITS.maxWarmups} warm-up commands.`).default([]),
+  slots: wholeNumber('The number of slots', 0, LIMITS.maxSlots).default(0),
+  prelaunch: z.boolean().default(false),
+  quiesce: z.boolean().default(false),
+  memory: wholeNumber('Memory (MiB)', LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB).default(256),
+  vcpus: wholeNumber('vCPUs', 1, LIMITS.maxVcpus).default(1),
+  /** prepare a running child into a new template instead of booting an image */
+  fromVm: z.string().min(1).optional(),
+});
+export type PrepareInput = z.infer<typeof prepareSchema>;
+
+export const forkSchema = z.object({
+  count: wholeNumber('The child count', 1, LIMITS.maxForkCount),
+  persistent: z.boolean().default(false),
+  prefix: prefixSchema.optional(),
+});
+export type ForkInput = z.infer<typeof forkSchema>;
+
+export const execSchema = z.object({
+  command: z
+    .array(z.string())
+    .min(1, 'Give a command to run in the guest.')
+    .refine((a) => a[0].length > 0, 'The command must not be empty.'),
+  timeoutMs: wholeNumber('The timeout (ms)', 100, 600_000).default(30_000),
+});
+export type ExecInput = z.infer<typeof execSchema>;
+
+export const vmActionSchema = z.enum(['stop', 'start', 'reset'], {
+  error: 'Unknown action: use stop, start or reset.',
+});
+
+/** Flattens a zod error into one operator-readable sentence. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join(' ');
+}

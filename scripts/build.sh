@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the console when its sources changed since the last build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NEXT_TELEMETRY_DISABLED=1
+if [ -f .next/BUILD_ID ] && [ -z "$(find app components lib instrumentation.ts next.config.js package.json -newer .next/BUILD_ID -not -path 'lib/db/generated/*' -print -quit)" ]; then
+  exit 0
+fi
+echo "build: building the console"
+npx next build >/tmp/instaclone-next-build.log 2>&1 || { tail -40 /tmp/instaclone-next-build.log >&2; echo "build: next build failed (full log: /tmp/instaclone-next-build.log)" >&2; exit 1; }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Instaclone needs on a fresh Debian 12 machine, idempotently:
+# Debian packages (needs root, or sudo), npm packages, the Prisma clients, the database, the tiny image.
+# Usage: scripts/setup.sh [--tests]   (--tests adds what the test suite needs: Chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NEXT_TELEMETRY_DISABLED=1
+
+apt_packages=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs gcc libc6-dev procps iproute2 zstd ca-certificates)
+[ "${1:-}" = "--tests" ] && apt_packages+=(chromium postgresql)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "setup: these Debian packages are missing and installing them needs root: ${missing[*]}. Run 'apt-get install ${missing[*]}' as root, then try again." >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages: only when package.json or the lock changed since the last install.
+stamp=node_modules/.instaclone-installed
+if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+
+bash scripts/prisma.sh generate
+npx tsx scripts/ensure-image.ts tiny

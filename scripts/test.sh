@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# npm test: install what the tests need, then run every test: unit, engine (real QEMU), browser (Chromium).
+# Ends with one line "N passed, N failed" summed over all runners.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export NEXT_TELEMETRY_DISABLED=1
+bash scripts/setup.sh --tests || exit 1
+out=$(mktemp -d /tmp/instaclone-test-results.XXXXXX)
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" "$@" || status=1
+if [ $# -eq 0 ] && [ -f playwright.config.ts ]; then
+  bash scripts/build.sh || status=1
+  PLAYWRIGHT_JSON_OUTPUT_NAME="$out/playwright.json" npx playwright test --reporter=list,json || status=1
+fi
+node scripts/test-summary.mjs "$out" || status=1
+exit $status
