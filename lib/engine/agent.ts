@@ -139,7 +139,12 @@ export class AgentClient {
   static async connect(socketPath: string, opts: { timeoutMs?: number } = {}): Promise<AgentClient> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const c = new AgentClient(socketPath, timeoutMs);
-    await c.ensureReady(Date.now() + timeoutMs);
+    try {
+      await c.ensureReady(Date.now() + timeoutMs);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
     return c;
   }
 
