@@ -1,4 +1,5 @@
-// Server start-up: preflight (QEMU, writable folders, migrations), then the engine.
+// Server start-up: preflight (QEMU, writable folders, migrations), credentials, then the engine.
+import { config } from './config';
 import { preflight } from './preflight';
 
 export async function startServer(): Promise<void> {
@@ -8,10 +9,13 @@ export async function startServer(): Promise<void> {
     console.error(`instaclone: ${(e as Error).message}`);
     process.exit(1);
   }
-  try {
-    const { Engine } = await import('./engine');
-    await Engine.get().start();
-  } catch (e) {
-    console.error(`instaclone: the engine did not start: ${(e as Error).message}`);
+  const { ensureAdminToken } = await import('./auth/tokens');
+  const { ensureFirstAdmin } = await import('./auth/sessions');
+  await ensureAdminToken();
+  const setup = await ensureFirstAdmin();
+  if (setup) {
+    console.log(`instaclone: first start: set the admin password at http://localhost:${config().port}/setup?token=${setup}`);
   }
+  const { Engine } = await import('./engine');
+  await Engine.get().start();
 }

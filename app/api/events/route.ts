@@ -1,0 +1,50 @@
+// Server-sent events: every engine state change (vm, template, task), so the console updates live.
+// Hand-written: a ReadableStream of "data:" lines is all SSE needs; the browser's EventSource reconnects.
+import { engine } from '@/lib/api/engine';
+import { authenticate, errorResponse } from '@/lib/api/handler';
+
+export const dynamic = 'force-dynamic';
+
+export async function GET(req: Request) {
+  try {
+    await authenticate(req, 'viewer');
+  } catch (e) {
+    return errorResponse(e);
+  }
+  const events = engine().events;
+  const encoder = new TextEncoder();
+  let cleanup = () => {};
+  const stream = new ReadableStream({
+    start(controller) {
+      const send = (ev: unknown) => {
+        try {
+          controller.enqueue(encoder.encode(`data: ${JSON.stringify(ev)}\n\n`));
+        } catch {
+          cleanup();
+        }
+      };
+      // A comment every 15 s keeps proxies from closing an idle stream.
+      const ping = setInterval(() => send({ type: 'ping', at: Date.now() }), 15_000);
+      events.on('event', send);
+      cleanup = () => {
+        clearInterval(ping);
+        events.off('event', send);
+      };
+      req.signal.addEventListener('abort', () => {
+        cleanup();
+        try {
+          controller.close();
+        } catch {
+          /* already closed */
+        }
+      });
+      send({ type: 'hello', at: Date.now() });
+    },
+    cancel() {
+      cleanup();
+    },
+  });
+  return new Response(stream, {
+    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' },
+  });
+}

@@ -1,0 +1,222 @@
+// instaclone CLI: parses the DESIGN.md command line, calls the REST API, prints a table or --json.
+// Errors: exit 1 and one line on stderr saying what was wrong and what to do.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { config } from '../lib/config';
+
+const USAGE = `usage:
+  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
+  instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
+  instaclone images [--json]
+  instaclone ls [--json]
+  instaclone stats [--json]
+  instaclone exec VM -- CMD...
+  instaclone stop VM | start VM | reset VM | rm VM|PARENT [--force]
+environment: INSTACLONE_URL (default http://localhost:$PORT), INSTACLONE_TOKEN (default: the local admin token)`;
+
+class CliError extends Error {}
+
+function baseUrl(): string {
+  return (process.env.INSTACLONE_URL || `http://localhost:${process.env.PORT || 3000}`).replace(/\/+$/, '');
+}
+
+function token(): string | undefined {
+  if (process.env.INSTACLONE_TOKEN) return process.env.INSTACLONE_TOKEN;
+  try {
+    return fs.readFileSync(path.join(config().home, 'admin.token'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function api(method: string, route: string, body?: unknown): Promise<any> {
+  const t = token();
+  let res: Response;
+  try {
+    res = await fetch(`${baseUrl()}/api/v1${route}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new CliError(`Cannot reach the Instaclone console at ${baseUrl()}: start it with "npm start" or set INSTACLONE_URL.`);
+  }
+  const text = await res.text();
+  let data: any;
+  try {
+    data = text ? JSON.parse(text) : {};
+  } catch {
+    throw new CliError(`The console answered ${res.status} with something that is not JSON: is INSTACLONE_URL right?`);
+  }
+  if (!res.ok) {
+    const hint = res.status === 401 && !t ? ' (no token: set INSTACLONE_TOKEN)' : '';
+    throw Object.assign(new CliError(`${data.error ?? `HTTP ${res.status}`}${hint}`), { status: res.status, data });
+  }
+  return data;
+}
+
+/** Numbers go to the server as numbers when they parse, else as given, so the shared schema explains. */
+const num = (v: string | undefined) => (v === undefined ? undefined : v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
+const enc = encodeURIComponent;
+
+function table(rows: Record<string, unknown>[], cols: string[]): string {
+  if (rows.length === 0) return '(none)';
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(cols.map((c) => c.toUpperCase())), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+}
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+async function main(argv: string[]): Promise<number> {
+  const dashdash = argv.indexOf('--');
+  const before = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+  const after = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
+  const { values: o, positionals } = parseArgs({
+    args: before,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      image: { type: 'string' },
+      name: { type: 'string' },
+      warmup: { type: 'string', multiple: true },
+      slots: { type: 'string' },
+      prelaunch: { type: 'boolean' },
+      quiesce: { type: 'boolean' },
+      memory: { type: 'string' },
+      vcpus: { type: 'string' },
+      count: { type: 'string' },
+      persistent: { type: 'boolean' },
+      prefix: { type: 'string' },
+      force: { type: 'boolean' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  const out = (data: unknown, human: () => string) => console.log(o.json ? JSON.stringify(data) : human());
+  const need = (what: string) => {
+    if (!args[0]) throw new CliError(`${cmd} needs a ${what}: instaclone ${cmd} ${what.toUpperCase()} (see instaclone --help).`);
+    return args[0];
+  };
+
+  if (o.help || !cmd) {
+    console.log(USAGE);
+    return cmd || o.help ? 0 : 2;
+  }
+  switch (cmd) {
+    case 'prepare': {
+      if (!o.name) throw new CliError('prepare needs --name NAME (lower-case letters, digits and "-").');
+      const r = await api('POST', '/templates', {
+        image: o.image ?? 'tiny',
+        name: o.name,
+        warmup: o.warmup ?? [],
+        slots: num(o.slots) ?? 0,
+        prelaunch: !!o.prelaunch,
+        quiesce: !!o.quiesce,
+        memory: num(o.memory) ?? 256,
+        ...(o.vcpus ? { vcpus: num(o.vcpus) } : {}),
+      });
+      out(r, () => {
+        const t = r.timings ?? {};
+        return `template ${r.name} (${r.id}) is ${r.state}${r.quiesced ? ', quiesced' : ''}: boot ${t.bootMs} ms, warm-up ${t.warmupMs} ms, freeze ${t.freezeMs} ms`;
+      });
+      return 0;
+    }
+    case 'fork': {
+      const parent = need('parent');
+      if (o.count === undefined) throw new CliError('fork needs --count N (how many children to fork).');
+      const r = await api('POST', `/templates/${enc(parent)}/fork`, {
+        count: num(o.count),
+        persistent: !!o.persistent,
+        ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
+      });
+      out(r, () =>
+        [
+          table(
+            r.children.map((c: any) => ({ ...c, ...c.identity })),
+            ['name', 'state', 'persistent', 'hostname', 'ip', 'mac'],
+          ),
+          `${r.children.length} children in ${r.timings.totalMs} ms`,
+        ].join('\n'),
+      );
+      return 0;
+    }
+    case 'images': {
+      const r = await api('GET', '/images');
+      out(r, () => table(r.images.map((i: any) => ({ ...i, size: mib(i.sizeBytes) })), ['name', 'kernel', 'size', 'builtAt']));
+      return 0;
+    }
+    case 'ls': {
+      const r = await api('GET', '/ls');
+      out(r, () =>
+        ['TEMPLATES', table(r.templates, ['name', 'id', 'state', 'quiesced', 'parentId']), '', 'VMS',
+          table(r.vms, ['name', 'id', 'kind', 'state', 'persistent', 'templateId', 'pid'])].join('\n'),
+      );
+      return 0;
+    }
+    case 'stats': {
+      const r = await api('GET', '/stats');
+      out(r, () => {
+        const rows = (r.vms ?? []).map((v: any) => ({
+          name: v.name,
+          pid: v.pid,
+          pss: mib(v.pssBytes ?? 0),
+          private: mib(v.privateBytes ?? v.privateDirtyBytes ?? 0),
+          shared: mib(v.sharedBytes ?? 0),
+        }));
+        return table(rows, ['name', 'pid', 'pss', 'private', 'shared']);
+      });
+      return 0;
+    }
+    case 'exec': {
+      const vm = need('vm');
+      if (after.length === 0) throw new CliError('exec needs a command after "--": instaclone exec VM -- CMD...');
+      const r = await api('POST', `/vms/${enc(vm)}/exec`, {
+        command: after,
+        ...(o.timeout ? { timeoutMs: num(o.timeout) } : {}),
+      });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        process.stdout.write(r.stdout ?? '');
+        process.stderr.write(r.stderr ?? '');
+      }
+      return typeof r.exitCode === 'number' ? r.exitCode : 0;
+    }
+    case 'stop':
+    case 'start':
+    case 'reset': {
+      const vm = need('vm');
+      const r = await api('POST', `/vms/${enc(vm)}/${cmd}`);
+      out(r, () => `${r.name ?? vm}: ${r.state ?? 'ok'}`);
+      return 0;
+    }
+    case 'rm': {
+      const ref = need('vm');
+      const q = o.force ? '?force=1' : '';
+      let r;
+      try {
+        r = await api('DELETE', `/vms/${enc(ref)}${q}`);
+      } catch (e) {
+        if ((e as { status?: number }).status !== 404) throw e;
+        r = await api('DELETE', `/templates/${enc(ref)}${q}`);
+      }
+      out(r, () => `removed ${ref}`);
+      return 0;
+    }
+    default:
+      throw new CliError(`Unknown command "${cmd}": run instaclone --help for the list.`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    const msg = e instanceof CliError ? e.message : (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? `${e.message} (see instaclone --help)` : e.message;
+    process.stderr.write(`instaclone: ${msg.split('\n')[0]}\n`);
+    process.exit(1);
+  },
+);

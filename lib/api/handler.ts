@@ -1,0 +1,77 @@
+// One wrapper for every REST route: who is asking, may they, parse the body with the shared schema,
+// and turn any error into {error} with the right status. Errors are values, never stack traces.
+import { z } from 'zod';
+import { principalFrom, require, SESSION_COOKIE, type Principal, type Role } from '../auth';
+import { EngineError, httpStatus, isEngineError } from '../engine/errors';
+import { describeZodError } from '../validations';
+
+export interface Ctx {
+  req: Request;
+  principal: Principal;
+  params: Record<string, string>;
+}
+
+type RouteCtx = { params: Promise<Record<string, string>> };
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Cookie-authenticated changes must come from our own pages (tokens carry no ambient authority). */
+export function checkSameOrigin(req: Request, principal: Principal) {
+  if (principal.kind !== 'session' || !UNSAFE.has(req.method)) return;
+  const site = req.headers.get('sec-fetch-site');
+  if (site && site !== 'same-origin' && site !== 'none') {
+    throw new EngineError('forbidden', 'Cross-site request refused.');
+  }
+  const origin = req.headers.get('origin');
+  const host = req.headers.get('x-forwarded-host') ?? req.headers.get('host');
+  if (!origin || !host || new URL(origin).host !== host) {
+    throw new EngineError('forbidden', 'Cross-site request refused: the Origin header does not match this console.');
+  }
+}
+
+export function cookieValue(req: Request, name: string): string | undefined {
+  const raw = req.headers.get('cookie');
+  if (!raw) return undefined;
+  for (const part of raw.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
+
+export async function authenticate(req: Request, role: Role): Promise<Principal> {
+  const principal = require(await principalFrom(req.headers, cookieValue(req, SESSION_COOKIE)), role);
+  checkSameOrigin(req, principal);
+  return principal;
+}
+
+export function errorResponse(e: unknown): Response {
+  if (isEngineError(e)) return Response.json({ error: e.message, code: e.code }, { status: httpStatus[e.code] });
+  if (e instanceof z.ZodError) return Response.json({ error: describeZodError(e), code: 'invalid' }, { status: 422 });
+  console.error('instaclone: unexpected error', e);
+  return Response.json({ error: `Internal error: ${(e as Error)?.message ?? e}`, code: 'internal' }, { status: 500 });
+}
+
+export async function readJson(req: Request): Promise<unknown> {
+  const text = await req.text();
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new EngineError('invalid', 'The request body is not valid JSON.');
+  }
+}
+
+export function route(role: Role, fn: (ctx: Ctx) => Promise<unknown>) {
+  return async (req: Request, rc?: RouteCtx): Promise<Response> => {
+    try {
+      const principal = await authenticate(req, role);
+      const params = rc?.params ? await rc.params : {};
+      const result = await fn({ req, principal, params });
+      if (result instanceof Response) return result;
+      return Response.json(result ?? { ok: true });
+    } catch (e) {
+      return errorResponse(e);
+    }
+  };
+}

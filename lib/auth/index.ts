@@ -1,0 +1,25 @@
+// Who is asking: a Bearer token (CLI, automation), a session cookie (console), or nobody.
+import { EngineError } from '../engine/errors';
+import { type Role, allows } from './roles';
+import { principalForSession, SESSION_COOKIE } from './sessions';
+import { principalForToken, type Principal } from './tokens';
+
+export type { Principal } from './tokens';
+export type { Role } from './roles';
+
+export async function principalFrom(headers: Headers, cookie?: string): Promise<Principal | null> {
+  const auth = headers.get('authorization');
+  if (auth?.startsWith('Bearer ')) return principalForToken(auth.slice(7).trim());
+  if (cookie) return principalForSession(cookie);
+  return null;
+}
+
+export function require(principal: Principal | null, needed: Role): Principal {
+  if (!principal) throw new EngineError('unauthorized', 'Log in first, or pass an API token (Authorization: Bearer …).');
+  if (!allows(principal.role, needed)) {
+    throw new EngineError('forbidden', `This needs the ${needed} role; ${principal.name} is ${principal.role}.`);
+  }
+  return principal;
+}
+
+export { SESSION_COOKIE };

@@ -1,0 +1,65 @@
+// API tokens: random secrets shown once, stored only as SHA-256 hashes, scoped by role, revocable.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { config } from '../config';
+import { db } from '../db';
+import { EngineError } from '../engine/errors';
+import { type Role, isRole } from './roles';
+
+export const hashToken = (secret: string) => crypto.createHash('sha256').update(secret).digest('hex');
+
+export interface Principal {
+  kind: 'token' | 'session' | 'local';
+  name: string;
+  role: Role;
+}
+
+export async function createToken(name: string, role: Role, createdBy?: string) {
+  if (!isRole(role)) throw new EngineError('invalid', 'A token role is one of viewer, operator, admin.');
+  const secret = `ic_${crypto.randomBytes(24).toString('base64url')}`;
+  const row = await db().apiToken.create({
+    data: { id: crypto.randomUUID(), name, role, hash: hashToken(secret), createdBy },
+  });
+  return { id: row.id, name, role, secret };
+}
+
+export async function revokeToken(id: string) {
+  const row = await db().apiToken.findUnique({ where: { id } });
+  if (!row) throw new EngineError('not_found', `No token with id ${id}.`);
+  await db().apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
+}
+
+export async function listTokens() {
+  const rows = await db().apiToken.findMany({ orderBy: { createdAt: 'desc' } });
+  return rows.map(({ hash: _hash, ...t }) => t);
+}
+
+export async function principalForToken(secret: string): Promise<Principal | null> {
+  const row = await db().apiToken.findUnique({ where: { hash: hashToken(secret) } });
+  if (!row || row.revokedAt || !isRole(row.role)) return null;
+  // Best effort: last-use bookkeeping must never fail a request.
+  db()
+    .apiToken.update({ where: { id: row.id }, data: { lastUsed: new Date() } })
+    .catch(() => {});
+  return { kind: 'token', name: `token:${row.name}`, role: row.role };
+}
+
+/**
+ * The local admin token (DESIGN.md): kept in INSTACLONE_HOME/admin.token, mode 0600, so the CLI on the
+ * console's own host works without configuration. Created on first start.
+ */
+export async function ensureAdminToken(): Promise<string> {
+  const file = path.join(config().home, 'admin.token');
+  try {
+    const secret = fs.readFileSync(file, 'utf8').trim();
+    if (secret && (await db().apiToken.findUnique({ where: { hash: hashToken(secret) } }))) return secret;
+  } catch {
+    /* created below */
+  }
+  const { secret } = await createToken('local-admin', 'admin', 'system');
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+  return secret;
+}
