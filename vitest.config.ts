@@ -3,7 +3,7 @@ import path from 'node:path';
 
 // unit: fast, no QEMU. engine: real QEMU guests under TCG, one file at a time (two cores).
 export default defineConfig({
-  resolve: { alias: { '@': path.resolve(__dirname) } },
+  resolve: { alias: { '@': path.resolve(import.meta.dirname) } },
   test: {
     projects: [
       {

@@ -17,21 +17,22 @@ export interface HealthReport {
   images: { name: string; kernel: string; sizeBytes: number; builtAt: string }[];
 }
 
-export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
+/** The QEMU binary; INSTACLONE_QEMU overrides it (read at call time). */
+export const qemuBinary = () => process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
 
 export async function qemuVersion(): Promise<string> {
   try {
-    const { stdout } = await exec(QEMU_BINARY, ['--version'], { timeout: 10_000 });
+    const { stdout } = await exec(qemuBinary(), ['--version'], { timeout: 10_000 });
     const m = /version (\S+)/.exec(stdout);
     return m ? m[1] : stdout.split('\n')[0];
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT') {
       throw new Error(
-        `QEMU is not installed (${QEMU_BINARY} not found): install it with "apt-get install qemu-system-x86 qemu-utils" (as root), or run "npm start", which does it for you.`,
+        `QEMU is not installed (${qemuBinary()} not found): install it with "apt-get install qemu-system-x86 qemu-utils" (as root), or run "npm start", which does it for you.`,
       );
     }
-    throw new Error(`QEMU (${QEMU_BINARY}) does not run: ${err.message}`);
+    throw new Error(`QEMU (${qemuBinary()}) does not run: ${err.message}`);
   }
 }
 
@@ -84,8 +85,8 @@ export async function health(): Promise<HealthReport> {
       }
     })(),
     qemuVersion().then(
-      (version) => ({ ok: true, version, binary: QEMU_BINARY }),
-      (e: Error) => ({ ok: false, binary: QEMU_BINARY, error: e.message }),
+      (version) => ({ ok: true, version, binary: qemuBinary() }),
+      (e: Error) => ({ ok: false, binary: qemuBinary(), error: e.message }),
     ),
     (async () => {
       try {

@@ -90,3 +90,8 @@ export function describeZodError(error: z.ZodError): string {
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
     .join(' ');
 }
+
+export const tokenSchema = z.object({
+  name: z.string().trim().min(1, 'A token needs a name.').max(64, 'A token name has at most 64 characters.'),
+  role: z.enum(['viewer', 'operator', 'admin'], { error: 'A token role is one of viewer, operator, admin.' }),
+});

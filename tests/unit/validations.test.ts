@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { describeZodError, forkSchema, nameSchema, prepareSchema } from '@/lib/validations';
+
+const forkError = (count: unknown) => {
+  const r = forkSchema.safeParse({ count });
+  return r.success ? null : describeZodError(r.error);
+};
+
+describe('shared input schemas', () => {
+  it('refuses fork counts that are not a whole number in range, with a sentence that says why', () => {
+    expect(forkError(0)).toMatch(/at least 1/);
+    expect(forkError(-1)).toMatch(/at least 1/);
+    expect(forkError(2.5)).toMatch(/whole number/);
+    expect(forkError(100000)).toMatch(/at most 500/);
+    expect(forkError('abc')).toMatch(/must be a number/);
+    expect(forkError(3)).toBeNull();
+  });
+
+  it('refuses names that cannot be a hostname or a file name', () => {
+    for (const bad of ['a/b', 'has space', '', 'UPPER', '-lead', 'trail-', 'x'.repeat(64), '../etc']) {
+      expect(nameSchema.safeParse(bad).success, bad).toBe(false);
+    }
+    expect(nameSchema.parse('web-01')).toBe('web-01');
+  });
+
+  it('fills prepare defaults and refuses unknown images', () => {
+    const p = prepareSchema.parse({ name: 'p1' });
+    expect(p).toMatchObject({ image: 'tiny', slots: 0, prelaunch: false, quiesce: false, memory: 256, warmup: [] });
+    const r = prepareSchema.safeParse({ name: 'p1', image: 'windows' });
+    expect(r.success).toBe(false);
+    expect(describeZodError(r.error!)).toMatch(/Unknown image/);
+  });
+});
