@@ -35,6 +35,8 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   signal?: number;
+  /** guest-exec-status requests it took */
+  polls?: number;
 }
 
 interface Pending {
@@ -179,6 +181,7 @@ export class AgentClient {
     }
     const { pid } = await this.call<{ pid: number }>('guest-exec', args, Math.max(1, deadline - Date.now()));
     let delay = opts.firstPollMs ?? 0;
+    let polls = 0;
     for (;;) {
       if (delay > 0) await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
       const left = deadline - Date.now();
@@ -195,11 +198,13 @@ export class AgentClient {
         'out-data'?: string;
         'err-data'?: string;
       }>('guest-exec-status', { pid }, left);
+      polls++;
       if (st.exited) {
         const res: ExecResult = {
           exitCode: st.exitcode ?? (st.signal !== undefined ? 128 + st.signal : -1),
           stdout: st['out-data'] ? Buffer.from(st['out-data'], 'base64').toString('utf8') : '',
           stderr: st['err-data'] ? Buffer.from(st['err-data'], 'base64').toString('utf8') : '',
+          polls,
         };
         if (st.signal !== undefined) res.signal = st.signal;
         return res;

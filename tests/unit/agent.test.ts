@@ -86,7 +86,7 @@ describe('AgentClient', () => {
   it('gives a clear qemu error when nobody answers', async () => {
     const sock = path.join(dir, 'silent.sock');
     await fakeAgent(sock, () => undefined);
-    const err = await AgentClient.connect(sock, { timeoutMs: 1500 }).catch((e) => e);
+    const err = await AgentClient.connect(sock, { timeoutMs: 1500 }).catch((e: any) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect(err.code).toBe('qemu');
     expect(err.message).toMatch(/did not answer/);
@@ -100,7 +100,7 @@ describe('AgentClient', () => {
     });
     const a = await AgentClient.connect(sock, { timeoutMs: 5000 });
     clients.push(a);
-    const err = await a.call('guest-nope').catch((e) => e);
+    const err = await a.call('guest-nope').catch((e: any) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect(err.code).toBe('qemu');
     expect(err.command).toBe('guest-nope');
@@ -117,7 +117,7 @@ describe('AgentClient', () => {
     });
     const a = await AgentClient.connect(sock, { timeoutMs: 5000 });
     clients.push(a);
-    const err = await a.call('slow', undefined, 100).catch((e) => e);
+    const err = await a.call('slow', undefined, 100).catch((e: any) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect(err.message).toMatch(/slow timed out/);
     // the late 'late' reply must not be taken as the answer to 'fast'
@@ -170,7 +170,7 @@ describe('AgentClient', () => {
     clients.push(a);
     const r = await a.exec(['/bin/sh', '-c', 'cat', 'x; rm -rf /'], { input: 'hé' });
     expect(seen).toMatchObject({ path: '/bin/sh', arg: ['-c', 'cat', 'x; rm -rf /'], 'capture-output': true });
-    expect(r).toEqual({ exitCode: 3, stdout: 'out:hé', stderr: 'oops' });
+    expect(r).toEqual({ exitCode: 3, stdout: 'out:hé', stderr: 'oops', polls: 3 });
     expect(polls).toBe(3);
   });
 
@@ -182,10 +182,10 @@ describe('AgentClient', () => {
     });
     const a = await AgentClient.connect(sock, { timeoutMs: 5000 });
     clients.push(a);
-    const err = await a.call('guest-ping', undefined, 2000).catch((e) => e);
+    const err = await a.call('guest-ping', undefined, 2000).catch((e: any) => e);
     expect(err).toBeInstanceOf(EngineError);
     a.close();
-    const err2 = await a.ping().catch((e) => e);
+    const err2 = await a.ping().catch((e: any) => e);
     expect(err2.message).toMatch(/closed/);
   });
 });
