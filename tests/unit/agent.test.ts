@@ -86,7 +86,7 @@ describe('AgentClient', () => {
   it('gives a clear qemu error when nobody answers', async () => {
     const sock = path.join(dir, 'silent.sock');
     await fakeAgent(sock, () => undefined);
-    const err = await AgentClient.connect(sock, { timeoutMs: 1500 }).catch((e: any) => e);
+    const err: any = await AgentClient.connect(sock, { timeoutMs: 1500 }).catch((e: any) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect(err.code).toBe('qemu');
     expect(err.message).toMatch(/did not answer/);
@@ -100,7 +100,7 @@ describe('AgentClient', () => {
     });
     const a = await AgentClient.connect(sock, { timeoutMs: 5000 });
     clients.push(a);
-    const err = await a.call('guest-nope').catch((e: any) => e);
+    const err: any = await a.call('guest-nope').catch((e: any) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect(err.code).toBe('qemu');
     expect(err.command).toBe('guest-nope');
@@ -117,7 +117,7 @@ describe('AgentClient', () => {
     });
     const a = await AgentClient.connect(sock, { timeoutMs: 5000 });
     clients.push(a);
-    const err = await a.call('slow', undefined, 100).catch((e: any) => e);
+    const err: any = await a.call('slow', undefined, 100).catch((e: any) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect(err.message).toMatch(/slow timed out/);
     // the late 'late' reply must not be taken as the answer to 'fast'
@@ -182,10 +182,10 @@ describe('AgentClient', () => {
     });
     const a = await AgentClient.connect(sock, { timeoutMs: 5000 });
     clients.push(a);
-    const err = await a.call('guest-ping', undefined, 2000).catch((e: any) => e);
+    const err: any = await a.call('guest-ping', undefined, 2000).catch((e: any) => e);
     expect(err).toBeInstanceOf(EngineError);
     a.close();
-    const err2 = await a.ping().catch((e: any) => e);
+    const err2: any = await a.ping().catch((e: any) => e);
     expect(err2.message).toMatch(/closed/);
   });
 });
