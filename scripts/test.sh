@@ -5,6 +5,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export NEXT_TELEMETRY_DISABLED=1
 bash scripts/setup.sh --tests || exit 1
+# PostgreSQL mode is tested against a real server when one can be started here (root + Debian's postgresql).
+if [ -z "${INSTACLONE_TEST_PG_URL:-}" ]; then
+  INSTACLONE_TEST_PG_URL=$(bash scripts/test-postgres.sh 2>/dev/null) && export INSTACLONE_TEST_PG_URL || unset INSTACLONE_TEST_PG_URL
+fi
 out=$(mktemp -d /tmp/instaclone-test-results.XXXXXX)
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json" "$@" || status=1

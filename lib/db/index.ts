@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/sqlite/client';
+import { PrismaClient as PgPrismaClient } from './generated/postgresql/client';
 import { config } from '../config';
 
 export type Db = PrismaClient;
@@ -16,12 +17,11 @@ const holder = globalThis as unknown as { __instacloneDb?: { url: string; client
 export function db(): Db {
   const cfg = config();
   if (holder.__instacloneDb?.url === cfg.databaseUrl) return holder.__instacloneDb.client;
-  const adapter =
-    cfg.databaseKind === 'postgresql'
-      ? new PrismaPg({ connectionString: cfg.databaseUrl })
-      : new PrismaBetterSQLite3({ url: cfg.databaseUrl });
   // The PostgreSQL client is generated from the same models, so its API is the SQLite client's.
-  const client = new PrismaClient({ adapter }) as Db;
+  const client =
+    cfg.databaseKind === 'postgresql'
+      ? (new PgPrismaClient({ adapter: new PrismaPg({ connectionString: cfg.databaseUrl }) }) as unknown as Db)
+      : new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: cfg.databaseUrl }) });
   holder.__instacloneDb = { url: cfg.databaseUrl, client };
   return client;
 }
@@ -52,6 +52,7 @@ export async function migrate(env: NodeJS.ProcessEnv = process.env): Promise<voi
       );
     }
   }
+  if (cfg.databaseKind === 'postgresql') return migratePostgres(cfg.databaseUrl);
   const { code, output } = await run('bash', [path.join(root, 'scripts/prisma.sh'), 'migrate', 'deploy'], {
     ...env,
     DATABASE_URL: cfg.databaseUrl,
@@ -69,6 +70,50 @@ export async function migrate(env: NodeJS.ProcessEnv = process.env): Promise<voi
     throw new Error(`The database ${redact(cfg.databaseUrl)} cannot be written: make INSTACLONE_HOME (${cfg.home}) writable.`);
   }
   throw new Error(`Database migration failed: ${lastLine(output)}`);
+}
+
+/**
+ * PostgreSQL: `prisma migrate deploy` through the pg driver adapter fails on this Prisma release
+ * (prisma/orm#27403, "Column type 'name' could not be deserialized"), so the same migration files
+ * (derived by `prisma migrate diff`) are applied here, each once, in a transaction.
+ */
+async function migratePostgres(url: string): Promise<void> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  try {
+    await client.connect();
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/password authentication|authentication failed|role .* does not exist/i.test(msg)) {
+      throw new Error(`PostgreSQL refused the credentials in DATABASE_URL (${redact(url)}): fix the user or password.`);
+    }
+    if (/database .* does not exist/i.test(msg)) {
+      throw new Error(`The database in DATABASE_URL (${redact(url)}) does not exist: create it (createdb) or fix the URL.`);
+    }
+    throw new Error(
+      `Cannot reach the PostgreSQL server in DATABASE_URL (${redact(url)}): start it or fix the URL, or unset DATABASE_URL to use the built-in SQLite database.`,
+    );
+  }
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS "_instaclone_migrations" (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    const dir = path.join(root, 'prisma/postgresql/migrations');
+    const names = fs.readdirSync(dir).filter((n) => fs.existsSync(path.join(dir, n, 'migration.sql'))).sort();
+    const done = new Set((await client.query('SELECT name FROM "_instaclone_migrations"')).rows.map((r) => r.name));
+    for (const name of names.filter((n) => !done.has(n))) {
+      const sql = fs.readFileSync(path.join(dir, name, 'migration.sql'), 'utf8');
+      await client.query('BEGIN');
+      try {
+        await client.query(sql);
+        await client.query('INSERT INTO "_instaclone_migrations"(name) VALUES ($1)', [name]);
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK');
+        throw new Error(`Database migration ${name} failed on PostgreSQL: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 function redact(url: string): string {

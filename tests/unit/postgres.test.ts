@@ -1,0 +1,28 @@
+// PostgreSQL mode against a real server (scripts/test-postgres.sh starts one for npm test when root).
+import { describe, expect, it } from 'vitest';
+
+const url = process.env.INSTACLONE_TEST_PG_URL;
+// In CI a missing server is a failure, not a skip: .ci/run runs as root and installs PostgreSQL.
+const mustRun = !!process.env.CI;
+
+describe.runIf(url || mustRun)('PostgreSQL mode', () => {
+  it('applies the migrations twice without harm and stores records through the same client API', async () => {
+    expect(url, 'INSTACLONE_TEST_PG_URL is not set: scripts/test-postgres.sh could not start PostgreSQL').toBeTruthy();
+    process.env.DATABASE_URL = url;
+    const { migrate, db, disconnectDb } = await import('@/lib/db');
+    try {
+      await migrate();
+      await migrate();
+      const id = `t-${Date.now()}`;
+      await db().template.create({
+        data: { id, name: id, state: 'frozen', image: 'tiny', memoryMiB: 256, dir: '/x', ramPath: '/r', statePath: '/s', diskPath: '/d' },
+      });
+      expect((await db().template.findUnique({ where: { name: id } }))?.state).toBe('frozen');
+      const { health } = await import('@/lib/health');
+      expect((await health()).database).toMatchObject({ ok: true, kind: 'postgresql' });
+    } finally {
+      await disconnectDb();
+      delete process.env.DATABASE_URL;
+    }
+  });
+});
