@@ -169,7 +169,7 @@ export class AgentClient {
    */
   async exec(
     argv: string[],
-    opts: { input?: string | Buffer; timeoutMs?: number; env?: string[]; firstPollMs?: number } = {},
+    opts: { input?: string | Buffer; timeoutMs?: number; env?: string[]; firstPollMs?: number; maxPollMs?: number } = {},
   ): Promise<ExecResult> {
     if (argv.length === 0) throw new EngineError('invalid', 'exec needs a program to run (argv is empty).');
     const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
@@ -209,7 +209,7 @@ export class AgentClient {
         if (st.signal !== undefined) res.signal = st.signal;
         return res;
       }
-      delay = delay === 0 ? 5 : Math.min(delay * 2, 100);
+      delay = delay === 0 ? 5 : Math.min(delay * 2, opts.maxPollMs ?? 100);
     }
   }
 
