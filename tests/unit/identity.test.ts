@@ -1,0 +1,174 @@
+// identity.ts without QEMU: validation, the collision report, GUID decoding, and applyIdentity's
+// read-back checks against a scripted fake agent.
+import { describe, expect, it } from 'vitest';
+import type { AgentClient } from '../../lib/engine/agent';
+import { EngineError } from '../../lib/engine/errors';
+import {
+  applyIdentity,
+  findCollisions,
+  guidFromLeHex,
+  isValidHostname,
+  newMachineId,
+  newVmgenid,
+  prefixToMask,
+  type IdentityPlan,
+  type VerifiedIdentity,
+} from '../../lib/engine/identity';
+
+const plan: IdentityPlan = {
+  hostname: 'web-1',
+  mac: '52:54:00:ab:cd:01',
+  ip: '10.1.0.7',
+  machineId: '0123456789abcdef0123456789abcdef',
+  vmgenid: '11111111-2222-3333-4444-555555555555',
+};
+
+/** A fake agent whose identity script prints what `guest` says the guest reports. */
+function fakeAgent(guest: Partial<Record<string, string>>, calls: { command: string; args?: unknown }[] = []) {
+  const nowSec = () => Math.floor(Date.now() / 1000);
+  return {
+    async call(command: string, args?: Record<string, unknown>) {
+      calls.push({ command, args });
+      return {};
+    },
+    async exec(argv: string[], opts: { input?: Buffer }) {
+      calls.push({ command: 'guest-exec', args: { argv, input: opts.input } });
+      const t = Date.now();
+      const out: Record<string, string | undefined> = {
+        reseed: 'ok',
+        vmgenid: 'unreadable',
+        vmfork: 'yes',
+        urandom: '00112233445566778899aabbccddeeff',
+        time: `${nowSec()} ${(t % 1000) * 1000}`,
+        ...guest,
+      };
+      // argv: sh -c SCRIPT $0 hostname machineId mac ip mask gw
+      out.machineid = guest.machineid ?? argv[5];
+      out.mac = guest.mac ?? argv[6];
+      out.hostname = guest.hostname ?? argv[4];
+      out.etchostname = guest.etchostname ?? argv[4];
+      out.ip = guest.ip ?? `2: eth0    inet ${argv[7]}/8 scope global eth0`;
+      return {
+        exitCode: 0,
+        stdout: Object.entries(out)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('\n'),
+        stderr: guest.stderr ?? '',
+        polls: 1,
+      };
+    },
+  } as unknown as AgentClient;
+}
+
+describe('identity helpers', () => {
+  it('validates hostnames as RFC 1123 labels', () => {
+    for (const ok of ['a', 'web-1', 'A1', 'x'.repeat(63), '0abc']) expect(isValidHostname(ok), ok).toBe(true);
+    for (const bad of ['', '-a', 'a-', 'a_b', 'a.b', 'x'.repeat(64), 'web 1', 'héllo', 'a;rm -rf /']) {
+      expect(isValidHostname(bad), bad).toBe(false);
+    }
+  });
+
+  it('makes fresh machine-ids and vmgenids', () => {
+    const ids = new Set(Array.from({ length: 100 }, newMachineId));
+    expect(ids.size).toBe(100);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+    const g = newVmgenid();
+    expect(g).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(newVmgenid()).not.toBe(g);
+  });
+
+  it('decodes the little-endian GUID QEMU stores for vmgenid', () => {
+    // 11223344-5566-7788-99aa-bbccddeeff00 stored as 44332211 6655 8877 99aabbccddeeff00
+    expect(guidFromLeHex('443322116655887799aabbccddeeff00')).toBe('11223344-5566-7788-99aa-bbccddeeff00');
+    expect(guidFromLeHex('xyz')).toBeNull();
+  });
+
+  it('turns prefixes into netmasks', () => {
+    expect(prefixToMask(8)).toBe('255.0.0.0');
+    expect(prefixToMask(16)).toBe('255.255.0.0');
+    expect(prefixToMask(24)).toBe('255.255.255.0');
+    expect(prefixToMask(30)).toBe('255.255.255.252');
+  });
+
+  it('reports collisions among siblings and with the parent in words', () => {
+    const base = (i: number): VerifiedIdentity => ({
+      hostname: `a-${i}`,
+      mac: `52:54:00:00:00:0${i}`,
+      ip: `10.1.0.${i}`,
+      machineId: String(i).repeat(32),
+      vmgenid: `${i}`.repeat(8) + '-0000-4000-8000-000000000000',
+      clockSkewMs: 0,
+      urandomHex: String(i).repeat(32),
+      vmgenidInGuest: null,
+      vmgenidReseedSeen: true,
+      entropyReseeded: true,
+      applyMs: 1,
+      agentCalls: 3,
+      phasesMs: { setTime: 0, script: 1 },
+    });
+    const kids = [base(1), base(2), base(3)];
+    expect(findCollisions(kids)).toEqual([]);
+    kids[1] = { ...kids[1], hostname: 'a-1', ip: '10.1.0.1' };
+    kids[2] = { ...kids[2], urandomHex: kids[0].urandomHex, mac: '52:54:00:00:00:01'.toUpperCase() };
+    const c = findCollisions(kids, { machineId: '3'.repeat(32), hostname: 'parent' });
+    expect(c).toContain('hostname "a-1" is shared by a-1 and a-1');
+    expect(c).toContain('IP address "10.1.0.1" is shared by a-1 and a-1');
+    expect(c).toContain('MAC "52:54:00:00:00:01" is shared by a-1 and a-3');
+    expect(c).toContain('/dev/urandom read "11111111111111111111111111111111" is shared by a-1 and a-3');
+    expect(c).toContain(`machine-id "${'3'.repeat(32)}" of a-3 is still the parent's`);
+    expect(c).toHaveLength(5);
+  });
+});
+
+describe('applyIdentity', () => {
+  it('sets the clock, then runs ONE script with the values as argv and host entropy on stdin', async () => {
+    const calls: { command: string; args?: any }[] = [];
+    const v = await applyIdentity(fakeAgent({}, calls), plan, { prefixLen: 8, gateway: '10.0.2.2' });
+    expect(calls.map((c) => c.command)).toEqual(['guest-set-time', 'guest-exec']);
+    expect(Math.abs(calls[0].args.time / 1e6 - Date.now())).toBeLessThan(5000);
+    const { argv, input } = calls[1].args;
+    expect(argv.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(argv.slice(3)).toEqual(['instaclone-identity', 'web-1', plan.machineId, plan.mac, plan.ip, '255.0.0.0', '10.0.2.2']);
+    expect(argv[2]).not.toContain('web-1'); // values never interpolated into the script
+    expect(Buffer.isBuffer(input) && input.length).toBe(64);
+    expect(v).toMatchObject({ ...plan, urandomHex: '00112233445566778899aabbccddeeff', vmgenidReseedSeen: true, entropyReseeded: true });
+    expect(v.agentCalls).toBe(3);
+    expect(Math.abs(v.clockSkewMs)).toBeLessThan(2000);
+  });
+
+  it('rejects an invalid hostname before touching the guest', async () => {
+    const calls: { command: string }[] = [];
+    const err: any = await applyIdentity(fakeAgent({}, calls), { ...plan, hostname: 'bad_name' }).catch((e: any) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err.code).toBe('invalid');
+    expect(err.message).toMatch(/"bad_name" is not a valid hostname/);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('fails loudly, naming the child, when the guest reports something else', async () => {
+    const err: any = await applyIdentity(
+      fakeAgent({ mac: '52:54:00:12:34:56', hostname: 'instaclone', time: '1000 0', reseed: 'failed' }),
+      plan,
+      { label: 'child-7' },
+    ).catch((e: any) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err.code).toBe('qemu');
+    expect(err.message).toMatch(/^child child-7: identity check failed: /);
+    expect(err.message).toMatch(/hostname is "instaclone", expected "web-1"/);
+    expect(err.message).toMatch(/eth0 MAC is "52:54:00:12:34:56", expected "52:54:00:ab:cd:01"/);
+    expect(err.message).toMatch(/instaclone-reseed failed/);
+    expect(err.message).toMatch(/guest clock is -?\d+\.\d s off/);
+  });
+
+  it('notices a leftover parent address and a wrong vmgenid seen by the guest', async () => {
+    const err: any = await applyIdentity(
+      fakeAgent({
+        ip: '2: eth0    inet 10.0.2.15/24 scope global eth0\\ 2: eth0    inet 10.1.0.7/8 scope global secondary eth0',
+        vmgenid: '443322116655887799aabbccddeeff00',
+      }),
+      plan,
+    ).catch((e: any) => e);
+    expect(err.message).toMatch(/eth0 has 10.0.2.15\/24, 10.1.0.7\/8, expected 10.1.0.7\/8 only/);
+    expect(err.message).toMatch(/guest sees vmgenid 11223344-5566-7788-99aa-bbccddeeff00/);
+  });
+});
