@@ -1,0 +1,136 @@
+// THE one QEMU argv builder: parents, slots, children and cold-booted persistent children all
+// come from here, so machine type, devices and their order always match (a mismatch breaks the
+// checkpoint load). Only backends (RAM sharing, -incoming, sockets, net backend) differ by role.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { netdevArgs as identityNetdevArgs } from './network';
+
+export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
+
+export type Accel = 'kvm' | 'tcg';
+
+/** The machine a template was frozen with; recorded in Template.config and reused for every child. */
+export interface MachineConfig {
+  machine: 'pc';
+  accel: Accel;
+  cpu: string;
+  memoryMiB: number;
+  vcpus: number;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  tbSizeMiB: number;
+}
+
+export interface NetSpec {
+  mac: string;
+  ip: string;
+  hostPorts: Record<number, number>;
+  tap?: string;
+  mode?: 'user' | 'bridge';
+}
+
+export type Role =
+  | 'parent' // booting an image, RAM share=on in the template's RAM file
+  | 'child' // waits with -incoming defer, maps the template RAM file share=off (copy-on-write)
+  | 'receiver' // a new parent that receives a running child's state (RAM share=on, -incoming defer)
+  | 'cold'; // persistent child cold-booted from its own disk (anonymous RAM)
+
+export interface LaunchSpec {
+  role: Role;
+  machine: MachineConfig;
+  /** directory for qmp.sock, agent.sock, serial.sock and the pidfile (on tmpfs, mode 0700) */
+  runDir: string;
+  serialLog: string;
+  ramPath?: string;
+  diskPath: string;
+  net: NetSpec;
+  vmgenid: string;
+  /** a VM name for `-name` (shows in ps) */
+  name: string;
+}
+
+export const sockets = (runDir: string) => ({
+  qmp: path.join(runDir, 'qmp.sock'),
+  agent: path.join(runDir, 'agent.sock'),
+  serial: path.join(runDir, 'serial.sock'),
+  pidfile: path.join(runDir, 'qemu.pid'),
+});
+
+let accelCache: Accel | null = null;
+
+/**
+ * KVM when /dev/kvm is usable and a KVM QEMU actually starts here, else TCG.
+ * INSTACLONE_ACCEL=tcg|kvm forces one. (On some nested hosts /dev/kvm exists but KVM aborts.)
+ */
+export function detectAccel(): Accel {
+  const forced = process.env.INSTACLONE_ACCEL;
+  if (forced === 'tcg' || forced === 'kvm') return forced;
+  if (accelCache) return accelCache;
+  accelCache = 'tcg';
+  try {
+    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+    const r = spawnSync(
+      QEMU_BINARY,
+      ['-accel', 'kvm', '-cpu', 'host', '-machine', 'pc', '-nodefaults', '-no-user-config', '-display', 'none', '-S', '-qmp', 'stdio'],
+      { input: '{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n{"execute":"quit"}\n', timeout: 5000, encoding: 'utf8' },
+    );
+    if (r.status === 0 && !/error|assert/i.test(r.stderr ?? '')) accelCache = 'kvm';
+  } catch {
+    /* no usable /dev/kvm */
+  }
+  return accelCache;
+}
+
+export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }): MachineConfig {
+  const accel = detectAccel();
+  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: 32, ...m };
+}
+
+export function netdevArgs(n: NetSpec): string[] {
+  return identityNetdevArgs(n, n.mode ?? 'user');
+}
+
+export function buildArgv(s: LaunchSpec): string[] {
+  const m = s.machine;
+  const sk = sockets(s.runDir);
+  const a: string[] = [
+    '-name', `instaclone-${s.name},debug-threads=off`,
+    '-machine', 'pc',
+    '-accel', m.accel === 'kvm' ? 'kvm' : `tcg,tb-size=${m.tbSizeMiB}`,
+    '-cpu', m.cpu,
+    '-m', `${m.memoryMiB}M`,
+    '-smp', String(m.vcpus),
+    '-nodefaults', '-no-user-config', '-display', 'none',
+  ];
+  const size = `size=${m.memoryMiB}M`;
+  if (s.role === 'cold') {
+    a.push('-object', `memory-backend-ram,id=ram0,${size}`);
+  } else {
+    if (!s.ramPath) throw new Error('buildArgv: ramPath is required for this role');
+    // parent/receiver: share=on writes go to the template file. child: share=off is MAP_PRIVATE,
+    // the host kernel copies a 4 KiB page on the child's first write. (QEMU 7.2's readonly=on maps
+    // PROT_READ, which a guest write would fault on; `rom=off` arrived in 8.2.)
+    const share = s.role === 'child' ? 'off' : 'on';
+    a.push('-object', `memory-backend-file,id=ram0,${size},mem-path=${s.ramPath},share=${share},prealloc=off`);
+  }
+  a.push('-machine', 'memory-backend=ram0');
+  a.push('-kernel', m.kernel, '-initrd', m.initrd, '-append', m.cmdline);
+  a.push(
+    '-chardev', `socket,id=ser0,path=${sk.serial},server=on,wait=off,logfile=${s.serialLog},logappend=on`,
+    '-serial', 'chardev:ser0',
+    '-device', 'virtio-serial-pci,id=vser0',
+    '-chardev', `socket,id=ga0,path=${sk.agent},server=on,wait=off`,
+    '-device', 'virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0',
+    '-drive', `file=${s.diskPath},if=none,id=data0,format=qcow2,cache=writeback,discard=unmap`,
+    '-device', 'virtio-blk-pci,drive=data0,id=vblk0',
+  );
+  a.push(...netdevArgs(s.net));
+  a.push('-device', `vmgenid,guid=${s.vmgenid}`);
+  a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
+  a.push('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+  a.push('-daemonize', '-pidfile', sk.pidfile);
+  if (s.role === 'child' || s.role === 'receiver') a.push('-incoming', 'defer');
+  return a;
+}

@@ -1,0 +1,153 @@
+// Engine internals shared by templates.ts, fork.ts, vm.ts and supervisor.ts: the live QEMU
+// handles, the event emitter, Task/Event rows, reference resolution and cleanup of one VM.
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { db } from '../db';
+import { EngineError } from './errors';
+import { releaseNetwork } from './network';
+import { killQemu } from './process';
+import { paths } from './paths';
+import { rmrf } from './disks';
+import { tailFile, type Vmm } from './vmm';
+
+export interface OpContext {
+  actor?: string;
+  onProgress?: (p: { step: string; progress: number; message?: string }) => void;
+}
+
+export type EngineEvent =
+  | { type: 'vm'; id: string; name?: string; state?: string; [k: string]: unknown }
+  | { type: 'template'; id: string; name?: string; state?: string; [k: string]: unknown }
+  | { type: 'task'; id: string; kind?: string; state?: string; progress?: number; step?: string; [k: string]: unknown };
+
+export type VmRow = NonNullable<Awaited<ReturnType<ReturnType<typeof db>['vm']['findUnique']>>>;
+export type TemplateRow = NonNullable<Awaited<ReturnType<ReturnType<typeof db>['template']['findUnique']>>>;
+
+export const newId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+
+export class Core {
+  readonly events = new EventEmitter();
+  /** live QEMU handles by VM (or slot) id */
+  readonly vmms = new Map<string, Vmm>();
+  /** ids being torn down or rebuilt on purpose (the supervisor leaves them alone) */
+  readonly busy = new Set<string>();
+  /** per-id operation locks */
+  private locks = new Map<string, Promise<unknown>>();
+  onCrash: ((id: string, reason: string) => void) | null = null;
+
+  constructor() {
+    this.events.setMaxListeners(1000);
+  }
+
+  emit(e: EngineEvent) {
+    this.events.emit('event', e);
+  }
+
+  /** Runs `fn` with `key` locked (operations on one VM/template are serialized). */
+  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const chain = prev.then(() => mine);
+    this.locks.set(key, chain);
+    await prev.catch(() => undefined);
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(key) === chain) this.locks.delete(key);
+    }
+  }
+
+  async event(actor: string | undefined, action: string, target: { id?: string; name?: string }, result: 'ok' | 'error', message?: string, durationMs?: number) {
+    await db()
+      .event.create({
+        data: { actor: actor ?? 'system', action, targetId: target.id, targetName: target.name, result, message: message?.slice(0, 2000), durationMs: durationMs === undefined ? undefined : Math.round(durationMs) },
+      })
+      .catch(() => undefined);
+  }
+
+  /** A Task row for a long operation; returns helpers to log progress and finish it. */
+  async task(kind: string, target: { id?: string; name?: string }, ctx: OpContext) {
+    const id = newId('task');
+    const t0 = performance.now();
+    await db().task.create({ data: { id, kind, state: 'running', targetId: target.id, targetName: target.name, actor: ctx.actor ?? 'system' } });
+    this.emit({ type: 'task', id, kind, state: 'running', progress: 0, targetId: target.id, targetName: target.name });
+    let log = '';
+    const self = this;
+    return {
+      id,
+      async progress(step: string, progress: number, message?: string) {
+        log += `${new Date().toISOString()} ${step}${message ? `: ${message}` : ''}\n`;
+        ctx.onProgress?.({ step, progress, message });
+        self.emit({ type: 'task', id, kind, state: 'running', progress, step, message });
+        await db().task.update({ where: { id }, data: { progress, log } }).catch(() => undefined);
+      },
+      async done(result: unknown) {
+        await db().task.update({ where: { id }, data: { state: 'succeeded', progress: 1, log, result: JSON.stringify(result), endedAt: new Date() } }).catch(() => undefined);
+        self.emit({ type: 'task', id, kind, state: 'succeeded', progress: 1 });
+        await self.event(ctx.actor, kind, target, 'ok', undefined, performance.now() - t0);
+      },
+      async fail(err: unknown) {
+        const msg = (err as Error).message ?? String(err);
+        log += `${new Date().toISOString()} failed: ${msg}\n`;
+        await db().task.update({ where: { id }, data: { state: 'failed', log, error: msg, endedAt: new Date() } }).catch(() => undefined);
+        self.emit({ type: 'task', id, kind, state: 'failed', error: msg });
+        await self.event(ctx.actor, kind, target, 'error', msg, performance.now() - t0);
+      },
+    };
+  }
+
+  async vmByRef(ref: string): Promise<VmRow> {
+    const v = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+    if (!v) throw new EngineError('not_found', `No VM named "${ref}"; list VMs with \`instaclone ls\`.`);
+    return v;
+  }
+
+  async templateByRef(ref: string): Promise<TemplateRow> {
+    const t = (await db().template.findUnique({ where: { id: ref } })) ?? (await db().template.findUnique({ where: { name: ref } }));
+    if (!t) throw new EngineError('not_found', `No template named "${ref}"; list templates with \`instaclone ls\`.`);
+    return t;
+  }
+
+  async nameTaken(name: string): Promise<boolean> {
+    return !!((await db().vm.findUnique({ where: { name } })) || (await db().template.findUnique({ where: { name } })));
+  }
+
+  async setVm(id: string, data: Record<string, unknown>) {
+    const v = await db().vm.update({ where: { id }, data });
+    this.emit({ type: 'vm', id, name: v.name, state: v.state, pid: v.pid, templateId: v.templateId, persistent: v.persistent });
+    return v;
+  }
+
+  /**
+   * Stops a VM's QEMU (SIGKILL if still ours), closes its connections and removes its run files.
+   * Non-persistent overlays live in the run dir and go with it. Keeps the DB row.
+   */
+  async killVm(id: string, runDir: string, pid: number | null | undefined) {
+    const h = this.vmms.get(id);
+    if (h) {
+      h.expectExit = true;
+      h.agent?.close();
+      h.qmp.close();
+      this.vmms.delete(id);
+    }
+    await killQemu(h?.pid ?? pid, runDir);
+    rmrf(runDir);
+  }
+
+  /** Removes everything of a VM: QEMU, run files, home files (persistent disk, log), lease, row. */
+  async destroyVm(id: string, runDir: string, pid: number | null | undefined) {
+    await this.killVm(id, runDir, pid);
+    rmrf(paths.vmHomeDir(id));
+    await releaseNetwork(id).catch(() => undefined);
+    await db().vm.deleteMany({ where: { id } });
+    this.emit({ type: 'vm', id, state: 'removed' });
+  }
+
+  lastSerial(id: string): string | null {
+    const f = paths.vmSerialLog(id);
+    return fs.existsSync(f) ? tailFile(f) : null;
+  }
+}

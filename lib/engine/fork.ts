@@ -1,0 +1,153 @@
+// Fork: free prelaunched slots first, then registered slots, then fresh VMMs; load the checkpoint,
+// cont, thaw if quiesced, verify identity; every child of a failed fork is cleaned up.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { db } from '../db';
+import { forkSchema, describeZodError, type ForkInput } from '../validations';
+import { newId, type Core, type OpContext, type TemplateRow, type VmRow } from './core';
+import { createOverlay, mkdirPrivate, rmrf } from './disks';
+import { EngineError } from './errors';
+import { applyIdentity, newMachineId, type VerifiedIdentity } from './identity';
+import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
+import { paths } from './paths';
+import { watch } from './supervisor';
+import { assertTemplateFiles, childSpec, pool } from './templates';
+import { connectAgent, launch, loadCheckpoint, type Vmm } from './vmm';
+
+export interface ChildResult {
+  id: string;
+  name: string;
+  state: string;
+  persistent: boolean;
+  identity: { hostname: string; mac: string; ip: string; machineId: string; vmgenid: string };
+}
+
+export interface ForkResult {
+  children: ChildResult[];
+  timings: { totalMs: number; perChildMs: number[] };
+  /** per child: where its VMM came from and what each step cost */
+  details?: { name: string; source: 'prelaunched' | 'slot' | 'fresh'; spawnMs: number; loadMs: number; agentMs: number; identityMs: number }[];
+}
+
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+/** Children launched at once: each QEMU start is CPU-bound under TCG; two cores. */
+export const FORK_CONCURRENCY = Number(process.env.INSTACLONE_FORK_CONCURRENCY) || 4;
+
+export function parseFork(input: unknown): ForkInput {
+  const r = forkSchema.safeParse(input ?? {});
+  if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
+  return r.data;
+}
+
+/** Claimed slot ids (so two forks in this process never take the same slot). */
+const claimed = new Set<string>();
+
+async function childNames(core: Core, prefix: string, count: number): Promise<string[]> {
+  const existing = new Set((await db().vm.findMany({ where: { name: { startsWith: `${prefix}-` } }, select: { name: true } })).map((v) => v.name));
+  const out: string[] = [];
+  for (let k = 1; out.length < count; k++) {
+    const n = `${prefix}-${k}`;
+    if (!existing.has(n) && !(await db().template.findUnique({ where: { name: n } }))) out.push(n);
+  }
+  return out;
+}
+
+export async function fork(core: Core, templateRef: string, input: unknown, ctx: OpContext): Promise<ForkResult> {
+  const p = parseFork(input);
+  const tpl = await core.templateByRef(templateRef);
+  if (tpl.state !== 'frozen') {
+    throw new EngineError('conflict', `Template "${tpl.name}" is ${tpl.state}, not frozen; wait for its prepare to finish or prepare it again.`);
+  }
+  if (p.persistent && !tpl.quiesced) {
+    throw new EngineError('conflict', `Template "${tpl.name}" was not quiesced, so its disk may be inconsistent for a persistent child; prepare the template with --quiesce to fork persistent children, or fork without --persistent.`);
+  }
+  assertTemplateFiles(tpl);
+  const prefix = p.prefix ?? tpl.name;
+  const t0 = performance.now();
+  const task = await core.task('fork', { id: tpl.id, name: tpl.name }, ctx);
+  const made: VmRow[] = [];
+  const vmms: Vmm[] = [];
+  try {
+    const names = await childNames(core, prefix, p.count);
+    // slots: prelaunched first (non-persistent only: their overlay lives on tmpfs)
+    const slots = p.persistent
+      ? []
+      : (await db().slot.findMany({ where: { templateId: tpl.id }, orderBy: [{ prelaunched: 'desc' }, { createdAt: 'asc' }] })).filter((s) => !claimed.has(s.id));
+    const taken = slots.slice(0, p.count);
+    taken.forEach((s) => claimed.add(s.id));
+    await task.progress('fork', 0.05, `forking ${p.count} child(ren) (${taken.filter((s) => s.prelaunched).length} prelaunched slot(s))`);
+    let done = 0;
+    const details: NonNullable<ForkResult['details']> = [];
+    const perChild = await pool(p.count, FORK_CONCURRENCY, async (i) => {
+      const c0 = performance.now();
+      const slot = taken[i];
+      const name = names[i];
+      const id = slot?.id ?? newId('vm');
+      const persistent = p.persistent;
+      const runDir = paths.vmRunDir(id);
+      const overlay = slot?.overlayPath ?? paths.overlay(id, persistent);
+      const vmgenid = slot?.vmgenid ?? randomUUID();
+      const row = await db().vm.create({
+        data: { id, name, kind: 'child', state: 'starting', persistent, templateId: tpl.id, image: tpl.image, memoryMiB: tpl.memoryMiB, vcpus: tpl.vcpus, runDir, diskPath: overlay, hostname: name, vmgenid, pid: slot?.pid ?? null },
+      });
+      made.push(row);
+      if (slot) await db().slot.delete({ where: { id: slot.id } });
+      core.emit({ type: 'vm', id, name, state: 'starting', templateId: tpl.id, persistent });
+      let vmm = slot?.prelaunched ? core.vmms.get(slot.id) : undefined;
+      let source: 'prelaunched' | 'slot' | 'fresh' = vmm ? 'prelaunched' : slot ? 'slot' : 'fresh';
+      const net: NetworkAllocation = await allocateNetwork(id, {});
+      let spawnMs = 0;
+      if (!vmm) {
+        if (slot?.prelaunched) {
+          // the slot's VMM is gone (not adopted): start over
+          core.vmms.delete(slot.id);
+          source = 'slot';
+        }
+        mkdirPrivate(runDir);
+        if (persistent) mkdirPrivate(paths.vmHomeDir(id));
+        if (!fs.existsSync(overlay)) await createOverlay(overlay, tpl.diskPath);
+        const l = await launch(id, childSpec(tpl, id, overlay, net, vmgenid, name), tpl.statePath);
+        vmm = l.vmm;
+        spawnMs = l.spawnMs;
+        watch(core, vmm);
+      }
+      vmms.push(vmm);
+      await core.setVm(id, { pid: vmm.pid, mac: net.mac, ip: net.ip, ports: JSON.stringify(net.hostPorts) });
+      const loadMs = await loadCheckpoint(vmm);
+      const a0 = performance.now();
+      const agent = await connectAgent(vmm, 30_000);
+      if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
+      const agentMs = performance.now() - a0;
+      const i0 = performance.now();
+      const ident: VerifiedIdentity = await applyIdentity(agent, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway });
+      const identityMs = performance.now() - i0;
+      await core.setVm(id, { state: 'running', startedAt: new Date(), machineId: ident.machineId, identity: JSON.stringify(ident) });
+      done++;
+      await task.progress('fork', 0.05 + (0.95 * done) / p.count, `${name} is running`);
+      details.push({ name, source, spawnMs: r1(spawnMs), loadMs: r1(loadMs), agentMs: r1(agentMs), identityMs: r1(identityMs) });
+      return { ms: r1(performance.now() - c0), child: { id, name, state: 'running', persistent, identity: { hostname: ident.hostname, mac: ident.mac, ip: ident.ip, machineId: ident.machineId, vmgenid: ident.vmgenid } } };
+    }).finally(() => taken.forEach((s) => claimed.delete(s.id)));
+    const result: ForkResult = {
+      children: perChild.map((c) => c.child),
+      timings: { totalMs: r1(performance.now() - t0), perChildMs: perChild.map((c) => c.ms) },
+      details,
+    };
+    await task.done(result);
+    return result;
+  } catch (e) {
+    await task.fail(e);
+    for (const v of made) await core.destroyVm(v.id, v.runDir, core.vmms.get(v.id)?.pid ?? v.pid);
+    for (const v of vmms) if (!made.some((m) => m.id === v.id)) await core.killVm(v.id, v.runDir, v.pid);
+    throw e;
+  }
+}
+
+/** Persistent or non-persistent: releases and cleans one half-made child (used by reset on failure). */
+export async function forgetChild(core: Core, v: VmRow) {
+  await core.destroyVm(v.id, v.runDir, v.pid);
+  await releaseNetwork(v.id).catch(() => undefined);
+  rmrf(paths.vmHomeDir(v.id));
+}
+
+export type { TemplateRow };

@@ -1,0 +1,229 @@
+// The clone engine: one instance per process, kept on globalThis (Next.js bundles server code
+// more than once). All state lives in the database; QEMU processes are daemonized and re-adopted.
+import type { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import { config } from '../config';
+import { db } from '../db';
+import { Core, type OpContext } from './core';
+import { EngineError } from './errors';
+import { fork, type ForkResult } from './fork';
+import { hostMemory, procMemory } from './metrics';
+import { mkdirPrivate } from './disks';
+import { qemuPidsUnder } from './process';
+import { reconcile, startPolling } from './supervisor';
+import { prepare, removeTemplate, type PrepareResult } from './templates';
+import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
+import { quit } from './vmm';
+
+export { EngineError } from './errors';
+export type { OpContext, EngineEvent } from './core';
+export type { ForkResult } from './fork';
+export type { PrepareResult } from './templates';
+
+type Ctx = OpContext & { force?: boolean };
+
+const holder = globalThis as unknown as { __instacloneEngine?: Engine };
+
+export class Engine {
+  private core = new Core();
+  private started: Promise<unknown> | null = null;
+  private poller: NodeJS.Timeout | null = null;
+
+  /** The process-wide engine. */
+  static get(): Engine {
+    if (!holder.__instacloneEngine) holder.__instacloneEngine = new Engine();
+    return holder.__instacloneEngine;
+  }
+
+  /** Forget the singleton (tests). */
+  static reset(): void {
+    holder.__instacloneEngine = undefined;
+  }
+
+  /** Emits `event` with {type:'vm'|'template'|'task', id, …} on every state change. */
+  get events(): EventEmitter {
+    return this.core.events;
+  }
+
+  /**
+   * `start()`: boots the engine: adopts running VMs and reconciles the database with what really
+   * runs (idempotent). `start(ref)`: cold-boots a stopped persistent child.
+   */
+  start(): Promise<{ adopted: string[]; crashed: string[]; cleaned: string[] }>;
+  start(ref: string, ctx?: Ctx): Promise<Awaited<ReturnType<typeof startVm>>>;
+  start(ref?: string, ctx: Ctx = {}): Promise<unknown> {
+    if (ref !== undefined) return this.startVm(ref, ctx);
+    return this.boot();
+  }
+
+  private boot(): Promise<{ adopted: string[]; crashed: string[]; cleaned: string[] }> {
+    if (!this.started) {
+      this.started = (async () => {
+        const c = config();
+        mkdirPrivate(c.run);
+        fs.mkdirSync(c.home, { recursive: true });
+        const r = await reconcile(this.core);
+        // leases of VMs that no longer exist
+        const ids = new Set([...(await db().vm.findMany({ select: { id: true } })).map((v) => v.id), ...(await db().slot.findMany({ select: { id: true } })).map((s) => s.id)]);
+        for (const l of await db().lease.findMany()) if (!ids.has(l.vmId)) await db().lease.delete({ where: { ip: l.ip } }).catch(() => undefined);
+        this.poller = startPolling(this.core);
+        return r;
+      })();
+    }
+    return this.started as Promise<{ adopted: string[]; crashed: string[]; cleaned: string[] }>;
+  }
+
+  private async ready() {
+    await this.boot();
+  }
+
+  async prepare(input: unknown, ctx: OpContext = {}): Promise<PrepareResult> {
+    await this.ready();
+    return prepare(this.core, input, ctx);
+  }
+
+  async fork(templateRef: string, input: unknown, ctx: OpContext = {}): Promise<ForkResult> {
+    await this.ready();
+    return fork(this.core, templateRef, input, ctx);
+  }
+
+  /** Resumes a frozen template as a running VM again: a child of itself. */
+  async resumeTemplate(ref: string, ctx: OpContext = {}) {
+    await this.ready();
+    const tpl = await this.core.templateByRef(ref);
+    const r = await fork(this.core, tpl.id, { count: 1, prefix: tpl.name }, ctx);
+    return r.children[0];
+  }
+
+  async stop(ref: string, ctx: Ctx = {}) {
+    await this.ready();
+    return stopVm(this.core, await this.core.vmByRef(ref), ctx);
+  }
+
+  async startVm(ref: string, ctx: Ctx = {}) {
+    await this.ready();
+    return startVm(this.core, await this.core.vmByRef(ref), ctx);
+  }
+
+  async reset(ref: string, ctx: Ctx = {}) {
+    await this.ready();
+    return resetVm(this.core, await this.core.vmByRef(ref), ctx);
+  }
+
+  /** Removes a VM, or a template (refused while it has children unless forced). */
+  async remove(ref: string, ctx: Ctx = {}) {
+    await this.ready();
+    const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+    if (vm) return removeVm(this.core, vm, !!ctx.force, ctx);
+    const tpl = await this.core.templateByRef(ref).catch(() => null);
+    if (!tpl) throw new EngineError('not_found', `No VM or template named "${ref}"; list them with \`instaclone ls\`.`);
+    return removeTemplate(this.core, tpl, !!ctx.force, ctx);
+  }
+
+  async exec(vmRef: string, argv: string[], opts: { timeoutMs?: number; actor?: string } = {}) {
+    await this.ready();
+    return execVm(this.core, await this.core.vmByRef(vmRef), argv, opts);
+  }
+
+  async list() {
+    const templates = await db().template.findMany({ orderBy: { createdAt: 'asc' } });
+    const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
+    return {
+      templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId })),
+      vms: vms.map(vmView),
+    };
+  }
+
+  async get(ref: string) {
+    const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+    if (vm) {
+      return {
+        type: 'vm' as const,
+        ...vmView(vm),
+        image: vm.image,
+        memoryMiB: vm.memoryMiB,
+        identity: { hostname: vm.hostname, mac: vm.mac, ip: vm.ip, machineId: vm.machineId, vmgenid: vm.vmgenid },
+        verified: safeJson(vm.identity),
+        ports: safeJson(vm.ports),
+        lastSerial: vm.lastSerial,
+        error: vm.error,
+        createdAt: vm.createdAt,
+        startedAt: vm.startedAt,
+        stoppedAt: vm.stoppedAt,
+        memory: vm.pid ? procMemory(vm.pid) : null,
+      };
+    }
+    const t = await this.core.templateByRef(ref).catch(() => null);
+    if (!t) throw new EngineError('not_found', `No VM or template named "${ref}"; list them with \`instaclone ls\`.`);
+    const slots = await db().slot.findMany({ where: { templateId: t.id } });
+    const children = await db().vm.findMany({ where: { templateId: t.id } });
+    return {
+      type: 'template' as const,
+      id: t.id,
+      name: t.name,
+      state: t.state,
+      quiesced: t.quiesced,
+      parentId: t.parentId,
+      sourceVmId: t.sourceVmId,
+      image: t.image,
+      memoryMiB: t.memoryMiB,
+      vcpus: t.vcpus,
+      files: { ram: t.ramPath, state: t.statePath, disk: t.diskPath },
+      checksums: safeJson(t.checksums),
+      warmup: safeJson(t.warmup),
+      timings: safeJson(t.timings),
+      slots: { total: slots.length, prelaunched: slots.filter((s) => s.prelaunched).length },
+      children: children.map(vmView),
+      error: t.error,
+      createdAt: t.createdAt,
+      frozenAt: t.frozenAt,
+    };
+  }
+
+  /** Host memory and, per VM, shared vs private (from smaps_rollup). */
+  async stats() {
+    const vms = await db().vm.findMany({ where: { pid: { not: null } } });
+    const slots = await db().slot.findMany({ where: { pid: { not: null } } });
+    const per = vms.map((v) => ({ id: v.id, name: v.name, state: v.state, pid: v.pid, memory: v.pid ? procMemory(v.pid) : null }));
+    const slotMem = slots.map((s) => ({ id: s.id, templateId: s.templateId, pid: s.pid, memory: s.pid ? procMemory(s.pid) : null }));
+    const sum = (k: 'pssKiB' | 'privateKiB' | 'sharedKiB') => [...per, ...slotMem].reduce((a, x) => a + (x.memory?.[k] ?? 0), 0);
+    return {
+      host: hostMemory(),
+      totals: { vms: per.length, slots: slotMem.length, pssKiB: sum('pssKiB'), privateKiB: sum('privateKiB'), sharedKiB: sum('sharedKiB') },
+      vms: per,
+      slots: slotMem,
+    };
+  }
+
+  /** QEMU pids under this engine's run directory (for checks). */
+  qemuPids(): number[] {
+    return qemuPidsUnder(config().run);
+  }
+
+  /**
+   * Stops supervising. QEMU processes keep running (they are daemonized) and are re-adopted by
+   * the next start(); with `{ killAll: true }` every VM and slot QEMU is stopped too (tests).
+   */
+  async shutdown(opts: { killAll?: boolean } = {}) {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    for (const [id, h] of this.core.vmms) {
+      h.expectExit = true;
+      if (opts.killAll) await quit(h, 1000).catch(() => undefined);
+      h.agent?.close();
+      h.qmp.close();
+      this.core.vmms.delete(id);
+    }
+    this.started = null;
+    if (holder.__instacloneEngine === this) holder.__instacloneEngine = undefined;
+  }
+}
+
+function safeJson(s: string | null | undefined): unknown {
+  if (!s) return null;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,176 @@
+// Per-VM operations: stop, start (cold boot of a persistent child), reset, exec, remove.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { db } from '../db';
+import { execSchema, describeZodError } from '../validations';
+import type { MachineConfig } from './argv';
+import type { Core, OpContext, VmRow } from './core';
+import { createOverlay, mkdirPrivate } from './disks';
+import { EngineError } from './errors';
+import { applyIdentity } from './identity';
+import { allocateNetwork, releaseNetwork } from './network';
+import { paths } from './paths';
+import { watch } from './supervisor';
+import { assertTemplateFiles, childSpec } from './templates';
+import { connectAgent, launch, loadCheckpoint, quit } from './vmm';
+
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+export interface VmView {
+  id: string;
+  name: string;
+  kind: string;
+  state: string;
+  persistent: boolean;
+  templateId: string | null;
+  pid: number | null;
+}
+
+export const vmView = (v: VmRow): VmView => ({ id: v.id, name: v.name, kind: v.kind, state: v.state, persistent: v.persistent, templateId: v.templateId, pid: v.pid });
+
+export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
+  return core.withLock(v.id, async () => {
+    v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
+    if (v.kind === 'parent') throw new EngineError('conflict', `VM "${v.name}" is a parent being prepared; it stops when the prepare finishes.`);
+    const t0 = performance.now();
+    core.busy.add(v.id);
+    try {
+      const h = core.vmms.get(v.id);
+      if (!v.persistent) {
+        await core.destroyVm(v.id, v.runDir, v.pid);
+        await core.event(ctx.actor, 'stop', v, 'ok', 'non-persistent child destroyed', performance.now() - t0);
+        return { id: v.id, name: v.name, state: 'destroyed' };
+      }
+      if (v.state === 'stopped') return { ...vmView(v) };
+      if (h) {
+        // flush the guest's page cache to its disk, then quit QEMU
+        const agent = await connectAgent(h, 2000).catch(() => null);
+        await agent?.exec(['/bin/sync'], { timeoutMs: 10_000 }).catch(() => undefined);
+        await quit(h);
+        core.vmms.delete(v.id);
+      }
+      await core.killVm(v.id, v.runDir, v.pid);
+      const out = await core.setVm(v.id, { state: 'stopped', pid: null, stoppedAt: new Date() });
+      await core.event(ctx.actor, 'stop', v, 'ok', undefined, performance.now() - t0);
+      return vmView(out);
+    } finally {
+      core.busy.delete(v.id);
+    }
+  });
+}
+
+/** Cold-boots a stopped persistent child from its own disk (an ordinary linked clone now). */
+export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
+  return core.withLock(v.id, async () => {
+    v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
+    if (v.state === 'running' || v.state === 'starting') throw new EngineError('conflict', `VM "${v.name}" is already ${v.state}.`);
+    if (!v.persistent) {
+      throw new EngineError('conflict', `VM "${v.name}" is a non-persistent child: it lost its state at power-off; fork a new child instead (or use a persistent child).`);
+    }
+    const tpl = v.templateId ? await db().template.findUnique({ where: { id: v.templateId } }) : null;
+    if (!tpl) throw new EngineError('conflict', `VM "${v.name}" has no template any more; remove it.`);
+    if (!v.diskPath || !fs.existsSync(v.diskPath)) throw new EngineError('conflict', `VM "${v.name}"'s disk ${v.diskPath} is missing; remove the VM.`);
+    const t0 = performance.now();
+    core.busy.add(v.id);
+    const task = await core.task('start', v, ctx);
+    try {
+      await core.setVm(v.id, { state: 'starting', error: null });
+      const machine = JSON.parse(tpl.config) as MachineConfig;
+      const net = await allocateNetwork(v.id, {});
+      mkdirPrivate(v.runDir);
+      mkdirPrivate(paths.vmHomeDir(v.id));
+      const vmgenid = randomUUID();
+      const { vmm } = await launch(v.id, { role: 'cold', machine, runDir: v.runDir, serialLog: paths.vmSerialLog(v.id), diskPath: v.diskPath, net, vmgenid, name: v.name });
+      watch(core, vmm);
+      await core.setVm(v.id, { pid: vmm.pid });
+      const agent = await connectAgent(vmm, 300_000);
+      const bootMs = performance.now() - t0;
+      const ident = await applyIdentity(agent, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId ?? '', vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway });
+      const out = await core.setVm(v.id, { state: 'running', vmgenid, mac: net.mac, ip: net.ip, identity: JSON.stringify(ident), startedAt: new Date() });
+      const result = { ...vmView(out), timings: { bootMs: r1(bootMs), totalMs: r1(performance.now() - t0) } };
+      await task.done(result);
+      return result;
+    } catch (e) {
+      await task.fail(e);
+      await core.killVm(v.id, v.runDir, null);
+      await core.setVm(v.id, { state: 'failed', pid: null, error: (e as Error).message, lastSerial: core.lastSerial(v.id) });
+      throw e;
+    } finally {
+      core.busy.delete(v.id);
+    }
+  });
+}
+
+/**
+ * Puts a non-persistent child back to the template's exact state: kill its QEMU, fresh overlay,
+ * a new VMM loads the checkpoint (no reboot); same name, MAC, IP and machine-id, new vmgenid.
+ */
+export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
+  return core.withLock(v.id, async () => {
+    v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
+    if (v.persistent) throw new EngineError('conflict', `VM "${v.name}" is persistent: its disk has diverged from the template, so it cannot be reset; stop and start it, or fork a new child.`);
+    if (v.kind !== 'child') throw new EngineError('conflict', `VM "${v.name}" is not a child; only children can be reset.`);
+    const tpl = v.templateId ? await db().template.findUnique({ where: { id: v.templateId } }) : null;
+    if (!tpl || tpl.state !== 'frozen') throw new EngineError('conflict', `VM "${v.name}"'s template is gone; remove the VM.`);
+    assertTemplateFiles(tpl);
+    const t0 = performance.now();
+    core.busy.add(v.id);
+    try {
+      await core.killVm(v.id, v.runDir, v.pid);
+      await core.setVm(v.id, { state: 'starting', pid: null });
+      mkdirPrivate(v.runDir);
+      const overlay = paths.overlay(v.id, false);
+      await createOverlay(overlay, tpl.diskPath);
+      const net = await allocateNetwork(v.id, {});
+      const vmgenid = randomUUID();
+      const { vmm, spawnMs } = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
+      watch(core, vmm);
+      const loadMs = await loadCheckpoint(vmm);
+      const agent = await connectAgent(vmm, 30_000);
+      if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
+      const ident = await applyIdentity(agent, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway });
+      const out = await core.setVm(v.id, { state: 'running', pid: vmm.pid, diskPath: overlay, vmgenid, identity: JSON.stringify(ident), startedAt: new Date(), error: null });
+      const totalMs = performance.now() - t0;
+      await core.event(ctx.actor, 'reset', v, 'ok', undefined, totalMs);
+      return { ...vmView(out), timings: { totalMs: r1(totalMs), spawnMs: r1(spawnMs), loadMs: r1(loadMs) } };
+    } catch (e) {
+      await core.event(ctx.actor, 'reset', v, 'error', (e as Error).message);
+      await core.killVm(v.id, v.runDir, null);
+      await releaseNetwork(v.id).catch(() => undefined);
+      await core.setVm(v.id, { state: 'failed', pid: null, error: (e as Error).message });
+      throw e;
+    } finally {
+      core.busy.delete(v.id);
+    }
+  });
+}
+
+export async function execVm(core: Core, v: VmRow, command: unknown, opts: { timeoutMs?: number; actor?: string }) {
+  const r = execSchema.safeParse({ command, timeoutMs: opts.timeoutMs ?? 30_000 });
+  if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
+  if (v.state !== 'running') throw new EngineError('conflict', `VM "${v.name}" is ${v.state}; start it before running commands in it.`);
+  const h = core.vmms.get(v.id);
+  if (!h) throw new EngineError('conflict', `VM "${v.name}" is not connected to this engine yet; try again in a moment.`);
+  const agent = await connectAgent(h, 10_000);
+  const t0 = performance.now();
+  const res = await agent.exec(r.data.command, { timeoutMs: r.data.timeoutMs });
+  await core.event(opts.actor, 'exec', v, res.exitCode === 0 ? 'ok' : 'error', `${r.data.command.join(' ').slice(0, 200)} -> exit ${res.exitCode}`, performance.now() - t0);
+  return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
+}
+
+export async function removeVm(core: Core, v: VmRow, force: boolean, ctx: OpContext) {
+  return core.withLock(v.id, async () => {
+    if (v.kind === 'parent' && !force) throw new EngineError('conflict', `VM "${v.name}" is a parent being prepared; wait for the prepare or remove with --force.`);
+    if (v.persistent && v.state === 'running' && !force) {
+      throw new EngineError('conflict', `VM "${v.name}" is a running persistent child; stop it first or remove with --force (its disk is deleted).`);
+    }
+    core.busy.add(v.id);
+    try {
+      await core.destroyVm(v.id, v.runDir, v.pid);
+      await core.event(ctx.actor, 'remove', v, 'ok');
+      return { id: v.id, name: v.name, removed: true };
+    } finally {
+      core.busy.delete(v.id);
+    }
+  });
+}

@@ -1,0 +1,205 @@
+// One running QEMU and the low-level steps on it: launch, QMP, load a checkpoint, freeze to a file.
+import fs from 'node:fs';
+import net from 'node:net';
+import { AgentClient } from './agent';
+import { buildArgv, sockets, type LaunchSpec } from './argv';
+import { EngineError } from './errors';
+import { spawnQemu } from './process';
+import { QmpClient } from './qmp';
+import { mkdirPrivate } from './disks';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Vmm {
+  id: string;
+  pid: number;
+  runDir: string;
+  qmp: QmpClient;
+  agent?: AgentClient;
+  /** set before an intentional quit/kill so the supervisor does not call it a crash */
+  expectExit?: boolean;
+}
+
+export interface LaunchResult {
+  vmm: Vmm;
+  spawnMs: number;
+}
+
+/**
+ * Launches QEMU for `spec` (daemonized) and connects QMP. For a child, `checkpoint` is opened here
+ * and handed to QEMU as fd 3 (then `migrate-incoming fd:3`): no shell, no SCM_RIGHTS needed.
+ */
+export async function launch(id: string, spec: LaunchSpec, checkpoint?: string): Promise<LaunchResult> {
+  mkdirPrivate(spec.runDir);
+  const sk = sockets(spec.runDir);
+  for (const f of [sk.qmp, sk.agent, sk.serial, sk.pidfile]) fs.rmSync(f, { force: true });
+  let fd: number | undefined;
+  if (checkpoint) {
+    try {
+      fd = fs.openSync(checkpoint, 'r');
+    } catch (e) {
+      throw new EngineError('conflict', `The template's checkpoint ${checkpoint} cannot be opened (${(e as NodeJS.ErrnoException).code}); delete the template and prepare it again.`);
+    }
+  }
+  let spawned;
+  try {
+    spawned = await spawnQemu(buildArgv(spec), spec.runDir, fd === undefined ? [] : [fd]);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  for (const f of [sk.qmp, sk.agent, sk.serial]) {
+    try {
+      fs.chmodSync(f, 0o600);
+    } catch {
+      /* created lazily */
+    }
+  }
+  let qmp: QmpClient;
+  try {
+    qmp = await QmpClient.connect(sk.qmp, { timeoutMs: 10_000 });
+  } catch (e) {
+    try {
+      process.kill(spawned.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    throw e;
+  }
+  return { vmm: { id, pid: spawned.pid, runDir: spec.runDir, qmp }, spawnMs: spawned.spawnMs };
+}
+
+/** Loads the checkpoint passed as fd 3 at launch (x-ignore-shared: RAM comes from the mapped file), then `cont`. */
+export async function loadCheckpoint(vmm: Vmm, opts: { cont?: boolean; fd?: number } = {}): Promise<number> {
+  const t0 = performance.now();
+  const q = vmm.qmp;
+  await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+  await q.execute('migrate-incoming', { uri: `fd:${opts.fd ?? 3}` });
+  await waitIncoming(vmm, 30_000);
+  if (opts.cont !== false) await q.execute('cont');
+  return performance.now() - t0;
+}
+
+async function waitIncoming(vmm: Vmm, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    const st = await vmm.qmp.execute<{ status: string }>('query-status');
+    if (st.status !== 'inmigrate') {
+      if (st.status === 'paused' || st.status === 'running' || st.status === 'postmigrate') return;
+      throw new EngineError('qemu', `Loading the checkpoint left the VM in state "${st.status}".`);
+    }
+    const mig = await vmm.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+    if (mig.status === 'failed') throw new EngineError('qemu', `Loading the checkpoint failed: ${mig['error-desc'] ?? 'unknown error'}.`);
+    if (Date.now() > deadline) throw new EngineError('qemu', `Loading the checkpoint took longer than ${timeoutMs} ms.`);
+    await sleep(delay);
+  }
+}
+
+/**
+ * Migrates the (stopped) VM's device state, plus any RAM not in a shared file, to `outFile`
+ * through a unix socket this process listens on. Resolves when QEMU reports completion and the
+ * file is fully written.
+ */
+export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string, ignoreShared: boolean): Promise<void> {
+  fs.rmSync(sockPath, { force: true });
+  const out = fs.createWriteStream(outFile, { mode: 0o600 });
+  let written!: Promise<void>;
+  const server = net.createServer();
+  const accepted = new Promise<void>((resolve, reject) => {
+    server.once('connection', (c) => {
+      written = new Promise<void>((res, rej) => {
+        c.pipe(out);
+        out.on('finish', () => res());
+        out.on('error', rej);
+        c.on('error', rej);
+      });
+      server.close();
+      resolve();
+    });
+    server.once('error', reject);
+  });
+  await new Promise<void>((res, rej) => server.listen(sockPath, () => res()).once('error', rej));
+  try {
+    await vmm.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: ignoreShared }] });
+    await vmm.qmp.execute('migrate', { uri: `unix:${sockPath}` });
+    await migrationDone(vmm, 120_000);
+    await Promise.race([accepted, sleep(5000).then(() => Promise.reject(new EngineError('qemu', 'QEMU never connected to the checkpoint socket.')))]);
+    await written;
+  } finally {
+    server.close();
+    fs.rmSync(sockPath, { force: true });
+    if (!out.closed) out.destroy();
+  }
+}
+
+/** Migrates the stopped VM straight into another QEMU listening with -incoming defer (local, no file). */
+export async function migrateToVmm(src: Vmm, dst: Vmm, sockPath: string): Promise<void> {
+  fs.rmSync(sockPath, { force: true });
+  await dst.qmp.execute('migrate-incoming', { uri: `unix:${sockPath}` });
+  for (let i = 0; i < 200 && !fs.existsSync(sockPath); i++) await sleep(5);
+  await src.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: false }] });
+  await src.qmp.execute('migrate', { uri: `unix:${sockPath}` });
+  await migrationDone(src, 300_000);
+  await waitIncoming(dst, 60_000);
+  fs.rmSync(sockPath, { force: true });
+}
+
+async function migrationDone(vmm: Vmm, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    const st = await vmm.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+    if (st.status === 'completed') return;
+    if (st.status === 'failed' || st.status === 'cancelled') {
+      throw new EngineError('qemu', `Saving the checkpoint failed: ${st['error-desc'] ?? st.status}.`);
+    }
+    if (Date.now() > deadline) throw new EngineError('qemu', `Saving the checkpoint took longer than ${timeoutMs} ms.`);
+    await sleep(delay);
+  }
+}
+
+/** Asks QEMU to quit and waits for its QMP connection to close (falls back to SIGKILL). */
+export async function quit(vmm: Vmm, timeoutMs = 3000): Promise<void> {
+  vmm.expectExit = true;
+  vmm.agent?.close();
+  const closed = new Promise<void>((r) => {
+    if (!vmm.qmp.connected) r();
+    vmm.qmp.once('disconnect', () => r());
+  });
+  vmm.qmp.execute('quit', undefined, timeoutMs).catch(() => undefined);
+  await Promise.race([closed, sleep(timeoutMs)]);
+  vmm.qmp.close();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(vmm.pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(10);
+  }
+  try {
+    process.kill(vmm.pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+export async function connectAgent(vmm: Vmm, timeoutMs = 60_000): Promise<AgentClient> {
+  if (vmm.agent) return vmm.agent;
+  vmm.agent = await AgentClient.connect(sockets(vmm.runDir).agent, { timeoutMs });
+  return vmm.agent;
+}
+
+/** The last `n` lines of a serial log (for crashed VMs). */
+export function tailFile(file: string, n = 30): string | null {
+  try {
+    const fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const len = Math.min(size, 16384);
+    const buf = Buffer.alloc(len);
+    fs.readSync(fd, buf, 0, len, size - len);
+    fs.closeSync(fd);
+    return buf.toString('utf8').replace(/\r/g, '').split('\n').slice(-n).join('\n');
+  } catch {
+    return null;
+  }
+}
