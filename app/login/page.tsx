@@ -1,0 +1,8 @@
+import { LoginForm } from '@/components/auth/auth-forms';
+
+export const metadata = { title: 'Log in · Instaclone' };
+
+export default async function LoginPage({ searchParams }: { searchParams: Promise<{ next?: string }> }) {
+  const { next } = await searchParams;
+  return <LoginForm next={next ?? '/'} />;
+}

@@ -1,0 +1,114 @@
+'use client';
+import { useState } from 'react';
+import { api, errorText } from '@/lib/client/api/http';
+
+function Shell({ title, children }: { title: string; children: React.ReactNode }) {
+  return (
+    <main className="grid min-h-screen place-items-center bg-slate-950 p-4">
+      <div className="w-full max-w-sm rounded-lg border border-slate-800 bg-slate-900 p-6 shadow-xl">
+        <div className="mb-5 flex items-center gap-2">
+          <span className="grid h-7 w-7 place-items-center rounded bg-sky-600 text-xs font-bold text-white" aria-hidden>
+            IC
+          </span>
+          <h1 className="text-lg font-semibold text-white">{title}</h1>
+        </div>
+        {children}
+      </div>
+    </main>
+  );
+}
+
+const input = 'mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5 text-slate-100';
+
+export function LoginForm({ next }: { next: string }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    setBusy(true);
+    setError(null);
+    try {
+      await api('POST', '/api/auth/login', { username: String(f.get('username') ?? ''), password: String(f.get('password') ?? '') });
+      location.assign(next.startsWith('/') && !next.startsWith('//') ? next : '/');
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(false);
+    }
+  }
+  return (
+    <Shell title="Log in to Instaclone">
+      <form onSubmit={submit} className="space-y-4">
+        <label className="block text-sm text-slate-300" htmlFor="username">
+          User name
+          <input id="username" name="username" autoComplete="username" required autoFocus className={input} />
+        </label>
+        <label className="block text-sm text-slate-300" htmlFor="password">
+          Password
+          <input id="password" name="password" type="password" autoComplete="current-password" required className={input} />
+        </label>
+        {error && (
+          <p role="alert" className="rounded border border-rose-800 bg-rose-950/60 px-3 py-2 text-sm text-rose-200">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy} className="w-full rounded bg-sky-600 py-2 font-medium text-white hover:bg-sky-500 disabled:opacity-50">
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
+        <p className="text-xs text-slate-500">
+          First start? The server console printed a one-time setup link (<code>/setup?token=…</code>) for the first admin.
+        </p>
+      </form>
+    </Shell>
+  );
+}
+
+export function SetupForm({ token }: { token: string }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const password = String(f.get('password') ?? '');
+    if (password !== String(f.get('confirm') ?? '')) {
+      setError('The two passwords differ.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await api('POST', '/api/auth/setup', { token: String(f.get('token') ?? ''), password });
+      location.assign('/');
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(false);
+    }
+  }
+  return (
+    <Shell title="Set up the first admin">
+      <form onSubmit={submit} className="space-y-4">
+        <p className="text-sm text-slate-400">Choose the password of the <b>admin</b> user. The setup link works once.</p>
+        <label className="block text-sm text-slate-300" htmlFor="token">
+          Setup token
+          <input id="token" name="token" defaultValue={token} required className={`${input} font-mono text-xs`} />
+        </label>
+        <label className="block text-sm text-slate-300" htmlFor="password">
+          New password
+          <input id="password" name="password" type="password" autoComplete="new-password" required minLength={8} autoFocus className={input} />
+        </label>
+        <label className="block text-sm text-slate-300" htmlFor="confirm">
+          Repeat the password
+          <input id="confirm" name="confirm" type="password" autoComplete="new-password" required className={input} />
+        </label>
+        {error && (
+          <p role="alert" className="rounded border border-rose-800 bg-rose-950/60 px-3 py-2 text-sm text-rose-200">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy} className="w-full rounded bg-sky-600 py-2 font-medium text-white hover:bg-sky-500 disabled:opacity-50">
+          {busy ? 'Saving…' : 'Set password and log in'}
+        </button>
+      </form>
+    </Shell>
+  );
+}

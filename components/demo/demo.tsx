@@ -1,0 +1,147 @@
+'use client';
+// The demo: one button. Prepares a tiny parent if there is none, forks 20 children, and charts each
+// child's fork time next to the cold boot measured in this run (or the template's recorded boot).
+import Link from 'next/link';
+import { useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { fetchLs } from '@/lib/client/api/host';
+import { forkTemplate, prepareTemplate } from '@/lib/client/api/templates';
+import { deleteVm } from '@/lib/client/api/vms';
+import { errorText } from '@/lib/client/api/http';
+import { useCan } from '@/lib/client/hooks';
+import { ms, randomSuffix } from '@/lib/client/format';
+import type { ForkResult } from '@/lib/client/types';
+import { Button } from '@/components/ui/button';
+import { ErrorNote } from '@/components/ui/misc';
+import { identityCheck } from '@/components/template/fork-dialog';
+
+const COUNT = 20;
+
+export function Demo() {
+  const can = useCan('operator');
+  const qc = useQueryClient();
+  const [phase, setPhase] = useState<'idle' | 'preparing' | 'forking' | 'done' | 'cleaning'>('idle');
+  const [log, setLog] = useState<string[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [run, setRun] = useState<{ template: string; bootMs: number | undefined; bootMeasuredNow: boolean; fork: ForkResult } | null>(null);
+  const say = (l: string) => setLog((x) => [...x.slice(-30), `${new Date().toLocaleTimeString()}  ${l}`]);
+
+  async function go() {
+    setError(null);
+    setRun(null);
+    setLog([]);
+    try {
+      const ls = await fetchLs();
+      let t = ls.templates.find((x) => x.state === 'frozen' && x.name.startsWith('demo-') && x.image === 'tiny') ?? ls.templates.find((x) => x.state === 'frozen' && x.name.startsWith('demo-'));
+      let bootMs = t?.timings.bootMs;
+      let measuredNow = false;
+      if (!t) {
+        setPhase('preparing');
+        const name = `demo-${randomSuffix()}`;
+        say(`no demo template: preparing ${name} from the tiny image (cold boot, warm-up, freeze, ${COUNT} prelaunched slots)…`);
+        const r = await prepareTemplate({ image: 'tiny', name, warmup: [], slots: COUNT, prelaunch: true, quiesce: false, memory: 256, vcpus: 1 });
+        bootMs = r.timings.bootMs;
+        measuredNow = true;
+        say(`${name} frozen: cold boot ${ms(r.timings.bootMs)}, freeze ${ms(r.timings.freezeMs)}`);
+        t = (await fetchLs()).templates.find((x) => x.id === r.id || x.name === r.name);
+        if (!t) throw new Error(`The template ${name} was prepared but is not listed.`);
+      } else say(`using template ${t.name} (cold boot recorded at prepare: ${ms(bootMs)})`);
+      setPhase('forking');
+      say(`forking ${COUNT} children of ${t.name}…`);
+      const f = await forkTemplate(t.id, { count: COUNT, persistent: false, prefix: `${t.name}-d${randomSuffix(3)}` });
+      say(`${f.children.length} children up in ${ms(f.timings.totalMs)}`);
+      setRun({ template: t.name, bootMs, bootMeasuredNow: measuredNow, fork: f });
+      setPhase('done');
+    } catch (e) {
+      setError(errorText(e));
+      setPhase('idle');
+    } finally {
+      void qc.invalidateQueries({ queryKey: ['ls'] });
+    }
+  }
+
+  async function cleanup() {
+    if (!run) return;
+    setPhase('cleaning');
+    const s = await Promise.allSettled(run.fork.children.map((c) => deleteVm(c.id, true)));
+    say(`deleted ${s.filter((x) => x.status === 'fulfilled').length} of ${s.length} demo children`);
+    setRun(null);
+    setPhase('idle');
+    void qc.invalidateQueries({ queryKey: ['ls'] });
+  }
+
+  const per = run?.fork.timings.perChildMs ?? [];
+  const chart = run
+    ? [
+        ...(run.bootMs ? [{ name: 'cold boot', ms: Math.round(run.bootMs), kind: 'boot' }] : []),
+        ...run.fork.children.map((c, i) => ({ name: c.name.replace(/^.*-/, '#'), ms: Math.round(per[i] ?? run.fork.timings.totalMs / run.fork.children.length), kind: 'clone' })),
+      ]
+    : [];
+  const avg = per.length ? per.reduce((a, b) => a + b, 0) / per.length : run ? run.fork.timings.totalMs / Math.max(1, run.fork.children.length) : 0;
+  const check = run ? identityCheck(run.fork.children) : null;
+  return (
+    <div className="space-y-4">
+      <div className="flex items-center gap-4">
+        <h1 className="text-xl font-semibold text-white">Demo: instant clone vs cold boot</h1>
+        <Button variant="primary" onClick={go} disabled={!can || phase === 'preparing' || phase === 'forking' || phase === 'cleaning'} busy={phase === 'preparing' || phase === 'forking'} data-testid="demo-run">
+          {phase === 'preparing' ? 'Preparing the parent…' : phase === 'forking' ? `Forking ${COUNT}…` : `Fork ${COUNT} children`}
+        </Button>
+        {run && (
+          <Button onClick={cleanup} disabled={phase === 'cleaning'} busy={phase === 'cleaning'}>
+            Delete the {run.fork.children.length} demo children
+          </Button>
+        )}
+        {!can && <span className="text-xs text-slate-500">Needs the operator role.</span>}
+      </div>
+      <ErrorNote error={error} />
+      {run && (
+        <div className="grid gap-4 lg:grid-cols-[1fr_20rem]">
+          <section className="rounded-md border border-slate-800 bg-slate-900/70 p-3" data-testid="demo-chart">
+            <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-400">
+              Time to a ready VM (ms) — cold boot {run.bootMeasuredNow ? 'measured in this run' : `recorded when ${run.template} was prepared`}
+            </h2>
+            <div className="h-80">
+              <ResponsiveContainer width="100%" height="100%">
+                <BarChart data={chart}>
+                  <CartesianGrid strokeDasharray="3 3" stroke="#1e293b" />
+                  <XAxis dataKey="name" stroke="#94a3b8" tick={{ fontSize: 10 }} />
+                  <YAxis stroke="#94a3b8" />
+                  <Tooltip contentStyle={{ background: '#0f172a', border: '1px solid #334155' }} />
+                  {run.bootMs && <ReferenceLine y={run.bootMs} stroke="#f59e0b" strokeDasharray="4 4" label={{ value: 'cold boot', fill: '#f59e0b', fontSize: 11 }} />}
+                  <Bar dataKey="ms" fill="#38bdf8" isAnimationActive={false} />
+                </BarChart>
+              </ResponsiveContainer>
+            </div>
+          </section>
+          <section className="space-y-2 rounded-md border border-slate-800 bg-slate-900/70 p-3 text-sm">
+            <div>
+              <div className="text-xs text-slate-400">Cold boot</div>
+              <div className="text-2xl font-semibold text-amber-300">{ms(run.bootMs)}</div>
+            </div>
+            <div>
+              <div className="text-xs text-slate-400">Instant clone (avg per child)</div>
+              <div className="text-2xl font-semibold text-sky-300">{ms(avg)}</div>
+            </div>
+            <div>
+              <div className="text-xs text-slate-400">All {run.fork.children.length} children</div>
+              <div className="text-2xl font-semibold text-slate-100">{ms(run.fork.timings.totalMs)}</div>
+            </div>
+            {run.bootMs && avg > 0 && <p className="text-slate-300">{Math.round(run.bootMs / avg)}× faster than booting.</p>}
+            {check && <p className={check.ok ? 'text-emerald-300' : 'text-rose-300'}>{check.ok ? 'Every child has its own hostname, MAC, IP, machine-id and vmgenid.' : check.problems.slice(0, 3).join('; ')}</p>}
+            <Link href={`/templates/${run.template}`} className="text-sky-400 underline">
+              Open {run.template}
+            </Link>
+          </section>
+        </div>
+      )}
+      {log.length > 0 && <pre className="rounded border border-slate-800 bg-black/40 p-3 font-mono text-xs text-slate-300">{log.join('\n')}</pre>}
+      {!run && log.length === 0 && (
+        <p className="max-w-2xl text-sm text-slate-400">
+          One click: if there is no demo template yet, a tiny parent is booted, frozen and given {COUNT} prelaunched slots; then {COUNT} children are forked from it. The chart shows how long each child took
+          to be ready next to the cold boot of the same image.
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,35 @@
+'use client';
+// The first page's host facts: database, QEMU, KVM, images (issue 6: health on the first page).
+import Link from 'next/link';
+import { useHealth } from '@/lib/client/hooks';
+import { bytes } from '@/lib/client/format';
+
+export function HealthSummary() {
+  const { data: h } = useHealth();
+  if (!h) return null;
+  const items = [
+    { ok: h.database.ok, label: 'Database', text: h.database.ok ? `${h.database.kind} ok` : (h.database.error ?? 'down') },
+    { ok: h.qemu.ok, label: 'QEMU', text: h.qemu.ok ? `${h.qemu.version}` : (h.qemu.error ?? 'missing') },
+    { ok: h.kvm.available, label: 'Acceleration', text: h.kvm.reason },
+    {
+      ok: h.images.length > 0,
+      label: 'Images',
+      text: h.images.length ? h.images.map((i) => `${i.name} (${bytes(i.sizeBytes)})`).join(', ') : 'none built yet: run npm run setup',
+    },
+  ];
+  return (
+    <ul className="grid gap-2 text-xs md:grid-cols-4" data-testid="health">
+      {items.map((i) => (
+        <li key={i.label} className={`rounded border px-3 py-1.5 ${i.ok ? 'border-slate-800 bg-slate-900/60' : 'border-amber-800 bg-amber-950/40'}`}>
+          <span className="font-semibold text-slate-300">{i.label}: </span>
+          <span className={i.ok ? 'text-slate-400' : 'text-amber-200'}>{i.text}</span>
+        </li>
+      ))}
+      {!h.ok && (
+        <li className="md:col-span-4 text-amber-300">
+          The host is not ready: see above. <Link href="/api/health" className="underline">raw health report</Link>
+        </li>
+      )}
+    </ul>
+  );
+}

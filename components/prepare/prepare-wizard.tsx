@@ -1,0 +1,450 @@
+'use client';
+// Prepare wizard: image and size → warm-up commands → quiesce → slots → review; then the engine's one
+// blocking prepare call runs, and its task (progress + log lines over SSE) drives the steps shown:
+// boot (with the parent's live serial console) → warm-up → quiesce → freeze → slots → done with timings.
+// Every input is labelled; Enter moves on; the whole wizard works with the keyboard alone.
+import Link from 'next/link';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { LIMITS, prepareSchema, type PrepareInput } from '@/lib/validations';
+import { prepareTemplate, fetchTemplate } from '@/lib/client/api/templates';
+import { errorText } from '@/lib/client/api/http';
+import { useImages, useLs, useTasks } from '@/lib/client/hooks';
+import { bytes, ms, randomSuffix } from '@/lib/client/format';
+import type { PrepareResult, Template } from '@/lib/client/types';
+import { Button } from '@/components/ui/button';
+import { ErrorNote, Progress } from '@/components/ui/misc';
+import { SerialConsole } from '@/components/vm/serial-console';
+
+const STEPS = ['Image and size', 'Warm-up', 'Quiesce', 'Slots', 'Review'] as const;
+const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus'], ['warmup'], ['quiesce'], ['slots', 'prelaunch'], []];
+export const PHASES = [
+  { key: 'boot', label: 'Boot the parent', match: /boot|launch|start|agent/ },
+  { key: 'warmup', label: 'Run warm-up commands', match: /warm/ },
+  { key: 'quiesce', label: 'Quiesce file systems', match: /quiesc|fsfreeze|sync/ },
+  { key: 'freeze', label: 'Freeze: checkpoint the device state', match: /freez|migrat|checkpoint|stop/ },
+  { key: 'slots', label: 'Register slots', match: /slot|prelaunch/ },
+] as const;
+
+const field = 'mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5 text-slate-100 disabled:opacity-50';
+
+interface Form {
+  image: string;
+  name: string;
+  memory: string;
+  vcpus: string;
+  warmup: string[];
+  quiesce: boolean;
+  slots: string;
+  prelaunch: boolean;
+}
+
+function toInput(f: Form) {
+  const num = (s: string) => (s.trim() === '' ? undefined : Number(s));
+  return {
+    image: f.image,
+    name: f.name,
+    memory: num(f.memory),
+    vcpus: num(f.vcpus),
+    warmup: f.warmup.filter((w) => w.trim() !== ''),
+    quiesce: f.quiesce,
+    slots: num(f.slots),
+    prelaunch: f.prelaunch,
+  };
+}
+
+export function phaseFromLog(log: string, progress: number): number {
+  let phase = 0;
+  for (const line of log.toLowerCase().split('\n')) {
+    PHASES.forEach((p, i) => {
+      if (p.match.test(line) && i > phase) phase = i;
+    });
+  }
+  return Math.max(phase, progress >= 0.95 ? 4 : progress >= 0.8 ? 3 : 0);
+}
+
+export function PrepareWizard() {
+  const qc = useQueryClient();
+  const images = useImages();
+  const ls = useLs();
+  const tasks = useTasks();
+  const [step, setStep] = useState(0);
+  const [form, setForm] = useState<Form>(() => ({
+    image: 'tiny',
+    name: `web-${randomSuffix()}`,
+    memory: '256',
+    vcpus: '1',
+    warmup: ['httpd -h /www -p 8080 || true'],
+    quiesce: true,
+    slots: '4',
+    prelaunch: false,
+  }));
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [running, setRunning] = useState(false);
+  const [started, setStarted] = useState<number | null>(null);
+  const [now, setNow] = useState(Date.now());
+  const [error, setError] = useState<string | null>(null);
+  const [result, setResult] = useState<PrepareResult | null>(null);
+  const [template, setTemplate] = useState<Template | null>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+
+  useEffect(() => {
+    heading.current?.focus();
+  }, [step, running, result]);
+  useEffect(() => {
+    if (!running) return;
+    const t = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(t);
+  }, [running]);
+
+  const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+
+  /** Checks the fields of the steps up to `upTo` with the shared schema; the data when all are valid. */
+  function validate(upTo: number): { ok: boolean; data?: PrepareInput } {
+    const parsed = prepareSchema.safeParse(toInput(form));
+    const fields = new Set(STEP_FIELDS.slice(0, upTo + 1).flat());
+    const errs: Record<string, string> = {};
+    if (!parsed.success) {
+      for (const i of parsed.error.issues) {
+        const k = String(i.path[0] ?? '');
+        if ((fields.has(k) || upTo >= STEPS.length - 1) && !errs[k]) errs[k] = i.path.length > 1 ? `Command ${Number(i.path[1]) + 1}: ${i.message}` : i.message;
+      }
+    }
+    setErrors(errs);
+    return { ok: Object.keys(errs).length === 0, data: parsed.success ? parsed.data : undefined };
+  }
+
+  function next(e?: React.FormEvent) {
+    e?.preventDefault();
+    if (!validate(step).ok) return;
+    if (step < STEPS.length - 1) setStep(step + 1);
+    else void run();
+  }
+
+  async function run() {
+    const { data: input } = validate(STEPS.length - 1);
+    if (!input) return;
+    setError(null);
+    setRunning(true);
+    setStarted(Date.now());
+    try {
+      const r = await prepareTemplate(input);
+      setResult(r);
+      try {
+        setTemplate(await fetchTemplate(r.id ?? r.name));
+      } catch {
+        /* the result alone is enough */
+      }
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setRunning(false);
+      void qc.invalidateQueries({ queryKey: ['ls'] });
+    }
+  }
+
+  const task = useMemo(
+    () => (tasks.data ?? []).find((t) => t.kind === 'prepare' && (t.targetName === form.name || t.targetId === result?.id) && (!started || Date.parse(t.startedAt) >= started - 5000)),
+    [tasks.data, form.name, result, started],
+  );
+  const parentVm = (ls.data?.vms ?? []).find((v) => v.kind === 'parent' && (v.name === form.name || v.name.startsWith(`${form.name}-`) || v.name.endsWith(form.name)));
+  const phase = result ? PHASES.length : phaseFromLog(task?.log ?? '', task?.progress ?? 0);
+
+  // ---- running / done view ----
+  if (running || result || (error && started)) {
+    const timings = result?.timings ?? template?.timings ?? {};
+    return (
+      <div className="space-y-4" data-testid="prepare-run">
+        <h1 ref={heading} tabIndex={-1} className="text-xl font-semibold text-white outline-none">
+          {result ? `Template ${result.name} is ready` : error ? `Preparing ${form.name} failed` : `Preparing ${form.name}…`}
+        </h1>
+        <ol className="grid gap-2 md:grid-cols-5" aria-label="Prepare steps">
+          {PHASES.map((p, i) => {
+            const state = result ? 'done' : error ? (i < phase ? 'done' : i === phase ? 'failed' : 'todo') : i < phase ? 'done' : i === phase ? 'active' : 'todo';
+            const t = timings[`${p.key}Ms`];
+            return (
+              <li
+                key={p.key}
+                data-testid={`phase-${p.key}`}
+                data-state={state}
+                aria-current={state === 'active' ? 'step' : undefined}
+                className={`rounded border px-3 py-2 text-sm ${
+                  state === 'done' ? 'border-emerald-800 bg-emerald-950/40' : state === 'active' ? 'border-sky-600 bg-sky-950/50' : state === 'failed' ? 'border-rose-700 bg-rose-950/40' : 'border-slate-800 bg-slate-900'
+                }`}
+              >
+                <div className="text-xs text-slate-400">Step {i + 1}</div>
+                <div className="font-medium text-slate-100">
+                  {state === 'done' ? '✓ ' : state === 'active' ? '… ' : state === 'failed' ? '✗ ' : ''}
+                  {p.label}
+                </div>
+                {p.key === 'quiesce' && !form.quiesce && <div className="text-xs text-slate-500">skipped (not requested)</div>}
+                {p.key === 'slots' && <div className="text-xs text-slate-500">{form.slots || 0} slots{form.prelaunch ? ', prelaunched' : ''}</div>}
+                {typeof t === 'number' && <div className="text-xs text-sky-300">{ms(t)}</div>}
+              </li>
+            );
+          })}
+        </ol>
+        {running && (
+          <div className="space-y-1">
+            <div className="flex justify-between text-xs text-slate-400">
+              <span>{task?.log.trim().split('\n').pop() ?? 'Starting…'}</span>
+              <span>{started ? ms(now - started) : ''}</span>
+            </div>
+            <Progress value={task?.progress ?? 0.02} label="Prepare progress" />
+          </div>
+        )}
+        <ErrorNote error={error} />
+        {result && (
+          <div className="space-y-3 rounded border border-slate-800 bg-slate-900/70 p-4" data-testid="prepare-done">
+            <p className="text-sm text-slate-300">
+              Frozen {result.quiesced ? 'and quiesced' : '(not quiesced)'} in {started ? ms(Date.now() - started) : '–'} in all.
+            </p>
+            <dl className="grid grid-cols-2 gap-2 text-sm md:grid-cols-5">
+              {Object.entries(timings)
+                .filter(([, v]) => typeof v === 'number')
+                .map(([k, v]) => (
+                  <div key={k} className="rounded border border-slate-800 bg-slate-950 px-3 py-2">
+                    <dt className="text-xs text-slate-400">{k.replace(/Ms$/, '')}</dt>
+                    <dd className="font-mono text-sky-300">{ms(v)}</dd>
+                  </div>
+                ))}
+            </dl>
+            {template && template.files.length > 0 && (
+              <p className="text-xs text-slate-400">
+                Files: {template.files.map((f) => `${f.name} ${bytes(f.sizeBytes)}`).join(' · ')}
+              </p>
+            )}
+            <div className="flex gap-2">
+              <Link href={`/templates/${result.name}`} className="rounded border border-sky-500 bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-500">
+                Open template {result.name}
+              </Link>
+              <Button
+                onClick={() => {
+                  setResult(null);
+                  setTemplate(null);
+                  setStarted(null);
+                  setStep(0);
+                  set('name', `web-${randomSuffix()}`);
+                }}
+              >
+                Prepare another
+              </Button>
+            </div>
+          </div>
+        )}
+        {(template?.warmup.length ?? 0) > 0 ? (
+          <section aria-label="Warm-up output">
+            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Warm-up commands</h2>
+            <ul className="space-y-2" data-testid="warmup-results">
+              {template!.warmup.map((w, i) => (
+                <li key={i} className="rounded border border-slate-800 bg-black/40">
+                  <div className="flex gap-3 px-2 py-1 text-xs">
+                    <span className="font-mono">$ {w.cmd}</span>
+                    <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
+                    <span className="text-slate-500">{ms(w.ms)}</span>
+                  </div>
+                  <pre className="max-h-32 overflow-auto px-2 pb-1 font-mono text-[11px] whitespace-pre-wrap text-slate-400">{`${w.stdout ?? ''}${w.stderr ?? ''}` || '(no output)'}</pre>
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
+        {running && parentVm && (
+          <section aria-label="Parent serial console">
+            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Serial console of {parentVm.name}</h2>
+            <SerialConsole vmRef={parentVm.id} canType={false} rows={14} />
+          </section>
+        )}
+        {task && (
+          <details className="rounded border border-slate-800" open={running}>
+            <summary className="cursor-pointer px-3 py-1 text-xs text-slate-400">Task log</summary>
+            <pre className="max-h-56 overflow-auto px-3 py-2 font-mono text-[11px] whitespace-pre-wrap text-slate-300" data-testid="prepare-log">
+              {task.log}
+            </pre>
+          </details>
+        )}
+        {error && (
+          <Button
+            onClick={() => {
+              setError(null);
+              setStarted(null);
+              setStep(4);
+            }}
+          >
+            Back to the form
+          </Button>
+        )}
+      </div>
+    );
+  }
+
+  // ---- the form ----
+  const err = (k: string) =>
+    errors[k] ? (
+      <p id={`${k}-error`} role="alert" className="mt-1 text-xs text-rose-300">
+        {errors[k]}
+      </p>
+    ) : null;
+  const imageNames = Array.from(new Set(['tiny', 'debian', ...(images.data ?? []).map((i) => i.name)]));
+  return (
+    <form onSubmit={next} noValidate className="max-w-3xl space-y-5" data-testid="prepare-wizard">
+      <ol className="flex flex-wrap gap-2 text-xs" aria-label="Wizard steps">
+        {STEPS.map((s, i) => (
+          <li key={s}>
+            <button
+              type="button"
+              onClick={() => i < step && setStep(i)}
+              disabled={i > step}
+              aria-current={i === step ? 'step' : undefined}
+              className={`rounded-full border px-3 py-1 ${i === step ? 'border-sky-500 bg-sky-900/60 text-white' : i < step ? 'border-emerald-800 text-emerald-300 hover:bg-slate-800' : 'border-slate-700 text-slate-500'}`}
+            >
+              {i + 1}. {s}
+            </button>
+          </li>
+        ))}
+      </ol>
+      <h1 ref={heading} tabIndex={-1} className="text-xl font-semibold text-white outline-none">
+        Prepare a template — {STEPS[step]}
+      </h1>
+
+      {step === 0 && (
+        <div className="grid gap-4 md:grid-cols-2">
+          <label className="block text-sm text-slate-300" htmlFor="image">
+            Image
+            <select id="image" value={form.image} onChange={(e) => set('image', e.target.value)} className={field} aria-describedby="image-help">
+              {imageNames.map((n) => {
+                const img = images.data?.find((i) => i.name === n);
+                return (
+                  <option key={n} value={n}>
+                    {n}
+                    {img ? ` — kernel ${img.kernel}, ${bytes(img.sizeBytes)}` : ' (built on first use)'}
+                  </option>
+                );
+              })}
+            </select>
+            <span id="image-help" className="mt-1 block text-xs text-slate-500">
+              tiny: busybox guest with a web server, boots in seconds. debian: a full Debian root disk.
+            </span>
+          </label>
+          <label className="block text-sm text-slate-300" htmlFor="name">
+            Template name
+            <input id="name" value={form.name} onChange={(e) => set('name', e.target.value)} className={field} autoFocus aria-invalid={!!errors.name} aria-describedby="name-error" />
+            {err('name')}
+          </label>
+          <label className="block text-sm text-slate-300" htmlFor="memory">
+            Memory (MiB)
+            <input id="memory" type="number" min={LIMITS.minMemoryMiB} max={LIMITS.maxMemoryMiB} step={64} value={form.memory} onChange={(e) => set('memory', e.target.value)} className={field} aria-invalid={!!errors.memory} aria-describedby="memory-error" />
+            {err('memory')}
+          </label>
+          <label className="block text-sm text-slate-300" htmlFor="vcpus">
+            vCPUs
+            <input id="vcpus" type="number" min={1} max={LIMITS.maxVcpus} value={form.vcpus} onChange={(e) => set('vcpus', e.target.value)} className={field} aria-invalid={!!errors.vcpus} aria-describedby="vcpus-error" />
+            {err('vcpus')}
+          </label>
+          {err('image')}
+        </div>
+      )}
+
+      {step === 1 && (
+        <fieldset className="space-y-3">
+          <legend className="text-sm text-slate-400">
+            Commands run in the booted parent through the guest agent, one after the other, before the freeze: start apps, load libraries into memory. Every child starts with their effects already in RAM. Each command&apos;s output is shown when the template is ready.
+          </legend>
+          {form.warmup.map((w, i) => (
+            <div key={i} className="flex items-end gap-2">
+              <label className="block flex-1 text-sm text-slate-300" htmlFor={`warmup-${i}`}>
+                Warm-up command {i + 1}
+                <input
+                  id={`warmup-${i}`}
+                  value={w}
+                  onChange={(e) => set('warmup', form.warmup.map((x, j) => (j === i ? e.target.value : x)))}
+                  className={`${field} font-mono`}
+                />
+              </label>
+              <Button aria-label={`Remove warm-up command ${i + 1}`} onClick={() => set('warmup', form.warmup.filter((_, j) => j !== i))}>
+                Remove
+              </Button>
+            </div>
+          ))}
+          <Button onClick={() => set('warmup', [...form.warmup, ''])} disabled={form.warmup.length >= LIMITS.maxWarmups}>
+            Add a command
+          </Button>
+          {err('warmup')}
+        </fieldset>
+      )}
+
+      {step === 2 && (
+        <div className="space-y-3">
+          <p className="text-sm text-slate-400">
+            <b className="text-slate-200">Quiesce</b> freezes and flushes the guest&apos;s file systems (guest-fsfreeze / sync through the agent) right before the freeze, so the base disk is consistent on
+            its own. It is <b className="text-slate-200">required for persistent children</b>, which get their own delta disk on that base and can later be stopped and cold-booted. Without it, only
+            non-persistent (throwaway) children can be forked.
+          </p>
+          <label className="flex items-center gap-2 text-sm text-slate-200" htmlFor="quiesce">
+            <input id="quiesce" type="checkbox" checked={form.quiesce} onChange={(e) => set('quiesce', e.target.checked)} />
+            Quiesce before the freeze (allows persistent children)
+          </label>
+          <p className="text-sm text-slate-400">
+            Then the parent is <b className="text-slate-200">frozen</b>: QEMU stops it and writes its device state to a checkpoint; its RAM file and disk become the read-only template.
+          </p>
+        </div>
+      )}
+
+      {step === 3 && (
+        <div className="grid gap-4 md:grid-cols-2">
+          <label className="block text-sm text-slate-300" htmlFor="slots">
+            Slots to pre-register
+            <input id="slots" type="number" min={0} max={LIMITS.maxSlots} value={form.slots} onChange={(e) => set('slots', e.target.value)} className={field} aria-invalid={!!errors.slots} aria-describedby="slots-help slots-error" />
+            <span id="slots-help" className="mt-1 block text-xs text-slate-500">
+              A slot is a child registered ahead of time (config and overlay ready), so a fork only loads state and goes.
+            </span>
+            {err('slots')}
+          </label>
+          <div className="text-sm text-slate-300">
+            <label className="flex items-center gap-2" htmlFor="prelaunch">
+              <input id="prelaunch" type="checkbox" checked={form.prelaunch} onChange={(e) => set('prelaunch', e.target.checked)} aria-describedby="prelaunch-help" />
+              Prelaunch the slots&apos; VMMs
+            </label>
+            <span id="prelaunch-help" className="mt-1 block text-xs text-slate-500">
+              Starts each slot&apos;s QEMU now, waiting for incoming state: fastest forks, but each costs a process and some memory while idle.
+            </span>
+            {err('prelaunch')}
+          </div>
+        </div>
+      )}
+
+      {step === 4 && (
+        <div className="space-y-2 text-sm" data-testid="prepare-review">
+          <dl className="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-1">
+            <dt className="text-slate-400">Name</dt>
+            <dd>{form.name}</dd>
+            <dt className="text-slate-400">Image</dt>
+            <dd>
+              {form.image}, {form.memory} MiB, {form.vcpus} vCPU
+            </dd>
+            <dt className="text-slate-400">Warm-up</dt>
+            <dd className="font-mono text-xs">{form.warmup.filter((w) => w.trim()).join(' ; ') || 'none'}</dd>
+            <dt className="text-slate-400">Quiesce</dt>
+            <dd>{form.quiesce ? 'yes (persistent children allowed)' : 'no (non-persistent children only)'}</dd>
+            <dt className="text-slate-400">Slots</dt>
+            <dd>
+              {form.slots || 0}
+              {form.prelaunch ? ', prelaunched' : ''}
+            </dd>
+          </dl>
+          {Object.entries(errors).map(([k, v]) => (
+            <ErrorNote key={k} error={`${k}: ${v}`} />
+          ))}
+          <p className="text-slate-500">Under TCG (no KVM) this takes tens of seconds.</p>
+        </div>
+      )}
+
+      <div className="flex gap-2 border-t border-slate-800 pt-4">
+        {step > 0 && <Button onClick={() => setStep(step - 1)}>Back</Button>}
+        <Button type="submit" variant="primary">
+          {step < STEPS.length - 1 ? 'Next' : 'Prepare template'}
+        </Button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,244 @@
+'use client';
+// Fork dialog: count, name prefix, persistence toggle (disabled with the reason when the template is not
+// quiesced). Validated with the same zod schema as REST and the CLI; engine errors shown verbatim.
+import Link from 'next/link';
+import { useEffect, useRef, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { forkSchema, describeZodError } from '@/lib/validations';
+import { forkTemplate } from '@/lib/client/api/templates';
+import { errorText } from '@/lib/client/api/http';
+import { onEngineEvent } from '@/lib/client/use-engine-events';
+import { persistenceBlockedReason } from '@/lib/client/vm-state';
+import { ms } from '@/lib/client/format';
+import type { ForkResult, Template } from '@/lib/client/types';
+import { Dialog } from '@/components/ui/dialog';
+import { Button } from '@/components/ui/button';
+import { ErrorNote, Progress } from '@/components/ui/misc';
+import { useToast } from '@/components/ui/toasts';
+
+const IDENTITY_FIELDS = ['hostname', 'mac', 'ip', 'machineId', 'vmgenid'] as const;
+
+export function identityCheck(children: ForkResult['children']): { ok: boolean; problems: string[] } {
+  const problems: string[] = [];
+  for (const f of IDENTITY_FIELDS) {
+    const seen = new Map<string, string>();
+    for (const c of children) {
+      const v = c.identity?.[f];
+      if (!v) {
+        problems.push(`${c.name} has no ${f}`);
+        continue;
+      }
+      const other = seen.get(String(v));
+      if (other) problems.push(`${c.name} and ${other} share ${f} ${String(v)}`);
+      seen.set(String(v), c.name);
+    }
+  }
+  return { ok: problems.length === 0, problems };
+}
+
+export function ForkResultView({ result, template }: { result: ForkResult; template: Template }) {
+  const check = identityCheck(result.children);
+  const bootMs = template.timings.bootMs;
+  const per = result.timings.perChildMs ?? [];
+  const avg = per.length ? per.reduce((a, b) => a + b, 0) / per.length : result.timings.totalMs / Math.max(1, result.children.length);
+  return (
+    <div className="space-y-3" data-testid="fork-result">
+      <div className="grid grid-cols-3 gap-2 text-center">
+        <div className="rounded border border-slate-700 bg-slate-950 p-2">
+          <div className="text-xs text-slate-400">Fork of {result.children.length}, in all</div>
+          <div className="text-lg font-semibold text-sky-300" data-testid="fork-total">{ms(result.timings.totalMs)}</div>
+        </div>
+        <div className="rounded border border-slate-700 bg-slate-950 p-2">
+          <div className="text-xs text-slate-400">Per child (avg)</div>
+          <div className="text-lg font-semibold text-sky-300">{ms(avg)}</div>
+        </div>
+        <div className="rounded border border-slate-700 bg-slate-950 p-2">
+          <div className="text-xs text-slate-400">Cold boot of {template.image ?? 'the image'}</div>
+          <div className="text-lg font-semibold text-slate-200">{ms(bootMs)}</div>
+        </div>
+      </div>
+      {bootMs && avg > 0 && <p className="text-sm text-slate-300">A child was ready {Math.max(1, Math.round(bootMs / avg))}× faster than a cold boot.</p>}
+      <p className={`text-sm ${check.ok ? 'text-emerald-300' : 'text-rose-300'}`} data-testid="identity-check">
+        Identity check: {check.ok ? `all ${result.children.length} children have distinct hostname, MAC, IP, machine-id and vmgenid.` : check.problems.join('; ')}
+      </p>
+      <div className="max-h-56 overflow-auto rounded border border-slate-800">
+        <table className="w-full text-left text-xs">
+          <thead className="sticky top-0 bg-slate-900 text-slate-400">
+            <tr>
+              <th className="px-2 py-1">Child</th>
+              <th className="px-2 py-1">ms</th>
+              <th className="px-2 py-1">IP</th>
+              <th className="px-2 py-1">MAC</th>
+              <th className="px-2 py-1">machine-id</th>
+            </tr>
+          </thead>
+          <tbody className="font-mono">
+            {result.children.map((c, i) => (
+              <tr key={c.id} className="border-t border-slate-800">
+                <td className="px-2 py-1">
+                  <Link href={`/vms/${c.name}`} className="text-sky-300 hover:underline">
+                    {c.name}
+                  </Link>
+                </td>
+                <td className="px-2 py-1">{per[i] !== undefined ? Math.round(per[i]) : '–'}</td>
+                <td className="px-2 py-1">{c.identity?.ip ?? '–'}</td>
+                <td className="px-2 py-1">{c.identity?.mac ?? '–'}</td>
+                <td className="px-2 py-1">{String(c.identity?.machineId ?? '–').slice(0, 12)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+export function ForkDialog({ template, open, onClose }: { template: Template; open: boolean; onClose: () => void }) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [count, setCount] = useState('3');
+  const [prefix, setPrefix] = useState('');
+  const [persistent, setPersistent] = useState(false);
+  const [fieldError, setFieldError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [upCount, setUpCount] = useState(0);
+  const [started, setStarted] = useState<number | null>(null);
+  const [now, setNow] = useState(Date.now());
+  const [result, setResult] = useState<ForkResult | null>(null);
+  const blocked = persistenceBlockedReason(template);
+  const seen = useRef(new Set<string>());
+
+  // Children coming up during this fork (vm events for this template) drive the per-child progress.
+  useEffect(() => {
+    if (!busy) return;
+    seen.current.clear();
+    const off = onEngineEvent((ev) => {
+      const vm = (ev.vm ?? ev) as { id?: string; templateId?: string; state?: string };
+      if (ev.type === 'vm' && vm.templateId === template.id && vm.state === 'running' && vm.id && !seen.current.has(vm.id)) {
+        seen.current.add(vm.id);
+        setUpCount(seen.current.size);
+      }
+    });
+    const tick = setInterval(() => setNow(Date.now()), 200);
+    return () => {
+      off();
+      clearInterval(tick);
+    };
+  }, [busy, template.id]);
+
+  async function submit(e: React.FormEvent) {
+    e.preventDefault();
+    setError(null);
+    const parsed = forkSchema.safeParse({ count: count.trim() === '' ? undefined : Number(count), persistent: blocked ? false : persistent, prefix: prefix.trim() || undefined });
+    if (!parsed.success) {
+      setFieldError(describeZodError(parsed.error));
+      return;
+    }
+    setFieldError(null);
+    setBusy(true);
+    setUpCount(0);
+    setStarted(Date.now());
+    try {
+      const r = await forkTemplate(template.id, parsed.data);
+      setResult(r);
+      toast({ tone: 'ok', target: template.name, href: `/templates/${template.name}`, text: `forked ${r.children.length} children in ${ms(r.timings.totalMs)}` });
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+      void qc.invalidateQueries({ queryKey: ['ls'] });
+      void qc.invalidateQueries({ queryKey: ['templates'] });
+    }
+  }
+
+  const n = Number(count) || 0;
+  return (
+    <Dialog open={open} onClose={busy ? () => {} : onClose} title={`Fork ${template.name}`} wide={!!result}>
+      {result ? (
+        <div className="space-y-4">
+          <ForkResultView result={result} template={template} />
+          <div className="flex justify-end gap-2">
+            <Button onClick={() => setResult(null)}>Fork more</Button>
+            <Button variant="primary" onClick={onClose} autoFocus>
+              Done
+            </Button>
+          </div>
+        </div>
+      ) : (
+        <form onSubmit={submit} className="space-y-4" noValidate aria-describedby="fork-help">
+          <p id="fork-help" className="text-sm text-slate-400">
+            Each child maps the template&apos;s memory copy-on-write and resumes from its checkpoint.
+            {template.slots.free > 0 && ` ${template.slots.free} pre-registered slots are free${template.slots.prelaunched ? ' (VMMs already launched)' : ''}.`}
+          </p>
+          <div className="grid grid-cols-2 gap-3">
+            <label className="block text-sm text-slate-300" htmlFor="fork-count">
+              Number of children
+              <input
+                id="fork-count"
+                name="count"
+                type="number"
+                min={1}
+                max={500}
+                value={count}
+                onChange={(e) => setCount(e.target.value)}
+                className="mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5"
+                autoFocus
+                required
+              />
+            </label>
+            <label className="block text-sm text-slate-300" htmlFor="fork-prefix">
+              Name prefix
+              <input
+                id="fork-prefix"
+                name="prefix"
+                value={prefix}
+                onChange={(e) => setPrefix(e.target.value)}
+                placeholder={`${template.name} (children become PREFIX-1, PREFIX-2, …)`}
+                className="mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5"
+              />
+            </label>
+          </div>
+          <div>
+            <label className={`flex items-center gap-2 text-sm ${blocked ? 'text-slate-500' : 'text-slate-200'}`} htmlFor="fork-persistent">
+              <input
+                id="fork-persistent"
+                type="checkbox"
+                role="switch"
+                checked={!blocked && persistent}
+                disabled={!!blocked}
+                aria-describedby="fork-persistent-help"
+                onChange={(e) => setPersistent(e.target.checked)}
+              />
+              Persistent children (own delta disk; can be stopped and cold-booted later)
+            </label>
+            <p id="fork-persistent-help" className="mt-1 text-xs text-slate-400" data-testid="persistent-reason">
+              {blocked ?? 'Off: throwaway overlays, all state lost at power-off; reset returns a child to the template state.'}
+            </p>
+          </div>
+          {fieldError && <ErrorNote error={fieldError} />}
+          {error && <ErrorNote error={error} />}
+          {busy && (
+            <div className="space-y-1" data-testid="fork-progress">
+              <div className="flex justify-between text-xs text-slate-400">
+                <span>
+                  {upCount} of {n} children up
+                </span>
+                <span>{started ? ms(now - started) : ''}</span>
+              </div>
+              <Progress value={n ? upCount / n : 0} label="Fork progress" />
+            </div>
+          )}
+          <div className="flex justify-end gap-2">
+            <Button onClick={onClose} disabled={busy}>
+              Cancel
+            </Button>
+            <Button type="submit" variant="primary" busy={busy} disabled={busy}>
+              {busy ? 'Forking…' : `Fork ${n || ''} ${n === 1 ? 'child' : 'children'}`}
+            </Button>
+          </div>
+        </form>
+      )}
+    </Dialog>
+  );
+}

@@ -1,0 +1,256 @@
+'use client';
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { useCan, useLs, useStats, useTemplate } from '@/lib/client/hooks';
+import { deleteTemplate, resumeTemplate } from '@/lib/client/api/templates';
+import { errorText } from '@/lib/client/api/http';
+import { ago, bytes, ms } from '@/lib/client/format';
+import { persistenceBlockedReason } from '@/lib/client/vm-state';
+import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge, StateDot } from '@/components/ui/misc';
+import { Button } from '@/components/ui/button';
+import { ConfirmDialog } from '@/components/ui/dialog';
+import { useToast } from '@/components/ui/toasts';
+import { History } from '@/components/tasks/history';
+import { ForkDialog } from './fork-dialog';
+
+export function TemplateDetail({ templateRef }: { templateRef: string }) {
+  const q = useTemplate(templateRef);
+  const ls = useLs();
+  const stats = useStats();
+  const canOperate = useCan('operator');
+  const qc = useQueryClient();
+  const toast = useToast();
+  const router = useRouter();
+  const [fork, setFork] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [busy, setBusy] = useState<'resume' | 'delete' | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  if (q.isLoading) return <p className="text-slate-400">Loading {templateRef}…</p>;
+  if (q.error || !q.data)
+    return (
+      <div className="space-y-3">
+        <ErrorNote error={q.error ?? 'Not found'} />
+        <Link href="/" className="text-sky-400 underline">
+          Back to the lineage
+        </Link>
+      </div>
+    );
+  const t = q.data;
+  const children = (ls.data?.vms ?? []).filter((v) => v.templateId === t.id);
+  const derived = (ls.data?.templates ?? []).filter((d) => d.parentId === t.id);
+  const parent = t.parentId ? ls.data?.templates.find((p) => p.id === t.parentId) : undefined;
+  const memById = new Map((stats.data?.vms ?? []).map((m) => [m.id, m]));
+  const dependants = children.length + derived.length;
+  const deleteReason = dependants
+    ? `${t.name} cannot be deleted while ${children.length ? `${children.length} children` : ''}${children.length && derived.length ? ' and ' : ''}${derived.length ? `${derived.length} derived templates` : ''} depend on it: delete those first.`
+    : null;
+  const persistReason = persistenceBlockedReason(t);
+
+  async function resume() {
+    setBusy('resume');
+    setError(null);
+    try {
+      const r = (await resumeTemplate(t.id)) as { name?: string; vm?: { name?: string } };
+      const name = r.vm?.name ?? r.name;
+      toast({ tone: 'ok', target: t.name, text: `resumed as ${name ?? 'a VM'}`, href: name ? `/vms/${name}` : undefined });
+      if (name) router.push(`/vms/${name}`);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(null);
+      void qc.invalidateQueries({ queryKey: ['ls'] });
+    }
+  }
+  async function remove() {
+    setBusy('delete');
+    setError(null);
+    try {
+      await deleteTemplate(t.id);
+      setConfirmDelete(false);
+      toast({ tone: 'ok', target: t.name, text: 'template deleted' });
+      router.push('/');
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(null);
+      void qc.invalidateQueries({ queryKey: ['ls'] });
+    }
+  }
+
+  const timings = Object.entries(t.timings).filter(([, v]) => typeof v === 'number');
+  return (
+    <div className="space-y-4" data-testid="template-detail">
+      <div className="flex flex-wrap items-center gap-3">
+        <h1 className="text-xl font-semibold text-white">
+          <span className="text-indigo-300">◆</span> {t.name}
+        </h1>
+        <StateBadge state={t.state} />
+        <Badge tone={t.quiesced ? 'emerald' : 'slate'} title={t.quiesced ? 'File systems were frozen and flushed before the freeze: persistent children allowed.' : 'Not quiesced: only non-persistent children.'}>
+          {t.quiesced ? 'quiesced' : 'not quiesced'}
+        </Badge>
+        {canOperate && (
+          <div className="ml-auto flex flex-wrap gap-2">
+            <Button variant="primary" size="sm" disabled={t.state !== 'frozen'} onClick={() => setFork(true)}>
+              Fork…
+            </Button>
+            <Button size="sm" busy={busy === 'resume'} disabled={t.state !== 'frozen' || busy !== null} onClick={resume} title="Start a VM from this template's exact state (e.g. to change it and prepare a new template from it).">
+              Resume as VM
+            </Button>
+            <Button size="sm" variant="danger" disabled={!!deleteReason || busy !== null} title={deleteReason ?? undefined} onClick={() => setConfirmDelete(true)}>
+              Delete
+            </Button>
+          </div>
+        )}
+      </div>
+      {deleteReason && canOperate && (
+        <p className="text-xs text-slate-400" data-testid="delete-reason">
+          {deleteReason}
+        </p>
+      )}
+      <ErrorNote error={error} />
+      {t.error && <ErrorNote error={t.error} />}
+      <div className="grid gap-4 xl:grid-cols-3">
+        <Panel title="Template">
+          <KV
+            items={[
+              ['id', t.id],
+              ['image', t.image],
+              ['memory', t.memoryMiB ? `${t.memoryMiB} MiB` : undefined],
+              ['vCPUs', t.vcpus],
+              ['parent', parent ? <Link href={`/templates/${parent.name}`} className="text-indigo-300 underline">{parent.name}</Link> : 'none (booted from an image)'],
+              ['frozen', t.frozenAt ? ago(t.frozenAt) : undefined],
+              ['persistent children', persistReason ? 'no' : 'allowed'],
+            ]}
+          />
+        </Panel>
+        <Panel title="Files">
+          <table className="w-full text-sm" data-testid="template-files">
+            <tbody>
+              {t.files.map((f) => (
+                <tr key={f.name} className="border-b border-slate-800/60">
+                  <td className="py-1 text-slate-300" title={f.path}>
+                    {f.name}
+                  </td>
+                  <td className="py-1 text-right font-mono text-slate-100">{bytes(f.sizeBytes)}</td>
+                </tr>
+              ))}
+              {t.files.length === 0 && (
+                <tr>
+                  <td className="text-slate-500">No file list.</td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </Panel>
+        <Panel title="Slots and timings">
+          <div className="space-y-3 text-sm">
+            <p data-testid="template-slots">
+              Slots: <b>{t.slots.free}</b> free · <b>{t.slots.used}</b> used · {t.slots.total} registered
+              {t.slots.prelaunched ? ` · ${t.slots.prelaunched} prelaunched` : ''}
+            </p>
+            <KV items={timings.length ? timings.map(([k, v]) => [k.replace(/Ms$/, ''), ms(v)]) : [['timings', '–']]} />
+          </div>
+        </Panel>
+      </div>
+      {t.warmup.length > 0 && (
+        <Panel title="Warm-up commands">
+          <ul className="space-y-2">
+            {t.warmup.map((w, i) => (
+              <li key={i} className="rounded border border-slate-800 bg-black/30">
+                <div className="flex gap-3 px-2 py-1 text-xs">
+                  <span className="font-mono text-slate-200">$ {w.cmd}</span>
+                  <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
+                  <span className="text-slate-500">{ms(w.ms)}</span>
+                </div>
+                {(w.stdout || w.stderr) && <pre className="max-h-32 overflow-auto px-2 pb-1 font-mono text-[11px] whitespace-pre-wrap text-slate-400">{`${w.stdout ?? ''}${w.stderr ?? ''}`}</pre>}
+              </li>
+            ))}
+          </ul>
+        </Panel>
+      )}
+      <Panel title={`Children (${children.length})${derived.length ? ` and derived templates (${derived.length})` : ''}`}>
+        <div className="max-h-96 overflow-y-auto">
+          <table className="w-full text-left text-sm" data-testid="template-children">
+            <thead className="text-xs text-slate-500">
+              <tr>
+                <th className="py-1">Name</th>
+                <th>State</th>
+                <th>IP</th>
+                <th>Persistent</th>
+                <th>Memory shared / private</th>
+              </tr>
+            </thead>
+            <tbody>
+              {derived.map((d) => (
+                <tr key={d.id} className="border-t border-slate-800/60">
+                  <td className="py-1">
+                    <Link href={`/templates/${d.name}`} className="text-indigo-300 hover:underline">
+                      ◆ {d.name}
+                    </Link>
+                  </td>
+                  <td>{d.state}</td>
+                  <td />
+                  <td />
+                  <td />
+                </tr>
+              ))}
+              {children.map((v) => {
+                const m = memById.get(v.id);
+                return (
+                  <tr key={v.id} className="border-t border-slate-800/60">
+                    <td className="py-1">
+                      <Link href={`/vms/${v.name}`} className="text-slate-100 hover:underline">
+                        {v.name}
+                      </Link>
+                    </td>
+                    <td>
+                      <span className="inline-flex items-center gap-1.5">
+                        <StateDot state={v.state} />
+                        {v.state}
+                      </span>
+                    </td>
+                    <td className="font-mono text-xs">{v.ip}</td>
+                    <td>{v.persistent ? 'yes' : 'no'}</td>
+                    <td className="text-xs">
+                      {m ? (
+                        <span className="inline-flex items-center gap-2">
+                          <MemBar shared={m.sharedBytes} priv={m.privateBytes} /> {bytes(m.sharedBytes)} / {bytes(m.privateBytes)}
+                        </span>
+                      ) : (
+                        '–'
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+              {children.length + derived.length === 0 && (
+                <tr>
+                  <td colSpan={5} className="py-2 text-slate-500">
+                    No children yet.
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </div>
+      </Panel>
+      <Panel title="History">
+        <History target={t.id} />
+      </Panel>
+      {fork && <ForkDialog template={t} open onClose={() => setFork(false)} />}
+      <ConfirmDialog
+        open={confirmDelete}
+        title={`Delete template ${t.name}?`}
+        body={<p>Its RAM file, checkpoint, base disk and {t.slots.total} slots are removed. This cannot be undone.</p>}
+        confirmLabel={`Delete ${t.name}`}
+        busy={busy === 'delete'}
+        error={error ? <ErrorNote error={error} /> : undefined}
+        onConfirm={remove}
+        onClose={() => setConfirmDelete(false)}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,150 @@
+'use client';
+import Link from 'next/link';
+import { useEffect, useState } from 'react';
+import { useCan, useLs, useStats, useVm } from '@/lib/client/hooks';
+import { bytes, ago } from '@/lib/client/format';
+import { canExec } from '@/lib/client/vm-state';
+import type { Template } from '@/lib/client/types';
+import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge } from '@/components/ui/misc';
+import { History } from '@/components/tasks/history';
+import { ExecBox } from './exec-box';
+import { SerialConsole } from './serial-console';
+import { VmActions } from './vm-actions';
+
+const PORT_NAMES: Record<string, string> = { '80': 'http', '22': 'ssh' };
+
+export function VmDetail({ vmRef }: { vmRef: string }) {
+  const q = useVm(vmRef);
+  const ls = useLs();
+  const stats = useStats();
+  const canOperate = useCan('operator');
+  const [host, setHost] = useState('localhost');
+  useEffect(() => setHost(location.hostname), []);
+  if (q.isLoading) return <p className="text-slate-400">Loading {vmRef}…</p>;
+  if (q.error || !q.data)
+    return (
+      <div className="space-y-3">
+        <ErrorNote error={q.error ?? 'Not found'} />
+        <Link href="/" className="text-sky-400 underline">
+          Back to the lineage
+        </Link>
+      </div>
+    );
+  const vm = q.data;
+  const templates = new Map((ls.data?.templates ?? []).map((t) => [t.id, t]));
+  const chain: Template[] = [];
+  for (let t = vm.templateId ? templates.get(vm.templateId) : undefined; t && chain.length < 20; t = t.parentId ? templates.get(t.parentId) : undefined) chain.unshift(t);
+  const mem = stats.data?.vms.find((m) => m.id === vm.id);
+  const derived = (ls.data?.templates ?? []).filter((t) => t.sourceVmId === vm.id);
+  const id = vm.identity ?? {};
+  return (
+    <div className="space-y-4" data-testid="vm-detail" data-state={vm.state}>
+      <div className="flex flex-wrap items-center gap-3">
+        <h1 className="text-xl font-semibold text-white">{vm.name}</h1>
+        <StateBadge state={vm.state} />
+        <Badge tone={vm.kind === 'child' ? 'slate' : 'sky'}>{vm.kind}</Badge>
+        <Badge tone={vm.persistent ? 'amber' : 'slate'}>{vm.persistent ? 'persistent' : 'non-persistent'}</Badge>
+        <div className="ml-auto">
+          <VmActions vm={vm} />
+        </div>
+      </div>
+      {vm.error && <ErrorNote error={vm.error} />}
+      <nav aria-label="Lineage" className="flex flex-wrap items-center gap-1 text-sm text-slate-400" data-testid="vm-lineage">
+        {chain.map((t) => (
+          <span key={t.id} className="flex items-center gap-1">
+            <Link href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
+              ◆ {t.name}
+            </Link>
+            <span>›</span>
+          </span>
+        ))}
+        <span className="text-slate-200">{vm.name}</span>
+        {derived.map((t) => (
+          <span key={t.id}>
+            {' '}
+            → prepared into{' '}
+            <Link href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
+              {t.name}
+            </Link>
+          </span>
+        ))}
+      </nav>
+      <div className="grid gap-4 xl:grid-cols-3">
+        <Panel title="Identity" className="xl:col-span-1">
+          <div data-testid="vm-identity">
+            <KV
+              items={[
+                ['hostname', vm.hostname],
+                ['MAC', vm.mac],
+                ['IP', vm.ip],
+                ['machine-id', vm.machineId],
+                ['vmgenid', vm.vmgenid],
+                ['verified', id.verified === undefined ? (Object.keys(id).length ? 'read back from the guest' : '–') : id.verified ? 'yes, read back from the guest' : 'no'],
+              ]}
+            />
+          </div>
+        </Panel>
+        <Panel title="Machine">
+          <KV
+            items={[
+              ['image', vm.image],
+              ['memory', vm.memoryMiB ? `${vm.memoryMiB} MiB` : undefined],
+              ['vCPUs', vm.vcpus],
+              ['pid', vm.pid],
+              ['started', vm.startedAt ? ago(vm.startedAt) : undefined],
+              ['created', vm.createdAt ? ago(vm.createdAt) : undefined],
+            ]}
+          />
+        </Panel>
+        <Panel title="Ports and memory">
+          <div className="space-y-3 text-sm">
+            <ul className="space-y-1" data-testid="vm-ports">
+              {Object.entries(vm.ports).length === 0 && <li className="text-slate-500">No forwarded ports.</li>}
+              {Object.entries(vm.ports).map(([guest, hostPort]) => (
+                <li key={guest}>
+                  guest {guest} ({PORT_NAMES[guest] ?? 'tcp'}) →{' '}
+                  {guest === '80' ? (
+                    <a href={`http://${host}:${hostPort}/`} target="_blank" rel="noreferrer" className="font-mono text-sky-300 underline">
+                      http://{host}:{hostPort}/
+                    </a>
+                  ) : guest === '22' ? (
+                    <a href={`ssh://root@${host}:${hostPort}`} className="font-mono text-sky-300 underline">
+                      ssh -p {hostPort} root@{host}
+                    </a>
+                  ) : (
+                    <span className="font-mono">
+                      {host}:{hostPort}
+                    </span>
+                  )}
+                </li>
+              ))}
+            </ul>
+            <div data-testid="vm-memory">
+              {mem ? (
+                <div className="flex items-center gap-2">
+                  <MemBar shared={mem.sharedBytes} priv={mem.privateBytes} />
+                  <span>
+                    shared with template {bytes(mem.sharedBytes)} · private {bytes(mem.privateBytes)}
+                  </span>
+                </div>
+              ) : (
+                <span className="text-slate-500">No memory figures (not running).</span>
+              )}
+            </div>
+          </div>
+        </Panel>
+      </div>
+      <Panel title="Serial console">
+        <SerialConsole vmRef={vm.id} canType={canOperate && (vm.state === 'running' || vm.state === 'starting')} />
+      </Panel>
+      {canOperate && (
+        <Panel title="Run a command (guest agent)">
+          <ExecBox vmRef={vm.id} disabledReason={canExec(vm.state) ? null : `${vm.name} is ${vm.state}: commands run only in a running guest.`} />
+        </Panel>
+      )}
+      <Panel title="History">
+        <History target={vm.id} />
+      </Panel>
+    </div>
+  );
+}

@@ -1,0 +1,32 @@
+export function bytes(b: number | undefined | null): string {
+  if (b === undefined || b === null || !Number.isFinite(b)) return '–';
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = b;
+  while (Math.abs(v) >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+export function ms(v: number | undefined | null): string {
+  if (v === undefined || v === null || !Number.isFinite(v)) return '–';
+  if (v < 1000) return `${Math.round(v)} ms`;
+  if (v < 60_000) return `${(v / 1000).toFixed(v < 10_000 ? 2 : 1)} s`;
+  return `${Math.floor(v / 60_000)} min ${Math.round((v % 60_000) / 1000)} s`;
+}
+
+export function ago(iso: string | number | undefined | null, now = Date.now()): string {
+  if (!iso) return '–';
+  const t = typeof iso === 'number' ? iso : Date.parse(iso);
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export function randomSuffix(n = 4): string {
+  return Math.random().toString(36).slice(2, 2 + n).padEnd(n, '0');
+}

@@ -1,0 +1,27 @@
+'use client';
+// One useX hook per resource (lxd-ui src/context/useInstances.tsx). Live updates come from
+// useEngineEvents (SSE) invalidating these keys; polling is only a slow safety net.
+import { useQuery } from '@tanstack/react-query';
+import { fetchHealth, fetchImages, fetchLog, fetchLs, fetchMe, fetchStats, fetchTasks } from './api/host';
+import { fetchTemplate } from './api/templates';
+import { fetchVm } from './api/vms';
+import { queryKeys } from './query-keys';
+import type { Role } from './types';
+import { allows } from './vm-state';
+
+export const useLs = () => useQuery({ queryKey: queryKeys.ls, queryFn: fetchLs, refetchInterval: 30_000 });
+export const useVm = (ref: string) => useQuery({ queryKey: queryKeys.vm(ref), queryFn: () => fetchVm(ref), retry: (n, e) => (e as { status?: number }).status !== 404 && n < 2 });
+export const useTemplate = (ref: string) =>
+  useQuery({ queryKey: queryKeys.template(ref), queryFn: () => fetchTemplate(ref), retry: (n, e) => (e as { status?: number }).status !== 404 && n < 2 });
+export const useStats = () => useQuery({ queryKey: queryKeys.stats, queryFn: fetchStats, refetchInterval: 10_000, retry: 1 });
+export const useHealth = () => useQuery({ queryKey: queryKeys.health, queryFn: fetchHealth, refetchInterval: 60_000 });
+export const useMe = () => useQuery({ queryKey: queryKeys.me, queryFn: fetchMe, staleTime: 60_000 });
+export const useImages = () => useQuery({ queryKey: queryKeys.images, queryFn: fetchImages });
+export const useTasks = (target?: string) => useQuery({ queryKey: queryKeys.tasks(target), queryFn: () => fetchTasks(target), refetchInterval: 30_000 });
+export const useLog = (target?: string) => useQuery({ queryKey: queryKeys.log(target), queryFn: () => fetchLog(target) });
+
+/** Whether the logged-in user has at least this role (buttons are hidden or disabled otherwise). */
+export function useCan(needed: Role): boolean {
+  const me = useMe();
+  return allows(me.data?.role, needed);
+}

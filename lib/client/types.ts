@@ -1,0 +1,190 @@
+// App-side types for what the REST API returns. The engine's records are reshaped at the API module
+// boundary (lib/client/api/*): JSON-in-a-string columns are parsed, missing fields get defaults.
+export type VmState = 'starting' | 'running' | 'stopped' | 'crashed' | 'failed' | (string & {});
+export type TemplateState = 'preparing' | 'frozen' | 'failed' | 'deleting' | (string & {});
+export type Role = 'viewer' | 'operator' | 'admin';
+
+export interface Identity {
+  hostname?: string;
+  mac?: string;
+  ip?: string;
+  machineId?: string;
+  vmgenid?: string;
+  verified?: boolean;
+  [k: string]: unknown;
+}
+
+export interface Vm {
+  id: string;
+  name: string;
+  kind: 'parent' | 'child' | (string & {});
+  state: VmState;
+  persistent: boolean;
+  templateId: string | null;
+  pid: number | null;
+  image?: string;
+  memoryMiB?: number;
+  vcpus?: number;
+  hostname?: string | null;
+  mac?: string | null;
+  ip?: string | null;
+  machineId?: string | null;
+  vmgenid?: string | null;
+  /** guest port -> host port */
+  ports: Record<string, number>;
+  identity: Identity;
+  lastSerial?: string | null;
+  error?: string | null;
+  createdAt?: string;
+  startedAt?: string | null;
+  stoppedAt?: string | null;
+  forkMs?: number;
+}
+
+export interface Timings {
+  bootMs?: number;
+  warmupMs?: number;
+  quiesceMs?: number;
+  freezeMs?: number;
+  pauseMs?: number;
+  slotsMs?: number;
+  [k: string]: number | undefined;
+}
+
+export interface WarmupResult {
+  cmd: string;
+  exitCode?: number;
+  stdout?: string;
+  stderr?: string;
+  ms?: number;
+}
+
+export interface TemplateFile {
+  name: string;
+  path?: string;
+  sizeBytes: number;
+}
+
+export interface Template {
+  id: string;
+  name: string;
+  state: TemplateState;
+  quiesced: boolean;
+  parentId: string | null;
+  sourceVmId?: string | null;
+  image?: string;
+  memoryMiB?: number;
+  vcpus?: number;
+  timings: Timings;
+  warmup: WarmupResult[];
+  files: TemplateFile[];
+  slots: { total: number; free: number; used: number; prelaunched: number };
+  error?: string | null;
+  createdAt?: string;
+  frozenAt?: string | null;
+}
+
+export interface Ls {
+  templates: Template[];
+  vms: Vm[];
+}
+
+export interface Task {
+  id: string;
+  kind: string;
+  state: 'running' | 'succeeded' | 'failed' | (string & {});
+  targetId?: string | null;
+  targetName?: string | null;
+  actor?: string;
+  progress: number;
+  log: string;
+  result?: unknown;
+  error?: string | null;
+  startedAt: string;
+  endedAt?: string | null;
+}
+
+export interface LogEvent {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  targetId?: string | null;
+  targetName?: string | null;
+  result: string;
+  message?: string | null;
+  durationMs?: number | null;
+}
+
+export interface VmMemory {
+  id: string;
+  name?: string;
+  sharedBytes: number;
+  privateBytes: number;
+  pssBytes?: number;
+  rssBytes?: number;
+}
+
+export interface Stats {
+  vms: VmMemory[];
+  totals: { sharedBytes: number; privateBytes: number; savedBytes: number };
+  host?: { totalBytes?: number; availableBytes?: number };
+}
+
+export interface Health {
+  ok: boolean;
+  database: { ok: boolean; kind: string; error?: string };
+  qemu: { ok: boolean; version?: string; binary: string; error?: string };
+  kvm: { available: boolean; reason: string };
+  memory?: { totalBytes: number; availableBytes: number };
+  images: { name: string; kernel: string; sizeBytes: number; builtAt: string }[];
+}
+
+export interface Me {
+  name: string;
+  role: Role;
+  kind?: string;
+}
+
+export interface Image {
+  name: string;
+  sizeBytes: number;
+  kernel: string;
+  builtAt: string;
+}
+
+export interface ForkChild {
+  id: string;
+  name: string;
+  state: VmState;
+  persistent: boolean;
+  identity: Identity;
+  ms?: number;
+}
+
+export interface ForkResult {
+  children: ForkChild[];
+  timings: { totalMs: number; perChildMs: number[] };
+  identityCheck?: { ok: boolean; duplicates?: string[] };
+}
+
+export interface PrepareResult {
+  id: string;
+  name: string;
+  state: string;
+  quiesced: boolean;
+  timings: Timings;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** An engine event as it arrives on /api/events. */
+export interface EngineEvent {
+  type: string;
+  at?: number;
+  [k: string]: unknown;
+}
