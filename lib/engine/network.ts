@@ -7,7 +7,7 @@
 //   10.0.2.3 on-link. Host ports forwarded to the child's guest ports (web app 80, SSH 22) are
 //   allocated without collisions.
 // bridge mode (root, INSTACLONE_NET=bridge + INSTACLONE_BRIDGE=NAME): each VM gets a tap device
-//   enslaved to the bridge; addresses come from INSTACLONE_NET_POOL (default 10.77.0.0/16, the
+//   enslaved to the bridge (inside network namespace INSTACLONE_NETNS when set, where QEMU must run too); addresses come from INSTACLONE_NET_POOL (default 10.77.0.0/16, the
 //   bridge owns the first address and is the gateway). Children reach each other and the host.
 //
 // Addresses are leases in the database (table Lease: ip @id, vmId @unique), so no two VMs ever get
@@ -400,7 +400,7 @@ export function releaseNetwork(vmId: string): Promise<void> {
     } catch {
       /* a bad environment does not stop a release */
     }
-    if (bridged) await execFileP('ip', ['link', 'del', h?.tap ?? tapName(vmId)]).catch(() => undefined);
+    if (bridged) await execFileP('ip', ipArgs(['link', 'del', h?.tap ?? tapName(vmId)])).catch(() => undefined);
   });
 }
 
@@ -412,6 +412,12 @@ export function heldNetworks(): Map<string, { mac: string; ports: number[]; tap?
 // ------------------------------------------------------------------------------------------------
 // bridge mode: tap devices
 
+/** `ip` arguments, inside INSTACLONE_NETNS when set (tests run bridged mode in their own namespace). */
+function ipArgs(args: string[]): string[] {
+  const ns = process.env.INSTACLONE_NETNS;
+  return ns ? ['-n', ns, ...args] : args;
+}
+
 export function tapName(vmId: string): string {
   return 'ic' + createHash('sha256').update(vmId).digest('hex').slice(0, 12); // 14 chars (IFNAMSIZ 16)
 }
@@ -420,13 +426,13 @@ async function createTap(vmId: string, bridge: string): Promise<string> {
   const tap = tapName(vmId);
   const run = async (args: string[]) => {
     try {
-      await execFileP('ip', args);
+      await execFileP('ip', ipArgs(args));
     } catch (e) {
       const msg = ((e as { stderr?: string }).stderr || (e as Error).message).trim();
       throw new EngineError('internal', `Could not set up tap device ${tap} on bridge ${bridge} (ip ${args.join(' ')}: ${msg}); bridged networking needs root and an existing bridge named by INSTACLONE_BRIDGE.`);
     }
   };
-  await execFileP('ip', ['link', 'del', tap]).catch(() => undefined); // a leftover from a crash
+  await execFileP('ip', ipArgs(['link', 'del', tap])).catch(() => undefined); // a leftover from a crash
   await run(['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
   await run(['link', 'set', tap, 'master', bridge]);
   await run(['link', 'set', tap, 'up']);
