@@ -1,0 +1,39 @@
+// Admission-control limits. GET (viewer): the limits in force, the defaults, and the host facts
+// they are checked against. PUT (admin): change some limits; every attempt (applied or refused) is
+// written to the event log with who, what and the result.
+import { readJson, route } from '@/lib/api/handler';
+import { hostFacts, measureUsage } from '@/lib/engine/admission';
+import { DEFAULT_LIMITS, getLimits, setLimits } from '@/lib/engine/limits';
+import { db } from '@/lib/db';
+import { describeZodError } from '@/lib/validations';
+import { settingsSchema } from '@/lib/validations/settings';
+import { z } from 'zod';
+
+export const dynamic = 'force-dynamic';
+
+export const GET = route('viewer', async () => {
+  const [limits, usage] = await Promise.all([getLimits(), measureUsage()]);
+  return { limits, defaults: DEFAULT_LIMITS, host: { ...hostFacts(), vmMemoryMiB: Math.round(usage.vmMemoryMiB) } };
+});
+
+const log = (actor: string, result: 'ok' | 'error', message: string) =>
+  db()
+    .event.create({ data: { actor, action: 'settings', targetName: 'limits', result, message: message.slice(0, 2000) } })
+    .catch(() => undefined);
+
+export const PUT = route('admin', async ({ req, principal }) => {
+  let input;
+  try {
+    input = settingsSchema.parse(await readJson(req));
+  } catch (e) {
+    await log(principal.name, 'error', e instanceof z.ZodError ? describeZodError(e) : (e as Error).message);
+    throw e;
+  }
+  const before = await getLimits();
+  const limits = await setLimits(input);
+  const changed = Object.keys(input)
+    .map((k) => `${k} ${JSON.stringify(before[k as keyof typeof before])} → ${JSON.stringify(limits[k as keyof typeof limits])}`)
+    .join(', ');
+  await log(principal.name, 'ok', changed);
+  return { limits, defaults: DEFAULT_LIMITS };
+});
