@@ -129,7 +129,8 @@ export function buildArgv(s: LaunchSpec): string[] {
   a.push(...netdevArgs(s.net));
   a.push('-device', `vmgenid,guid=${s.vmgenid}`);
   a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
-  a.push('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
+  // seccomp: spawn=deny and elevateprivileges=deny kill QEMU 7.2 at -daemonize (fork/setsid), so not those.
+  a.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
   a.push('-daemonize', '-pidfile', sk.pidfile);
   if (s.role === 'child' || s.role === 'receiver') a.push('-incoming', 'defer');
   return a;

@@ -146,7 +146,8 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
   const parentRun = paths.vmRunDir(parentId);
   let vmm: Vmm | undefined;
   try {
-    await createOverlay(tpl.diskPath, image.files.disk);
+    // a private copy of the image's data disk: an image rebuild deletes the old files
+    fs.copyFileSync(image.files.disk, tpl.diskPath);
     fs.mkdirSync(paths.vmHomeDir(parentId), { recursive: true, mode: 0o700 });
     await db().vm.create({
       data: { id: parentId, name: `${p.name}.parent`, kind: 'parent', state: 'starting', templateId: tpl.id, image: p.image, memoryMiB: p.memory, vcpus: p.vcpus, runDir: parentRun, diskPath: tpl.diskPath },
