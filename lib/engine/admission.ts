@@ -503,6 +503,8 @@ export interface Admission extends Verdict {
 }
 
 export interface AdmissionOptions {
+  /** who asked (for the event log entry of a refusal) */
+  actor?: string;
   facts?: HostFacts;
   limits?: Limits;
   usage?: Usage;
@@ -534,7 +536,22 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
     template: usage.template && { ...usage.template, children: usage.template.children + p.children },
   };
   const v = evaluate(req, adjFacts, limits, adjUsage);
-  if (!v.ok) throw new EngineError('insufficient', v.message!, v);
+  if (!v.ok) {
+    // the refusal goes to the event log (who, what, result) like any other failed action
+    await db()
+      .event.create({
+        data: {
+          actor: opts.actor ?? 'system',
+          action: req.kind,
+          targetId: req.kind === 'fork' ? req.template.id : undefined,
+          targetName: req.kind === 'fork' ? req.template.name : req.name,
+          result: 'error',
+          message: `refused by admission control: ${v.message}`.slice(0, 2000),
+        },
+      })
+      .catch(() => undefined);
+    throw new EngineError('insufficient', v.message!, v);
+  }
   const r: Reservation = {
     memoryMiB: v.need.memoryMiB,
     runMiB: v.need.runMiB,

@@ -7,6 +7,7 @@ import { forkSchema, describeZodError, type ForkInput } from '../validations';
 import { newId, type Core, type OpContext, type TemplateRow, type VmRow } from './core';
 import { createOverlay, mkdirPrivate, rmrf } from './disks';
 import { EngineError } from './errors';
+import { checkAdmission } from './admission';
 import { applyIdentity, newMachineId, type VerifiedIdentity } from './identity';
 import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
@@ -63,6 +64,9 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
     throw new EngineError('conflict', `Template "${tpl.name}" was not quiesced, so its disk may be inconsistent for a persistent child; prepare the template with --quiesce to fork persistent children, or fork without --persistent.`);
   }
   assertTemplateFiles(tpl);
+  // admission control (lib/engine/admission.ts): refuse before anything is launched when the host
+  // cannot hold p.count more children; released in the finally below.
+  const admission = await checkAdmission({ kind: 'fork', template: { id: tpl.id, name: tpl.name, memoryMiB: tpl.memoryMiB }, count: p.count, persistent: p.persistent }, { actor: ctx.actor });
   const prefix = p.prefix ?? tpl.name;
   const t0 = performance.now();
   const task = await core.task('fork', { id: tpl.id, name: tpl.name }, ctx);
@@ -140,6 +144,8 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
     for (const v of made) await core.destroyVm(v.id, v.runDir, core.vmms.get(v.id)?.pid ?? v.pid);
     for (const v of vmms) if (!made.some((m) => m.id === v.id)) await core.killVm(v.id, v.runDir, v.pid);
     throw e;
+  } finally {
+    admission.release(); // admission control: the children now exist (or were cleaned up)
   }
 }
 

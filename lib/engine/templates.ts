@@ -9,6 +9,7 @@ import { defaultMachine, type MachineConfig, type LaunchSpec } from './argv';
 import { newId, type Core, type OpContext, type TemplateRow } from './core';
 import { createOverlay, mkdirPrivate, rmrf, sha256File } from './disks';
 import { EngineError } from './errors';
+import { checkAdmission } from './admission';
 import { resolveImage } from './image';
 import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
@@ -52,7 +53,15 @@ export async function prepare(core: Core, input: unknown, ctx: OpContext): Promi
   if (await core.nameTaken(p.name)) {
     throw new EngineError('conflict', `The name "${p.name}" is already used by a template or VM; choose another name.`);
   }
-  return p.fromVm ? prepareFromVm(core, p, ctx) : prepareFromImage(core, p, ctx);
+  // admission control (lib/engine/admission.ts): refuse before the parent is launched when the host
+  // cannot hold its RAM file, QEMU and slots; released once the prepare has finished either way.
+  const memoryMiB = p.fromVm ? (await core.vmByRef(p.fromVm)).memoryMiB : p.memory;
+  const admission = await checkAdmission({ kind: 'prepare', name: p.name, memoryMiB, slots: p.slots, prelaunch: p.prelaunch }, { actor: ctx.actor });
+  try {
+    return await (p.fromVm ? prepareFromVm(core, p, ctx) : prepareFromImage(core, p, ctx));
+  } finally {
+    admission.release();
+  }
 }
 
 async function newTemplateRow(core: Core, p: PrepareInput, machine: MachineConfig, image: string, parentId: string | null, sourceVmId: string | null) {
