@@ -24,7 +24,7 @@ afterAll(() => {
   }
 });
 
-const env = (extra: Record<string, string>) => {
+const env = (extra: Record<string, string>): NodeJS.ProcessEnv => {
   const home = tmp();
   return { ...process.env, INSTACLONE_HOME: home, INSTACLONE_RUN: path.join(home, 'run'), DATABASE_URL: `file:${home}/db.sqlite`, ...extra };
 };
