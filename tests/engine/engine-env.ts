@@ -19,7 +19,8 @@ export function setupEnv(tag: string): EngineEnv {
   process.env.INSTACLONE_RUN = run;
   process.env.DATABASE_URL = `file:${path.join(home, 'instaclone.db')}`;
   process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache', 'instaclone', 'images');
-  process.env.INSTACLONE_PORT_RANGE ??= `${30000 + Math.floor(Math.random() * 300) * 100}-${30000 + Math.floor(Math.random() * 300) * 100 + 99}`;
+  const lo = 30000 + Math.floor(Math.random() * 300) * 100;
+  process.env.INSTACLONE_PORT_RANGE ??= `${lo}-${lo + 99}`;
   return { home, run };
 }
 
