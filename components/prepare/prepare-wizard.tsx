@@ -10,6 +10,7 @@ import { LIMITS, prepareSchema, type PrepareInput } from '@/lib/validations';
 import { prepareTemplate, fetchTemplate } from '@/lib/client/api/templates';
 import { errorText } from '@/lib/client/api/http';
 import { useImages, useLs, useTasks } from '@/lib/client/hooks';
+import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { bytes, ms, randomSuffix } from '@/lib/client/format';
 import type { PrepareResult, Template } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
@@ -53,14 +54,16 @@ function toInput(f: Form) {
   };
 }
 
-export function phaseFromLog(log: string, progress: number): number {
+const STEP_PHASE: Record<string, number> = { boot: 0, warmup: 1, quiesce: 2, freeze: 3, slots: 4 };
+
+/** The engine logs "ISO-TIME step: message" lines; the furthest step reached is the current phase. */
+export function phaseFromLog(log: string): number {
   let phase = 0;
-  for (const line of log.toLowerCase().split('\n')) {
-    PHASES.forEach((p, i) => {
-      if (p.match.test(line) && i > phase) phase = i;
-    });
+  for (const line of log.split('\n')) {
+    const step = line.split(' ')[1]?.replace(/:$/, '');
+    if (step && STEP_PHASE[step] !== undefined) phase = Math.max(phase, STEP_PHASE[step]);
   }
-  return Math.max(phase, progress >= 0.95 ? 4 : progress >= 0.8 ? 3 : 0);
+  return phase;
 }
 
 export function PrepareWizard() {
@@ -74,7 +77,7 @@ export function PrepareWizard() {
     name: `web-${randomSuffix()}`,
     memory: '256',
     vcpus: '1',
-    warmup: ['httpd -h /www -p 8080 || true'],
+    warmup: ['httpd -p 8080 -h /www && echo httpd started on port 8080'],
     quiesce: true,
     slots: '4',
     prelaunch: false,
@@ -147,8 +150,26 @@ export function PrepareWizard() {
     () => (tasks.data ?? []).find((t) => t.kind === 'prepare' && (t.targetName === form.name || t.targetId === result?.id) && (!started || Date.parse(t.startedAt) >= started - 5000)),
     [tasks.data, form.name, result, started],
   );
-  const parentVm = (ls.data?.vms ?? []).find((v) => v.kind === 'parent' && (v.name === form.name || v.name.startsWith(`${form.name}-`) || v.name.endsWith(form.name)));
-  const phase = result ? PHASES.length : phaseFromLog(task?.log ?? '', task?.progress ?? 0);
+  // The parent is listed while it boots (NAME.parent) and removed after the freeze: keep its console.
+  const listedParent = (ls.data?.vms ?? []).find((v) => v.kind === 'parent' && (v.name === `${form.name}.parent` || v.name.startsWith(`${form.name}.`)));
+  const [parentId, setParentId] = useState<string | null>(null);
+  useEffect(() => {
+    if (running && listedParent && listedParent.id !== parentId) setParentId(listedParent.id);
+  }, [running, listedParent, parentId]);
+  // Live step and message from the task's SSE events (faster than refetching the task).
+  const [livePhase, setLivePhase] = useState(0);
+  const [liveMessage, setLiveMessage] = useState<string | null>(null);
+  useEffect(() => {
+    if (!running) return;
+    setLivePhase(0);
+    setLiveMessage(null);
+    return onEngineEvent((ev) => {
+      if (ev.type !== 'task' || ev.kind !== 'prepare' || typeof ev.step !== 'string') return;
+      if (STEP_PHASE[ev.step] !== undefined) setLivePhase((p) => Math.max(p, STEP_PHASE[ev.step as string]));
+      if (typeof ev.message === 'string') setLiveMessage(`${ev.step}: ${ev.message}`);
+    });
+  }, [running]);
+  const phase = result ? PHASES.length : Math.max(livePhase, phaseFromLog(task?.log ?? ''));
 
   // ---- running / done view ----
   if (running || result || (error && started)) {
@@ -187,7 +208,7 @@ export function PrepareWizard() {
         {running && (
           <div className="space-y-1">
             <div className="flex justify-between text-xs text-slate-400">
-              <span>{task?.log.trim().split('\n').pop() ?? 'Starting…'}</span>
+              <span data-testid="prepare-message">{liveMessage ?? task?.log.trim().split('\n').pop()?.replace(/^\S+ /, '') ?? 'Starting…'}</span>
               <span>{started ? ms(now - started) : ''}</span>
             </div>
             <Progress value={task?.progress ?? 0.02} label="Prepare progress" />
@@ -249,10 +270,10 @@ export function PrepareWizard() {
             </ul>
           </section>
         ) : null}
-        {running && parentVm && (
+        {(running || error) && parentId && (
           <section aria-label="Parent serial console">
-            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Serial console of {parentVm.name}</h2>
-            <SerialConsole vmRef={parentVm.id} canType={false} rows={14} />
+            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Serial console of the parent</h2>
+            <SerialConsole vmRef={parentId} canType={false} rows={14} />
           </section>
         )}
         {task && (

@@ -8,6 +8,7 @@ import { forkSchema, describeZodError } from '@/lib/validations';
 import { forkTemplate } from '@/lib/client/api/templates';
 import { errorText } from '@/lib/client/api/http';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
+import { useTemplate } from '@/lib/client/hooks';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { ms } from '@/lib/client/format';
 import type { ForkResult, Template } from '@/lib/client/types';
@@ -93,7 +94,10 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
   );
 }
 
-export function ForkDialog({ template, open, onClose }: { template: Template; open: boolean; onClose: () => void }) {
+export function ForkDialog({ template: listed, open, onClose }: { template: Template; open: boolean; onClose: () => void }) {
+  // The list carries only a summary: the full record has the boot time and slots.
+  const full = useTemplate(listed.id);
+  const template = full.data ?? listed;
   const qc = useQueryClient();
   const toast = useToast();
   const [count, setCount] = useState('3');

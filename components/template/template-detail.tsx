@@ -1,7 +1,8 @@
 'use client';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import { templateFiles, type FileInfo } from '@/app/actions';
 import { useQueryClient } from '@tanstack/react-query';
 import { useCan, useLs, useStats, useTemplate } from '@/lib/client/hooks';
 import { deleteTemplate, resumeTemplate } from '@/lib/client/api/templates';
@@ -27,6 +28,16 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [busy, setBusy] = useState<'resume' | 'delete' | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [files, setFiles] = useState<FileInfo[] | { error: string } | null>(null);
+  const tid = q.data?.id;
+  useEffect(() => {
+    if (!tid) return;
+    let live = true;
+    templateFiles(tid).then((r) => live && setFiles('error' in r ? r : r.files));
+    return () => {
+      live = false;
+    };
+  }, [tid]);
 
   if (q.isLoading) return <p className="text-slate-400">Loading {templateRef}…</p>;
   if (q.error || !q.data)
@@ -127,28 +138,41 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
           />
         </Panel>
         <Panel title="Files">
-          <table className="w-full text-sm" data-testid="template-files">
-            <tbody>
-              {t.files.map((f) => (
-                <tr key={f.name} className="border-b border-slate-800/60">
-                  <td className="py-1 text-slate-300" title={f.path}>
-                    {f.name}
-                  </td>
-                  <td className="py-1 text-right font-mono text-slate-100">{bytes(f.sizeBytes)}</td>
-                </tr>
-              ))}
-              {t.files.length === 0 && (
+          {files && 'error' in files ? (
+            <ErrorNote error={files.error} />
+          ) : (
+            <table className="w-full text-sm" data-testid="template-files">
+              <thead className="text-xs text-slate-500">
                 <tr>
-                  <td className="text-slate-500">No file list.</td>
+                  <th className="text-left font-normal">file</th>
+                  <th className="text-right font-normal">size</th>
+                  <th className="text-right font-normal">on disk</th>
                 </tr>
-              )}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {(files ?? []).map((f) => (
+                  <tr key={f.path} className="border-t border-slate-800/60">
+                    <td className="py-1 text-slate-300" title={f.path}>
+                      {f.name}
+                      <div className="truncate font-mono text-[10px] text-slate-500">{f.path}</div>
+                    </td>
+                    <td className="py-1 text-right font-mono text-slate-100">{f.missing ? 'missing' : bytes(f.sizeBytes)}</td>
+                    <td className="py-1 text-right font-mono text-slate-400">{f.missing ? '' : bytes(f.allocatedBytes)}</td>
+                  </tr>
+                ))}
+                {!files && (
+                  <tr>
+                    <td className="text-slate-500">Loading…</td>
+                  </tr>
+                )}
+              </tbody>
+            </table>
+          )}
         </Panel>
         <Panel title="Slots and timings">
           <div className="space-y-3 text-sm">
             <p data-testid="template-slots">
-              Slots: <b>{t.slots.free}</b> free · <b>{t.slots.used}</b> used · {t.slots.total} registered
+              Slots: <b>{t.slots.total}</b> free · <b>{children.length}</b> used by children
               {t.slots.prelaunched ? ` · ${t.slots.prelaunched} prelaunched` : ''}
             </p>
             <KV items={timings.length ? timings.map(([k, v]) => [k.replace(/Ms$/, ''), ms(v)]) : [['timings', '–']]} />

@@ -36,7 +36,6 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
   for (let t = vm.templateId ? templates.get(vm.templateId) : undefined; t && chain.length < 20; t = t.parentId ? templates.get(t.parentId) : undefined) chain.unshift(t);
   const mem = stats.data?.vms.find((m) => m.id === vm.id);
   const derived = (ls.data?.templates ?? []).filter((t) => t.sourceVmId === vm.id);
-  const id = vm.identity ?? {};
   return (
     <div className="space-y-4" data-testid="vm-detail" data-state={vm.state}>
       <div className="flex flex-wrap items-center gap-3">
@@ -79,7 +78,13 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
                 ['IP', vm.ip],
                 ['machine-id', vm.machineId],
                 ['vmgenid', vm.vmgenid],
-                ['verified', id.verified === undefined ? (Object.keys(id).length ? 'read back from the guest' : '–') : id.verified ? 'yes, read back from the guest' : 'no'],
+                ['verified', vm.verified ? 'read back from inside the guest' : vm.kind === 'child' ? 'not yet' : '–'],
+                ...(vm.verified
+                  ? ([
+                      ['clock skew', typeof vm.verified.clockSkewMs === 'number' ? `${vm.verified.clockSkewMs} ms` : '–'],
+                      ['CRNG reseeded', vm.verified.entropyReseeded || vm.verified.vmgenidReseedSeen ? `yes${vm.verified.vmgenidReseedSeen ? ' (vmgenid change seen)' : ''}${vm.verified.entropyReseeded ? ' (host entropy added)' : ''}` : 'no'],
+                    ] as [string, string][])
+                  : []),
               ]}
             />
           </div>

@@ -33,6 +33,8 @@ export interface Vm {
   /** guest port -> host port */
   ports: Record<string, number>;
   identity: Identity;
+  /** identity as read back from inside the guest after the fork (engine's VerifiedIdentity) */
+  verified?: { clockSkewMs?: number; vmgenidReseedSeen?: boolean; entropyReseeded?: boolean; applyMs?: number; vmgenidInGuest?: string | null; [k: string]: unknown };
   lastSerial?: string | null;
   error?: string | null;
   createdAt?: string;

@@ -21,23 +21,34 @@ export async function fetchHealth(): Promise<Health> {
 export const fetchMe = () => api<Me>('GET', '/api/v1/me');
 export const fetchImages = async () => (await api<{ images: Image[] }>('GET', '/api/v1/images')).images;
 
+/** The engine reports smaps_rollup figures in KiB per VM (and per prelaunched slot); the app uses bytes. */
 export const fetchStats = async (): Promise<Stats> => {
   const r = await api<Raw>('GET', '/api/v1/stats');
-  const list = (Array.isArray(r.vms) ? r.vms : Array.isArray(r.perVm) ? r.perVm : []) as Raw[];
-  const vms: VmMemory[] = list.map((v) => ({
-    id: String(v.id ?? v.vmId),
-    name: v.name as string | undefined,
-    sharedBytes: n(v.sharedBytes ?? v.shared ?? (v.memory as Raw)?.sharedBytes),
-    privateBytes: n(v.privateBytes ?? v.private ?? (v.memory as Raw)?.privateBytes),
-    pssBytes: v.pssBytes === undefined ? undefined : n(v.pssBytes),
-    rssBytes: v.rssBytes === undefined ? undefined : n(v.rssBytes),
-  }));
-  const t = (r.totals ?? r.total ?? {}) as Raw;
-  const shared = t.sharedBytes !== undefined ? n(t.sharedBytes) : vms.reduce((a, v) => a + v.sharedBytes, 0);
-  const priv = t.privateBytes !== undefined ? n(t.privateBytes) : vms.reduce((a, v) => a + v.privateBytes, 0);
-  // Sharing saves what every child would otherwise hold privately: all but one copy of the shared pages.
-  const saved = t.savedBytes !== undefined ? n(t.savedBytes) : r.savedBytes !== undefined ? n(r.savedBytes) : Math.max(0, shared - (vms.length ? shared / vms.length : 0));
-  return { vms, totals: { sharedBytes: shared, privateBytes: priv, savedBytes: saved }, host: r.host as Stats['host'] };
+  const list = (Array.isArray(r.vms) ? r.vms : []) as Raw[];
+  const kib = (m: Raw | undefined, k: string) => n(m?.[k]) * 1024;
+  const vms: VmMemory[] = list.map((v) => {
+    const m = (v.memory ?? undefined) as Raw | undefined;
+    return {
+      id: String(v.id),
+      name: v.name as string | undefined,
+      sharedBytes: v.sharedBytes !== undefined ? n(v.sharedBytes) : kib(m, 'sharedKiB'),
+      privateBytes: v.privateBytes !== undefined ? n(v.privateBytes) : kib(m, 'privateKiB'),
+      pssBytes: m ? kib(m, 'pssKiB') : undefined,
+      rssBytes: m ? kib(m, 'rssKiB') : undefined,
+    };
+  });
+  const slots = (Array.isArray(r.slots) ? r.slots : []) as Raw[];
+  const all = [...list.map((v) => v.memory as Raw | undefined), ...slots.map((s) => s.memory as Raw | undefined)].filter((m): m is Raw => !!m);
+  const shared = vms.reduce((a, v) => a + v.sharedBytes, 0);
+  const priv = vms.reduce((a, v) => a + v.privateBytes, 0);
+  // Saved by sharing: what the VMs would hold if nothing were shared (RSS) minus their fair share (PSS).
+  const saved = all.reduce((a, m) => a + Math.max(0, kib(m, 'rssKiB') - kib(m, 'pssKiB')), 0);
+  const host = (r.host ?? {}) as Raw;
+  return {
+    vms,
+    totals: { sharedBytes: shared, privateBytes: priv, savedBytes: saved },
+    host: { totalBytes: kib(host, 'totalKiB'), availableBytes: kib(host, 'availableKiB') },
+  };
 };
 
 function reshapeTask(raw: Raw): Task {

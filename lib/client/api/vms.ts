@@ -28,6 +28,7 @@ export function reshapeVm(raw: unknown): Vm {
     vmgenid: (r.vmgenid as string) ?? identity.vmgenid ?? null,
     ports,
     identity,
+    verified: (parseMaybe<Record<string, unknown> | null>(r.verified, null) ?? undefined) as Vm['verified'],
   } as Vm;
 }
 
