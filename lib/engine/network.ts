@@ -301,7 +301,7 @@ export function allocateNetwork(vmId: string, opts: AllocateOptions = {}): Promi
     let ip: string;
     let leased = false;
     if (opts.parent) {
-      ip = cfg.mode === 'user' ? PARENT_IP : intToIp(parseCidr(cfg.pool).base + 2);
+      ip = PARENT_IP; // what the image's /init configures; children move to pool addresses
     } else {
       const existing = await st.leaseOf(vmId);
       if (existing) ip = existing;
@@ -378,7 +378,7 @@ export function allocateNetwork(vmId: string, opts: AllocateOptions = {}): Promi
       if (cfg.mode === 'bridge' && !tap) tap = await createTap(vmId, cfg.bridge!);
 
       state.held.set(vmId, { mac, ports: Object.values(hostPorts), tap });
-      const out: NetworkAllocation = { mac, ip, hostPorts, prefixLen: opts.parent && cfg.mode === 'user' ? 24 : prefixLen, gateway, mode: cfg.mode };
+      const out: NetworkAllocation = { mac, ip, hostPorts, prefixLen: opts.parent ? 24 : prefixLen, gateway, mode: cfg.mode };
       if (tap) out.tap = tap;
       return out;
     } catch (e) {

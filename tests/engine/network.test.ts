@@ -202,7 +202,7 @@ describe.skipIf(!canNetns)('bridge mode in a private network namespace', () => {
     const a = await allocateNetwork('brA');
     const b = await allocateNetwork('brB');
     expect(a).toMatchObject({ mode: 'bridge', gateway: '10.77.0.1', prefixLen: 16, hostPorts: {} });
-    expect(a.ip).toBe('10.77.0.2');
+    expect(a.ip).toBe('10.77.0.2'); // .1 is the bridge
     expect(b.ip).toBe('10.77.0.3');
     expect(a.tap).toBe(tapName('brA'));
     const links = execFileSync('ip', ['-n', ns, '-o', 'link', 'show', 'master', 'icbr0'], { encoding: 'utf8' });
