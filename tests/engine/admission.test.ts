@@ -1,0 +1,120 @@
+// Admission control through the real Engine against a real template (TCG, tiny image): a tiny
+// operator limit refuses a fork before anything is launched, the refusal says how many would fit,
+// the estimate uses measured children, and a prepare the host cannot hold is refused with nothing left.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+
+const env = setupEnv('admission');
+type EngineMod = typeof import('../../lib/engine');
+let E: InstanceType<EngineMod['Engine']>;
+let db: typeof import('../../lib/db').db;
+let limits: typeof import('../../lib/engine/limits');
+let adm: typeof import('../../lib/engine/admission');
+
+async function refusal(p: Promise<unknown>) {
+  const e = await p.then(
+    () => null,
+    (x) => x,
+  );
+  expect(e, 'expected a refusal').toBeTruthy();
+  expect(e.name).toBe('EngineError');
+  expect(e.code).toBe('insufficient');
+  return e as Error & { code: string };
+}
+
+/** What is on the host now: QEMU pids, run dir entries, VM/slot/template rows. */
+async function snapshot() {
+  return {
+    pids: qemuPids(env.run).sort(),
+    run: runEntries(env),
+    templatesRun: fs.existsSync(`${env.run}/templates`) ? fs.readdirSync(`${env.run}/templates`).sort() : [],
+    templatesHome: fs.existsSync(`${env.home}/templates`) ? fs.readdirSync(`${env.home}/templates`).sort() : [],
+    vms: (await db().vm.findMany()).map((v) => `${v.name}:${v.state}:${v.pid}`).sort(),
+    slots: (await db().slot.count()),
+    templates: (await db().template.findMany()).map((t) => t.name).sort(),
+    leases: await db().lease.count(),
+  };
+}
+
+beforeAll(async () => {
+  const dbm = await import('../../lib/db');
+  await dbm.migrate();
+  db = dbm.db;
+  limits = await import('../../lib/engine/limits');
+  adm = await import('../../lib/engine/admission');
+  const { Engine } = await import('../../lib/engine');
+  E = Engine.get();
+  await E.start();
+  const t0 = performance.now();
+  await E.prepare({ name: 'adm', memory: 256 });
+  console.log(`prepare: ${Math.round(performance.now() - t0)} ms`);
+});
+
+afterAll(async () => {
+  await teardownEnv(env);
+  expect(qemuPids(env.run)).toEqual([]);
+});
+
+describe('admission control through the engine (real QEMU)', () => {
+  it('refuses a fork past the per-template limit before launching anything', async () => {
+    await limits.setLimits({ maxChildrenPerTemplate: 1 });
+    const before = await snapshot();
+    const e = await refusal(E.fork('adm', { count: 2 }, { actor: 'tester' }));
+    expect(e.message).toBe(
+      'adm already has 0 children and the limit is 1 per template, so 2 children of adm cannot be forked: about 1 would fit. Fork fewer, remove children, or raise the limit in Settings.',
+    );
+    expect(await snapshot()).toEqual(before);
+    // no fork task was started, and the refusal is in the event log with who asked
+    expect(await db().task.count({ where: { kind: 'fork' } })).toBe(0);
+    const ev = await db().event.findFirst({ where: { action: 'fork' }, orderBy: { id: 'desc' } });
+    expect(ev).toMatchObject({ actor: 'tester', result: 'error', targetName: 'adm' });
+    expect(ev!.message).toMatch(/^refused by admission control: adm already has 0 children/);
+  });
+
+  it('admits what fits, then refuses one more with "none would fit"', async () => {
+    const f = await E.fork('adm', { count: 1 });
+    expect(f.children).toHaveLength(1);
+    const before = await snapshot();
+    const e = await refusal(E.fork('adm', { count: 1 }));
+    expect(e.message).toMatch(/^adm already has 1 child and the limit is 1 per template, so 1 child of adm cannot be forked: none would fit now\./);
+    expect(await snapshot()).toEqual(before);
+    await limits.resetLimits();
+  });
+
+  it('estimates a child from the measured memory of its live siblings', async () => {
+    const tpl = await db().template.findUniqueOrThrow({ where: { name: 'adm' } });
+    const v = await adm.forkCapacity(tpl);
+    expect(v.child.measured).toBe(true);
+    expect(v.child.measuredOn).toBe(1);
+    // a TCG child: QEMU + translation buffer + dirtied guest pages, well under its 256 MiB of RAM
+    expect(v.child.privateMiB).toBeGreaterThan(5);
+    expect(v.child.privateMiB).toBeLessThan(200);
+    expect(v.fits).toBeGreaterThan(1);
+    console.log(`measured child: ${JSON.stringify(v.child)}; fits now: ${v.fits} (${v.binding ?? v.constraints.reduce((a, b) => (b.fits < a.fits ? b : a)).name})`);
+  });
+
+  it('refuses a fork that would not fit in host memory, saying how many would', async () => {
+    const tpl = await db().template.findUniqueOrThrow({ where: { name: 'adm' } });
+    const cap = await adm.forkCapacity(tpl);
+    const mem = cap.constraints.find((c) => c.name === 'memory')!;
+    // leave room for exactly 3 children above the host reserve
+    const avail = adm.hostFacts().memAvailableMiB;
+    await limits.setLimits({ minFreeMemoryMiB: Math.floor(avail - 3.5 * mem.perChild) });
+    const before = await snapshot();
+    const e = await refusal(E.fork('adm', { count: 300 }));
+    expect(e.message).toMatch(/^Not enough memory for 300 children of adm \(256 MiB each, ~[\d.]+ MiB private per child measured on 1 live child/);
+    expect(e.message).toMatch(/: about [2-4] would fit\. .* Fork fewer or free memory\.$/);
+    expect(await snapshot()).toEqual(before);
+    await limits.resetLimits();
+  });
+
+  it('refuses a prepare the host cannot hold, leaving no template behind', async () => {
+    await limits.setLimits({ maxMemoryShare: 0.05 });
+    const before = await snapshot();
+    const e = await refusal(E.prepare({ name: 'huge', memory: 16384 }));
+    expect(e.message).toMatch(/^(Not enough memory to prepare huge|Preparing huge would take VMs past 5% of host memory)/);
+    expect(await snapshot()).toEqual(before);
+    await limits.resetLimits();
+  });
+});
