@@ -302,8 +302,11 @@ README
 write_manifest() { # kver cmdline diskkey diskfile rootDisk
   local size
   size=$(cd "$OUTDIR" && du -cb --apparent-size vmlinuz initrd.img "$4" $([[ -e vmlinux ]] && echo vmlinux) | awk 'END{print $1}')
-  local rootdisk_json="" pvh_json=""
-  [[ -e "$OUTDIR/vmlinux" ]] && pvh_json=$',\n    "kernelPvh": "'"$FINAL_DIR"'/vmlinux"'
+  local rootdisk_json="" kernel_file=vmlinuz bz_json=""
+  if [[ -e "$OUTDIR/vmlinux" ]]; then # boot the PVH ELF (faster under TCG); keep the bzImage as an alternative
+    kernel_file=vmlinux
+    bz_json=$',\n    "bzImage": "'"$FINAL_DIR"'/vmlinuz"'
+  fi
 
   [[ "$5" == true ]] && rootdisk_json=$',\n  "rootDisk": true'
   cat > "$OUTDIR/manifest.json" <<JSON
@@ -314,9 +317,9 @@ write_manifest() { # kver cmdline diskkey diskfile rootDisk
   "builtAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "recipeHash": "${INSTACLONE_RECIPE_HASH:-}",
   "files": {
-    "kernel": "$FINAL_DIR/vmlinuz",
+    "kernel": "$FINAL_DIR/$kernel_file",
     "initrd": "$FINAL_DIR/initrd.img",
-    "disk": "$FINAL_DIR/$4"$pvh_json
+    "disk": "$FINAL_DIR/$4"$bz_json
   },
   "cmdline": "$2"$rootdisk_json
 }

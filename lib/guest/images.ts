@@ -3,7 +3,7 @@
 // An image lives in `${home}/images/NAME/` with a `manifest.json` (see ImageManifest). It is built by
 // `lib/guest/build-image.sh NAME DIR` from the recipe in `lib/guest/NAME/`:
 //   tiny   (default): Debian's generic 6.1 kernel + a busybox initramfs with qemu-ga, httpd and
-//                     instaclone-reseed; files vmlinuz, vmlinux (PVH, optional), initrd.img, data.qcow2.
+//                     instaclone-reseed; files vmlinux (PVH), vmlinuz, initrd.img, data.qcow2.
 //   debian (opt-in):  a debootstrapped Debian 12 root disk (root.qcow2, rootDisk: true); needs root.
 //
 // Validity: a build runs in `${home}/images/.NAME.tmp-PID` and is renamed to `${home}/images/NAME` only
@@ -42,11 +42,12 @@ export type ImageManifest = {
   builtAt: string;
   recipeHash: string;
   /**
-   * Absolute paths. `kernel` is Debian's bzImage; `kernelPvh` (tiny, when present) is the same
-   * kernel uncompressed with a PVH entry: `-kernel` with it boots ~3 s faster under TCG (no xz
-   * decompression) but QEMU keeps ~60 MB more of ROM blobs per process. Either works with `cmdline`.
+   * Absolute paths, passed as -kernel, -initrd and the virtio-blk drive's backing file. For tiny,
+   * `kernel` is `vmlinux`: Debian's kernel uncompressed, with its PVH entry note, which QEMU boots
+   * directly (no xz decompression under TCG: ~3 s faster). `bzImage` is Debian's original
+   * compressed `vmlinuz` of the same kernel (boots with the same cmdline; slower under TCG).
    */
-  files: { kernel: string; initrd: string; disk: string; kernelPvh?: string };
+  files: { kernel: string; initrd: string; disk: string; bzImage?: string };
   /** kernel command line to pass with -append */
   cmdline: string;
   /** true when `disk` is the root filesystem (debian); otherwise it is a data disk mounted at /data */
@@ -127,8 +128,8 @@ function readManifestIn(dir: string, name: string): ImageManifest | null {
     initrd: at(m.files.initrd)!,
     disk: at(m.files.disk)!,
   };
-  const pvh = at(m.files.kernelPvh);
-  if (pvh && fs.existsSync(pvh)) files.kernelPvh = pvh;
+  const bz = at(m.files.bzImage);
+  if (bz && fs.existsSync(bz)) files.bzImage = bz;
   for (const f of [files.kernel, files.initrd, files.disk]) {
     if (!f || !fs.existsSync(f)) return null;
   }
@@ -330,7 +331,7 @@ async function copyIn(src: ImageManifest, srcDir: string, dir: string, name: Ima
           kernel: rel(src.files.kernel),
           initrd: rel(src.files.initrd),
           disk: rel(src.files.disk),
-          ...(src.files.kernelPvh ? { kernelPvh: rel(src.files.kernelPvh) } : {}),
+          ...(src.files.bzImage ? { bzImage: rel(src.files.bzImage) } : {}),
         },
       };
       fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');

@@ -235,6 +235,9 @@ describe('tiny image', () => {
       expect(f.startsWith(path.join(imagesDir(home), 'tiny') + '/')).toBe(true);
       expect(fs.existsSync(f)).toBe(true);
     }
+    // kernel is the uncompressed PVH vmlinux (fast under TCG); bzImage is Debian's vmlinuz of the same kernel
+    expect(path.basename(manifest.files.kernel)).toBe('vmlinux');
+    expect(manifest.files.bzImage && fs.existsSync(manifest.files.bzImage)).toBe(true);
     expect(manifest.sizeBytes).toBeGreaterThan(1_000_000);
     expect(await readManifest('tiny', home)).toEqual(manifest);
     expect((await listImages(home)).map((m) => m.name)).toEqual(['tiny']);
