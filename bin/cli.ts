@@ -160,15 +160,23 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'stats': {
       const r = await api('GET', '/stats');
+      const kib = (k?: number) => mib((k ?? 0) * 1024);
       out(r, () => {
         const rows = (r.vms ?? []).map((v: any) => ({
           name: v.name,
           pid: v.pid,
-          pss: mib(v.pssBytes ?? 0),
-          private: mib(v.privateBytes ?? v.privateDirtyBytes ?? 0),
-          shared: mib(v.sharedBytes ?? 0),
+          state: v.state,
+          pss: kib(v.memory?.pssKiB),
+          private: kib(v.memory?.privateKiB),
+          shared: kib(v.memory?.sharedKiB),
         }));
-        return table(rows, ['name', 'pid', 'pss', 'private', 'shared']);
+        const t = r.totals ?? {};
+        const h = r.host ?? {};
+        return [
+          table(rows, ['name', 'pid', 'state', 'pss', 'private', 'shared']),
+          `total: ${t.vms ?? 0} VMs + ${t.slots ?? 0} waiting slots, PSS ${kib(t.pssKiB)}, private ${kib(t.privateKiB)}, shared ${kib(t.sharedKiB)}`,
+          `host: ${kib(h.availableKiB)} available of ${kib(h.totalKiB)}`,
+        ].join('\n');
       });
       return 0;
     }

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { config } from './config';
+import { detectAccel } from './engine/argv';
 
 const exec = promisify(execFile);
 
@@ -37,19 +38,19 @@ export async function qemuVersion(): Promise<string> {
 }
 
 export function kvmStatus(): { available: boolean; reason: string } {
+  let exists = true;
   try {
     fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return { available: true, reason: '/dev/kvm is usable: guests run with hardware virtualization.' };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return {
-      available: false,
-      reason:
-        code === 'ENOENT'
-          ? 'No /dev/kvm on this host: guests run under TCG (software emulation), which works but is slower.'
-          : '/dev/kvm exists but is not accessible to this user: add it to the "kvm" group to use hardware virtualization.',
-    };
+    exists = false;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      return { available: false, reason: '/dev/kvm exists but is not accessible to this user: add it to the "kvm" group to use hardware virtualization.' };
+    }
   }
+  if (!exists) return { available: false, reason: 'No /dev/kvm on this host: guests run under TCG (software emulation), which works but is slower.' };
+  // /dev/kvm can exist where KVM cannot run (no VT-x/AMD-V exposed): the engine tries a real KVM QEMU.
+  if (detectAccel() === 'kvm') return { available: true, reason: '/dev/kvm works: guests run with hardware virtualization.' };
+  return { available: false, reason: '/dev/kvm exists but a KVM guest cannot start here (no hardware virtualization exposed): guests run under TCG.' };
 }
 
 export function dirStatus(dir: string): { path: string; writable: boolean; freeBytes?: number } {

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NEXT_TELEMETRY_DISABLED=1
+# Built images are cached once per user and copied into each INSTACLONE_HOME (tests use fresh homes).
+export INSTACLONE_IMAGE_CACHE="${INSTACLONE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/instaclone/images}"
 
 apt_packages=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs gcc libc6-dev procps iproute2 zstd ca-certificates)
 [ "${1:-}" = "--tests" ] && apt_packages+=(chromium postgresql)

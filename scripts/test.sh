@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NEXT_TELEMETRY_DISABLED=1
+# Built images are cached once per user and copied into each INSTACLONE_HOME (tests use fresh homes).
+export INSTACLONE_IMAGE_CACHE="${INSTACLONE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/instaclone/images}"
 bash scripts/setup.sh --tests || exit 1
 # PostgreSQL mode is tested against a real server when one can be started here (root + Debian's postgresql).
 if [ -z "${INSTACLONE_TEST_PG_URL:-}" ]; then

@@ -32,6 +32,12 @@ export const httpStatus: Record<EngineErrorCode, number> = {
   internal: 500,
 };
 
+/**
+ * Duck-typed on purpose: Next.js bundles the engine (started from instrumentation.ts) separately from
+ * the route handlers, so an EngineError thrown there is not an instance of this module's class.
+ */
 export function isEngineError(e: unknown): e is EngineError {
-  return e instanceof EngineError;
+  if (e instanceof EngineError) return true;
+  const x = e as { name?: unknown; code?: unknown; message?: unknown } | null;
+  return !!x && typeof x.message === 'string' && typeof x.code === 'string' && x.code in httpStatus;
 }

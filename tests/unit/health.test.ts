@@ -27,7 +27,9 @@ describe('/api/health facts', () => {
     const real = /version (\S+)/.exec(execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }))![1];
     expect(h.qemu).toMatchObject({ ok: true, version: real });
     expect(h.database).toMatchObject({ ok: true, kind: 'sqlite' });
-    expect(h.kvm.available).toBe(fs.existsSync('/dev/kvm'));
+    const { detectAccel } = await import('@/lib/engine/argv');
+    expect(h.kvm.available).toBe(detectAccel() === 'kvm');
+    if (!fs.existsSync('/dev/kvm')) expect(h.kvm.available).toBe(false);
     expect(h.home).toMatchObject({ path: home, writable: true });
     expect(h.memory.totalBytes).toBeGreaterThan(0);
     expect(res.status).toBe(200);
