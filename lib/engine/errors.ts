@@ -39,5 +39,5 @@ export const httpStatus: Record<EngineErrorCode, number> = {
 export function isEngineError(e: unknown): e is EngineError {
   if (e instanceof EngineError) return true;
   const x = e as { name?: unknown; code?: unknown; message?: unknown } | null;
-  return !!x && typeof x.message === 'string' && typeof x.code === 'string' && x.code in httpStatus;
+  return !!x && typeof x.message === 'string' && typeof x.code === 'string' && Object.hasOwn(httpStatus, x.code);
 }
