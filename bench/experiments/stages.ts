@@ -20,8 +20,13 @@ process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
 
 try {
   const img = await findImage(home);
-  const machine = machineFor(img, 256);
-  console.log('accel', machine.accel, 'image', img.source);
+  const ov: Record<string, unknown> = {};
+  if (process.env.BENCH_CPU) ov.cpu = process.env.BENCH_CPU;
+  if (process.env.BENCH_ACCEL) ov.accel = process.env.BENCH_ACCEL;
+  if (process.env.BENCH_TB) ov.tbSizeMiB = Number(process.env.BENCH_TB);
+  if (process.env.BENCH_APPEND) ov.cmdline = img.cmdline + ' ' + process.env.BENCH_APPEND;
+  const machine = machineFor(img, 256, ov);
+  console.log('accel', machine.accel, machine.cpu, machine.tbSizeMiB, machine.cmdline, 'image', img.source);
   const cold = await coldBoot(root, machine, img, 'parent0');
   console.log('cold boot', round(cold.readyMs), 'ms (spawn', round(cold.spawnMs), 'agent', round(cold.agentMs), ')');
   await new Promise((r) => setTimeout(r, 1000));

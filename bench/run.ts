@@ -1,0 +1,681 @@
+// Instaclone benchmark (issue 7): `npm run bench` (full) or `npm run bench -- --quick`.
+//
+// Measures in ONE run, on this machine, side by side: cold boot vs fork of one child, fork-phase
+// throughput (fresh VMMs vs prelaunched slots), memory per idle child vs full copies, idle CPU per
+// child and how many children the host holds while the console stays responsive, reset, and the
+// parent's pause during freeze. Prints a table (figure, target, pass/miss) and writes
+// bench/results/latest.json plus bench/results/bench-<timestamp>.json.
+//
+// Options: --quick                 short run (sizes 10,20; 10 runs; ramp cap 30)
+//          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
+//          --cap N                 ramp cap (children)         --step N     ramp step
+//          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages
+//          --no-save               do not write bench/results
+// Environment: INSTACLONE_ACCEL=tcg|kvm forces the accelerator (the engine detects KVM itself);
+//   INSTACLONE_IMAGE_CACHE (image cache; default ~/.cache/instaclone/images).
+//   Everything else (INSTACLONE_HOME, INSTACLONE_RUN, DATABASE_URL) is set to private temp dirs,
+//   removed at the end together with every QEMU process of the run (also on SIGINT/SIGTERM).
+//
+// ─── JSON format (schema "instaclone-bench/1"; stable: fields are only ever added) ───────────────
+// {
+//   "schema": "instaclone-bench/1",
+//   "mode": "full" | "quick",
+//   "startedAt": ISO, "finishedAt": ISO, "durationS": number,
+//   "machine": { "hostname", "cores", "cpuModel", "memTotalMiB", "hostKernel",
+//                "accel": "tcg" | "kvm",            // what the VMs of this run really used
+//                "kvmDevice": boolean,              // /dev/kvm exists
+//                "kvmUsable": boolean,              // the engine's probe found KVM working
+//                "qemuVersion", "machineType", "guestKernel", "guestMemoryMiB", "tbSizeMiB",
+//                "image": { "name": "tiny", "source" }, "loadavgStart": [1,5,15], "loadavgEnd": [...],
+//                "node", "forkConcurrency" },
+//   "options": { sizes, runs, cap, step, idleSeconds, rampMinutes },
+//   "metrics": {            // every figure, by stable id (see METRIC IDS below)
+//     "<id>": { "label", "unit",            // unit: "ms" | "s" | "MiB" | "%core" | "children" | "children/s" | "x" | "%"
+//               "samples": number[],       // raw samples (one per run / child); [] for derived figures
+//               "n", "median", "p95", "mean", "min", "max",   // null when no samples
+//               "value": number | null,    // the headline figure (median unless said otherwise)
+//               "target"?: { "op": "<=" | ">=", "value", "text" },
+//               "pass"?: boolean | null,   // null: not measured
+//               "boundBy"?: string,        // what limits it, when missed (words with figures)
+//               "notes"?: string[] } },
+//   "breakdown": {          // per-child stage timings (ms) by path, each a summary {n,median,p95,mean,min,max,samples}
+//     "forkFresh": {spawnMs,loadMs,agentMs,identityMs,totalMs}, "forkPrelaunched": {...},
+//     "stages": {spawnMs,qmpMs,loadMs,contMs,agentMs,identityMs}   // bench/lib/minifork.ts on the engine's pieces
+//   },
+//   "throughput": [ { "count", "prelaunched": bool, "totalMs", "childrenPerSec", "perChildMs": summary,
+//                     "stages": { spawnMs, loadMs, agentMs, identityMs } } ],
+//   "memory": { "children", "guestRamMiB", "perChild": { pssMiB, privateDirtyMiB, anonMiB, sharedPct } (summaries),
+//               "totalPssMiB", "fullCopyMiB", "fullCopyPerVmMiB", "coldVm": { pssMiB, ramRssMiB, overheadMiB }, "savedPct" },
+//   "ramp": { "definition", "steps": [ { "children", "forkMs", "listMs", "httpMs", "ok", "hostCpuPct",
+//             "memAvailableMiB", "totalPssMiB" } ], "maxResponsive", "stopReason" },
+//   "targets": [ { "id", "label", "value", "unit", "target", "op", "pass", "boundBy" } ],   // the table rows
+//   "recommendations": string[],
+//   "errors": [ { "scenario", "message" } ]
+// }
+// METRIC IDS: coldBoot.readyMs, fork1.fresh.readyMs, fork1.prelaunched.readyMs, fork1.speedup (x, cold/prelaunched
+//   medians), fork1.speedupFresh, throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
+//   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
+//   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { meets, ratio, round, summarize, type Summary, type TargetOp } from './lib/stats';
+import { cpuPercentOver, hostCpu, memAvailableMiB, smapsMapping, smapsRollup, processCmdline, accelOf } from './lib/proc';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+
+// ─── options ─────────────────────────────────────────────────────────────────────────────────
+const argv = process.argv.slice(2);
+const flag = (n: string) => argv.includes(`--${n}`);
+const opt = (n: string): string | undefined => {
+  const i = argv.indexOf(`--${n}`);
+  return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`--${n}=`))?.split('=')[1];
+};
+const quick = flag('quick');
+const options = {
+  sizes: (opt('sizes') ?? (quick ? '10,20' : '10,50,100')).split(',').map(Number).filter((n) => n > 0),
+  runs: Math.max(Number(opt('runs') ?? 10), 1),
+  cap: Number(opt('cap') ?? (quick ? 30 : 200)),
+  step: Number(opt('step') ?? 10),
+  idleSeconds: Number(opt('idle-seconds') ?? 10),
+  rampMinutes: Number(opt('ramp-minutes') ?? (quick ? 4 : 15)),
+  responsiveMs: 500,
+};
+const skip = new Set((opt('skip') ?? '').split(',').filter(Boolean));
+const save = !flag('no-save');
+
+// ─── private environment, set BEFORE the engine is imported ──────────────────────────────────
+const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'icbench-home-'));
+const RUN = fs.mkdtempSync('/dev/shm/icbench-run-');
+const MINI = path.join(RUN, 'mini');
+fs.mkdirSync(MINI, { mode: 0o700 });
+process.env.INSTACLONE_HOME = HOME;
+process.env.INSTACLONE_RUN = RUN;
+process.env.DATABASE_URL = `file:${HOME}/db.sqlite`;
+process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache/instaclone/images');
+process.env.NEXT_TELEMETRY_DISABLED = '1';
+
+type EngineT = import('../lib/engine').Engine;
+let engine: EngineT | null = null;
+let server: http.Server | null = null;
+let cleaning: Promise<void> | null = null;
+
+async function cleanup() {
+  if (cleaning) return cleaning;
+  cleaning = (async () => {
+    server?.close();
+    try {
+      await engine?.shutdown({ killAll: true });
+    } catch {
+      /* keep cleaning */
+    }
+    // every QEMU of this run mentions RUN in its argv: kill them by pid
+    const { qemuPidsUnder, killQemu } = await import('../lib/engine/process');
+    for (const pid of qemuPidsUnder(RUN)) await killQemu(pid, RUN).catch(() => undefined);
+    try {
+      const { disconnectDb } = await import('../lib/db');
+      await disconnectDb();
+    } catch {
+      /* not loaded */
+    }
+    fs.rmSync(RUN, { recursive: true, force: true });
+    fs.rmSync(HOME, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping every QEMU of this run and removing ${RUN} and ${HOME} …`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ─── result model ────────────────────────────────────────────────────────────────────────────
+interface Metric extends Summary {
+  label: string;
+  unit: string;
+  samples: number[];
+  value: number | null;
+  target?: { op: TargetOp; value: number; text: string };
+  pass?: boolean | null;
+  boundBy?: string;
+  notes?: string[];
+}
+const metrics: Record<string, Metric> = {};
+const errors: { scenario: string; message: string }[] = [];
+const breakdown: Record<string, Record<string, Summary & { samples: number[] }>> = {};
+const throughput: Record<string, unknown>[] = [];
+let memory: Record<string, unknown> | null = null;
+let ramp: Record<string, unknown> | null = null;
+
+const r1 = (x: number | null | undefined) => round(x, 1);
+function sum(samples: number[], digits = 1): Summary & { samples: number[] } {
+  const s = summarize(samples);
+  return {
+    n: s.n, median: round(s.median, digits), p95: round(s.p95, digits), mean: round(s.mean, digits),
+    min: round(s.min, digits), max: round(s.max, digits), samples: samples.map((x) => round(x, digits)!),
+  };
+}
+function metric(id: string, label: string, unit: string, samples: number[], extra: Partial<Metric> = {}, digits = 1): Metric {
+  const s = sum(samples, digits);
+  const m: Metric = { label, unit, ...s, value: s.median, ...extra };
+  if (extra.value !== undefined) m.value = round(extra.value, digits);
+  if (m.target) m.pass = meets(m.value, m.target.op, m.target.value);
+  metrics[id] = m;
+  return m;
+}
+const T = (op: TargetOp, value: number, text: string) => ({ op, value, text });
+
+async function scenario(name: string, fn: () => Promise<void>) {
+  if (skip.has(name)) return;
+  const t0 = performance.now();
+  console.log(`\n▶ ${name}`);
+  try {
+    await fn();
+  } catch (e) {
+    const msg = (e as Error).stack ?? String(e);
+    errors.push({ scenario: name, message: (e as Error).message });
+    console.error(`  ✗ ${name} failed: ${msg}`);
+  }
+  console.log(`  (${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+const log = (...a: unknown[]) => console.log('  ', ...a);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ─── main ────────────────────────────────────────────────────────────────────────────────────
+async function main() {
+  const startedAt = new Date();
+  const loadStart = os.loadavg();
+  console.log(`Instaclone benchmark (${quick ? 'quick' : 'full'}): home ${HOME}, run ${RUN}`);
+
+  const { migrate } = await import('../lib/db');
+  await migrate();
+  const { findImage } = await import('./lib/image');
+  const img = await findImage(HOME);
+  const { detectAccel } = await import('../lib/engine/argv');
+  const mf = await import('./lib/minifork');
+  const { FORK_CONCURRENCY } = await import('../lib/engine/fork');
+  const accel = detectAccel();
+  const MEM = 256;
+  const machine = mf.machineFor(img, MEM);
+  const qemuVersion = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/^QEMU emulator version /, '');
+  const machineFacts: Record<string, unknown> = {
+    hostname: os.hostname(),
+    cores: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memTotalMiB: Math.round(os.totalmem() / 2 ** 20),
+    hostKernel: os.release(),
+    accel,
+    kvmDevice: fs.existsSync('/dev/kvm'),
+    kvmUsable: accel === 'kvm',
+    qemuVersion,
+    machineType: machine.machine,
+    guestKernel: img.guestKernel,
+    guestMemoryMiB: MEM,
+    tbSizeMiB: accel === 'tcg' ? machine.tbSizeMiB : null,
+    image: { name: 'tiny', source: img.source },
+    loadavgStart: loadStart.map((x) => round(x, 2)),
+    node: process.version,
+    forkConcurrency: FORK_CONCURRENCY,
+  };
+  console.log(`accelerator: ${accel.toUpperCase()}${accel === 'kvm' ? ' (KVM is used)' : machineFacts.kvmDevice ? ' (/dev/kvm exists but KVM does not work here: TCG)' : ' (no /dev/kvm: TCG)'}; QEMU ${qemuVersion}; guest kernel ${img.guestKernel}; ${os.cpus().length} cores`);
+
+  const { Engine } = await import('../lib/engine');
+  engine = Engine.get();
+  await engine.start();
+  const E = engine;
+
+  // tiny local server: "the console answers" = this process's event loop serves HTTP in time
+  server = http.createServer((_q, s) => s.end('ok'));
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const httpGet = () =>
+    new Promise<number>((resolve, reject) => {
+      const t0 = performance.now();
+      const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(performance.now() - t0));
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+    });
+
+  let seq = 0;
+  const name = (p: string) => `${p}${++seq}`;
+  const pidsOf = async (ids: string[]) => {
+    const l = await E.list();
+    const set = new Set(ids);
+    return l.vms.filter((v) => set.has(v.id) && v.pid).map((v) => v.pid!) as number[];
+  };
+  const removeAll = async (ids: string[]) => {
+    for (const id of ids) await E.remove(id, { force: true }).catch((e) => errors.push({ scenario: 'cleanup', message: (e as Error).message }));
+  };
+  const removeTpl = async (id: string) => {
+    await E.remove(id, { force: true }).catch((e) => errors.push({ scenario: 'cleanup', message: (e as Error).message }));
+  };
+
+  // ── 1a + 6 + stages: cold boots (same argv builder as a parent), each frozen (pause), cold-VM memory/CPU
+  let coldPss: { pssMiB: number; ramRssMiB: number; overheadMiB: number; cpuPct: number | null } | null = null;
+  await scenario('cold', async () => {
+    const ready: number[] = [];
+    const pauses: number[] = [];
+    const stopMs: number[] = [];
+    let frozen: Awaited<ReturnType<typeof mf.freeze>> | null = null;
+    for (let i = 0; i < options.runs; i++) {
+      const cb = await mf.coldBoot(MINI, machine, img, `cold-${i}`);
+      ready.push(cb.readyMs);
+      if (i === 0) {
+        await sleep(3000);
+        const m = smapsRollup(cb.vm.pid)!;
+        const ram = smapsMapping(cb.vm.pid, cb.vm.ramPath!)!;
+        const cpu = (await cpuPercentOver([cb.vm.pid], options.idleSeconds * 1000)).get(cb.vm.pid) ?? null;
+        coldPss = { pssMiB: m.pss / 1024, ramRssMiB: ram.rss / 1024, overheadMiB: (m.pss - ram.pss) / 1024, cpuPct: cpu };
+        log(`cold VM idle: PSS ${r1(coldPss.pssMiB)} MiB (guest RAM resident ${r1(coldPss.ramRssMiB)} MiB, QEMU overhead ${r1(coldPss.overheadMiB)} MiB), CPU ${round(cpu, 2)} % of a core`);
+      }
+      const f = await mf.freeze(cb.vm, machine, MINI);
+      pauses.push(f.pauseMs);
+      stopMs.push(f.stopMs);
+      log(`cold boot ${i + 1}/${options.runs}: ${Math.round(cb.readyMs)} ms to agent-ready (spawn ${Math.round(cb.spawnMs)}), freeze pause ${r1(f.pauseMs)} ms, checkpoint ${Math.round(f.stateBytes / 1024)} KiB`);
+      await mf.destroy({ ...cb.vm, ramPath: undefined });
+      if (frozen) {
+        fs.rmSync(frozen.stateFile, { force: true });
+        fs.rmSync(frozen.ramPath, { force: true });
+      }
+      frozen = f;
+    }
+    metric('coldBoot.readyMs', 'Cold boot to agent-ready', 'ms', ready);
+    metric('freeze.pauseMs', 'Parent paused during freeze (QMP stop → migrate completed)', 'ms', pauses, {
+      target: T('<=', 50, '≤ 50 ms'),
+      notes: [`stop alone: median ${r1(summarize(stopMs).median)} ms`],
+    }, 2);
+    if (coldPss) {
+      metric('idle.coldVmCpuPct', 'Idle CPU of one cold-booted VM', '%core', [coldPss.cpuPct ?? NaN], {}, 2);
+    }
+
+    // stages: one child at a time on the engine's pieces, from the last frozen parent
+    if (!skip.has('stages') && frozen) {
+      const st: Record<string, number[]> = { spawnMs: [], qmpMs: [], loadMs: [], contMs: [], agentMs: [], identityMs: [], totalMs: [] };
+      const vms = [];
+      for (let i = 0; i < options.runs; i++) {
+        const t0 = performance.now();
+        const s = await mf.launchSlot(MINI, frozen, img);
+        const g = await mf.goChild(s.vm);
+        st.totalMs.push(performance.now() - t0);
+        st.spawnMs.push(s.spawnMs);
+        st.qmpMs.push(s.qmpMs);
+        st.loadMs.push(g.loadMs);
+        st.contMs.push(g.contMs);
+        st.agentMs.push(g.agentMs);
+        st.identityMs.push(g.identityMs);
+        vms.push(s.vm);
+      }
+      breakdown.stages = Object.fromEntries(Object.entries(st).map(([k, v]) => [k, sum(v)]));
+      log('per-child stages (ms, median):', Object.fromEntries(Object.entries(breakdown.stages).map(([k, v]) => [k, v.median])));
+      for (const vm of vms) await mf.destroy(vm);
+    }
+  });
+
+  // ── 1b: fork of one child, fresh VMM and from a prelaunched slot
+  await scenario('fork1', async () => {
+    const runs = options.runs;
+    const tpl = await E.prepare({ image: 'tiny', name: name('bench-one'), slots: runs, prelaunch: true, memory: MEM });
+    log(`template ${tpl.name}: boot ${tpl.timings.bootMs} ms, freeze ${tpl.timings.freezeMs} ms`);
+    const g = (await E.get(tpl.id)) as { timings?: { pauseMs?: number } };
+    if (g.timings?.pauseMs != null) metric('freeze.enginePauseMs', 'Parent paused during freeze (engine prepare)', 'ms', [g.timings.pauseMs], {}, 2);
+    for (const kind of ['prelaunched', 'fresh'] as const) {
+      const wall: number[] = [];
+      const det: Record<string, number[]> = { spawnMs: [], loadMs: [], agentMs: [], identityMs: [], totalMs: [] };
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        const r = await E.fork(tpl.id, { count: 1, prefix: `one-${kind}` });
+        wall.push(performance.now() - t0);
+        const d = r.details?.[0];
+        if (d) {
+          if (d.source !== (kind === 'prelaunched' ? 'prelaunched' : 'fresh')) log(`note: child came from a ${d.source} VMM`);
+          det.spawnMs.push(d.spawnMs);
+          det.loadMs.push(d.loadMs);
+          det.agentMs.push(d.agentMs);
+          det.identityMs.push(d.identityMs);
+        }
+        det.totalMs.push(r.timings.perChildMs[0]);
+        await removeAll(r.children.map((c) => c.id));
+      }
+      breakdown[kind === 'fresh' ? 'forkFresh' : 'forkPrelaunched'] = Object.fromEntries(Object.entries(det).map(([k, v]) => [k, sum(v)]));
+      metric(`fork1.${kind}.readyMs`, `Fork of one child to agent-ready with verified identity (${kind === 'fresh' ? 'fresh VMM' : 'prelaunched slot'})`, 'ms', wall);
+      log(`fork one (${kind}): median ${r1(summarize(wall).median)} ms, p95 ${r1(summarize(wall).p95)} ms; stages`, Object.fromEntries(Object.entries(det).map(([k, v]) => [k, r1(summarize(v).median)])));
+    }
+    await removeTpl(tpl.id);
+  });
+
+  // ── 5: reset
+  await scenario('reset', async () => {
+    const tpl = await E.prepare({ image: 'tiny', name: name('bench-reset'), memory: MEM });
+    const r = await E.fork(tpl.id, { count: 1, prefix: 'reset' });
+    const id = r.children[0].id;
+    const wall: number[] = [];
+    const spawn: number[] = [];
+    const load: number[] = [];
+    for (let i = 0; i < options.runs; i++) {
+      const t0 = performance.now();
+      const x = (await E.reset(id)) as { timings?: { spawnMs?: number; loadMs?: number } };
+      wall.push(performance.now() - t0);
+      if (x.timings?.spawnMs != null) spawn.push(x.timings.spawnMs);
+      if (x.timings?.loadMs != null) load.push(x.timings.loadMs);
+    }
+    const s = summarize(wall);
+    const agentIdentity = s.median != null ? s.median - (summarize(spawn).median ?? 0) - (summarize(load).median ?? 0) : null;
+    metric('reset.ms', 'Reset a non-persistent child to the template state (to agent-ready, identity verified)', 'ms', wall, {
+      target: T('<=', 100, '≤ 100 ms'),
+      boundBy: `median: QEMU spawn ${r1(summarize(spawn).median)} ms + checkpoint load/cont ${r1(summarize(load).median)} ms + agent and identity ≈${r1(agentIdentity)} ms`,
+    });
+    breakdown.reset = { totalMs: sum(wall), spawnMs: sum(spawn), loadMs: sum(load) };
+    await removeAll([id]);
+    await removeTpl(tpl.id);
+  });
+
+  // ── 2 + 3 + 4a: throughput; memory and idle CPU on the largest fresh group
+  await scenario('throughput', async () => {
+    const sizes = [...options.sizes].sort((a, b) => a - b);
+    const largest = sizes[sizes.length - 1];
+    const base = await E.prepare({ image: 'tiny', name: name('bench-tp'), memory: MEM });
+    const baseInfo = (await E.get(base.id)) as { files?: { ram?: string } };
+    for (const prelaunched of [false, true]) {
+      for (const n of sizes) {
+        let tplId = base.id;
+        if (prelaunched) {
+          const t0 = performance.now();
+          const t = await E.prepare({ image: 'tiny', name: name('bench-tpp'), slots: n, prelaunch: true, memory: MEM });
+          tplId = t.id;
+          log(`prepared ${t.name} with ${n} prelaunched slots in ${Math.round(performance.now() - t0)} ms`);
+        }
+        const t0 = performance.now();
+        const r = await E.fork(tplId, { count: n, prefix: prelaunched ? 'tpp' : 'tp' });
+        const totalMs = performance.now() - t0;
+        const det = r.details ?? [];
+        const st = Object.fromEntries(
+          (['spawnMs', 'loadMs', 'agentMs', 'identityMs'] as const).map((k) => [k, sum(det.map((d) => d[k]))]),
+        );
+        const row = {
+          count: n, prelaunched, totalMs: r1(totalMs), childrenPerSec: round(n / (totalMs / 1000), 2),
+          perChildMs: sum(r.timings.perChildMs), stages: st,
+          sources: det.reduce<Record<string, number>>((a, d) => ((a[d.source] = (a[d.source] ?? 0) + 1), a), {}),
+        };
+        throughput.push(row);
+        const kind = prelaunched ? 'prelaunched' : 'fresh';
+        metric(`throughput.${kind}.${n}.totalMs`, `${n} children ${prelaunched ? 'from prelaunched slots' : 'with fresh VMMs'}: all agent-ready with verified identity`, 'ms', [totalMs], {
+          notes: [`${row.childrenPerSec} children/s; per child median ${row.perChildMs.median} ms; stages median spawn ${st.spawnMs.median}, load ${st.loadMs.median}, agent ${st.agentMs.median}, identity ${st.identityMs.median} ms; ${FORK_CONCURRENCY} at a time`],
+        });
+        log(`${n} children (${kind}): ${Math.round(totalMs)} ms, ${row.childrenPerSec} children/s; stage medians spawn ${st.spawnMs.median} load ${st.loadMs.median} agent ${st.agentMs.median} identity ${st.identityMs.median} ms`);
+
+        const ids = r.children.map((c) => c.id);
+        if (!prelaunched && n === largest && !skip.has('memory')) {
+          await sleep(3000); // let them settle to idle
+          const pids = await pidsOf(ids);
+          const ramFile = baseInfo.files?.ram ?? '';
+          const pss: number[] = [], pd: number[] = [], anon: number[] = [], shared: number[] = [];
+          for (const pid of pids) {
+            const m = smapsRollup(pid);
+            if (!m) continue;
+            pss.push(m.pss / 1024);
+            pd.push(m.privateDirty / 1024);
+            anon.push(m.anonymous / 1024);
+            const ram = ramFile ? smapsMapping(pid, ramFile) : null;
+            if (ram && ram.rss > 0) shared.push((100 * (ram.rss - ram.privateDirty - ram.privateClean)) / ram.rss);
+          }
+          const cpu = await cpuPercentOver(pids, options.idleSeconds * 1000);
+          const cpuS = [...cpu.values()];
+          const totalPss = pss.reduce((a, b) => a + b, 0);
+          const cold = coldPss as { pssMiB: number; overheadMiB: number } | null;
+          const perFull = cold ? MEM + cold.overheadMiB : null;
+          const full = perFull != null ? perFull * pids.length : null;
+          memory = {
+            children: pids.length,
+            guestRamMiB: MEM,
+            perChild: { pssMiB: sum(pss), privateDirtyMiB: sum(pd), anonMiB: sum(anon), sharedPct: sum(shared) },
+            totalPssMiB: r1(totalPss),
+            fullCopyPerVmMiB: r1(perFull),
+            fullCopyMiB: r1(full),
+            coldVm: coldPss,
+            measuredColdTotalMiB: cold ? r1(cold.pssMiB * pids.length) : null,
+            savedPct: full ? r1(100 * (1 - totalPss / full)) : null,
+          };
+          const tcgNote = accel === 'tcg' ? ` Under TCG each QEMU also holds its translation cache (tb-size ${machine.tbSizeMiB} MiB, anonymous).` : '';
+          metric('memory.pssPerChildMiB', 'PSS per idle child', 'MiB', pss, {
+            target: T('<=', 16, '≤ 16 MiB'),
+            boundBy: `median private dirty ${r1(summarize(pd).median)} MiB of which anonymous ${r1(summarize(anon).median)} MiB (QEMU heap, TCG code buffer, guest pages the child wrote); cold VM QEMU overhead alone ${r1(cold?.overheadMiB)} MiB.${tcgNote}`,
+          });
+          metric('memory.privateDirtyPerChildMiB', 'Private dirty per idle child', 'MiB', pd);
+          metric('memory.sharedPct', "Share of a child's resident guest RAM still shared with the template", '%', shared);
+          metric('memory.totalPssMiB', `Total PSS of ${pids.length} idle children`, 'MiB', [], { value: totalPss });
+          if (full != null) metric('memory.fullCopyMiB', `${pids.length} full copies (${pids.length} × (guest RAM ${MEM} MiB + QEMU overhead ${r1(cold!.overheadMiB)} MiB))`, 'MiB', [], { value: full });
+          metric('idle.cpuPerChildPct', `CPU per idle child over ${options.idleSeconds} s`, '%core', cpuS, {
+            target: T('<=', 0.5, '≤ 0.5 % of a core'),
+            boundBy: `a cold-booted idle VM costs ${round(coldPss?.cpuPct, 2)} % of a core: the guest's timer ticks run through ${accel === 'tcg' ? 'TCG (emulated APIC/PIT, each tick exits the translated code)' : 'KVM'}`,
+          }, 2);
+          log(`memory: PSS/child median ${r1(summarize(pss).median)} MiB, private dirty ${r1(summarize(pd).median)} MiB, shared ${r1(summarize(shared).median)} %, total ${Math.round(totalPss)} MiB vs ${r1(full)} MiB full copies; idle CPU/child median ${round(summarize(cpuS).median, 2)} %`);
+        }
+        await removeAll(ids);
+        if (prelaunched) await removeTpl(tplId);
+      }
+    }
+    const pre = throughput.filter((t) => t.prelaunched && t.count === largest)[0] as { totalMs: number } | undefined;
+    if (pre) {
+      metric('throughput.prelaunched.max.totalMs', `${largest} prelaunched children ready`, 'ms', [pre.totalMs], {
+        target: largest >= 100 ? T('<=', 5000, '≤ 5 s (100 children)') : T('<=', (5000 * largest) / 100, `≤ ${(5 * largest) / 100} s (scaled from 100 in 5 s)`),
+        boundBy: (() => {
+          const b = breakdown.forkPrelaunched;
+          const per = b ? (b.loadMs.median ?? 0) + (b.agentMs.median ?? 0) + (b.identityMs.median ?? 0) : null;
+          return per != null ? `per child (one at a time): load+cont ${b!.loadMs.median} + agent ${b!.agentMs.median} + identity ${b!.identityMs.median} ≈ ${r1(per)} ms of guest work on ${os.cpus().length} cores; ${largest} × ${r1(per)} ms / ${os.cpus().length} cores ≈ ${r1((largest * per) / os.cpus().length / 1000)} s at best` : '';
+        })(),
+      });
+    }
+    await removeTpl(base.id);
+  });
+
+  // ── 4b: ramp: how many idle children while the console stays responsive
+  await scenario('ramp', async () => {
+    const tpl = await E.prepare({ image: 'tiny', name: name('bench-ramp'), memory: MEM });
+    const steps: Record<string, unknown>[] = [];
+    const ids: string[] = [];
+    const deadline = Date.now() + options.rampMinutes * 60_000;
+    let maxOk = 0;
+    let stopReason = `reached the cap of ${options.cap}`;
+    const probe = async () => {
+      const l: number[] = [], h: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        await E.list();
+        l.push(performance.now() - t0);
+        h.push(await httpGet());
+        await sleep(200);
+      }
+      return { listMs: Math.max(...l), httpMs: Math.max(...h) };
+    };
+    while (ids.length < options.cap) {
+      if (Date.now() > deadline) {
+        stopReason = `time budget of ${options.rampMinutes} min used`;
+        break;
+      }
+      if (memAvailableMiB() < 2048) {
+        stopReason = `host MemAvailable below 2 GiB (${Math.round(memAvailableMiB())} MiB)`;
+        break;
+      }
+      const n = Math.min(options.step, options.cap - ids.length);
+      const t0 = performance.now();
+      try {
+        const r = await E.fork(tpl.id, { count: n, prefix: 'ramp' });
+        ids.push(...r.children.map((c) => c.id));
+      } catch (e) {
+        stopReason = `fork of ${n} more failed at ${ids.length}: ${(e as Error).message}`;
+        break;
+      }
+      const forkMs = performance.now() - t0;
+      await sleep(2000);
+      const c0 = hostCpu();
+      const p = await probe();
+      const c1 = hostCpu();
+      const pids = await pidsOf(ids);
+      const totalPss = pids.reduce((a, pid) => a + (smapsRollup(pid)?.pss ?? 0), 0) / 1024;
+      const ok = p.listMs < options.responsiveMs && p.httpMs < options.responsiveMs;
+      const row = {
+        children: ids.length, forkMs: r1(forkMs), listMs: r1(p.listMs), httpMs: r1(p.httpMs), ok,
+        hostCpuPct: r1((100 * (c1.busy - c0.busy)) / Math.max(c1.total - c0.total, 1e-9)),
+        memAvailableMiB: Math.round(memAvailableMiB()), totalPssMiB: Math.round(totalPss),
+      };
+      steps.push(row);
+      log(`${row.children} children: fork ${Math.round(forkMs)} ms, list ${row.listMs} ms, http ${row.httpMs} ms, host CPU ${row.hostCpuPct} %, PSS ${row.totalPssMiB} MiB, MemAvailable ${row.memAvailableMiB} MiB ${ok ? '' : '← not responsive'}`);
+      if (!ok) {
+        stopReason = `not responsive at ${ids.length} children (list ${row.listMs} ms, http ${row.httpMs} ms)`;
+        break;
+      }
+      maxOk = ids.length;
+    }
+    ramp = {
+      definition: `responsive = the engine's list() and an HTTP GET to a local server in the same process both answer in < ${options.responsiveMs} ms (worst of 3 probes, 2 s after each step of ${options.step} forks); stops at the first miss, a failed fork, MemAvailable < 2 GiB, the cap or the time budget`,
+      steps, maxResponsive: maxOk, stopReason,
+    };
+    const last = steps[steps.length - 1] as { hostCpuPct?: number } | undefined;
+    metric('ramp.maxChildren', 'Live idle children while the console stays responsive', 'children', [], {
+      value: maxOk,
+      target: T('>=', 200, '≥ 200'),
+      boundBy: `${stopReason}${last ? `; host CPU at the last step ${last.hostCpuPct} % of ${os.cpus().length} cores` : ''}`,
+    }, 0);
+    log(`ramp: ${maxOk} children (${stopReason}); removing them`);
+    await removeAll(ids);
+    await removeTpl(tpl.id);
+  });
+
+  // ── derived: speedup
+  const cold = metrics['coldBoot.readyMs']?.median ?? null;
+  const pre1 = metrics['fork1.prelaunched.readyMs'];
+  const fresh1 = metrics['fork1.fresh.readyMs'];
+  if (cold != null && pre1) {
+    const b = breakdown.forkPrelaunched;
+    metric('fork1.speedup', 'Cold boot ÷ fork of one child (prelaunched slot), medians', 'x', [], {
+      value: ratio(cold, pre1.median),
+      target: T('>=', 50, '≥ 50×'),
+      boundBy: b ? `a child needs median load+cont ${b.loadMs.median} + first agent answer ${b.agentMs.median} + identity apply/verify ${b.identityMs.median} ms; 50× of a ${Math.round(cold)} ms cold boot means ≤ ${Math.round(cold / 50)} ms` : undefined,
+      notes: [`p95 ratio (cold p95 / fork p95): ${r1(ratio(metrics['coldBoot.readyMs'].p95, pre1.p95))}×`],
+    });
+  }
+  if (cold != null && fresh1) {
+    metric('fork1.speedupFresh', 'Cold boot ÷ fork of one child (fresh VMM), medians', 'x', [], { value: ratio(cold, fresh1.median) });
+  }
+  // stage and rows for freeze: when the engine figure exists, keep both
+  const finishedAt = new Date();
+  machineFacts.loadavgEnd = os.loadavg().map((x) => round(x, 2));
+  // verify what really ran (argv of a QEMU we started is gone now; the engine's choice is the accel)
+  void processCmdline;
+  void accelOf;
+
+  const rows: { id: string }[] = [
+    { id: 'coldBoot.readyMs' }, { id: 'fork1.prelaunched.readyMs' }, { id: 'fork1.fresh.readyMs' }, { id: 'fork1.speedup' }, { id: 'fork1.speedupFresh' },
+    ...options.sizes.flatMap((n) => [{ id: `throughput.fresh.${n}.totalMs` }, { id: `throughput.prelaunched.${n}.totalMs` }]),
+    { id: 'throughput.prelaunched.max.totalMs' },
+    { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
+    { id: 'idle.cpuPerChildPct' }, { id: 'idle.coldVmCpuPct' }, { id: 'ramp.maxChildren' }, { id: 'reset.ms' }, { id: 'freeze.pauseMs' }, { id: 'freeze.enginePauseMs' },
+  ];
+  const targets = rows
+    .filter((r) => metrics[r.id]?.target)
+    .map((r) => {
+      const m = metrics[r.id];
+      return { id: r.id, label: m.label, value: m.value, unit: m.unit, target: m.target!.value, op: m.target!.op, pass: m.pass ?? null, boundBy: m.pass ? null : m.boundBy ?? null };
+    });
+
+  const recommendations = buildRecommendations(accel);
+  const result = {
+    schema: 'instaclone-bench/1',
+    mode: quick ? 'quick' : 'full',
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationS: r1((finishedAt.getTime() - startedAt.getTime()) / 1000),
+    machine: machineFacts,
+    options,
+    metrics,
+    breakdown,
+    throughput,
+    memory,
+    ramp,
+    targets,
+    recommendations,
+    errors,
+  };
+  printTable(result, rows.map((r) => r.id));
+  if (save) {
+    const dir = path.join(repo, 'bench/results');
+    fs.mkdirSync(dir, { recursive: true });
+    const body = JSON.stringify(result, null, 2) + '\n';
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    fs.writeFileSync(path.join(dir, `bench-${stamp}${quick ? '-quick' : ''}.json`), body);
+    fs.writeFileSync(path.join(dir, 'latest.json.tmp'), body);
+    fs.renameSync(path.join(dir, 'latest.json.tmp'), path.join(dir, 'latest.json'));
+    console.log(`\nwrote bench/results/latest.json and bench/results/bench-${stamp}${quick ? '-quick' : ''}.json`);
+  }
+}
+
+function buildRecommendations(accel: string): string[] {
+  const out: string[] = [];
+  const b = breakdown.forkPrelaunched ?? breakdown.stages;
+  if (b?.identityMs?.median != null && b.agentMs?.median != null) {
+    out.push(
+      `Identity apply/verify is the largest per-child step (median ${b.identityMs.median} ms, agent first answer ${b.agentMs.median} ms, checkpoint load ${b.loadMs?.median} ms): ` +
+        'under TCG every fork/exec in the guest costs tens of ms, so the identity script should run as one resident guest helper (no /bin/sh + busybox applets per step), and the agent round trips (guest-set-time, guest-exec, guest-exec-status polls) should be merged into one request.',
+    );
+  }
+  if (accel === 'tcg') out.push('This host runs TCG: every figure that involves guest work (boot, agent, identity, idle ticks) is bounded by instruction emulation on 2 shared cores; see bench/experiments/ for the KVM probe.');
+  return out;
+}
+
+function fmt(v: number | null | undefined, unit: string): string {
+  if (v == null) return '—';
+  const d = unit === 'x' || unit === '%core' ? 2 : unit === 'children' ? 0 : 1;
+  return `${v.toFixed(d)} ${unit}`;
+}
+
+function printTable(result: { metrics: Record<string, Metric>; machine: Record<string, unknown> }, ids: string[]) {
+  const m = result.metrics;
+  const lines: string[][] = [['figure', 'median', 'p95', 'n', 'target', '']];
+  for (const id of ids) {
+    const x = m[id];
+    if (!x) continue;
+    lines.push([
+      x.label.length > 78 ? x.label.slice(0, 77) + '…' : x.label,
+      fmt(x.value, x.unit),
+      x.samples.length > 1 ? fmt(x.p95, x.unit) : '',
+      String(x.samples.length || ''),
+      x.target?.text ?? '',
+      x.pass === true ? 'PASS' : x.pass === false ? 'MISS' : x.target ? 'n/a' : '',
+    ]);
+  }
+  const w = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const mc = result.machine;
+  console.log(`\n═ Instaclone benchmark — ${mc.cores} cores, ${String(mc.accel).toUpperCase()}${mc.accel === 'kvm' ? ' (KVM used)' : ''}, QEMU ${mc.qemuVersion}, guest ${mc.guestKernel}`);
+  for (const [i, l] of lines.entries()) {
+    console.log(l.map((c, j) => (j === 0 ? c.padEnd(w[j]) : c.padStart(w[j]))).join('  '));
+    if (i === 0) console.log(w.map((n) => '─'.repeat(n)).join('  '));
+  }
+  const missed = ids.map((id) => [id, m[id]] as const).filter(([, x]) => x?.pass === false && x.boundBy);
+  if (missed.length) {
+    console.log('\nWhat bounds the missed targets:');
+    for (const [, x] of missed) console.log(`  • ${x.label}: ${x.boundBy}`);
+  }
+  if (errors.length) {
+    console.log('\nErrors:');
+    for (const e of errors) console.log(`  • ${e.scenario}: ${e.message}`);
+  }
+}
+
+main()
+  .catch((e) => {
+    console.error(`benchmark failed: ${(e as Error).stack ?? e}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanup();
+    process.exit(process.exitCode ?? 0);
+  });
