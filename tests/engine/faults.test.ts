@@ -17,6 +17,8 @@ const env = setupEnv('faults');
 // one child at a time, so that "the middle of a fork" is well defined (and two cores stay usable)
 process.env.INSTACLONE_FORK_CONCURRENCY = '1';
 const TMPFS_MIB = 768;
+// a warm-up command that would leave this file if it ever ran on the host instead of in the guest
+const hostMarker = `/tmp/ic-host-marker-${process.pid}-${Date.now()}`;
 
 type EngineMod = typeof import('../../lib/engine');
 let E: InstanceType<EngineMod['Engine']>;
@@ -103,7 +105,7 @@ beforeAll(async () => {
   E = Engine.get();
   await E.start();
   let t0 = performance.now();
-  await E.prepare({ name: 'f', memory: 256 });
+  await E.prepare({ name: 'f', memory: 256, warmup: [`echo ran-in-guest > ${hostMarker}`, 'echo "$(hostname)" >> /tmp/warm'] });
   timings.prepareMs = Math.round(performance.now() - t0);
   t0 = performance.now();
   const r = await E.fork('f', { count: 3 });
@@ -132,6 +134,7 @@ afterAll(async () => {
     if (u.status !== 0) spawnSync('umount', ['-l', env.run]);
   }
   await teardownEnv(env);
+  fs.rmSync(hostMarker, { force: true });
   expect(qemuPids(env.run)).toEqual([]);
   expect(pgrep(env.run)).toBe('');
   expect(fs.existsSync(env.run)).toBe(false);
@@ -318,5 +321,66 @@ describe('a full tmpfs (INSTACLONE_RUN)', () => {
     const again = await E.fork('f', { count: 1, prefix: 'h' });
     expect((await sh(again.children[0].name, 'hostname')).stdout).toBe('h-1\n');
     await expectConsistent();
+  });
+});
+
+describe('hardening', () => {
+  it('keeps run dirs 0700 and QEMU sockets 0600', async () => {
+    const mode = (p: string) => fs.statSync(p).mode & 0o777;
+    expect(mode(env.run)).toBe(0o700);
+    expect(mode(path.join(env.run, 'vms'))).toBe(0o700);
+    const t = await template();
+    expect(mode(path.dirname(t.ramPath))).toBe(0o700);
+    expect(mode(t.dir)).toBe(0o700);
+    const kids = await db().vm.findMany({ where: { state: 'running' } });
+    expect(kids.length).toBeGreaterThan(0);
+    const report: Record<string, string> = {};
+    for (const k of kids) {
+      expect(mode(k.runDir), k.runDir).toBe(0o700);
+      for (const s of ['qmp.sock', 'agent.sock', 'serial.sock']) {
+        const f = path.join(k.runDir, s);
+        expect(fs.statSync(f).isSocket()).toBe(true);
+        expect(mode(f), f).toBe(0o600);
+      }
+      expect(mode(path.join(env.home, 'vms', k.id)), 'VM home dir').toBe(0o700);
+      for (const f of [path.join(k.runDir, 'qemu.pid'), path.join(env.home, 'vms', k.id, 'serial.log'), k.diskPath!]) {
+        if (fs.existsSync(f)) report[path.basename(f)] = (mode(f)).toString(8);
+      }
+    }
+    console.log('file modes (inside 0700 dirs):', JSON.stringify(report));
+  });
+
+  it('runs warm-up commands inside the guest only, never on the host', async () => {
+    expect(fs.existsSync(hostMarker)).toBe(false);
+    const r = await sh('f-1', `cat ${hostMarker}; cat /tmp/warm`);
+    // the marker exists in the guest (the template's memory carried it into the child), not on the host
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^ran-in-guest\n\S+\n$/);
+  });
+
+  it('refuses hostile names and counts through the engine with nothing launched', async () => {
+    const before = { pids: qemuPids(env.run).sort(), run: runEntries(env), vms: await db().vm.count(), tpls: await db().template.count() };
+    const attempts: [Promise<unknown>, string][] = [
+      [E.fork('f', { count: 2, prefix: 'x;touch /tmp/ic-pwn' }), 'invalid'],
+      [E.fork('f', { count: 2, prefix: 'a,b' }), 'invalid'],
+      [E.fork('f', { count: 1_000_000 }), 'invalid'],
+      [E.fork('f', { count: -1 }), 'invalid'],
+      [E.fork('f', { count: '2' }), 'invalid'],
+      [E.fork('f; rm -rf /', { count: 1 }), 'not_found'],
+      [E.fork('../../etc/passwd', { count: 1 }), 'not_found'],
+      [E.prepare({ name: '$(touch /tmp/ic-pwn)' }), 'invalid'],
+      [E.prepare({ name: 'ok', memory: 1e9 }), 'invalid'],
+      [E.prepare({ name: 'ok', warmup: 'not-an-array' }), 'invalid'],
+      [E.exec('`id`', ['true']), 'not_found'],
+      [E.remove('../templates'), 'not_found'],
+    ];
+    for (const [p, code] of attempts) {
+      const e = (await p.then(() => null, (x) => x)) as (Error & { code: string }) | null;
+      expect(e, `expected ${code}`).not.toBeNull();
+      expect(e!.code).toBe(code);
+      expect(e!.message.length).toBeLessThan(400);
+    }
+    expect(fs.existsSync('/tmp/ic-pwn')).toBe(false);
+    expect({ pids: qemuPids(env.run).sort(), run: runEntries(env), vms: await db().vm.count(), tpls: await db().template.count() }).toEqual(before);
   });
 });
