@@ -12,7 +12,7 @@ const SHOW_MAX = 50;
 
 function Node({ n, depth, open, toggle, path }: { n: LineageNode; depth: number; open: Set<string>; toggle: (id: string) => void; path: string }) {
   const href = n.kind === 'template' ? `/templates/${n.name}` : `/vms/${n.name}`;
-  const expanded = open.has(n.id) !== (n.children.length > 20); // default: open unless large
+  const expanded = open.has(n.id) !== n.children.length <= 20; // default: open unless large
   const active = path === href;
   const [more, setMore] = useState(false);
   const kids = more ? n.children : n.children.slice(0, SHOW_MAX);

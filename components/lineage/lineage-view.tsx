@@ -35,7 +35,8 @@ export function LineageView() {
   const [confirm, setConfirm] = useState<VmAction | 'delete' | null>(null);
   const [forkFor, setForkFor] = useState<Template | null>(null);
 
-  const isExpanded = useCallback((n: LineageNode) => toggled.has(n.id) !== n.children.length > 100, [toggled]);
+  // Expanded by default unless large (over 100 children); a toggle flips the default.
+  const isExpanded = useCallback((n: LineageNode) => toggled.has(n.id) !== n.children.length <= 100, [toggled]);
   const q = query.trim().toLowerCase();
   const matches = useMemo(() => {
     if (!q && stateFilter === 'all') return undefined;

@@ -91,7 +91,13 @@ export function PrepareWizard() {
   const [template, setTemplate] = useState<Template | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
 
+  // Focus follows the step (not on first load: the first field has focus then).
+  const firstRender = useRef(true);
   useEffect(() => {
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
     heading.current?.focus();
   }, [step, running, result]);
   useEffect(() => {

@@ -7,7 +7,11 @@ export function Dialog({ open, onClose, title, children, wide }: { open: boolean
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    if (open && !d.open) d.showModal();
+    if (open && !d.open) {
+      d.showModal();
+      // React's autoFocus runs before the dialog is shown: move focus to the marked (or first) field.
+      d.querySelector<HTMLElement>('[data-autofocus], input:not([disabled]), select, textarea')?.focus();
+    }
     if (!open && d.open) d.close();
   }, [open]);
   return (
@@ -70,7 +74,7 @@ export function ConfirmDialog({
           </button>
           <button
             type="button"
-            autoFocus
+            data-autofocus
             disabled={busy}
             aria-busy={busy || undefined}
             className={`rounded border px-3 py-1.5 text-sm font-medium text-white disabled:opacity-50 ${danger ? 'border-rose-600 bg-rose-700 hover:bg-rose-600' : 'border-sky-500 bg-sky-600 hover:bg-sky-500'}`}

@@ -30,7 +30,7 @@ test('VM page: identity, serial console, exec, reset', async ({ page }, info) =>
 
   // Exec through the guest agent.
   await page.getByLabel(/Command to run in the guest/).fill('hostname');
-  await page.getByRole('button', { name: 'Run' }).click();
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
   await expect(page.getByTestId('exec-result')).toContainText(first);
   await expect(page.getByTestId('exec-result')).toContainText('exit 0');
   await shot(page, info, '03-vm-page');
