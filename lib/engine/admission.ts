@@ -298,7 +298,7 @@ function prepareMessage(
   const then = parentFits
     ? `the parent fits but only ${c.fits} of the ${slots} slots would. Ask for fewer slots${req.prelaunch ? ' or do not prelaunch them' : ''}, or`
     : 'it does not fit at all.';
-  const tail = parentFits ? '' : ' Prepare with less memory, or';
+  const tail = parentFits ? '' : c.name === 'home' ? '' : ' Prepare with less memory, or';
   switch (c.name) {
     case 'memory':
       return (
@@ -319,7 +319,7 @@ function prepareMessage(
     case 'home':
       return (
         `Not enough disk space on INSTACLONE_HOME (${facts.home.path}) to prepare ${req.name}${slotsPart} ` +
-        `(~${fmt(p.parentHome)} MiB for its checkpoint and base disk; ${fmt(facts.home.freeMiB)} MiB free, ${limits.minFreeHomeMiB} MiB kept free): ${then}${tail} free disk space or remove templates.`
+        `(~${fmt(p.parentHome)} MiB for its checkpoint and base disk; ${fmt(facts.home.freeMiB)} MiB free, ${limits.minFreeHomeMiB} MiB kept free): ${then}${parentFits ? '' : ' Free'}${parentFits ? ' free' : ''} disk space or remove templates.`
       );
     default:
       return `Cannot prepare ${req.name}: ${c.name}.`;
