@@ -82,7 +82,7 @@ NET
   fi
   # quiet, quick boot: no timers or services that poll
   local u
-  for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer systemd-tmpfiles-clean.timer; do
+  for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer man-db.timer systemd-tmpfiles-clean.timer getty@tty1.service; do
     chroot "$root" systemctl mask "$u" >/dev/null 2>&1 || true
   done
   # smaller: no apt lists or caches
