@@ -28,15 +28,15 @@ test('prepare wizard, keyboard only', async ({ page }, info) => {
   await page.keyboard.press('Control+A');
   await page.keyboard.type('12');
   await page.keyboard.press('Enter');
-  await expect(page.getByRole('alert')).toContainText('Memory (MiB) must be at least 64');
+  await expect(page.locator('#memory-error')).toHaveText('Memory (MiB) must be at least 64.');
   await page.keyboard.press('Control+A');
   await page.keyboard.type('256');
   await page.keyboard.press('Enter');
 
   // Step 2: warm-up commands.
   await expect(page.getByRole('heading', { name: /Warm-up/ })).toBeFocused();
-  await expect(page.getByLabel('Warm-up command 1')).toHaveValue(/httpd/);
-  await page.getByLabel('Warm-up command 1').focus();
+  await expect(page.getByLabel('Warm-up command 1', { exact: true })).toHaveValue(/httpd/);
+  await page.getByLabel('Warm-up command 1', { exact: true }).focus();
   await page.keyboard.press('Enter');
 
   // Step 3: quiesce, explained; this template stays unquiesced (the persistence toggle test uses it).
