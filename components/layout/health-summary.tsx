@@ -10,7 +10,7 @@ export function HealthSummary() {
   const items = [
     { ok: h.database.ok, label: 'Database', text: h.database.ok ? `${h.database.kind} ok` : (h.database.error ?? 'down') },
     { ok: h.qemu.ok, label: 'QEMU', text: h.qemu.ok ? `${h.qemu.version}` : (h.qemu.error ?? 'missing') },
-    { ok: h.kvm.available, label: 'Acceleration', text: h.kvm.reason },
+    { ok: h.kvm.available, label: 'Acceleration', text: `${h.kvm.available ? 'KVM' : 'TCG (software)'}: ${h.kvm.reason}` },
     {
       ok: h.images.length > 0,
       label: 'Images',
@@ -20,7 +20,7 @@ export function HealthSummary() {
   return (
     <ul className="grid gap-2 text-xs md:grid-cols-4" data-testid="health">
       {items.map((i) => (
-        <li key={i.label} className={`rounded border px-3 py-1.5 ${i.ok ? 'border-slate-800 bg-slate-900/60' : 'border-amber-800 bg-amber-950/40'}`}>
+        <li key={i.label} title={i.text} className={`truncate rounded border px-3 py-1.5 ${i.ok ? 'border-slate-800 bg-slate-900/60' : 'border-amber-800 bg-amber-950/40'}`}>
           <span className="font-semibold text-slate-300">{i.label}: </span>
           <span className={i.ok ? 'text-slate-400' : 'text-amber-200'}>{i.text}</span>
         </li>

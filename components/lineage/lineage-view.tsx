@@ -214,7 +214,7 @@ export function LineageView() {
       <ErrorNote error={ls.error} />
 
       <div className="flex min-h-0 flex-1 flex-col rounded-md border border-slate-800 bg-slate-900/60">
-        <div className="grid grid-cols-[2rem_minmax(14rem,1fr)_7rem_9rem_10rem_11rem_8rem] items-center gap-2 border-b border-slate-800 px-2 py-1.5 text-[11px] font-semibold uppercase tracking-wide text-slate-500">
+        <div className="grid grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800 px-2 py-1.5 text-[11px] font-semibold uppercase tracking-wide text-slate-500">
           <input
             type="checkbox"
             aria-label="Select all visible children"
@@ -256,7 +256,7 @@ export function LineageView() {
                   data-testid={`node-${n.name}`}
                   data-kind={n.kind}
                   data-state={n.state}
-                  className="absolute inset-x-0 grid grid-cols-[2rem_minmax(14rem,1fr)_7rem_9rem_10rem_11rem_8rem] items-center gap-2 border-b border-slate-800/60 px-2 text-sm hover:bg-slate-800/50"
+                  className="absolute inset-x-0 grid grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800/60 px-2 text-sm hover:bg-slate-800/50"
                   style={{ top, height: ROW }}
                 >
                   <span>
@@ -291,7 +291,7 @@ export function LineageView() {
                       </>
                     ) : null}
                   </span>
-                  <span className="flex items-center gap-2 text-[11px] text-slate-400">
+                  <span className="flex items-center gap-2 whitespace-nowrap text-[11px] text-slate-400">
                     {n.kind === 'vm' && n.mem ? (
                       <>
                         <MemBar shared={n.mem.sharedBytes} priv={n.mem.privateBytes} />
