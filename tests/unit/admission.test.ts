@@ -339,6 +339,23 @@ describe('settings route', () => {
     expect(j.defaults).toEqual(DEFAULT_LIMITS);
     expect(j.host.memTotalMiB).toBeGreaterThan(0);
     expect(typeof j.host.vmMemoryMiB).toBe('number');
+    expect(j.capacity).toEqual([]);
+  });
+
+  it('reports how many children of each frozen template would fit now', async () => {
+    await db().template.create({
+      data: { id: 'tpl_cap', name: 'cap', state: 'frozen', image: 'tiny', memoryMiB: 256, dir: '/x', ramPath: '/x/ram', statePath: '/x/s', diskPath: '/x/d' },
+    });
+    await setLimits({ maxChildrenPerTemplate: 7 });
+    try {
+      const j = await (await settingsRoute.GET(req('GET', viewer))).json();
+      expect(j.capacity).toEqual([
+        { templateId: 'tpl_cap', name: 'cap', fits: 7, limitedBy: 'templateLimit', perChild: { privateMiB: adm.DEFAULT_CHILD_PRIVATE_MIB, overlayMiB: adm.DEFAULT_CHILD_OVERLAY_MIB, measured: false, measuredOn: 0 } },
+      ]);
+    } finally {
+      await resetLimits();
+      await db().template.delete({ where: { id: 'tpl_cap' } });
+    }
   });
 
   it('refuses changes from viewers and operators (403) and without a token (401)', async () => {

@@ -2,7 +2,7 @@
 // they are checked against. PUT (admin): change some limits; every attempt (applied or refused) is
 // written to the event log with who, what and the result.
 import { readJson, route } from '@/lib/api/handler';
-import { hostFacts, measureUsage } from '@/lib/engine/admission';
+import { forkCapacity, hostFacts, measureUsage } from '@/lib/engine/admission';
 import { DEFAULT_LIMITS, getLimits, setLimits } from '@/lib/engine/limits';
 import { db } from '@/lib/db';
 import { describeZodError } from '@/lib/validations';
@@ -13,7 +13,20 @@ export const dynamic = 'force-dynamic';
 
 export const GET = route('viewer', async () => {
   const [limits, usage] = await Promise.all([getLimits(), measureUsage()]);
-  return { limits, defaults: DEFAULT_LIMITS, host: { ...hostFacts(), vmMemoryMiB: Math.round(usage.vmMemoryMiB) } };
+  // how many more non-persistent children of each frozen template would be admitted right now
+  const capacity = [];
+  for (const t of await db().template.findMany({ where: { state: 'frozen' }, orderBy: { createdAt: 'asc' } })) {
+    const v = await forkCapacity(t);
+    const binding = v.constraints.reduce((a, b) => (b.fits < a.fits ? b : a));
+    capacity.push({
+      templateId: t.id,
+      name: t.name,
+      fits: Number.isFinite(v.fits) ? v.fits : null,
+      limitedBy: binding.name,
+      perChild: { privateMiB: Math.round(v.child.privateMiB * 10) / 10, overlayMiB: Math.round(v.child.overlayMiB * 10) / 10, measured: v.child.measured, measuredOn: v.child.measuredOn },
+    });
+  }
+  return { limits, defaults: DEFAULT_LIMITS, host: { ...hostFacts(), vmMemoryMiB: Math.round(usage.vmMemoryMiB) }, capacity };
 });
 
 const log = (actor: string, result: 'ok' | 'error', message: string) =>
