@@ -9,7 +9,7 @@ export NEXT_TELEMETRY_DISABLED=1
 export INSTACLONE_IMAGE_CACHE="${INSTACLONE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/instaclone/images}"
 
 apt_packages=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs gcc libc6-dev procps iproute2 zstd ca-certificates)
-[ "${1:-}" = "--tests" ] && apt_packages+=(chromium postgresql)
+[ "${1:-}" = "--tests" ] && apt_packages+=(chromium postgresql debootstrap)
 
 missing=()
 for p in "${apt_packages[@]}"; do
