@@ -374,6 +374,7 @@ async function main() {
       boundBy: `median: QEMU spawn ${r1(summarize(spawn).median)} ms + checkpoint load/cont ${r1(summarize(load).median)} ms + agent and identity ≈${r1(agentIdentity)} ms`,
     });
     breakdown.reset = { totalMs: sum(wall), spawnMs: sum(spawn), loadMs: sum(load) };
+    log(`reset: median ${r1(s.median)} ms, p95 ${r1(s.p95)} ms (spawn ${r1(summarize(spawn).median)}, load ${r1(summarize(load).median)} ms)`);
     await removeAll([id]);
     await removeTpl(tpl.id);
   });
@@ -626,6 +627,17 @@ function buildRecommendations(accel: string): string[] {
       `Identity apply/verify is the largest per-child step (median ${b.identityMs.median} ms, agent first answer ${b.agentMs.median} ms, checkpoint load ${b.loadMs?.median} ms): ` +
         'under TCG every fork/exec in the guest costs tens of ms, so the identity script should run as one resident guest helper (no /bin/sh + busybox applets per step), and the agent round trips (guest-set-time, guest-exec, guest-exec-status polls) should be merged into one request.',
     );
+  }
+  const st = breakdown.stages;
+  if (st?.spawnMs?.median != null) {
+    out.push(
+      `A fresh QEMU costs ${st.spawnMs.median} ms to spawn (daemonize, median) + ${st.qmpMs.median} ms QMP connect before the checkpoint load (${st.loadMs.median} ms) can start: ` +
+        'keep prelaunched slots topped up in the background after every fork, and make reset swap in a prelaunched slot instead of spawning.',
+    );
+  }
+  const rs = breakdown.reset;
+  if (rs?.totalMs?.median != null) {
+    out.push(`Reset takes ${rs.totalMs.median} ms median (spawn ${rs.spawnMs.median}, load ${rs.loadMs.median} ms, the rest agent + identity): reaching 100 ms needs a prelaunched VMM and an identity step under ~40 ms.`);
   }
   if (accel === 'tcg') out.push('This host runs TCG: every figure that involves guest work (boot, agent, identity, idle ticks) is bounded by instruction emulation on 2 shared cores; see bench/experiments/ for the KVM probe.');
   return out;
