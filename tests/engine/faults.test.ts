@@ -168,6 +168,12 @@ describe('template files', () => {
         } catch {
           continue;
         }
+        if (target === t.ramPath) {
+          // QEMU 7.2 opens the RAM file O_RDWR even with share=off (readonly=on,rom=off needs 8.2):
+          // the private mapping, not the file mode, is what keeps a child's writes out (as root).
+          const fl = parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${k.pid}/fdinfo/${fd}`, 'utf8'))![1], 8);
+          timings.ramFdAccMode = fl & 3;
+        }
         if (target !== t.diskPath) continue;
         diskFds++;
         const flags = parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${k.pid}/fdinfo/${fd}`, 'utf8'))![1], 8);
