@@ -109,6 +109,25 @@ describe('admission control through the engine (real QEMU)', () => {
     await limits.resetLimits();
   });
 
+  it('does not let two concurrent forks both take the last places', async () => {
+    const tpl = await db().template.findUniqueOrThrow({ where: { name: 'adm' } });
+    const have = await db().vm.count({ where: { templateId: tpl.id } });
+    await limits.setLimits({ maxChildrenPerTemplate: have + 2 });
+    try {
+      const results = await Promise.allSettled([E.fork('adm', { count: 2, prefix: 'ca' }), E.fork('adm', { count: 2, prefix: 'cb' })]);
+      const ok = results.filter((r) => r.status === 'fulfilled');
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(ok).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect(refused[0].reason.code).toBe('insufficient');
+      expect(refused[0].reason.message).toMatch(/none would fit now/);
+      expect(await db().vm.count({ where: { templateId: tpl.id } })).toBe(have + 2);
+      expect(qemuPids(env.run)).toHaveLength(have + 2);
+    } finally {
+      await limits.resetLimits();
+    }
+  });
+
   it('refuses a prepare the host cannot hold, leaving no template behind', async () => {
     await limits.setLimits({ maxMemoryShare: 0.05 });
     const before = await snapshot();
