@@ -1,13 +1,18 @@
 // Per-child identity: hostname, /etc/machine-id, MAC, IP, clock and a fresh RNG, applied through
 // the guest agent right after a fork and then read back from inside the guest (issue 5).
 //
-// Latency matters (this runs for every child of every fork), so the whole customisation is:
-//   1. guest-set-time with the host's time in ns (qemu-ga settimeofday + hwclock -w), then
-//   2. ONE guest-exec of a busybox `sh -c SCRIPT` (about 8 forks: each costs ~20 ms under TCG) whose values arrive as separate argv entries
-//      (never interpolated into the script) and whose stdin carries 64 bytes of host entropy for
-//      /usr/sbin/instaclone-reseed (RNDADDENTROPY + RNDRESEEDCRNG); the same script prints what
-//      the guest now reports, which we compare with the plan,
-//   3. plus the guest-exec-status polls of that exec (typically one or two).
+// Latency matters (this runs for every child of every fork, and a fresh child's TCG translation
+// cache is empty, so every guest process start is slow), so the whole customisation is ONE
+// guest-exec of /usr/sbin/instaclone-identity (lib/guest/tiny/instaclone-identity.c): a static
+// binary that sets the clock (host time in ns, as argv), hostname, machine-id, MAC, address, route,
+// adds host entropy (64 bytes on stdin) + RNDRESEEDCRNG, sends a gratuitous ARP, and prints what the
+// guest now reports, using syscalls and ioctls only (no fork/exec). Values are argv entries, never
+// interpolated into anything. Then the guest-exec-status polls of that exec (typically one to three).
+//
+// Images without the helper (older builds, the debian image) get the previous path: guest-set-time
+// (qemu-ga settimeofday + hwclock) and ONE busybox `sh -c SCRIPT` (about 8 forks) with the same
+// argv/stdin contract, using /usr/sbin/instaclone-reseed for the entropy. Which one a guest has is
+// remembered per agent connection.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AgentClient } from './agent';
 import { EngineError } from './errors';
@@ -41,9 +46,19 @@ export interface VerifiedIdentity extends IdentityPlan {
   applyMs: number;
   /** agent round trips used (requests sent) */
   agentCalls: number;
-  /** where the time went, ms: guest-set-time, and the identity script (exec + status polls) */
+  /** where the time went, ms: guest-set-time (0 with the helper), and the identity exec + status polls */
   phasesMs: { setTime: number; script: number };
+  /** 'helper': /usr/sbin/instaclone-identity (one process); 'script': guest-set-time + busybox script */
+  method?: 'helper' | 'script';
+  /** helper only: where its time went in the guest, "step:µs since start,…" (reseed, clock, files, net, readback) */
+  guestSteps?: string;
 }
+
+/** The in-guest identity helper (tiny image); see lib/guest/tiny/instaclone-identity.c. */
+export const IDENTITY_HELPER = '/usr/sbin/instaclone-identity';
+
+/** Agents whose guest has no identity helper (use the script); remembered per connection. */
+const noHelper = new WeakSet<object>();
 
 const HOSTNAME_RE = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 const MAC_RE = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
@@ -174,31 +189,57 @@ export async function applyIdentity(
   const t0 = performance.now();
   const fail = (what: string) => new EngineError('qemu', `child ${label}: identity check failed: ${what}`, { plan });
 
-  // 1. the clock (a child resumes with its parent's stale clock). qemu-ga also runs hwclock -w;
-  //    if only that part fails the system time is set all the same, which the read-back checks.
+  const mask = prefixToMask(prefixLen);
+  const execOpts = { timeoutMs, firstPollMs: 10, maxPollMs: 10 };
   let calls = 0;
   let clockError: string | null = null;
-  try {
-    calls++;
-    await agent.call('guest-set-time', { time: Number(hostNowNs()) }, timeoutMs);
-  } catch (e) {
-    clockError = (e as Error).message;
+  let tSet = 0;
+  let before = hostNowNs();
+  let res: Awaited<ReturnType<AgentClient['exec']>> | undefined;
+  let method: 'helper' | 'script' = 'helper';
+
+  // 1. one process does it all (the clock too: the host's time in ns as argv)
+  if (!noHelper.has(agent)) {
+    try {
+      calls++;
+      res = await agent.exec([IDENTITY_HELPER, plan.hostname, plan.machineId, plan.mac, plan.ip, mask, gateway, String(before)], {
+        input: randomBytes(64),
+        ...execOpts,
+      });
+    } catch (e) {
+      // qemu-ga: "Failed to execute child process “…” (No such file or directory)"
+      if (!/No such file|not found|ENOENT/i.test((e as Error).message)) {
+        throw fail(`the guest agent could not run ${IDENTITY_HELPER} (${(e as Error).message})`);
+      }
+      noHelper.add(agent);
+    }
   }
 
-  // 2. one exec: apply everything, read it all back
-  const tSet = performance.now() - t0;
-  const before = hostNowNs();
-  let res;
-  try {
-    res = await agent.exec(
-      ['/bin/sh', '-c', IDENTITY_SCRIPT, 'instaclone-identity', plan.hostname, plan.machineId, plan.mac, plan.ip, prefixToMask(prefixLen), gateway],
-      { input: randomBytes(64), timeoutMs, firstPollMs: 20, maxPollMs: 20 },
-    );
-  } catch (e) {
-    throw fail(`the guest agent could not run the identity script (${(e as Error).message})`);
+  // 2. fallback for images without the helper: guest-set-time (qemu-ga also runs hwclock -w; if only
+  //    that part fails the system time is set all the same, which the read-back checks), then the script
+  if (!res) {
+    method = 'script';
+    const tS = performance.now();
+    try {
+      calls++;
+      await agent.call('guest-set-time', { time: Number(hostNowNs()) }, timeoutMs);
+    } catch (e) {
+      clockError = (e as Error).message;
+    }
+    tSet = performance.now() - tS;
+    before = hostNowNs();
+    try {
+      calls++;
+      res = await agent.exec(['/bin/sh', '-c', IDENTITY_SCRIPT, 'instaclone-identity', plan.hostname, plan.machineId, plan.mac, plan.ip, mask, gateway], {
+        input: randomBytes(64),
+        ...execOpts,
+      });
+    } catch (e) {
+      throw fail(`the guest agent could not run the identity script (${(e as Error).message})`);
+    }
   }
   const after = hostNowNs();
-  calls += 1 + (res.polls ?? 1);
+  calls += res.polls ?? 1;
 
   const kv = new Map<string, string>();
   for (const line of res.stdout.split('\n')) {
@@ -206,7 +247,8 @@ export async function applyIdentity(
     if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
   }
   const problems: string[] = [];
-  if (res.exitCode !== 0 && !kv.has('time')) problems.push(`the script exited with ${res.exitCode}`);
+  const what = method === 'helper' ? IDENTITY_HELPER : 'the script';
+  if (res.exitCode !== 0 && !kv.has('time') && !kv.has('timens')) problems.push(`${what} exited with ${res.exitCode}`);
   if (res.stderr.trim()) problems.push(`guest said: ${res.stderr.trim().split('\n').join('; ')}`);
   const got = {
     hostname: kv.get('hostname') ?? '',
@@ -219,24 +261,27 @@ export async function applyIdentity(
   if (got.etchostname !== plan.hostname) problems.push(`/etc/hostname is "${got.etchostname}", expected "${plan.hostname}"`);
   if (got.machineId !== plan.machineId) problems.push(`/etc/machine-id is "${got.machineId}", expected "${plan.machineId}"`);
   if (got.mac !== plan.mac.toLowerCase()) problems.push(`eth0 MAC is "${got.mac}", expected "${plan.mac}"`);
-  const addrs = [...got.ipLine.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/g)].map((m) => `${m[1]}/${m[2]}`);
+  // the helper prints "A.B.C.D/P[ …]"; the script prints `ip -4 -o addr` lines ("inet A.B.C.D/P …")
+  const addrs = [...got.ipLine.matchAll(/(?:^|inet |\s)(\d+\.\d+\.\d+\.\d+)\/(\d+)/g)].map((m) => `${m[1]}/${m[2]}`);
   if (addrs.length !== 1 || addrs[0] !== `${plan.ip}/${prefixLen}`) {
     problems.push(`eth0 has ${addrs.length ? addrs.join(', ') : 'no IPv4 address'}, expected ${plan.ip}/${prefixLen} only`);
   }
   const urandomHex = kv.get('urandom') ?? '';
   if (!/^[0-9a-f]{32}$/.test(urandomHex)) problems.push(`could not read 16 bytes of /dev/urandom (got "${urandomHex}")`);
   const entropyReseeded = kv.get('reseed') === 'ok';
-  if (!entropyReseeded) problems.push('/usr/sbin/instaclone-reseed failed or is missing (no fresh host entropy)');
+  if (!entropyReseeded) problems.push(`${method === 'helper' ? IDENTITY_HELPER : '/usr/sbin/instaclone-reseed'} failed to add host entropy (no fresh host entropy)`);
   const vmgenRaw = kv.get('vmgenid') ?? 'unreadable';
   const vmgenidInGuest = vmgenRaw === 'unreadable' ? null : guidFromLeHex(vmgenRaw);
   if (vmgenidInGuest !== null && vmgenidInGuest !== plan.vmgenid.toLowerCase()) {
     problems.push(`the guest sees vmgenid ${vmgenidInGuest}, expected ${plan.vmgenid}`);
   }
+  // helper: timens=NS; script: time=SEC USEC
+  const tns = /^(\d+)$/.exec(kv.get('timens') ?? '');
   const tm = /^(\d+) (\d+)$/.exec(kv.get('time') ?? '');
   let clockSkewMs = NaN;
-  if (!tm) problems.push(`could not read the guest clock (got "${kv.get('time') ?? ''}")`);
+  if (!tns && !tm) problems.push(`could not read the guest clock (got "${kv.get('timens') ?? kv.get('time') ?? ''}")`);
   else {
-    const g = BigInt(tm[1]) * 1_000_000_000n + BigInt(tm[2]) * 1000n;
+    const g = tns ? BigInt(tns[1]) : BigInt(tm![1]) * 1_000_000_000n + BigInt(tm![2]) * 1000n;
     const d = g < before ? g - before : g > after ? g - after : 0n;
     clockSkewMs = Number(d) / 1e6;
     if (Math.abs(clockSkewMs) > 2000) {
@@ -256,6 +301,8 @@ export async function applyIdentity(
     applyMs: Math.round((performance.now() - t0) * 10) / 10,
     agentCalls: calls,
     phasesMs: { setTime: Math.round(tSet * 10) / 10, script: Math.round(Number(after - before) / 1e5) / 10 },
+    method,
+    ...(kv.has('steps') ? { guestSteps: kv.get('steps') } : {}),
   };
 }
 

@@ -218,6 +218,8 @@ build_tiny() {
   # the reseed helper
   step "compiling instaclone-reseed"
   gcc -static -O2 -s -Wall -o "$rootfs/usr/sbin/instaclone-reseed" "$RECIPE_DIR/instaclone-reseed.c"
+  # the identity helper (one process applies and reads back a child's identity)
+  gcc -static -O2 -s -Wall -o "$rootfs/usr/sbin/instaclone-identity" "$RECIPE_DIR/instaclone-identity.c"
   # kernel modules in dependency order
   step "selecting kernel modules"
   local -A modpath=() loaded=()

@@ -1,12 +1,13 @@
 // identity.ts without QEMU: validation, the collision report, GUID decoding, and applyIdentity's
 // read-back checks against a scripted fake agent.
 import { describe, expect, it } from 'vitest';
-import type { AgentClient } from '../../lib/engine/agent';
+import { AgentError, type AgentClient } from '../../lib/engine/agent';
 import { EngineError } from '../../lib/engine/errors';
 import {
   applyIdentity,
   findCollisions,
   guidFromLeHex,
+  IDENTITY_HELPER,
   isValidHostname,
   newMachineId,
   newVmgenid,
@@ -23,35 +24,43 @@ const plan: IdentityPlan = {
   vmgenid: '11111111-2222-3333-4444-555555555555',
 };
 
-/** A fake agent whose identity script prints what `guest` says the guest reports. */
-function fakeAgent(guest: Partial<Record<string, string>>, calls: { command: string; args?: unknown }[] = []) {
+/**
+ * A fake agent whose identity helper (or, with `helper: false`, whose fallback script) prints what
+ * `guest` says the guest reports. Without the helper, its guest-exec fails like qemu-ga does.
+ */
+function fakeAgent(guest: Partial<Record<string, string>>, calls: { command: string; args?: unknown }[] = [], opts: { helper?: boolean } = {}) {
   const nowSec = () => Math.floor(Date.now() / 1000);
   return {
     async call(command: string, args?: Record<string, unknown>) {
       calls.push({ command, args });
       return {};
     },
-    async exec(argv: string[], opts: { input?: Buffer }) {
-      calls.push({ command: 'guest-exec', args: { argv, input: opts.input } });
+    async exec(argv: string[], o: { input?: Buffer }) {
+      calls.push({ command: 'guest-exec', args: { argv, input: o.input } });
       const t = Date.now();
+      const helper = argv[0] === IDENTITY_HELPER;
+      if (helper && opts.helper === false) {
+        throw new AgentError('guest-exec', 'GenericError', `Guest agent command failed, error was 'Failed to execute child process “${IDENTITY_HELPER}” (No such file or directory)'`);
+      }
+      // helper argv: PATH hostname machineId mac ip mask gw timeNs; script: sh -c SCRIPT $0 hostname machineId mac ip mask gw
+      const v = helper ? argv.slice(1) : argv.slice(4);
       const out: Record<string, string | undefined> = {
         reseed: 'ok',
         vmgenid: 'unreadable',
         vmfork: 'yes',
         urandom: '00112233445566778899aabbccddeeff',
-        time: `${nowSec()} ${(t % 1000) * 1000}`,
+        ...(helper ? { timens: `${BigInt(t) * 1_000_000n}` } : { time: `${nowSec()} ${(t % 1000) * 1000}` }),
         ...guest,
       };
-      // argv: sh -c SCRIPT $0 hostname machineId mac ip mask gw
-      out.machineid = guest.machineid ?? argv[5];
-      out.mac = guest.mac ?? argv[6];
-      out.hostname = guest.hostname ?? argv[4];
-      out.etchostname = guest.etchostname ?? argv[4];
-      out.ip = guest.ip ?? `2: eth0    inet ${argv[7]}/8 scope global eth0`;
+      out.machineid = guest.machineid ?? v[1];
+      out.mac = guest.mac ?? v[2];
+      out.hostname = guest.hostname ?? v[0];
+      out.etchostname = guest.etchostname ?? v[0];
+      out.ip = guest.ip ?? (helper ? `${v[3]}/8` : `2: eth0    inet ${v[3]}/8 scope global eth0`);
       return {
         exitCode: 0,
         stdout: Object.entries(out)
-          .map(([k, v]) => `${k}=${v}`)
+          .map(([k, val]) => `${k}=${val}`)
           .join('\n'),
         stderr: guest.stderr ?? '',
         polls: 1,
@@ -121,19 +130,54 @@ describe('identity helpers', () => {
 });
 
 describe('applyIdentity', () => {
-  it('sets the clock, then runs ONE script with the values as argv and host entropy on stdin', async () => {
+  it('runs ONE helper process with the values and the host time as argv and host entropy on stdin', async () => {
     const calls: { command: string; args?: any }[] = [];
+    const t0 = BigInt(Date.now()) * 1_000_000n;
     const v = await applyIdentity(fakeAgent({}, calls), plan, { prefixLen: 8, gateway: '10.0.2.2' });
-    expect(calls.map((c) => c.command)).toEqual(['guest-set-time', 'guest-exec']);
-    expect(Math.abs(calls[0].args.time / 1e6 - Date.now())).toBeLessThan(5000);
-    const { argv, input } = calls[1].args;
+    expect(calls.map((c) => c.command)).toEqual(['guest-exec']);
+    const { argv, input } = calls[0].args;
+    expect(argv.slice(0, 7)).toEqual([IDENTITY_HELPER, 'web-1', plan.machineId, plan.mac, plan.ip, '255.0.0.0', '10.0.2.2']);
+    expect(argv).toHaveLength(8);
+    const ns = BigInt(argv[7]);
+    expect(ns >= t0 - 1_000_000_000n && ns <= t0 + 5_000_000_000n).toBe(true);
+    expect(Buffer.isBuffer(input) && input.length).toBe(64);
+    expect(v).toMatchObject({ ...plan, urandomHex: '00112233445566778899aabbccddeeff', vmgenidReseedSeen: true, entropyReseeded: true, method: 'helper' });
+    expect(v.agentCalls).toBe(2);
+    expect(v.phasesMs.setTime).toBe(0);
+    expect(Math.abs(v.clockSkewMs)).toBeLessThan(2000);
+  });
+
+  it('without the helper (older images): sets the clock, then runs ONE script with the values as argv; remembers it', async () => {
+    const calls: { command: string; args?: any }[] = [];
+    const agent = fakeAgent({}, calls, { helper: false });
+    const v = await applyIdentity(agent, plan, { prefixLen: 8, gateway: '10.0.2.2' });
+    expect(calls.map((c) => c.command)).toEqual(['guest-exec', 'guest-set-time', 'guest-exec']);
+    expect(Math.abs(calls[1].args.time / 1e6 - Date.now())).toBeLessThan(5000);
+    const { argv, input } = calls[2].args;
     expect(argv.slice(0, 2)).toEqual(['/bin/sh', '-c']);
     expect(argv.slice(3)).toEqual(['instaclone-identity', 'web-1', plan.machineId, plan.mac, plan.ip, '255.0.0.0', '10.0.2.2']);
     expect(argv[2]).not.toContain('web-1'); // values never interpolated into the script
     expect(Buffer.isBuffer(input) && input.length).toBe(64);
-    expect(v).toMatchObject({ ...plan, urandomHex: '00112233445566778899aabbccddeeff', vmgenidReseedSeen: true, entropyReseeded: true });
-    expect(v.agentCalls).toBe(3);
+    expect(v).toMatchObject({ ...plan, urandomHex: '00112233445566778899aabbccddeeff', vmgenidReseedSeen: true, entropyReseeded: true, method: 'script' });
+    expect(v.agentCalls).toBe(4);
     expect(Math.abs(v.clockSkewMs)).toBeLessThan(2000);
+    // the same connection does not try the helper again
+    calls.length = 0;
+    await applyIdentity(agent, plan, { prefixLen: 8, gateway: '10.0.2.2' });
+    expect(calls.map((c) => c.command)).toEqual(['guest-set-time', 'guest-exec']);
+  });
+
+  it('does not fall back when the helper exists but the agent fails otherwise', async () => {
+    const agent = {
+      async call() {
+        return {};
+      },
+      async exec() {
+        throw new AgentError('guest-exec', 'GenericError', 'something else broke');
+      },
+    } as unknown as AgentClient;
+    const err: any = await applyIdentity(agent, plan, { label: 'c-1' }).catch((e: any) => e);
+    expect(err.message).toMatch(/^child c-1: identity check failed: the guest agent could not run \/usr\/sbin\/instaclone-identity \(.*something else broke/);
   });
 
   it('rejects an invalid hostname before touching the guest', async () => {
@@ -145,9 +189,9 @@ describe('applyIdentity', () => {
     expect(calls).toHaveLength(0);
   });
 
-  it('fails loudly, naming the child, when the guest reports something else', async () => {
+  it.each([true, false])('fails loudly, naming the child, when the guest reports something else (helper: %s)', async (helper) => {
     const err: any = await applyIdentity(
-      fakeAgent({ mac: '52:54:00:12:34:56', hostname: 'instaclone', time: '1000 0', reseed: 'failed' }),
+      fakeAgent({ mac: '52:54:00:12:34:56', hostname: 'instaclone', ...(helper ? { timens: '1000000000000' } : { time: '1000 0' }), reseed: 'failed', stderr: 'setting the clock: Operation not permitted' }, [], { helper }),
       plan,
       { label: 'child-7' },
     ).catch((e: any) => e);
@@ -156,16 +200,23 @@ describe('applyIdentity', () => {
     expect(err.message).toMatch(/^child child-7: identity check failed: /);
     expect(err.message).toMatch(/hostname is "instaclone", expected "web-1"/);
     expect(err.message).toMatch(/eth0 MAC is "52:54:00:12:34:56", expected "52:54:00:ab:cd:01"/);
-    expect(err.message).toMatch(/instaclone-reseed failed/);
+    expect(err.message).toMatch(helper ? /instaclone-identity failed to add host entropy/ : /instaclone-reseed failed to add host entropy/);
+    expect(err.message).toMatch(/guest said: setting the clock: Operation not permitted/);
     expect(err.message).toMatch(/guest clock is -?\d+\.\d s off/);
   });
 
-  it('notices a leftover parent address and a wrong vmgenid seen by the guest', async () => {
+  it('notices a leftover parent address and a wrong vmgenid seen by the guest (helper)', async () => {
+    const err: any = await applyIdentity(fakeAgent({ ip: '10.0.2.15/24 10.1.0.7/8', vmgenid: '443322116655887799aabbccddeeff00' }), plan).catch((e: any) => e);
+    expect(err.message).toMatch(/eth0 has 10.0.2.15\/24, 10.1.0.7\/8, expected 10.1.0.7\/8 only/);
+    expect(err.message).toMatch(/guest sees vmgenid 11223344-5566-7788-99aa-bbccddeeff00/);
+  });
+
+  it('notices a leftover parent address and a wrong vmgenid seen by the guest (script)', async () => {
     const err: any = await applyIdentity(
       fakeAgent({
         ip: '2: eth0    inet 10.0.2.15/24 scope global eth0\\ 2: eth0    inet 10.1.0.7/8 scope global secondary eth0',
         vmgenid: '443322116655887799aabbccddeeff00',
-      }),
+      }, [], { helper: false }),
       plan,
     ).catch((e: any) => e);
     expect(err.message).toMatch(/eth0 has 10.0.2.15\/24, 10.1.0.7\/8, expected 10.1.0.7\/8 only/);
