@@ -150,6 +150,37 @@ export class AgentClient {
     return c;
   }
 
+  /**
+   * Opens the agent's chardev socket WITHOUT waiting for the guest (no sync yet): the first command
+   * (or ready()) synchronises. A fork opens it before the checkpoint load and `cont`, so that the
+   * child's virtio-serial port is host-connected as it was in the parent at freeze time: otherwise
+   * QEMU tells the resumed guest "port closed", qemu-ga reads EOF and sleeps 500 ms (QGA_SLEEP_TIME)
+   * before it looks at the port again.
+   */
+  static async open(socketPath: string, opts: { timeoutMs?: number } = {}): Promise<AgentClient> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const c = new AgentClient(socketPath, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await c.open(deadline);
+        return c;
+      } catch (e) {
+        if (Date.now() >= deadline) {
+          c.close();
+          throw new EngineError('qemu', `Could not open the guest agent socket ${socketPath} (${(e as Error).message}); check that QEMU is running.`);
+        }
+        await sleep(5);
+      }
+    }
+  }
+
+  /** Waits until the guest agent answers a guest-sync-delimited (no-op when already in sync). */
+  ready(timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<void> {
+    if (this.sock && !this.needSync && !this.closed) return Promise.resolve();
+    return this.enqueue(() => this.ensureReady(Date.now() + timeoutMs));
+  }
+
   /** Runs one agent command; rejects with AgentError on an error reply, EngineError on timeout. */
   call<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<T> {
     return this.enqueue(async () => {

@@ -13,7 +13,7 @@ import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './netwo
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { assertTemplateFiles, childSpec, pool } from './templates';
-import { connectAgent, launch, loadCheckpoint, type Vmm } from './vmm';
+import { connectAgent, launch, loadCheckpoint, openAgentEarly, type Vmm } from './vmm';
 
 export interface ChildResult {
   id: string;
@@ -118,6 +118,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       }
       vmms.push(vmm);
       await core.setVm(id, { pid: vmm.pid, mac: net.mac, ip: net.ip, ports: JSON.stringify(net.hostPorts) });
+      await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm);
       const a0 = performance.now();
       const agent = await connectAgent(vmm, 30_000);

@@ -12,7 +12,7 @@ import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { assertTemplateFiles, childSpec } from './templates';
-import { connectAgent, launch, loadCheckpoint, quit } from './vmm';
+import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit } from './vmm';
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
@@ -125,6 +125,7 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
       const vmgenid = randomUUID();
       const { vmm, spawnMs } = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
       watch(core, vmm);
+      await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm);
       const agent = await connectAgent(vmm, 30_000);
       if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);

@@ -183,10 +183,22 @@ export async function quit(vmm: Vmm, timeoutMs = 3000): Promise<void> {
   }
 }
 
+/** The VMM's agent connection, synchronised with the guest agent (waits until it answers). */
 export async function connectAgent(vmm: Vmm, timeoutMs = 60_000): Promise<AgentClient> {
-  if (vmm.agent) return vmm.agent;
+  if (vmm.agent) {
+    await vmm.agent.ready(timeoutMs);
+    return vmm.agent;
+  }
   vmm.agent = await AgentClient.connect(sockets(vmm.runDir).agent, { timeoutMs });
   return vmm.agent;
+}
+
+/**
+ * Opens the agent socket of a VMM that is about to load a checkpoint, before `cont` (see
+ * AgentClient.open: keeps the port host-connected across the fork, so qemu-ga never sleeps on EOF).
+ */
+export async function openAgentEarly(vmm: Vmm): Promise<void> {
+  if (!vmm.agent) vmm.agent = await AgentClient.open(sockets(vmm.runDir).agent, { timeoutMs: 5_000 });
 }
 
 /** The last `n` lines of a serial log (for crashed VMs). */
