@@ -45,7 +45,19 @@ export async function authenticate(req: Request, role: Role): Promise<Principal>
   return principal;
 }
 
+/** A full tmpfs or disk surfaces from QEMU, qemu-img or SQLite in many forms: say it once, plainly. */
+function diskFull(e: unknown): EngineError | null {
+  const msg = String((e as Error)?.message ?? e);
+  if (!/ENOSPC|No space left on device|SQLITE_FULL|database or disk is full/i.test(msg)) return null;
+  return new EngineError(
+    'insufficient',
+    'The host ran out of space (INSTACLONE_RUN tmpfs or INSTACLONE_HOME disk) while doing this; nothing of the failed operation was kept. Free space or fork fewer children, then try again.',
+  );
+}
+
 export function errorResponse(e: unknown): Response {
+  const full = diskFull(e);
+  if (full) e = full;
   if (isEngineError(e)) return Response.json({ error: e.message, code: e.code }, { status: httpStatus[e.code] });
   if (e instanceof z.ZodError) return Response.json({ error: describeZodError(e), code: 'invalid' }, { status: 422 });
   console.error('instaclone: unexpected error', e);
