@@ -21,7 +21,8 @@ export interface PrepareResult {
   name: string;
   state: 'frozen';
   quiesced: boolean;
-  timings: { bootMs: number; warmupMs: number; freezeMs: number };
+  /** pauseMs: how long the source was paused (stop → checkpoint complete; from a VM: stop → cont) */
+  timings: { bootMs: number; warmupMs: number; freezeMs: number; pauseMs: number };
   warmup: WarmupRecord[];
   slots: number;
 }
@@ -111,10 +112,8 @@ async function freeze(vmm: Vmm, tpl: TemplateRow, quiesce: boolean): Promise<num
       throw new EngineError('qemu', `Could not quiesce the guest's file systems (${(e as Error).message}); prepare without --quiesce or check the guest agent.`);
     });
   }
-  const t0 = performance.now();
-  await vmm.qmp.execute('stop');
-  await migrateToFile(vmm, paths.migrationSocket(vmm.id), tpl.statePath, true);
-  const pause = performance.now() - t0;
+  // the pause: stop → checkpoint complete on disk (socket and capabilities are set up before stop)
+  const pause = await migrateToFile(vmm, paths.migrationSocket(vmm.id), tpl.statePath, true, { stop: true });
   await quit(vmm);
   return pause;
 }
@@ -192,7 +191,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     core.emit({ type: 'template', id: tpl.id, name: tpl.name, state: 'frozen' });
     await task.progress('slots', 0.85, `registering ${p.slots} slot(s)`);
     await registerSlots(core, tpl.id, p.slots, p.prelaunch);
-    const result: PrepareResult = { id: tpl.id, name: tpl.name, state: 'frozen', quiesced: p.quiesce, timings: { bootMs: timings.bootMs, warmupMs: timings.warmupMs, freezeMs: timings.freezeMs }, warmup, slots: p.slots };
+    const result: PrepareResult = { id: tpl.id, name: tpl.name, state: 'frozen', quiesced: p.quiesce, timings: { bootMs: timings.bootMs, warmupMs: timings.warmupMs, freezeMs: timings.freezeMs, pauseMs: timings.pauseMs }, warmup, slots: p.slots };
     await task.done(result);
     return result;
   } catch (e) {
@@ -238,6 +237,7 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
         srcFrozen = true;
       }
       await srcVmm.qmp.execute('stop');
+      const tStop = performance.now();
       srcStopped = true;
       fs.copyFileSync(src.diskPath!, tpl.diskPath);
       const net = await allocateNetwork(rxId, { parent: true, forwardPorts: [] });
@@ -247,6 +247,7 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
       await task.progress('freeze', 0.5, `moving ${src.name}'s state into the new template`);
       await migrateToVmm(srcVmm, rx, paths.migrationSocket(rxId));
       await srcVmm.qmp.execute('cont');
+      const pauseMs = performance.now() - tStop;
       srcStopped = false;
       if (srcFrozen) {
         await agent.call('guest-fsfreeze-thaw', undefined, 30_000).catch(() => undefined);
@@ -259,7 +260,7 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
       await releaseNetwork(rxId);
       const freezeMs = performance.now() - t2;
       const checksums = await sealTemplate(tpl);
-      const timings = { bootMs: 0, warmupMs: r1(warmupMs), freezeMs: r1(freezeMs) };
+      const timings = { bootMs: 0, warmupMs: r1(warmupMs), freezeMs: r1(freezeMs), pauseMs: r1(pauseMs) };
       await db().template.update({
         where: { id: tpl.id },
         data: { state: 'frozen', quiesced: p.quiesce, checksums: JSON.stringify(checksums), warmup: JSON.stringify(warmup), timings: JSON.stringify(timings), frozenAt: new Date() },

@@ -72,16 +72,50 @@ export async function launch(id: string, spec: LaunchSpec, checkpoint?: string):
 export async function loadCheckpoint(vmm: Vmm, opts: { cont?: boolean; fd?: number } = {}): Promise<number> {
   const t0 = performance.now();
   const q = vmm.qmp;
-  await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+  // `events`: QEMU sends MIGRATION {status} events, so completion is seen at once (no poll backoff)
+  await q.execute('migrate-set-capabilities', {
+    capabilities: [
+      { capability: 'x-ignore-shared', state: true },
+      { capability: 'events', state: true },
+    ],
+  });
+  const ev = migrationEvent(vmm, 30_000);
   await q.execute('migrate-incoming', { uri: `fd:${opts.fd ?? 3}` });
-  await waitIncoming(vmm, 30_000);
+  await waitIncoming(vmm, 30_000, ev.promise).finally(ev.cancel);
   if (opts.cont !== false) await q.execute('cont');
   return performance.now() - t0;
 }
 
-async function waitIncoming(vmm: Vmm, timeoutMs: number) {
+/**
+ * The next MIGRATION event with a final status (register before the command that starts it).
+ * Never rejects; `cancel` removes the listener.
+ */
+function migrationEvent(vmm: Vmm, timeoutMs: number): { promise: Promise<string>; cancel: () => void } {
+  let cancel: () => void = () => undefined;
+  const promise = new Promise<string>((resolve) => {
+    const on = (e: { data?: { status?: string } }) => {
+      const st = String(e.data?.status);
+      if (/^(completed|failed|cancelled)$/.test(st)) {
+        cancel();
+        resolve(st);
+      }
+    };
+    const timer = setTimeout(() => cancel(), timeoutMs);
+    cancel = () => {
+      clearTimeout(timer);
+      vmm.qmp.off('MIGRATION', on);
+    };
+    vmm.qmp.on('MIGRATION', on);
+  });
+  return { promise, cancel };
+}
+
+const tick = (ms: number, ev?: Promise<unknown>) => (ev ? Promise.race([sleep(ms), ev]) : sleep(ms));
+
+async function waitIncoming(vmm: Vmm, timeoutMs: number, ev?: Promise<string>) {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+  // with an event: a slow safety poll; without: a short backoff
+  for (let delay = ev ? 20 : 2; ; delay = ev ? 50 : Math.min(delay * 2, 50)) {
     const st = await vmm.qmp.execute<{ status: string }>('query-status');
     if (st.status !== 'inmigrate') {
       if (st.status === 'paused' || st.status === 'running' || st.status === 'postmigrate') return;
@@ -90,16 +124,17 @@ async function waitIncoming(vmm: Vmm, timeoutMs: number) {
     const mig = await vmm.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
     if (mig.status === 'failed') throw new EngineError('qemu', `Loading the checkpoint failed: ${mig['error-desc'] ?? 'unknown error'}.`);
     if (Date.now() > deadline) throw new EngineError('qemu', `Loading the checkpoint took longer than ${timeoutMs} ms.`);
-    await sleep(delay);
+    await tick(delay, ev);
   }
 }
 
 /**
- * Migrates the (stopped) VM's device state, plus any RAM not in a shared file, to `outFile`
- * through a unix socket this process listens on. Resolves when QEMU reports completion and the
- * file is fully written.
+ * Migrates the VM's device state, plus any RAM not in a shared file, to `outFile` through a unix
+ * socket this process listens on. Resolves when QEMU reports completion and the file is fully
+ * written. With `stop`, everything that does not need a paused VM (socket, capabilities) is done
+ * first, then the VM is stopped: the result is the pause (stop → checkpoint complete on disk), ms.
  */
-export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string, ignoreShared: boolean): Promise<void> {
+export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string, ignoreShared: boolean, opts: { stop?: boolean } = {}): Promise<number> {
   fs.rmSync(sockPath, { force: true });
   const out = fs.createWriteStream(outFile, { mode: 0o600 });
   let written!: Promise<void>;
@@ -118,13 +153,24 @@ export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string,
     server.once('error', reject);
   });
   await new Promise<void>((res, rej) => server.listen(sockPath, () => res()).once('error', rej));
+  let ev: { promise: Promise<string>; cancel: () => void } | undefined;
   try {
-    await vmm.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: ignoreShared }] });
+    await vmm.qmp.execute('migrate-set-capabilities', {
+      capabilities: [
+        { capability: 'x-ignore-shared', state: ignoreShared },
+        { capability: 'events', state: true },
+      ],
+    });
+    const t0 = performance.now();
+    if (opts.stop) await vmm.qmp.execute('stop');
+    ev = migrationEvent(vmm, 120_000);
     await vmm.qmp.execute('migrate', { uri: `unix:${sockPath}` });
-    await migrationDone(vmm, 120_000);
+    await migrationDone(vmm, 120_000, ev.promise);
     await Promise.race([accepted, sleep(5000).then(() => Promise.reject(new EngineError('qemu', 'QEMU never connected to the checkpoint socket.')))]);
     await written;
+    return performance.now() - t0;
   } finally {
+    ev?.cancel();
     server.close();
     fs.rmSync(sockPath, { force: true });
     if (!out.closed) out.destroy();
@@ -143,16 +189,16 @@ export async function migrateToVmm(src: Vmm, dst: Vmm, sockPath: string): Promis
   fs.rmSync(sockPath, { force: true });
 }
 
-async function migrationDone(vmm: Vmm, timeoutMs: number) {
+async function migrationDone(vmm: Vmm, timeoutMs: number, ev?: Promise<string>) {
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+  for (let delay = ev ? 20 : 1; ; delay = ev ? 50 : Math.min(delay * 2, 50)) {
     const st = await vmm.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
     if (st.status === 'completed') return;
     if (st.status === 'failed' || st.status === 'cancelled') {
       throw new EngineError('qemu', `Saving the checkpoint failed: ${st['error-desc'] ?? st.status}.`);
     }
     if (Date.now() > deadline) throw new EngineError('qemu', `Saving the checkpoint took longer than ${timeoutMs} ms.`);
-    await sleep(delay);
+    await tick(delay, ev);
   }
 }
 

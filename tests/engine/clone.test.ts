@@ -56,7 +56,8 @@ describe('clone engine (real QEMU)', () => {
   it('prepares a quiesced template with prelaunched slots', async () => {
     const r = await E.prepare({ name: 'web', warmup: ['echo warm > /tmp/warm', 'cat /proc/uptime'], slots: 3, prelaunch: true, quiesce: true });
     expect(r).toMatchObject({ name: 'web', state: 'frozen', quiesced: true });
-    expect(Object.keys(r.timings).sort()).toEqual(['bootMs', 'freezeMs', 'warmupMs']);
+    expect(Object.keys(r.timings).sort()).toEqual(['bootMs', 'freezeMs', 'pauseMs', 'warmupMs']);
+    expect(r.timings.pauseMs).toBeLessThanOrEqual(r.timings.freezeMs);
     const t = (await E.get('web')) as { files: Record<string, string>; timings: Record<string, number>; slots: { prelaunched: number } };
     for (const f of Object.values(t.files)) expect(fs.statSync(f).mode & 0o777).toBe(0o444);
     expect(t.slots.prelaunched).toBe(3);
