@@ -8,8 +8,8 @@ import { newId, type Core, type OpContext, type TemplateRow, type VmRow } from '
 import { createOverlay, mkdirPrivate, rmrf } from './disks';
 import { EngineError } from './errors';
 import { checkAdmission } from './admission';
-import { applyIdentity, newMachineId, type VerifiedIdentity } from './identity';
-import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
+import { applyIdentity, assertNoCollisions, newMachineId, parseStoredIdentity, type VerifiedIdentity } from './identity';
+import { allocateNetwork, PARENT_IP, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { assertTemplateFiles, childSpec, pool } from './templates';
@@ -83,6 +83,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
     await task.progress('fork', 0.05, `forking ${p.count} child(ren) (${taken.filter((s) => s.prelaunched).length} prelaunched slot(s))`);
     let done = 0;
     const details: NonNullable<ForkResult['details']> = [];
+    const idents: VerifiedIdentity[] = [];
     const perChild = await pool(p.count, FORK_CONCURRENCY, async (i) => {
       const c0 = performance.now();
       const slot = taken[i];
@@ -127,12 +128,22 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       const i0 = performance.now();
       const ident: VerifiedIdentity = await applyIdentity(agent, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway });
       const identityMs = performance.now() - i0;
+      idents.push(ident);
       await core.setVm(id, { state: 'running', startedAt: new Date(), machineId: ident.machineId, identity: JSON.stringify(ident) });
       done++;
       await task.progress('fork', 0.05 + (0.95 * done) / p.count, `${name} is running`);
       details.push({ name, source, spawnMs: r1(spawnMs), loadMs: r1(loadMs), agentMs: r1(agentMs), identityMs: r1(identityMs) });
       return { ms: r1(performance.now() - c0), child: { id, name, state: 'running', persistent, identity: { hostname: ident.hostname, mac: ident.mac, ip: ident.ip, machineId: ident.machineId, vmgenid: ident.vmgenid } } };
     }).finally(() => taken.forEach((s) => claimed.delete(s.id)));
+    // every child is verified: now none may collide with a sibling, with the template's other live
+    // children, or still hold the parent's identity (throws; the catch below removes the children)
+    const madeIds = made.map((m) => m.id);
+    const others = (await db().vm.findMany({ where: { templateId: tpl.id, state: 'running', id: { notIn: madeIds } }, select: { identity: true } }))
+      .map((v) => parseStoredIdentity(v.identity))
+      .filter((v): v is VerifiedIdentity => v !== null);
+    const source = tpl.sourceVmId ? await db().vm.findUnique({ where: { id: tpl.sourceVmId }, select: { identity: true } }) : null;
+    const parent: Partial<VerifiedIdentity> = parseStoredIdentity(source?.identity) ?? { ip: PARENT_IP };
+    assertNoCollisions(idents, others, parent, `fork of "${tpl.name}"`);
     const result: ForkResult = {
       children: perChild.map((c) => c.child),
       timings: { totalMs: r1(performance.now() - t0), perChildMs: perChild.map((c) => c.ms) },

@@ -341,3 +341,31 @@ export function findCollisions(items: VerifiedIdentity[], parent?: Partial<Verif
   }
   return out;
 }
+
+/**
+ * The collision check of a fork: the fork's freshly verified children against each other, against
+ * the template's other live children and against the parent. Throws EngineError('qemu') naming
+ * every collision (the caller removes the fork's children); returns quietly when all is unique.
+ */
+export function assertNoCollisions(
+  forked: VerifiedIdentity[],
+  others: VerifiedIdentity[],
+  parent: Partial<VerifiedIdentity> | undefined,
+  what: string,
+): void {
+  const c = findCollisions([...forked, ...others], parent);
+  if (c.length) {
+    throw new EngineError('qemu', `${what}: identity check failed: ${c.join('; ')}; the fork's children were removed, fork again.`, { collisions: c });
+  }
+}
+
+/** A stored identity JSON (Vm.identity) as a VerifiedIdentity, or null when it has none. */
+export function parseStoredIdentity(json: string | null | undefined): VerifiedIdentity | null {
+  if (!json) return null;
+  try {
+    const v = JSON.parse(json) as VerifiedIdentity;
+    return v && typeof v.hostname === 'string' && v.hostname ? v : null;
+  } catch {
+    return null;
+  }
+}

@@ -5,12 +5,14 @@ import { AgentError, type AgentClient } from '../../lib/engine/agent';
 import { EngineError } from '../../lib/engine/errors';
 import {
   applyIdentity,
+  assertNoCollisions,
   findCollisions,
   guidFromLeHex,
   IDENTITY_HELPER,
   isValidHostname,
   newMachineId,
   newVmgenid,
+  parseStoredIdentity,
   prefixToMask,
   type IdentityPlan,
   type VerifiedIdentity,
@@ -221,5 +223,48 @@ describe('applyIdentity', () => {
     ).catch((e: any) => e);
     expect(err.message).toMatch(/eth0 has 10.0.2.15\/24, 10.1.0.7\/8, expected 10.1.0.7\/8 only/);
     expect(err.message).toMatch(/guest sees vmgenid 11223344-5566-7788-99aa-bbccddeeff00/);
+  });
+});
+
+describe("a fork's collision check", () => {
+  const id = (i: number, over: Partial<VerifiedIdentity> = {}): VerifiedIdentity => ({
+    hostname: `t-${i}`,
+    mac: `52:54:00:00:01:${String(i).padStart(2, '0')}`,
+    ip: `10.1.1.${i}`,
+    machineId: (i.toString(16) + 'a').repeat(16).slice(0, 32),
+    vmgenid: `${i}`.repeat(8).slice(0, 8) + '-0000-4000-8000-000000000000',
+    clockSkewMs: 0,
+    urandomHex: (i.toString(16) + 'b').repeat(16).slice(0, 32),
+    vmgenidInGuest: null,
+    vmgenidReseedSeen: true,
+    entropyReseeded: true,
+    applyMs: 1,
+    agentCalls: 2,
+    phasesMs: { setTime: 0, script: 1 },
+    ...over,
+  });
+
+  it('passes when the fork, the live siblings and the parent are all distinct', () => {
+    expect(() => assertNoCollisions([id(1), id(2)], [id(3)], { ip: '10.0.2.15' }, 'fork of "t"')).not.toThrow();
+  });
+
+  it("fails loudly on a collision with a live child of the template or with the parent", () => {
+    let err: any;
+    try {
+      assertNoCollisions([id(1), id(2, { machineId: id(3).machineId })], [id(3)], { ip: '10.1.1.1' }, 'fork of "t"');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err.code).toBe('qemu');
+    expect(err.message).toMatch(/^fork of "t": identity check failed: /);
+    expect(err.message).toContain(`machine-id "${id(3).machineId}" is shared by t-2 and t-3`);
+    expect(err.message).toContain(`IP address "10.1.1.1" of t-1 is still the parent's`);
+    expect(err.message).toMatch(/the fork's children were removed/);
+  });
+
+  it('reads stored identities and skips rows without one', () => {
+    expect(parseStoredIdentity(JSON.stringify(id(4)))?.hostname).toBe('t-4');
+    for (const bad of [null, undefined, '', '{}', 'not json']) expect(parseStoredIdentity(bad)).toBeNull();
   });
 });
