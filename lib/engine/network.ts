@@ -352,14 +352,19 @@ export function allocateNetwork(vmId: string, opts: AllocateOptions = {}): Promi
           mine.add(hp);
         }
         const [lo, hi] = cfg.portRange;
-        let next = lo;
+        // Start at a random place in the range: engines in other processes (other consoles, test
+        // runs) scan the same range, and a port checked free is only taken once QEMU binds it.
+        const span = hi - lo + 1;
+        let offset = randomBytes(4).readUInt32BE(0) % span;
         for (const gp of forward) {
           if (hostPorts[gp]) continue;
           let found = 0;
-          for (; next <= hi; next++) {
-            if (usedPorts.has(next) || mine.has(next)) continue;
-            if (prev?.ports.includes(next) || (await portIsFree(next))) {
-              found = next++;
+          for (let tried = 0; tried < span; tried++, offset = (offset + 1) % span) {
+            const candidate = lo + offset;
+            if (usedPorts.has(candidate) || mine.has(candidate)) continue;
+            if (prev?.ports.includes(candidate) || (await portIsFree(candidate))) {
+              found = candidate;
+              offset = (offset + 1) % span;
               break;
             }
           }

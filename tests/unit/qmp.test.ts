@@ -54,7 +54,7 @@ describe('QmpClient', () => {
   it('turns an error reply into a QmpError carrying the command and the reply', async () => {
     const p = await fakeQmp((c, s) => s.write(JSON.stringify({ error: { class: 'GenericError', desc: 'nope' }, id: c.id }) + '\n'));
     const q = await QmpClient.connect(p);
-    const err = await q.execute('cont').catch((e) => e);
+    const err = (await q.execute('cont').catch((e: unknown) => e)) as QmpError;
     expect(err).toBeInstanceOf(QmpError);
     expect(err.command).toBe('cont');
     expect(err.errorClass).toBe('GenericError');
