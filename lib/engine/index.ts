@@ -130,7 +130,8 @@ export class Engine {
     const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
     return {
       templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId })),
-      vms: vms.map(vmView),
+      // DESIGN.md's fields, plus the address a console shows (additive)
+      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip })),
     };
   }
 
