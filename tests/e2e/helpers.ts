@@ -8,7 +8,7 @@ import { expect, request, type APIRequestContext, type Page, type TestInfo } fro
 
 export const BASE = process.env.E2E_BASE_URL ?? 'http://localhost:3100';
 export const HOME = process.env.E2E_HOME ?? '';
-export const ARTIFACTS = path.join(process.cwd(), 'tests/e2e/artifacts');
+export const ARTIFACTS = path.join(process.cwd(), 'test-results/e2e-artifacts'); // kept by CI, not committed
 const STATE = () => path.join(HOME, 'e2e-state.json');
 
 export function rand(prefix: string): string {
