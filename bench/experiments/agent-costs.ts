@@ -20,6 +20,11 @@ async function cleanup() {
   fs.rmSync(home, { recursive: true, force: true });
 }
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+// a hung guest can leave the event loop empty (top-level await never settles): kill our QEMUs anyway
+process.on('exit', () => {
+  for (const pid of qemuPidsUnder(root)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  fs.rmSync(root, { recursive: true, force: true });
+});
 const t = async (fn: () => Promise<unknown>) => {
   const t0 = performance.now();
   await fn();

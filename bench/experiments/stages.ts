@@ -17,6 +17,11 @@ async function cleanup() {
   fs.rmSync(root, { recursive: true, force: true });
 }
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+// a hung guest can leave the event loop empty (top-level await never settles): kill our QEMUs anyway
+process.on('exit', () => {
+  for (const pid of qemuPidsUnder(root)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  fs.rmSync(root, { recursive: true, force: true });
+});
 
 try {
   const img = await findImage(home);
