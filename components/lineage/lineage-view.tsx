@@ -15,6 +15,7 @@ import { Badge, ErrorNote, MemBar, StateDot } from '@/components/ui/misc';
 import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { ForkDialog } from '@/components/template/fork-dialog';
+import { ReadOnlyNote } from '@/components/auth/read-only-note';
 
 const ROW = 34;
 const STATES = ['all', 'running', 'starting', 'stopped', 'crashed', 'failed', 'frozen', 'preparing'];
@@ -163,6 +164,8 @@ export function LineageView() {
         </div>
       </div>
 
+      <ReadOnlyNote what="Preparing templates, forking, and stopping, resetting or deleting children" />
+
       {selected.size > 0 && (
         <div className="flex flex-wrap items-center gap-2 rounded border border-sky-800 bg-sky-950/50 px-3 py-2 text-sm" data-testid="bulk-bar">
           <span className="font-medium text-sky-200">{selected.size} selected</span>
@@ -179,6 +182,7 @@ export function LineageView() {
               </Button>
             </>
           )}
+          {!canOperate && <span className="text-xs text-slate-400" data-testid="bulk-reason">Bulk stop, reset and delete need the operator role.</span>}
           <Button size="sm" variant="ghost" onClick={() => setSelected(new Set())}>
             Clear selection
           </Button>

@@ -15,6 +15,7 @@ import { ConfirmDialog } from '@/components/ui/dialog';
 import { useToast } from '@/components/ui/toasts';
 import { History } from '@/components/tasks/history';
 import { ForkDialog } from './fork-dialog';
+import { ReadOnlyNote } from '@/components/auth/read-only-note';
 
 export function TemplateDetail({ templateRef }: { templateRef: string }) {
   const q = useTemplate(templateRef);
@@ -116,6 +117,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
           </div>
         )}
       </div>
+      <ReadOnlyNote what="Forking, resuming as a VM and deleting this template" />
       {deleteReason && canOperate && (
         <p className="text-xs text-slate-400" data-testid="delete-reason">
           {deleteReason}

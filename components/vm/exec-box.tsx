@@ -76,7 +76,11 @@ export function ExecBox({ vmRef, disabledReason }: { vmRef: string; disabledReas
           Run
         </Button>
       </div>
-      {disabledReason && <p className="text-xs text-slate-500">{disabledReason}</p>}
+      {disabledReason && (
+        <p className="text-xs text-slate-400" data-testid="exec-reason">
+          {disabledReason}
+        </p>
+      )}
       <ErrorNote error={error} />
       {result && (
         <div className="rounded border border-slate-800 bg-black/50" data-testid="exec-result">

@@ -43,7 +43,12 @@ export function VmActions({ vm }: { vm: Vm }) {
       void qc.invalidateQueries({ queryKey: ['vms'] });
     }
   }
-  if (!can) return <p className="text-xs text-slate-500">Read-only: your role cannot change VMs.</p>;
+  if (!can)
+    return (
+      <p className="text-xs text-slate-400" data-testid="vm-actions-reason">
+        Read-only: stop, start, reset and delete need the operator role.
+      </p>
+    );
   const startReason = startBlockedReason(vm);
   const items: { a: VmAction | 'delete'; enabled: boolean; title?: string; variant?: 'danger' }[] = [
     { a: 'start', enabled: !startReason, title: startReason ?? undefined },

@@ -142,11 +142,14 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
       <Panel title="Serial console">
         <SerialConsole vmRef={vm.id} canType={canOperate && (vm.state === 'running' || vm.state === 'starting')} />
       </Panel>
-      {canOperate && (
-        <Panel title="Run a command (guest agent)">
-          <ExecBox vmRef={vm.id} disabledReason={canExec(vm.state) ? null : `${vm.name} is ${vm.state}: commands run only in a running guest.`} />
-        </Panel>
-      )}
+      <Panel title="Run a command (guest agent)">
+        <ExecBox
+          vmRef={vm.id}
+          disabledReason={
+            !canOperate ? 'Read-only: running commands in the guest needs the operator role.' : canExec(vm.state) ? null : `${vm.name} is ${vm.state}: commands run only in a running guest.`
+          }
+        />
+      </Panel>
       <Panel title="History">
         <History target={vm.id} />
       </Panel>

@@ -28,10 +28,11 @@ export async function createUser(username: string, password: string | null, role
   });
 }
 
-export async function startSession(name: string, role: Role, userId?: string) {
+/** `tokenId`: the API token a token-login exchanged for this session (revoking the token ends it). */
+export async function startSession(name: string, role: Role, userId?: string, tokenId?: string) {
   const id = crypto.randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + SESSION_HOURS * 3600_000);
-  await db().session.create({ data: { id: hashToken(id), userId, name, role, expiresAt } });
+  await db().session.create({ data: { id: hashToken(id), userId, name, role, expiresAt, tokenId } });
   return { id, expiresAt };
 }
 
@@ -47,6 +48,11 @@ export async function login(username: string, password: string) {
 export async function principalForSession(id: string): Promise<Principal | null> {
   const row = await db().session.findUnique({ where: { id: hashToken(id) } });
   if (!row || row.expiresAt < new Date() || !isRole(row.role)) return null;
+  if (row.tokenId) {
+    // revokeToken deletes these sessions; this also closes the gap of a log-in racing the revocation.
+    const token = await db().apiToken.findUnique({ where: { id: row.tokenId } });
+    if (!token || token.revokedAt) return null;
+  }
   return { kind: 'session', name: row.name, role: row.role };
 }
 

@@ -13,6 +13,8 @@ export interface Principal {
   kind: 'token' | 'session' | 'local';
   name: string;
   role: Role;
+  /** the API token's id (kind "token") */
+  tokenId?: string;
 }
 
 export async function createToken(name: string, role: Role, createdBy?: string) {
@@ -28,6 +30,8 @@ export async function revokeToken(id: string) {
   const row = await db().apiToken.findUnique({ where: { id } });
   if (!row) throw new EngineError('not_found', `No token with id ${id}.`);
   await db().apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
+  // Console sessions exchanged for this token (kiosk wall screens) end with it, not when they expire.
+  await db().session.deleteMany({ where: { tokenId: id } });
 }
 
 export async function listTokens() {
@@ -42,7 +46,7 @@ export async function principalForToken(secret: string): Promise<Principal | nul
   db()
     .apiToken.update({ where: { id: row.id }, data: { lastUsed: new Date() } })
     .catch(() => {});
-  return { kind: 'token', name: `token:${row.name}`, role: row.role };
+  return { kind: 'token', name: `token:${row.name}`, role: row.role, tokenId: row.id };
 }
 
 /**

@@ -11,7 +11,7 @@ export async function GET(req: Request) {
   const safeNext = next.startsWith('/') && !next.startsWith('//') ? next : '/';
   const p = await principalForToken(url.searchParams.get('token') ?? '');
   if (!p) return Response.json({ error: 'This token is unknown or revoked: ask an admin for a new one.' }, { status: 401 });
-  const s = await startSession(p.name, p.role);
+  const s = await startSession(p.name, p.role, undefined, p.tokenId);
   (await cookies()).set(SESSION_COOKIE, s.id, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: SESSION_HOURS * 3600 });
   return new Response(null, { status: 303, headers: { location: safeNext } });
 }
