@@ -1,6 +1,7 @@
 'use client';
 // The demo: one button. Prepares a tiny parent if there is none, forks 20 children, and charts each
 // child's fork time next to the cold boot measured in this run (or the template's recorded boot).
+// The count can be lowered (a small host, a quick look); 20 is the default.
 import Link from 'next/link';
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
@@ -15,8 +16,9 @@ import type { ForkResult } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ErrorNote } from '@/components/ui/misc';
 import { identityCheck } from '@/components/template/fork-dialog';
+import { describeZodError, forkSchema } from '@/lib/validations';
 
-const COUNT = 20;
+const DEFAULT_COUNT = 20;
 
 export function Demo() {
   const can = useCan('operator');
@@ -24,11 +26,18 @@ export function Demo() {
   const [phase, setPhase] = useState<'idle' | 'preparing' | 'forking' | 'done' | 'cleaning'>('idle');
   const [log, setLog] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [countText, setCountText] = useState(String(DEFAULT_COUNT));
   const [run, setRun] = useState<{ template: string; bootMs: number | undefined; bootMeasuredNow: boolean; fork: ForkResult } | null>(null);
   const say = (l: string) => setLog((x) => [...x.slice(-30), `${new Date().toLocaleTimeString()}  ${l}`]);
 
   async function go() {
     setError(null);
+    const parsed = forkSchema.safeParse({ count: countText.trim() === '' ? undefined : Number(countText) });
+    if (!parsed.success) {
+      setError(describeZodError(parsed.error));
+      return;
+    }
+    const COUNT = parsed.data.count;
     setRun(null);
     setLog([]);
     try {
@@ -71,6 +80,7 @@ export function Demo() {
     void qc.invalidateQueries({ queryKey: ['ls'] });
   }
 
+  const busy = phase === 'preparing' || phase === 'forking' || phase === 'cleaning';
   const per = run?.fork.timings.perChildMs ?? [];
   const chart = run
     ? [
@@ -82,10 +92,21 @@ export function Demo() {
   const check = run ? identityCheck(run.fork.children) : null;
   return (
     <div className="space-y-4">
-      <div className="flex items-center gap-4">
+      <div className="flex flex-wrap items-end gap-4">
         <h1 className="text-xl font-semibold text-white">Demo: instant clone vs cold boot</h1>
+        <label className="text-xs text-slate-400">
+          Children
+          <input
+            type="number"
+            min={1}
+            value={countText}
+            onChange={(e) => setCountText(e.target.value)}
+            disabled={!can || busy}
+            className="mt-0.5 block w-20 rounded border border-slate-700 bg-slate-900 px-2 py-1 text-sm text-slate-100"
+          />
+        </label>
         <Button variant="primary" onClick={go} disabled={!can || phase === 'preparing' || phase === 'forking' || phase === 'cleaning'} busy={phase === 'preparing' || phase === 'forking'} data-testid="demo-run">
-          {phase === 'preparing' ? 'Preparing the parent…' : phase === 'forking' ? `Forking ${COUNT}…` : `Fork ${COUNT} children`}
+          {phase === 'preparing' ? 'Preparing the parent…' : phase === 'forking' ? `Forking ${countText}…` : `Fork ${countText} children`}
         </Button>
         {run && (
           <Button onClick={cleanup} disabled={phase === 'cleaning'} busy={phase === 'cleaning'}>
@@ -115,20 +136,20 @@ export function Demo() {
             </div>
           </section>
           <section className="space-y-2 rounded-md border border-slate-800 bg-slate-900/70 p-3 text-sm">
-            <div>
-              <div className="text-xs text-slate-400">Cold boot</div>
+            <div data-testid="demo-cold-boot" data-value={run.bootMs ?? ''}>
+              <div className="text-xs text-slate-400">Cold boot{run.bootMeasuredNow ? ' (this run)' : ' (recorded)'}</div>
               <div className="text-2xl font-semibold text-amber-300">{ms(run.bootMs)}</div>
             </div>
-            <div>
+            <div data-testid="demo-clone-avg" data-value={avg}>
               <div className="text-xs text-slate-400">Instant clone (avg per child)</div>
               <div className="text-2xl font-semibold text-sky-300">{ms(avg)}</div>
             </div>
-            <div>
+            <div data-testid="demo-total" data-value={run.fork.timings.totalMs}>
               <div className="text-xs text-slate-400">All {run.fork.children.length} children</div>
               <div className="text-2xl font-semibold text-slate-100">{ms(run.fork.timings.totalMs)}</div>
             </div>
-            {run.bootMs && avg > 0 && <p className="text-slate-300">{Math.round(run.bootMs / avg)}× faster than booting.</p>}
-            {check && <p className={check.ok ? 'text-emerald-300' : 'text-rose-300'}>{check.ok ? 'Every child has its own hostname, MAC, IP, machine-id and vmgenid.' : check.problems.slice(0, 3).join('; ')}</p>}
+            {run.bootMs && avg > 0 && <p className="text-slate-300" data-testid="demo-ratio">{Math.round(run.bootMs / avg)}× faster than booting.</p>}
+            {check && <p data-testid="demo-identity" className={check.ok ? 'text-emerald-300' : 'text-rose-300'}>{check.ok ? 'Every child has its own hostname, MAC, IP, machine-id and vmgenid.' : check.problems.slice(0, 3).join('; ')}</p>}
             <Link href={`/templates/${run.template}`} className="text-sky-400 underline">
               Open {run.template}
             </Link>
@@ -138,7 +159,7 @@ export function Demo() {
       {log.length > 0 && <pre className="rounded border border-slate-800 bg-black/40 p-3 font-mono text-xs text-slate-300">{log.join('\n')}</pre>}
       {!run && log.length === 0 && (
         <p className="max-w-2xl text-sm text-slate-400">
-          One click: if there is no demo template yet, a tiny parent is booted, frozen and given {COUNT} prelaunched slots; then {COUNT} children are forked from it. The chart shows how long each child took
+          One click: if there is no demo template yet, a tiny parent is booted, frozen and given one prelaunched slot per child; then the children (20 unless you choose another number) are forked from it. The chart shows how long each child took
           to be ready next to the cold boot of the same image.
         </p>
       )}

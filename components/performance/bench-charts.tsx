@@ -1,7 +1,10 @@
 'use client';
 // Charts for bench/results/latest.json. The file's exact layout belongs to the benchmark, so this finds
 // every summary ({median, p95, …}) in it, labels it by its path, and charts median and p95 side by side.
+// The benchmark's own schema (instaclone-bench/1: metrics with label, unit, median, p95, value; targets)
+// is read as such: key figures first (cold boot, fork of one child, their ratio), charts by unit.
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { ms } from '@/lib/client/format';
 
 interface Row {
   label: string;
@@ -9,6 +12,110 @@ interface Row {
   p95?: number;
   n?: number;
   unit: string;
+}
+
+interface Metric {
+  label?: string;
+  unit?: string;
+  n?: number;
+  median?: number;
+  p95?: number;
+  value?: number;
+}
+interface Target {
+  id: string;
+  label: string;
+  value: number;
+  unit: string;
+  target: number;
+  op: string;
+  pass: boolean;
+  boundBy?: string | null;
+}
+interface Bench {
+  schema?: string;
+  mode?: string;
+  startedAt?: string;
+  machine?: { accel?: string; cores?: number; qemuVersion?: string };
+  metrics?: Record<string, Metric>;
+  targets?: Target[];
+}
+
+const num = (m: Metric | undefined) => (typeof m?.median === 'number' ? m.median : typeof m?.value === 'number' ? m.value : undefined);
+
+/** Rows of the schema's metrics (those with a median), grouped by their own unit. */
+function metricRows(metrics: Record<string, Metric>): Row[] {
+  return Object.entries(metrics)
+    .filter(([, m]) => typeof m.median === 'number')
+    .map(([k, m]) => ({ label: m.label ?? k, median: m.median as number, p95: m.p95, n: m.n, unit: m.unit ?? '' }));
+}
+
+function Figure({ id, label, value, text, note }: { id: string; label: string; value: number | undefined; text: string; note?: string }) {
+  return (
+    <div className="rounded-md border border-slate-800 bg-slate-900/70 px-4 py-3" data-testid={id} data-value={value ?? ''}>
+      <div className="text-xs text-slate-400">{label}</div>
+      <div className="text-2xl font-semibold text-slate-100">{text}</div>
+      {note && <div className="text-[11px] text-slate-500">{note}</div>}
+    </div>
+  );
+}
+
+function KeyFigures({ b }: { b: Bench }) {
+  const m = b.metrics ?? {};
+  const cold = num(m['coldBoot.readyMs']);
+  const forkPre = num(m['fork1.prelaunched.readyMs']);
+  const forkFresh = num(m['fork1.fresh.readyMs']);
+  const fork = forkPre ?? forkFresh;
+  const ratio = num(m['fork1.speedup']) ?? (cold && fork ? cold / fork : undefined);
+  return (
+    <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-4" data-testid="bench-figures">
+      <Figure id="bench-cold-boot" label="Cold boot to agent-ready (median)" value={cold} text={ms(cold)} note={m['coldBoot.readyMs']?.n ? `${m['coldBoot.readyMs'].n} runs` : undefined} />
+      <Figure id="bench-fork" label={`Fork of one child (median, ${forkPre !== undefined ? 'prelaunched slot' : 'fresh VMM'})`} value={fork} text={ms(fork)} note={forkPre !== undefined && forkFresh !== undefined ? `fresh VMM: ${ms(forkFresh)}` : undefined} />
+      <Figure id="bench-ratio" label="Cold boot ÷ fork" value={ratio} text={ratio === undefined ? '–' : `${Number(ratio.toFixed(1))}×`} note="medians; how many times faster a child is ready than a cold boot" />
+      <Figure
+        id="bench-throughput"
+        label="100 children ready (prelaunched slots)"
+        value={num(m['throughput.prelaunched.100.totalMs'])}
+        text={ms(num(m['throughput.prelaunched.100.totalMs']))}
+        note={num(m['throughput.fresh.100.totalMs']) !== undefined ? `fresh VMMs: ${ms(num(m['throughput.fresh.100.totalMs']))}` : undefined}
+      />
+    </div>
+  );
+}
+
+function Targets({ targets }: { targets: Target[] }) {
+  return (
+    <section className="rounded-md border border-slate-800 bg-slate-900/70 p-3">
+      <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-400">Targets</h2>
+      <table className="w-full text-left text-sm" data-testid="bench-targets">
+        <thead className="text-xs text-slate-500">
+          <tr>
+            <th className="py-1 font-normal">measure</th>
+            <th className="font-normal">value</th>
+            <th className="font-normal">target</th>
+            <th className="font-normal">result</th>
+          </tr>
+        </thead>
+        <tbody>
+          {targets.map((t) => (
+            <tr key={t.id} className="border-t border-slate-800/60 align-top" data-testid={`target-${t.id}`}>
+              <td className="py-1 pr-3 text-slate-300">
+                {t.label}
+                {t.boundBy && <div className="text-[11px] text-slate-500">{t.boundBy}</div>}
+              </td>
+              <td className="whitespace-nowrap pr-3 font-mono text-slate-100">
+                {t.value} {t.unit}
+              </td>
+              <td className="whitespace-nowrap pr-3 font-mono text-slate-400">
+                {t.op} {t.target} {t.unit}
+              </td>
+              <td className={t.pass ? 'text-emerald-300' : 'text-amber-300'}>{t.pass ? 'met' : 'not met'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
 }
 
 function collect(v: unknown, path: string[], out: Row[]) {
@@ -28,21 +135,35 @@ function collect(v: unknown, path: string[], out: Row[]) {
 }
 
 export function BenchCharts({ data, file, mtime }: { data: unknown; file: string; mtime: string }) {
-  const rows: Row[] = [];
-  collect(data, [], rows);
-  const groups = [
-    { unit: 'ms', title: 'Times (ms): median and p95', rows: rows.filter((r) => r.unit === 'ms') },
-    { unit: 'bytes', title: 'Memory (MiB): median and p95', rows: rows.filter((r) => r.unit === 'bytes').map((r) => ({ ...r, median: r.median / 2 ** 20, p95: r.p95 === undefined ? undefined : r.p95 / 2 ** 20 })) },
-  ].filter((g) => g.rows.length);
+  const b = (data ?? {}) as Bench;
+  const known = !!b.metrics && typeof b.metrics === 'object';
+  let groups: { unit: string; title: string; rows: Row[] }[];
+  if (known) {
+    const rows = metricRows(b.metrics!);
+    const units = [...new Set(rows.map((r) => r.unit))];
+    const TITLES: Record<string, string> = { ms: 'Times (ms): median and p95', MiB: 'Memory (MiB): median and p95', '%core': 'CPU (% of one core): median and p95', '%': 'Shares (%): median and p95' };
+    groups = units.map((u) => ({ unit: u, title: TITLES[u] ?? `${u}: median and p95`, rows: rows.filter((r) => r.unit === u) }));
+  } else {
+    const rows: Row[] = [];
+    collect(data, [], rows);
+    groups = [
+      { unit: 'ms', title: 'Times (ms): median and p95', rows: rows.filter((r) => r.unit === 'ms') },
+      { unit: 'bytes', title: 'Memory (MiB): median and p95', rows: rows.filter((r) => r.unit === 'bytes').map((r) => ({ ...r, median: r.median / 2 ** 20, p95: r.p95 === undefined ? undefined : r.p95 / 2 ** 20 })) },
+    ].filter((g) => g.rows.length);
+  }
   const meta = data as { startedAt?: string; host?: unknown; accel?: string };
+  const accel = b.machine?.accel ?? meta.accel;
   return (
     <div className="space-y-4">
       <p className="text-sm text-slate-400">
         From <code>{file}</code>, written {new Date(mtime).toLocaleString()}
-        {meta.accel ? ` · ${meta.accel}` : ''}.
+        {b.mode ? ` · ${b.mode} run` : ''}
+        {accel ? ` · ${accel.toUpperCase()}` : ''}
+        {b.machine?.cores ? ` · ${b.machine.cores} cores` : ''}.
       </p>
+      {known && <KeyFigures b={b} />}
       {groups.map((g) => (
-        <section key={g.unit} className="rounded-md border border-slate-800 bg-slate-900/70 p-3">
+        <section key={g.unit} className="rounded-md border border-slate-800 bg-slate-900/70 p-3" data-testid={`bench-chart-${g.unit}`}>
           <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-400">{g.title}</h2>
           <div style={{ height: Math.max(240, g.rows.length * 34 + 60) }}>
             <ResponsiveContainer width="100%" height="100%">
@@ -59,6 +180,7 @@ export function BenchCharts({ data, file, mtime }: { data: unknown; file: string
           </div>
         </section>
       ))}
+      {known && Array.isArray(b.targets) && b.targets.length > 0 && <Targets targets={b.targets} />}
       {groups.length === 0 && <p className="text-sm text-slate-400">The file has no summaries (median/p95) to chart.</p>}
       <details className="rounded border border-slate-800">
         <summary className="cursor-pointer px-3 py-1 text-xs text-slate-400">Raw results</summary>
