@@ -1,12 +1,12 @@
 // Serial console of a VM: GET = server-sent events of its serial output (the tail of the log QEMU writes,
 // then whatever is appended); POST {data} = type into it (through the VM's serial chardev socket).
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { authenticate, errorResponse, readJson, route } from '@/lib/api/handler';
 import { db } from '@/lib/db';
 import { EngineError } from '@/lib/engine/errors';
 import { paths } from '@/lib/engine/paths';
+import { typeSerial } from '@/lib/engine/serial';
 
 export const dynamic = 'force-dynamic';
 
@@ -31,54 +31,69 @@ export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }
   let cleanup = () => {};
   const stream = new ReadableStream({
     start(controller) {
+      // offset < 0: not placed yet (the log may not exist yet: QEMU creates it when it starts).
       let offset = -1;
+      let ino = -1;
       let decoder = new TextDecoder();
       let reading = false;
+      let closed = false;
       const send = (obj: unknown) => {
+        if (closed) return;
         try {
           controller.enqueue(encoder.encode(`data: ${JSON.stringify(obj)}\n\n`));
         } catch {
           cleanup();
         }
       };
+      const restart = () => {
+        offset = 0;
+        decoder = new TextDecoder();
+        send({ reset: true });
+      };
       const poll = () => {
-        if (reading) return;
+        if (reading || closed) return;
         reading = true;
+        let fd: number | null = null;
         try {
-          let size = 0;
+          // One open file for stat and read: a log replaced or truncated between the two cannot make
+          // the stream read past its end and then wait for bytes that never come.
           try {
-            size = fs.statSync(logFile).size;
+            fd = fs.openSync(logFile, 'r');
           } catch {
-            size = 0;
+            return; // not created yet (or gone): keep polling
           }
-          if (offset < 0) offset = Math.max(0, size - TAIL_BYTES);
-          if (size < offset) {
-            // The log was truncated (a restart): start over.
-            offset = 0;
-            decoder = new TextDecoder();
-            send({ reset: true });
+          const st = fs.fstatSync(fd);
+          if (offset < 0) {
+            offset = Math.max(0, st.size - TAIL_BYTES);
+            ino = st.ino;
+          } else if (st.ino !== ino) {
+            ino = st.ino; // a new log file: start over from its beginning
+            restart();
+          } else if (st.size < offset) {
+            restart(); // truncated
           }
-          if (size > offset) {
-            const fd = fs.openSync(logFile, 'r');
-            try {
-              const len = Math.min(size - offset, 256 * 1024);
-              const buf = Buffer.alloc(len);
-              fs.readSync(fd, buf, 0, len, offset);
-              offset += len;
-              send({ data: decoder.decode(buf, { stream: true }) });
-            } finally {
-              fs.closeSync(fd);
-            }
+          while (st.size > offset) {
+            const buf = Buffer.alloc(Math.min(st.size - offset, 256 * 1024));
+            const n = fs.readSync(fd, buf, 0, buf.length, offset);
+            if (n <= 0) break;
+            offset += n;
+            send({ data: decoder.decode(buf.subarray(0, n), { stream: true }) });
           }
         } catch {
           /* the VM may be gone; keep the stream open, the client shows its state */
         } finally {
+          if (fd !== null) fs.closeSync(fd);
           reading = false;
         }
       };
+      // First message: reconnect quickly, and clear what a previous connection of this EventSource
+      // showed (the stream starts again from the log's tail, so nothing is shown twice).
+      controller.enqueue(encoder.encode('retry: 1000\n\n'));
+      send({ reset: true });
       poll();
       const timer = setInterval(poll, 250);
       const ping = setInterval(() => {
+        if (closed) return;
         try {
           controller.enqueue(encoder.encode(': ping\n\n'));
         } catch {
@@ -86,6 +101,7 @@ export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }
         }
       }, 15_000);
       cleanup = () => {
+        closed = true;
         clearInterval(timer);
         clearInterval(ping);
       };
@@ -114,24 +130,7 @@ export const POST = route('operator', async ({ req, params }) => {
   }
   const vm = await findVm(params.ref);
   if (vm.state !== 'running' && vm.state !== 'starting') throw new EngineError('conflict', `${vm.name} is ${vm.state}: start it to use its serial console.`);
-  const sock = path.join(vm.runDir, 'serial.sock');
-  const data = body.data;
-  await new Promise<void>((resolve, reject) => {
-    const c = net.createConnection(sock);
-    const t = setTimeout(() => {
-      c.destroy();
-      reject(new EngineError('conflict', `The serial console of ${vm.name} is busy (another client holds it); try again.`));
-    }, 3000);
-    c.once('connect', () => {
-      c.end(data, () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-    c.once('error', (e) => {
-      clearTimeout(t);
-      reject(new EngineError('conflict', `The serial console of ${vm.name} is not reachable (${(e as NodeJS.ErrnoException).code ?? e.message}).`));
-    });
-  });
+  // One kept-open connection per VM, writes queued in order (lib/engine/serial.ts says why).
+  await typeSerial(vm, path.join(vm.runDir, 'serial.sock'), body.data);
   return { ok: true };
 });
