@@ -21,6 +21,14 @@ export interface MachineConfig {
   initrd: string;
   cmdline: string;
   tbSizeMiB: number;
+  /**
+   * The resident identity channel: a second virtserialport org.instaclone.identity.0 on
+   * identity.sock (see identity-channel.ts). Recorded per template so that templates frozen before
+   * it existed (no such field) keep their device list and use the guest-agent path.
+   */
+  identityPort?: boolean;
+  /** the parent's guest answered a probe on the identity port at prepare (its image serves it) */
+  identityChannel?: boolean;
 }
 
 export interface NetSpec {
@@ -55,6 +63,7 @@ export const sockets = (runDir: string) => ({
   qmp: path.join(runDir, 'qmp.sock'),
   agent: path.join(runDir, 'agent.sock'),
   serial: path.join(runDir, 'serial.sock'),
+  identity: path.join(runDir, 'identity.sock'),
   pidfile: path.join(runDir, 'qemu.pid'),
 });
 
@@ -85,7 +94,7 @@ export function detectAccel(): Accel {
 
 export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }): MachineConfig {
   const accel = detectAccel();
-  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: 32, ...m };
+  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: 32, identityPort: true, ...m };
 }
 
 export function netdevArgs(n: NetSpec): string[] {
@@ -123,6 +132,14 @@ export function buildArgv(s: LaunchSpec): string[] {
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', `socket,id=ga0,path=${sk.agent},server=on,wait=off`,
     '-device', 'virtserialport,bus=vser0.0,chardev=ga0,name=org.qemu.guest_agent.0',
+  );
+  if (m.identityPort) {
+    a.push(
+      '-chardev', `socket,id=id0,path=${sk.identity},server=on,wait=off`,
+      '-device', 'virtserialport,bus=vser0.0,chardev=id0,name=org.instaclone.identity.0',
+    );
+  }
+  a.push(
     '-drive', `file=${s.diskPath},if=none,id=data0,format=qcow2,cache=writeback,discard=unmap`,
     '-device', 'virtio-blk-pci,drive=data0,id=vblk0',
   );

@@ -130,6 +130,7 @@ export class Core {
     if (h) {
       h.expectExit = true;
       h.agent?.close();
+      h.identity?.close();
       h.qmp.close();
       this.vmms.delete(id);
     }

@@ -8,7 +8,9 @@ import { newId, type Core, type OpContext, type TemplateRow, type VmRow } from '
 import { createOverlay, mkdirPrivate, rmrf } from './disks';
 import { EngineError } from './errors';
 import { checkAdmission } from './admission';
-import { applyIdentity, assertNoCollisions, newMachineId, parseStoredIdentity, type VerifiedIdentity } from './identity';
+import { applyIdentity, assertNoCollisions, newMachineId, parseStoredIdentity, type ApplyIdentityOptions, type IdentityPlan, type VerifiedIdentity } from './identity';
+import type { AgentClient } from './agent';
+import type { MachineConfig } from './argv';
 import { allocateNetwork, PARENT_IP, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
@@ -121,13 +123,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       await core.setVm(id, { pid: vmm.pid, mac: net.mac, ip: net.ip, ports: JSON.stringify(net.hostPorts) });
       await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm);
-      const a0 = performance.now();
-      const agent = await connectAgent(vmm, 30_000);
-      if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
-      const agentMs = performance.now() - a0;
-      const i0 = performance.now();
-      const ident: VerifiedIdentity = await applyIdentity(agent, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway });
-      const identityMs = performance.now() - i0;
+      const { ident, agentMs, identityMs } = await identifyChild(vmm, tpl, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway });
       idents.push(ident);
       await core.setVm(id, { state: 'running', startedAt: new Date(), machineId: ident.machineId, identity: JSON.stringify(ident) });
       done++;
@@ -159,6 +155,46 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
   } finally {
     admission.release(); // admission control: the children now exist (or were cleaned up)
   }
+}
+
+/**
+ * After `cont`: the child's identity and a live guest agent. With the template's identity channel
+ * (MachineConfig.identityChannel) the identity goes over the resident channel WHILE the agent
+ * connection is synchronised (guest-sync, no guest process start), so the child is ready at the
+ * later of the two; without it (older templates, the debian image) the agent is synchronised (and
+ * a quiesced guest thawed) first and applyIdentity uses guest-exec. Times are ms
+ * from the call, each step's own.
+ */
+export async function identifyChild(
+  vmm: Vmm,
+  tpl: { config: string; quiesced: boolean },
+  plan: IdentityPlan,
+  opts: ApplyIdentityOptions,
+): Promise<{ ident: VerifiedIdentity; agent: AgentClient; agentMs: number; identityMs: number }> {
+  const a0 = performance.now();
+  const machine = JSON.parse(tpl.config) as MachineConfig;
+  const channel = machine.identityChannel && vmm.identity?.usable ? vmm.identity : null;
+  if (channel) {
+    let agentMs = 0;
+    // (quiesced: the thaw goes through the agent meanwhile; the helper is another guest process, so
+    // a write of its that lands on a still-frozen filesystem just waits for the thaw)
+    const agentP = connectAgent(vmm, 30_000).then(async (a) => {
+      if (tpl.quiesced) await a.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
+      agentMs = performance.now() - a0;
+      return a;
+    });
+    agentP.catch(() => undefined); // observed below; no unhandled rejection if identity fails first
+    const ident = await applyIdentity(agentP, plan, { ...opts, channel });
+    const identityMs = performance.now() - a0;
+    const agent = await agentP;
+    return { ident, agent, agentMs, identityMs };
+  }
+  const agent = await connectAgent(vmm, 30_000);
+  if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
+  const agentMs = performance.now() - a0;
+  const i0 = performance.now();
+  const ident = await applyIdentity(agent, plan, opts);
+  return { ident, agent, agentMs, identityMs: performance.now() - i0 };
 }
 
 /** Persistent or non-persistent: releases and cleans one half-made child (used by reset on failure). */

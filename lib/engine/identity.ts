@@ -9,6 +9,11 @@
 // guest now reports, using syscalls and ioctls only (no fork/exec). Values are argv entries, never
 // interpolated into anything. Then the guest-exec-status polls of that exec (typically one to three).
 //
+// Faster still (templates whose image serves it, MachineConfig.identityChannel): the resident
+// `instaclone-identity --serve` on its own virtio-serial port takes the same values as ONE line and
+// answers ONE line with the same read-back (identity-channel.ts): no guest-exec, no process start.
+// No answer within a short timeout → the guest-exec path below, noted in VerifiedIdentity.channelFallback.
+//
 // Images without the helper (older builds, the debian image) get the previous path: guest-set-time
 // (qemu-ga settimeofday + hwclock) and ONE busybox `sh -c SCRIPT` (about 8 forks) with the same
 // argv/stdin contract, using /usr/sbin/instaclone-reseed for the entropy. Which one a guest has is
@@ -16,6 +21,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AgentClient } from './agent';
 import { EngineError } from './errors';
+import { buildIdentityRequest, newNonce, type IdentityChannel } from './identity-channel';
 
 export interface IdentityPlan {
   hostname: string;
@@ -48,8 +54,14 @@ export interface VerifiedIdentity extends IdentityPlan {
   agentCalls: number;
   /** where the time went, ms: guest-set-time (0 with the helper), and the identity exec + status polls */
   phasesMs: { setTime: number; script: number };
-  /** 'helper': /usr/sbin/instaclone-identity (one process); 'script': guest-set-time + busybox script */
-  method?: 'helper' | 'script';
+  /**
+   * 'channel': one line to the resident `instaclone-identity --serve` on the identity port (no guest
+   * process start); 'helper': /usr/sbin/instaclone-identity run through guest-exec (one process);
+   * 'script': guest-set-time + busybox script
+   */
+  method?: 'channel' | 'helper' | 'script';
+  /** why the identity channel was not used although the VM has one (it failed or timed out) */
+  channelFallback?: string;
   /** helper only: where its time went in the guest, "step:µs since start,…" (reseed, clock, files, net, readback) */
   guestSteps?: string;
 }
@@ -169,6 +181,12 @@ export interface ApplyIdentityOptions {
   /** a label for messages, e.g. the child's name (default: the planned hostname) */
   label?: string;
   timeoutMs?: number;
+  /**
+   * The VM's resident identity channel (identity-channel.ts). When given and open it is tried first;
+   * no answer within `channelTimeoutMs` (or a closed channel) falls back to the guest agent.
+   */
+  channel?: IdentityChannel | null;
+  channelTimeoutMs?: number;
 }
 
 /**
@@ -177,7 +195,7 @@ export interface ApplyIdentityOptions {
  * when the guest reports anything other than the plan.
  */
 export async function applyIdentity(
-  agent: AgentClient,
+  agentOrPromise: AgentClient | Promise<AgentClient>,
   plan: IdentityPlan,
   opts: ApplyIdentityOptions = {},
 ): Promise<VerifiedIdentity> {
@@ -189,65 +207,92 @@ export async function applyIdentity(
   const t0 = performance.now();
   const fail = (what: string) => new EngineError('qemu', `child ${label}: identity check failed: ${what}`, { plan });
 
+  // an agent still connecting is awaited only if the channel is not used (its failure is the caller's)
+  if (agentOrPromise instanceof Promise) agentOrPromise.catch(() => undefined);
   const mask = prefixToMask(prefixLen);
   const execOpts = { timeoutMs, firstPollMs: 10, maxPollMs: 10 };
   let calls = 0;
   let clockError: string | null = null;
   let tSet = 0;
   let before = hostNowNs();
-  let res: Awaited<ReturnType<AgentClient['exec']>> | undefined;
-  let method: 'helper' | 'script' = 'helper';
+  let after = before;
+  let res: { stdout: string; stderr: string; exitCode: number; polls?: number } | undefined;
+  let kv: Map<string, string> | undefined;
+  let method: 'channel' | 'helper' | 'script' = 'helper';
+  let channelFallback: string | undefined;
 
-  // 1. one process does it all (the clock too: the host's time in ns as argv)
-  if (!noHelper.has(agent)) {
+  // 0. the resident helper on the identity port: one line out, one line back
+  if (opts.channel) {
+    const nonce = newNonce();
     try {
+      before = hostNowNs();
+      const line = buildIdentityRequest({ nonce, hostname: plan.hostname, machineId: plan.machineId, mac: plan.mac, ip: plan.ip, mask, gateway, timeNs: before, entropy: randomBytes(64) });
       calls++;
-      res = await agent.exec([IDENTITY_HELPER, plan.hostname, plan.machineId, plan.mac, plan.ip, mask, gateway, String(before)], {
-        input: randomBytes(64),
-        ...execOpts,
-      });
+      kv = await opts.channel.request(line, nonce, opts.channelTimeoutMs ?? 3000);
+      after = hostNowNs();
+      method = 'channel';
+      res = { stdout: '', stderr: (kv.get('err') ?? '').split(';').join('\n'), exitCode: 0, polls: 0 };
     } catch (e) {
-      // qemu-ga: "Failed to execute child process “…” (No such file or directory)"
-      if (!/No such file|not found|ENOENT/i.test((e as Error).message)) {
-        throw fail(`the guest agent could not run ${IDENTITY_HELPER} (${(e as Error).message})`);
-      }
-      noHelper.add(agent);
+      kv = undefined;
+      channelFallback = (e as Error).message;
     }
   }
 
-  // 2. fallback for images without the helper: guest-set-time (qemu-ga also runs hwclock -w; if only
-  //    that part fails the system time is set all the same, which the read-back checks), then the script
-  if (!res) {
-    method = 'script';
-    const tS = performance.now();
-    try {
-      calls++;
-      await agent.call('guest-set-time', { time: Number(hostNowNs()) }, timeoutMs);
-    } catch (e) {
-      clockError = (e as Error).message;
-    }
-    tSet = performance.now() - tS;
+  if (!kv) {
+    const agent = await agentOrPromise;
     before = hostNowNs();
-    try {
-      calls++;
-      res = await agent.exec(['/bin/sh', '-c', IDENTITY_SCRIPT, 'instaclone-identity', plan.hostname, plan.machineId, plan.mac, plan.ip, mask, gateway], {
-        input: randomBytes(64),
-        ...execOpts,
-      });
-    } catch (e) {
-      throw fail(`the guest agent could not run the identity script (${(e as Error).message})`);
+    // 1. one process does it all (the clock too: the host's time in ns as argv)
+    if (!noHelper.has(agent)) {
+      try {
+        calls++;
+        res = await agent.exec([IDENTITY_HELPER, plan.hostname, plan.machineId, plan.mac, plan.ip, mask, gateway, String(before)], {
+          input: randomBytes(64),
+          ...execOpts,
+        });
+      } catch (e) {
+        // qemu-ga: "Failed to execute child process “…” (No such file or directory)"
+        if (!/No such file|not found|ENOENT/i.test((e as Error).message)) {
+          throw fail(`the guest agent could not run ${IDENTITY_HELPER} (${(e as Error).message})`);
+        }
+        noHelper.add(agent);
+      }
+    }
+
+    // 2. fallback for images without the helper: guest-set-time (qemu-ga also runs hwclock -w; if only
+    //    that part fails the system time is set all the same, which the read-back checks), then the script
+    if (!res) {
+      method = 'script';
+      const tS = performance.now();
+      try {
+        calls++;
+        await agent.call('guest-set-time', { time: Number(hostNowNs()) }, timeoutMs);
+      } catch (e) {
+        clockError = (e as Error).message;
+      }
+      tSet = performance.now() - tS;
+      before = hostNowNs();
+      try {
+        calls++;
+        res = await agent.exec(['/bin/sh', '-c', IDENTITY_SCRIPT, 'instaclone-identity', plan.hostname, plan.machineId, plan.mac, plan.ip, mask, gateway], {
+          input: randomBytes(64),
+          ...execOpts,
+        });
+      } catch (e) {
+        throw fail(`the guest agent could not run the identity script (${(e as Error).message})`);
+      }
+    }
+    after = hostNowNs();
+    calls += res.polls ?? 1;
+    kv = new Map<string, string>();
+    for (const line of res.stdout.split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
     }
   }
-  const after = hostNowNs();
-  calls += res.polls ?? 1;
+  if (!res) throw fail('no result'); // unreachable: every path above sets res or throws
 
-  const kv = new Map<string, string>();
-  for (const line of res.stdout.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
-  }
   const problems: string[] = [];
-  const what = method === 'helper' ? IDENTITY_HELPER : 'the script';
+  const what = method === 'script' ? 'the script' : IDENTITY_HELPER;
   if (res.exitCode !== 0 && !kv.has('time') && !kv.has('timens')) problems.push(`${what} exited with ${res.exitCode}`);
   if (res.stderr.trim()) problems.push(`guest said: ${res.stderr.trim().split('\n').join('; ')}`);
   const got = {
@@ -269,7 +314,7 @@ export async function applyIdentity(
   const urandomHex = kv.get('urandom') ?? '';
   if (!/^[0-9a-f]{32}$/.test(urandomHex)) problems.push(`could not read 16 bytes of /dev/urandom (got "${urandomHex}")`);
   const entropyReseeded = kv.get('reseed') === 'ok';
-  if (!entropyReseeded) problems.push(`${method === 'helper' ? IDENTITY_HELPER : '/usr/sbin/instaclone-reseed'} failed to add host entropy (no fresh host entropy)`);
+  if (!entropyReseeded) problems.push(`${method === 'script' ? '/usr/sbin/instaclone-reseed' : IDENTITY_HELPER} failed to add host entropy (no fresh host entropy)`);
   const vmgenRaw = kv.get('vmgenid') ?? 'unreadable';
   const vmgenidInGuest = vmgenRaw === 'unreadable' ? null : guidFromLeHex(vmgenRaw);
   if (vmgenidInGuest !== null && vmgenidInGuest !== plan.vmgenid.toLowerCase()) {
@@ -302,6 +347,7 @@ export async function applyIdentity(
     agentCalls: calls,
     phasesMs: { setTime: Math.round(tSet * 10) / 10, script: Math.round(Number(after - before) / 1e5) / 10 },
     method,
+    ...(channelFallback ? { channelFallback } : {}),
     ...(kv.has('steps') ? { guestSteps: kv.get('steps') } : {}),
   };
 }

@@ -212,6 +212,7 @@ export class Engine {
       h.expectExit = true;
       if (opts.killAll) await quit(h, 1000).catch(() => undefined);
       h.agent?.close();
+      h.identity?.close();
       h.qmp.close();
       this.core.vmms.delete(id);
     }

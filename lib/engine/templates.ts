@@ -170,6 +170,11 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     await core.setVm(parentId, { pid: vmm.pid, mac: net.mac, ip: net.ip });
     await connectAgent(vmm, 300_000);
     const bootMs = performance.now() - t0;
+    // does the image serve the resident identity channel? (children then use it instead of guest-exec)
+    if (machine.identityPort) {
+      machine.identityChannel = (await vmm.identity?.probe(5000)) ?? false;
+      await db().template.update({ where: { id: tpl.id }, data: { config: JSON.stringify(machine) } });
+    }
     await core.setVm(parentId, { state: 'running', startedAt: new Date() });
     await task.progress('warmup', 0.4, `parent booted in ${Math.round(bootMs)} ms`);
     const t1 = performance.now();

@@ -13,6 +13,7 @@ import { paths } from './paths';
 import { watch } from './supervisor';
 import { assertTemplateFiles, childSpec } from './templates';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit } from './vmm';
+import { identifyChild } from './fork';
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
@@ -85,7 +86,7 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
       await core.setVm(v.id, { pid: vmm.pid });
       const agent = await connectAgent(vmm, 300_000);
       const bootMs = performance.now() - t0;
-      const ident = await applyIdentity(agent, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId ?? '', vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway });
+      const ident = await applyIdentity(agent, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId ?? '', vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway, channel: machine.identityChannel ? vmm.identity : null });
       const out = await core.setVm(v.id, { state: 'running', vmgenid, mac: net.mac, ip: net.ip, identity: JSON.stringify(ident), startedAt: new Date() });
       const result = { ...vmView(out), timings: { bootMs: r1(bootMs), totalMs: r1(performance.now() - t0) } };
       await task.done(result);
@@ -127,9 +128,7 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
       watch(core, vmm);
       await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm);
-      const agent = await connectAgent(vmm, 30_000);
-      if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
-      const ident = await applyIdentity(agent, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway });
+      const { ident } = await identifyChild(vmm, tpl, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway });
       const out = await core.setVm(v.id, { state: 'running', pid: vmm.pid, diskPath: overlay, vmgenid, identity: JSON.stringify(ident), startedAt: new Date(), error: null });
       const totalMs = performance.now() - t0;
       await core.event(ctx.actor, 'reset', v, 'ok', undefined, totalMs);

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { AgentClient } from './agent';
+import { IdentityChannel } from './identity-channel';
 import { buildArgv, sockets, type LaunchSpec } from './argv';
 import { EngineError } from './errors';
 import { spawnQemu } from './process';
@@ -16,6 +17,8 @@ export interface Vmm {
   runDir: string;
   qmp: QmpClient;
   agent?: AgentClient;
+  /** host side of the resident identity channel (identity-channel.ts), when the machine has the port */
+  identity?: IdentityChannel;
   /** set before an intentional quit/kill so the supervisor does not call it a crash */
   expectExit?: boolean;
 }
@@ -32,7 +35,7 @@ export interface LaunchResult {
 export async function launch(id: string, spec: LaunchSpec, checkpoint?: string): Promise<LaunchResult> {
   mkdirPrivate(spec.runDir);
   const sk = sockets(spec.runDir);
-  for (const f of [sk.qmp, sk.agent, sk.serial, sk.pidfile]) fs.rmSync(f, { force: true });
+  for (const f of [sk.qmp, sk.agent, sk.serial, sk.identity, sk.pidfile]) fs.rmSync(f, { force: true });
   let fd: number | undefined;
   if (checkpoint) {
     try {
@@ -47,7 +50,7 @@ export async function launch(id: string, spec: LaunchSpec, checkpoint?: string):
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-  for (const f of [sk.qmp, sk.agent, sk.serial]) {
+  for (const f of [sk.qmp, sk.agent, sk.serial, sk.identity]) {
     try {
       fs.chmodSync(f, 0o600);
     } catch {
@@ -65,7 +68,11 @@ export async function launch(id: string, spec: LaunchSpec, checkpoint?: string):
     }
     throw e;
   }
-  return { vmm: { id, pid: spawned.pid, runDir: spec.runDir, qmp }, spawnMs: spawned.spawnMs };
+  // the identity channel's host side is connected now, before any checkpoint load / cont (and for a
+  // parent before its guest boots), so the guest's resident helper never sees the port closed
+  let identity: IdentityChannel | undefined;
+  if (spec.machine.identityPort) identity = await IdentityChannel.connect(sk.identity, 3000).catch(() => undefined);
+  return { vmm: { id, pid: spawned.pid, runDir: spec.runDir, qmp, identity }, spawnMs: spawned.spawnMs };
 }
 
 /** Loads the checkpoint passed as fd 3 at launch (x-ignore-shared: RAM comes from the mapped file), then `cont`. */
@@ -206,6 +213,7 @@ async function migrationDone(vmm: Vmm, timeoutMs: number, ev?: Promise<string>) 
 export async function quit(vmm: Vmm, timeoutMs = 3000): Promise<void> {
   vmm.expectExit = true;
   vmm.agent?.close();
+  vmm.identity?.close();
   const closed = new Promise<void>((r) => {
     if (!vmm.qmp.connected) r();
     vmm.qmp.once('disconnect', () => r());

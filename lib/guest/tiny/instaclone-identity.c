@@ -19,6 +19,16 @@
  *   urandom=32 hex digits (getrandom)  vmgenid=32 hex|unreadable  vmfork=yes|no
  *   steps=NAME:MICROSECONDS,... (time since start after each step)
  * Problems go to stderr (one line each); exit 1 when anything failed, 2 on bad usage.
+ *
+ *   instaclone-identity --serve /dev/virtio-ports/org.instaclone.identity.0
+ *
+ * Resident mode (started by the tiny image's /init, so a child's identity costs no process start):
+ * blocks reading the port; each request is ONE line of space-separated fields
+ *   NONCE HOSTNAME MACHINE_ID MAC IP NETMASK GATEWAY TIME_NS ENTROPY_HEX
+ * and gets ONE reply line: the same key=value fields as above separated by TABs, plus nonce=NONCE
+ * and err=PROBLEMS ("; "-separated, empty when all went well). A line holding only NONCE is a
+ * probe, answered "nonce=NONCE<TAB>pong=1". The same apply() does the work in
+ * both modes. On EOF (the host side closed) the port is reopened after a short back-off.
  * Built statically at image build time: gcc -static -O2.
  */
 #define _GNU_SOURCE
@@ -41,6 +51,7 @@
 #include <sys/klog.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +61,18 @@
 static int failed;
 static struct timespec started;
 static char steps[256];
+/* what a request produces: key=value lines (out) and problems (errs, one per line) */
+static char outbuf[8192], errbuf[2048];
+static size_t outlen, errlen;
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(outbuf + outlen, sizeof(outbuf) - outlen, fmt, ap);
+  va_end(ap);
+  if (n > 0) outlen = outlen + (size_t)n < sizeof(outbuf) ? outlen + (size_t)n : sizeof(outbuf) - 1;
+}
 
 /* appends "name:µs-since-start" to the steps= line (where the time goes in a cold child) */
 static void step(const char *name) {
@@ -61,8 +84,9 @@ static void step(const char *name) {
 }
 
 static void problem(const char *what, int err) {
-  if (err) fprintf(stderr, "%s: %s\n", what, strerror(err));
-  else fprintf(stderr, "%s\n", what);
+  int n = err ? snprintf(errbuf + errlen, sizeof(errbuf) - errlen, "%s: %s\n", what, strerror(err))
+              : snprintf(errbuf + errlen, sizeof(errbuf) - errlen, "%s\n", what);
+  if (n > 0) errlen = errlen + (size_t)n < sizeof(errbuf) ? errlen + (size_t)n : sizeof(errbuf) - 1;
   failed = 1;
 }
 
@@ -111,18 +135,11 @@ static void set_sin(struct sockaddr *sa, struct in_addr a) {
   memcpy(sa, &sin, sizeof(sin));
 }
 
-static void reseed(void) {
-  static unsigned char buf[MAX_ENTROPY];
-  size_t n = 0;
-  while (n < sizeof(buf)) {
-    ssize_t r = read(0, buf + n, sizeof(buf) - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    n += (size_t)r;
-  }
+/* the entropy bytes (from stdin or the request) into the pool, then a CRNG reseed */
+static void reseed(unsigned char *buf, size_t n) {
   int ok = 0;
   if (n == 0) {
-    problem("no host entropy on stdin", 0);
+    problem("no host entropy", 0);
   } else {
     int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
     struct rand_pool_info *info = malloc(sizeof(*info) + n + sizeof(__u32));
@@ -139,9 +156,9 @@ static void reseed(void) {
     }
     free(info);
     if (fd >= 0) close(fd);
-    memset(buf, 0, sizeof(buf));
+    memset(buf, 0, n);
   }
-  printf("reseed=%s\n", ok ? "ok" : "failed");
+  out("reseed=%s\n", ok ? "ok" : "failed");
 }
 
 static void gratuitous_arp(int ifindex, const unsigned char mac[6], struct in_addr ip) {
@@ -174,10 +191,10 @@ static void gratuitous_arp(int ifindex, const unsigned char mac[6], struct in_ad
 /* every IPv4 address on the interface (netlink dump), so a leftover parent address shows:
  * "ip=A.B.C.D/P[ A.B.C.D/P...]" */
 static void print_addrs(int ifindex) {
-  printf("ip=");
+  out("ip=");
   int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (nl < 0) {
-    printf("\n");
+    out("\n");
     problem("socket(AF_NETLINK)", errno);
     return;
   }
@@ -192,7 +209,7 @@ static void print_addrs(int ifindex) {
   req.nh.nlmsg_seq = 1;
   req.ifa.ifa_family = AF_INET;
   if (send(nl, &req, req.nh.nlmsg_len, 0) < 0) {
-    printf("\n");
+    out("\n");
     problem("netlink RTM_GETADDR", errno);
     close(nl);
     return;
@@ -216,12 +233,12 @@ static void print_addrs(int ifindex) {
         if (a->rta_type != IFA_LOCAL) continue;
         char txt[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, RTA_DATA(a), txt, sizeof(txt));
-        printf("%s%s/%u", first ? "" : " ", txt, ifa->ifa_prefixlen);
+        out("%s%s/%u", first ? "" : " ", txt, ifa->ifa_prefixlen);
         first = 0;
       }
     }
   }
-  printf("\n");
+  out("\n");
   close(nl);
 }
 
@@ -306,24 +323,24 @@ static void network(const char *mac_s, const char *ip_s, const char *mask_s, con
   strncpy(r.ifr_name, IFNAME, IFNAMSIZ - 1);
   if (ioctl(s, SIOCGIFHWADDR, &r) == 0) {
     const unsigned char *m = (const unsigned char *)r.ifr_hwaddr.sa_data;
-    printf("mac=%02x:%02x:%02x:%02x:%02x:%02x\n", m[0], m[1], m[2], m[3], m[4], m[5]);
+    out("mac=%02x:%02x:%02x:%02x:%02x:%02x\n", m[0], m[1], m[2], m[3], m[4], m[5]);
   } else {
-    printf("mac=\n");
+    out("mac=\n");
   }
   print_addrs(ifindex);
   close(s);
 }
 
-int main(int argc, char **argv) {
+/* applies one identity; argv = HOSTNAME MACHINE_ID MAC IP NETMASK GATEWAY TIME_NS; output in outbuf/errbuf */
+static void apply(char **argv, unsigned char *entropy, size_t n) {
+  failed = 0;
+  outlen = errlen = 0;
+  outbuf[0] = errbuf[0] = 0;
+  steps[0] = 0;
   clock_gettime(CLOCK_MONOTONIC, &started);
-  if (argc != 8) {
-    fprintf(stderr, "usage: instaclone-identity HOSTNAME MACHINE_ID MAC IP NETMASK GATEWAY TIME_NS < entropy\n");
-    return 2;
-  }
   const char *host = argv[1], *mid = argv[2];
-  setvbuf(stdout, NULL, _IOFBF, 8192);
 
-  reseed();
+  reseed(entropy, n);
   step("reseed");
 
   /* the clock: the host's time when it sent the request, plus what we have spent since starting */
@@ -360,11 +377,11 @@ int main(int argc, char **argv) {
 
   char line[256];
   read_line("/proc/sys/kernel/hostname", line, sizeof(line));
-  printf("hostname=%s\n", line);
+  out("hostname=%s\n", line);
   read_line("/etc/hostname", line, sizeof(line));
-  printf("etchostname=%s\n", line);
+  out("etchostname=%s\n", line);
   read_line("/etc/machine-id", line, sizeof(line));
-  printf("machineid=%s\n", line);
+  out("machineid=%s\n", line);
 
   /* vmgenid GUID through fw_cfg (needs the qemu_fw_cfg module): bytes 40..55 of the blob */
   unsigned char g[56];
@@ -372,11 +389,11 @@ int main(int argc, char **argv) {
   ssize_t gn = gfd >= 0 ? read(gfd, g, sizeof(g)) : -1;
   if (gfd >= 0) close(gfd);
   if (gn == (ssize_t)sizeof(g)) {
-    printf("vmgenid=");
-    for (int i = 40; i < 56; i++) printf("%02x", g[i]);
-    printf("\n");
+    out("vmgenid=");
+    for (int i = 40; i < 56; i++) out("%02x", g[i]);
+    out("\n");
   } else {
-    printf("vmgenid=unreadable\n");
+    out("vmgenid=unreadable\n");
   }
 
   /* did the kernel see the vmgenid change? (its "crng reseeded due to virtual machine fork") */
@@ -393,20 +410,135 @@ int main(int argc, char **argv) {
       free(kb);
     }
   }
-  printf("vmfork=%s\n", fork_seen ? "yes" : "no");
+  out("vmfork=%s\n", fork_seen ? "yes" : "no");
 
   unsigned char rnd[16];
   ssize_t rn = getrandom(rnd, sizeof(rnd), 0);
-  printf("urandom=");
+  out("urandom=");
   if (rn == (ssize_t)sizeof(rnd))
-    for (int i = 0; i < 16; i++) printf("%02x", rnd[i]);
-  printf("\n");
+    for (int i = 0; i < 16; i++) out("%02x", rnd[i]);
+  out("\n");
 
   step("readback");
-  printf("steps=%s\n", steps);
+  out("steps=%s\n", steps);
   struct timespec t;
   clock_gettime(CLOCK_REALTIME, &t);
-  printf("timens=%lld%09ld\n", (long long)t.tv_sec, t.tv_nsec);
-  fflush(stdout);
+  out("timens=%lld%09ld\n", (long long)t.tv_sec, t.tv_nsec);
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static int write_all(int fd, const char *p, size_t len) {
+  while (len) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* one request line -> one reply line (see the top of this file) */
+static void serve_line(int fd, char *line) {
+  char *f[10];
+  int nf = 0;
+  for (char *tok = strtok(line, " \t\r"); tok && nf < 10; tok = strtok(NULL, " \t\r")) f[nf++] = tok;
+  static char reply[sizeof(outbuf) + sizeof(errbuf) + 256];
+  static unsigned char ent[MAX_ENTROPY];
+  size_t len;
+  if (nf == 0) return; /* a blank line: nothing to answer */
+  if (nf == 1) {
+    /* "NONCE" alone: a liveness probe (the engine asks the parent once at prepare) */
+    len = (size_t)snprintf(reply, sizeof(reply), "nonce=%s\tpong=1\n", f[0]);
+  } else if (nf != 9) {
+    len = (size_t)snprintf(reply, sizeof(reply), "nonce=%s\terr=bad request: %d fields, expected 9\n", nf ? f[0] : "", nf);
+  } else {
+    size_t hl = strlen(f[8]), n = 0;
+    for (size_t i = 0; i + 1 < hl && n < sizeof(ent); i += 2) {
+      int hi = hexval(f[8][i]), lo = hexval(f[8][i + 1]);
+      if (hi < 0 || lo < 0) break;
+      ent[n++] = (unsigned char)(hi << 4 | lo);
+    }
+    /* argv layout of the one-shot mode: [1..7] = f[1..7] */
+    char *av[8] = {"serve", f[1], f[2], f[3], f[4], f[5], f[6], f[7]};
+    apply(av, ent, n);
+    memset(ent, 0, sizeof(ent));
+    for (size_t i = 0; i < outlen; i++) if (outbuf[i] == '\n') outbuf[i] = '\t';
+    for (size_t i = 0; i < errlen; i++) if (errbuf[i] == '\n' || errbuf[i] == '\t') errbuf[i] = (i + 1 == errlen) ? 0 : ';';
+    len = (size_t)snprintf(reply, sizeof(reply), "nonce=%s\t%serr=%s\n", f[0], outbuf, errbuf);
+  }
+  if (len >= sizeof(reply)) {
+    len = sizeof(reply) - 1;
+    reply[len - 1] = '\n';
+  }
+  (void)write_all(fd, reply, len);
+}
+
+/* resident mode: block on the port (no polling), one line in, one line out; reopen on EOF */
+static int serve(const char *port) {
+  static char buf[8192];
+  unsigned backoff_ms = 20;
+  for (;;) {
+    int fd = open(port, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      fprintf(stderr, "instaclone-identity: open %s: %s\n", port, strerror(errno));
+      if (errno == ENOENT) return 1;
+      struct timespec ts = {0, 200 * 1000000L};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    size_t have = 0;
+    for (;;) {
+      ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break; /* EOF: the host side is not connected */
+      backoff_ms = 20;
+      have += (size_t)r;
+      buf[have] = 0;
+      char *nl;
+      while ((nl = memchr(buf, '\n', have))) {
+        *nl = 0;
+        serve_line(fd, buf);
+        size_t used = (size_t)(nl + 1 - buf);
+        memmove(buf, nl + 1, have - used);
+        have -= used;
+        buf[have] = 0;
+      }
+      if (have >= sizeof(buf) - 1) have = 0; /* an overlong line: drop it */
+    }
+    close(fd);
+    /* back off while nobody is connected: 20 ms doubling to 1 s */
+    struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    if (backoff_ms < 1000) backoff_ms *= 2;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--serve") == 0) return serve(argv[2]);
+  if (argc != 8) {
+    fprintf(stderr, "usage: instaclone-identity HOSTNAME MACHINE_ID MAC IP NETMASK GATEWAY TIME_NS < entropy\n"
+                    "       instaclone-identity --serve PORT\n");
+    return 2;
+  }
+  static unsigned char buf[MAX_ENTROPY];
+  size_t n = 0;
+  while (n < sizeof(buf)) {
+    ssize_t r = read(0, buf + n, sizeof(buf) - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  apply(argv, buf, n);
+  (void)write_all(1, outbuf, outlen);
+  if (errlen) (void)write_all(2, errbuf, errlen);
   return failed ? 1 : 0;
 }
