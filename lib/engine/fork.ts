@@ -122,8 +122,8 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       vmms.push(vmm);
       await core.setVm(id, { pid: vmm.pid, mac: net.mac, ip: net.ip, ports: JSON.stringify(net.hostPorts) });
       await openAgentEarly(vmm);
-      const loadMs = await loadCheckpoint(vmm);
-      const { ident, agentMs, identityMs } = await identifyChild(vmm, tpl, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway });
+      const loadMs = await loadCheckpoint(vmm, { cont: false });
+      const { ident, agentMs, identityMs } = await identifyChild(vmm, tpl, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway }, () => vmm.qmp.execute('cont'));
       idents.push(ident);
       await core.setVm(id, { state: 'running', startedAt: new Date(), machineId: ident.machineId, identity: JSON.stringify(ident) });
       done++;
@@ -170,25 +170,40 @@ export async function identifyChild(
   tpl: { config: string; quiesced: boolean },
   plan: IdentityPlan,
   opts: ApplyIdentityOptions,
+  /** resumes the VM (QMP `cont`): the identity request is written first, so the guest finds it at once */
+  cont?: () => Promise<unknown>,
 ): Promise<{ ident: VerifiedIdentity; agent: AgentClient; agentMs: number; identityMs: number }> {
   const a0 = performance.now();
   const machine = JSON.parse(tpl.config) as MachineConfig;
   const channel = machine.identityChannel && vmm.identity?.usable ? vmm.identity : null;
   if (channel) {
     let agentMs = 0;
+    let running!: () => void;
+    const resumed = new Promise<void>((r) => (running = r));
     // (quiesced: the thaw goes through the agent meanwhile; the helper is another guest process, so
     // a write of its that lands on a still-frozen filesystem just waits for the thaw)
-    const agentP = connectAgent(vmm, 30_000).then(async (a) => {
-      if (tpl.quiesced) await a.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
-      agentMs = performance.now() - a0;
-      return a;
-    });
+    const agentP = resumed
+      .then(() => connectAgent(vmm, 30_000))
+      .then(async (a) => {
+        if (tpl.quiesced) await a.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
+        agentMs = performance.now() - a0;
+        return a;
+      });
     agentP.catch(() => undefined); // observed below; no unhandled rejection if identity fails first
-    const ident = await applyIdentity(agentP, plan, { ...opts, channel });
+    // applyIdentity writes the request line before its first await, i.e. before `cont`
+    const identP = applyIdentity(agentP, plan, { ...opts, channel });
+    identP.catch(() => undefined);
+    try {
+      if (cont) await cont();
+    } finally {
+      running();
+    }
+    const ident = await identP;
     const identityMs = performance.now() - a0;
     const agent = await agentP;
     return { ident, agent, agentMs, identityMs };
   }
+  if (cont) await cont();
   const agent = await connectAgent(vmm, 30_000);
   if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
   const agentMs = performance.now() - a0;

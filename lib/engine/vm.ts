@@ -127,8 +127,8 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
       const { vmm, spawnMs } = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
       watch(core, vmm);
       await openAgentEarly(vmm);
-      const loadMs = await loadCheckpoint(vmm);
-      const { ident } = await identifyChild(vmm, tpl, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway });
+      const loadMs = await loadCheckpoint(vmm, { cont: false });
+      const { ident } = await identifyChild(vmm, tpl, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway }, () => vmm.qmp.execute('cont'));
       const out = await core.setVm(v.id, { state: 'running', pid: vmm.pid, diskPath: overlay, vmgenid, identity: JSON.stringify(ident), startedAt: new Date(), error: null });
       const totalMs = performance.now() - t0;
       await core.event(ctx.actor, 'reset', v, 'ok', undefined, totalMs);
