@@ -13,6 +13,7 @@ import { spawnQemu, killQemu } from '../../lib/engine/process';
 import { QmpClient } from '../../lib/engine/qmp';
 import { AgentClient } from '../../lib/engine/agent';
 import { applyIdentity, newMachineId, type VerifiedIdentity } from '../../lib/engine/identity';
+import { IdentityChannel } from '../../lib/engine/identity-channel';
 import { createOverlay } from '../../lib/engine/disks';
 
 export interface ImageFiles {
@@ -28,6 +29,8 @@ export interface Vm {
   pid: number;
   qmp: QmpClient | null;
   agent: AgentClient | null;
+  /** host side of the identity port (connected at spawn, like the engine's launch) */
+  identity: IdentityChannel | null;
   ramPath?: string;
   stateFd?: number;
   spawnMs: number;
@@ -77,7 +80,8 @@ export async function spawnVm(
   if (sb >= 0 && argv.includes('-daemonize')) argv.splice(sb, 2);
   const fds = opts.stateFd !== undefined ? [opts.stateFd] : [];
   const sp = await spawnQemu(argv, runDir, fds);
-  return { name, runDir, pid: sp.pid, qmp: null, agent: null, ramPath: opts.ramPath, stateFd: opts.stateFd, spawnMs: sp.spawnMs };
+  const identity = machine.identityPort ? await IdentityChannel.connect(sockets(runDir).identity, 3000).catch(() => null) : null;
+  return { name, runDir, pid: sp.pid, qmp: null, agent: null, identity, ramPath: opts.ramPath, stateFd: opts.stateFd, spawnMs: sp.spawnMs };
 }
 
 export async function connectQmp(vm: Vm): Promise<number> {
@@ -208,7 +212,7 @@ export async function goChild(vm: Vm, opts: { identity?: boolean } = {}): Promis
       ip: `10.1.${(n >> 8) & 255}.${n & 255}`,
       machineId: newMachineId(),
       vmgenid: randomUUID(),
-    });
+    }, { channel: vm.identity });
   }
   const t4 = now();
   return { loadMs: t1 - t0, contMs: t2 - t1, agentMs: t3 - t2, identityMs: t4 - t3, identity };
@@ -216,6 +220,7 @@ export async function goChild(vm: Vm, opts: { identity?: boolean } = {}): Promis
 
 export async function destroy(vm: Vm): Promise<void> {
   vm.agent?.close();
+  vm.identity?.close();
   vm.qmp?.close();
   await killQemu(vm.pid, vm.runDir);
   fs.rmSync(vm.runDir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // applyIdentity's channel path (verification, fallback to the agent) against a fake guest socket.
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { buildArgv, type LaunchSpec, type MachineConfig, type Role } from '../../lib/engine/argv';
 import { EngineError } from '../../lib/engine/errors';
 import { applyIdentity, IDENTITY_HELPER, type IdentityPlan } from '../../lib/engine/identity';
 import { buildIdentityRequest, IdentityChannel, parseIdentityReply } from '../../lib/engine/identity-channel';
@@ -152,5 +153,35 @@ describe('applyIdentity over the channel', () => {
     expect(calls).toEqual([IDENTITY_HELPER]);
     expect(v.method).toBe('helper');
     expect(v.channelFallback).toMatch(/no answer on the identity channel within 50 ms/);
+  });
+});
+
+describe('the identity port in the one argv builder', () => {
+  const machine: MachineConfig = { machine: 'pc', accel: 'tcg', cpu: 'max', memoryMiB: 256, vcpus: 1, kernel: '/k', initrd: '/i', cmdline: 'c', tbSizeMiB: 32 };
+  const spec = (role: Role, m: MachineConfig): LaunchSpec => ({
+    role,
+    machine: m,
+    runDir: '/run/x',
+    serialLog: '/log',
+    ramPath: role === 'cold' ? undefined : '/ram',
+    diskPath: '/d.qcow2',
+    net: { mac: '52:54:00:12:34:56', ip: '10.0.2.15', hostPorts: {} },
+    vmgenid: '6f1c5b8e-3c8e-4b7a-9d7e-0a1b2c3d4e5f',
+    name: 'a',
+  });
+  const devices = (a: string[]) => a.flatMap((x, i) => (a[i - 1] === '-device' ? [x] : []));
+
+  it('parents and children get the same devices in the same order, the identity port right after the agent port', () => {
+    const m = { ...machine, identityPort: true };
+    const lists = (['parent', 'child', 'receiver', 'cold'] as Role[]).map((r) => devices(buildArgv(spec(r, m))));
+    for (const l of lists) expect(l).toEqual(lists[0]);
+    const i = lists[0].findIndex((d) => d.includes('org.qemu.guest_agent.0'));
+    expect(lists[0][i + 1]).toBe('virtserialport,bus=vser0.0,chardev=id0,name=org.instaclone.identity.0');
+    expect(buildArgv(spec('child', m))).toContain('socket,id=id0,path=/run/x/identity.sock,server=on,wait=off');
+  });
+
+  it('a template recorded without identityPort (frozen before the channel existed) keeps its device list', () => {
+    const a = buildArgv(spec('child', machine));
+    expect(a.join(' ')).not.toMatch(/identity/);
   });
 });
