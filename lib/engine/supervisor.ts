@@ -10,6 +10,7 @@ import { rmrf } from './disks';
 import { releaseNetwork } from './network';
 import { isOurQemu, killQemu, qemuPidsUnder } from './process';
 import { QmpClient } from './qmp';
+import { IdentityChannel } from './identity-channel';
 import { paths } from './paths';
 import type { Vmm } from './vmm';
 
@@ -62,7 +63,11 @@ async function tryAdopt(core: Core, id: string, runDir: string, pid: number | nu
   if (!pid || !isOurQemu(pid, runDir)) return null;
   try {
     const qmp = await QmpClient.connect(sockets(runDir).qmp, { timeoutMs: 3000 });
-    return { id, pid, runDir, qmp };
+    // the identity port (when the VM has one): reconnect, so its guest helper blocks in read()
+    // again instead of backing off on EOF, and an adopted prelaunched slot can use the channel
+    const sk = sockets(runDir).identity;
+    const identity = fs.existsSync(sk) ? await IdentityChannel.connect(sk, 1000).catch(() => undefined) : undefined;
+    return { id, pid, runDir, qmp, identity };
   } catch {
     return null;
   }
