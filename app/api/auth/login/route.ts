@@ -1,6 +1,6 @@
-import { cookies } from 'next/headers';
 import { errorResponse, readJson } from '@/lib/api/handler';
-import { login, SESSION_COOKIE, SESSION_HOURS } from '@/lib/auth/sessions';
+import { setSessionCookie } from '@/lib/api/session-cookie';
+import { login } from '@/lib/auth/sessions';
 import { EngineError } from '@/lib/engine/errors';
 
 export const dynamic = 'force-dynamic';
@@ -12,7 +12,7 @@ export async function POST(req: Request) {
       throw new EngineError('invalid', 'Give a user name and a password.');
     }
     const s = await login(body.username, body.password);
-    (await cookies()).set(SESSION_COOKIE, s.id, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: SESSION_HOURS * 3600 });
+    await setSessionCookie(s.id);
     return Response.json({ ok: true });
   } catch (e) {
     return errorResponse(e);
