@@ -8,6 +8,7 @@ import { EngineError } from './errors';
 import { releaseNetwork } from './network';
 import { killQemu } from './process';
 import { paths } from './paths';
+import { withSpace } from './reserve';
 import { rmrf } from './disks';
 import { tailFile, type Vmm } from './vmm';
 
@@ -142,8 +143,9 @@ export class Core {
   async destroyVm(id: string, runDir: string, pid: number | null | undefined) {
     await this.killVm(id, runDir, pid);
     rmrf(paths.vmHomeDir(id));
-    await releaseNetwork(id).catch(() => undefined);
-    await db().vm.deleteMany({ where: { id } });
+    // a rollback on a full disk must still forget the VM: withSpace frees the held-back reserve
+    await withSpace(() => releaseNetwork(id)).catch(() => undefined);
+    await withSpace(() => db().vm.deleteMany({ where: { id } }));
     this.emit({ type: 'vm', id, state: 'removed' });
   }
 

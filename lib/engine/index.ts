@@ -14,6 +14,7 @@ import { reconcile, startPolling } from './supervisor';
 import { prepare, removeTemplate, type PrepareResult } from './templates';
 import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
 import { quit } from './vmm';
+import { ensureReserve } from './reserve';
 
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
@@ -62,6 +63,7 @@ export class Engine {
         const c = config();
         mkdirPrivate(c.run);
         fs.mkdirSync(c.home, { recursive: true });
+        ensureReserve();
         const r = await reconcile(this.core);
         // leases of VMs that no longer exist
         const ids = new Set([...(await db().vm.findMany({ select: { id: true } })).map((v) => v.id), ...(await db().slot.findMany({ select: { id: true } })).map((s) => s.id)]);
@@ -84,6 +86,7 @@ export class Engine {
 
   async fork(templateRef: string, input: unknown, ctx: OpContext = {}): Promise<ForkResult> {
     await this.ready();
+    ensureReserve(); // a rollback on a full disk may have used it
     return fork(this.core, templateRef, input, ctx);
   }
 
