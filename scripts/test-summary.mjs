@@ -16,13 +16,17 @@ const read = (f) => {
 const v = read('vitest.json');
 if (v) {
   passed += v.numPassedTests;
-  failed += v.numFailedTests + (v.numFailedTestSuites ?? 0);
+  failed += v.numFailedTests;
+  // a file that failed without a failing test (it did not load, or a hook failed) counts once
+  for (const f of v.testResults ?? []) {
+    if (f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed')) failed += 1;
+  }
   skipped += v.numPendingTests + v.numTodoTests;
 }
 const p = read('playwright.json');
 if (p?.stats) {
   passed += p.stats.expected;
-  failed += p.stats.unexpected + p.stats.flaky * 0;
+  failed += p.stats.unexpected;
   skipped += p.stats.skipped;
 }
 if (!v) failed += 1; // the unit/engine runner did not report: count it as a failure
