@@ -92,9 +92,15 @@ export function detectAccel(): Accel {
   return accelCache;
 }
 
+/** TCG translation cache per QEMU (MiB); INSTACLONE_TB_SIZE overrides. Its touched pages are private to each child. */
+export function tcgCacheMiB(): number {
+  const v = Number(process.env.INSTACLONE_TB_SIZE);
+  return Number.isInteger(v) && v >= 1 && v <= 1024 ? v : 32;
+}
+
 export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }): MachineConfig {
   const accel = detectAccel();
-  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: 32, identityPort: true, ...m };
+  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...m };
 }
 
 export function netdevArgs(n: NetSpec): string[] {
