@@ -19,6 +19,7 @@ export async function createOverlay(file: string, backing: string): Promise<void
   if (src) {
     try {
       fs.copyFileSync(src, file, fs.constants.COPYFILE_EXCL);
+      fs.chmodSync(file, 0o600); // a child's disk is its own
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') fs.rmSync(file, { force: true });
@@ -26,6 +27,7 @@ export async function createOverlay(file: string, backing: string): Promise<void
     }
   }
   await qemuImgOverlay(file, backing);
+  fs.chmodSync(file, 0o600);
 }
 
 async function qemuImgOverlay(file: string, backing: string): Promise<void> {
