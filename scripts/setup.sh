@@ -26,6 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# QEMU drops to its own unprivileged user with -runas when the engine runs as root (lib/engine/argv.ts,
+# INSTACLONE_QEMU_USER; empty disables it). Created once, only when we are root.
+qemu_user="${INSTACLONE_QEMU_USER-instaclone-qemu}"
+if [ -n "$qemu_user" ] && [ "$(id -u)" = 0 ] && ! id -u "$qemu_user" >/dev/null 2>&1; then
+  echo "setup: creating the system user $qemu_user for QEMU"
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group "$qemu_user"
+fi
+
 # npm packages: only when package.json or the lock changed since the last install.
 stamp=node_modules/.instaclone-installed
 if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { config } from '../config';
 import { netdevArgs as identityNetdevArgs } from './network';
 
 export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
@@ -66,6 +67,71 @@ export const sockets = (runDir: string) => ({
   identity: path.join(runDir, 'identity.sock'),
   pidfile: path.join(runDir, 'qemu.pid'),
 });
+
+export interface QemuUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+let qemuUserCache: { run: string; user: QemuUser | null } | undefined;
+
+/** Whether `u` can search (x) every directory from / down to `dir` (QEMU reaches its run dir after dropping root). */
+function canTraverse(dir: string, u: QemuUser): boolean {
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const d = path.sep + parts.slice(0, i).join(path.sep);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(d);
+    } catch {
+      return false; // made later by the engine as root 0700
+    }
+    const ok = st.uid === u.uid ? st.mode & 0o100 : st.gid === u.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * The unprivileged user QEMU drops to with `-runas` (after machine init: files and listening
+ * sockets named on the command line are opened as root first). INSTACLONE_QEMU_USER names it
+ * (default instaclone-qemu, created by scripts/setup.sh; empty = disabled). Used only when the
+ * engine runs as root, the user exists in /etc/passwd and it can reach INSTACLONE_RUN (the dirs
+ * above it must be searchable; the engine makes the ones inside it so, for that group only).
+ * Decided once per process (per run dir).
+ */
+export function qemuUser(): QemuUser | null {
+  const run = config().run;
+  if (qemuUserCache && qemuUserCache.run === run) return qemuUserCache.user;
+  qemuUserCache = { run, user: null };
+  const name = process.env.INSTACLONE_QEMU_USER ?? 'instaclone-qemu';
+  if (!name || process.getuid?.() !== 0) return null;
+  let u: QemuUser | null = null;
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[0] !== name || f.length < 4) continue;
+      const uid = Number(f[2]);
+      const gid = Number(f[3]);
+      if (Number.isInteger(uid) && Number.isInteger(gid) && uid !== 0) u = { name, uid, gid };
+      break;
+    }
+  } catch {
+    /* no /etc/passwd: run as today */
+  }
+  if (u && !canTraverse(path.dirname(path.resolve(run)), u)) {
+    console.warn(`instaclone: QEMU runs as root: user ${name} cannot reach ${run} (a directory above it is not searchable).`);
+    u = null;
+  }
+  qemuUserCache.user = u;
+  return u;
+}
+
+/** Tests only: forget the cached decision (after changing INSTACLONE_QEMU_USER). */
+export function resetQemuUserCache(): void {
+  qemuUserCache = undefined;
+}
 
 let accelCache: Accel | null = null;
 
@@ -145,8 +211,11 @@ export function buildArgv(s: LaunchSpec): string[] {
       '-device', 'virtserialport,bus=vser0.0,chardev=id0,name=org.instaclone.identity.0',
     );
   }
+  // With -runas, QEMU cannot reopen the (root-owned) disk by path after init; -drive's default
+  // auto-read-only=on reopens it O_RDONLY when a migration inactivates it, so keep the first fd.
+  const u = qemuUser();
   a.push(
-    '-drive', `file=${s.diskPath},if=none,id=data0,format=qcow2,cache=writeback,discard=unmap`,
+    '-drive', `file=${s.diskPath},if=none,id=data0,format=qcow2,cache=writeback,discard=unmap${u ? ',file.auto-read-only=off' : ''}`,
     '-device', 'virtio-blk-pci,drive=data0,id=vblk0',
   );
   a.push(...netdevArgs(s.net));
@@ -154,6 +223,9 @@ export function buildArgv(s: LaunchSpec): string[] {
   a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
   // seccomp: spawn=deny and elevateprivileges=deny kill QEMU 7.2 at -daemonize (fork/setsid), so not those.
   a.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
+  // drop to the QEMU user after init; what QEMU opens later (migration sockets) lives in the
+  // run dir, which vmm.ts hands to that user (mode stays 0700)
+  if (u) a.push('-runas', u.name);
   a.push('-daemonize', '-pidfile', sk.pidfile);
   if (s.role === 'child' || s.role === 'receiver') a.push('-incoming', 'defer');
   return a;

@@ -1,15 +1,47 @@
 // One running QEMU and the low-level steps on it: launch, QMP, load a checkpoint, freeze to a file.
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { config } from '../config';
 import { AgentClient } from './agent';
 import { IdentityChannel } from './identity-channel';
-import { buildArgv, sockets, type LaunchSpec } from './argv';
+import { buildArgv, qemuUser, sockets, type LaunchSpec } from './argv';
 import { EngineError } from './errors';
 import { spawnQemu } from './process';
 import { QmpClient } from './qmp';
 import { mkdirPrivate } from './disks';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * With `-runas`, QEMU opens migration sockets after dropping to the QEMU user, so that user owns
+ * the VM's run dir (mode stays 0700: that user and root only). The dirs above it up to
+ * INSTACLONE_RUN become root:<qemu group> 0710: traversal for that group only, no listing, nothing
+ * for anyone else. No-op when QEMU runs as root.
+ */
+export function shareRunDirWithQemu(runDir: string): void {
+  const u = qemuUser();
+  if (!u) return;
+  fs.chownSync(runDir, u.uid, u.gid);
+  fs.chmodSync(runDir, 0o700);
+  const root = path.resolve(config().run);
+  let d = path.resolve(runDir);
+  if (!d.startsWith(root + path.sep)) return;
+  while (d !== root) {
+    d = path.dirname(d);
+    const st = fs.statSync(d);
+    if (st.uid !== 0 || st.gid !== u.gid) fs.chownSync(d, 0, u.gid);
+    if ((st.mode & 0o777) !== 0o710) fs.chmodSync(d, 0o710);
+  }
+}
+
+/** A socket this (root) process listens on for QEMU to connect to: owned by the QEMU user when it has one. */
+function giveSocketToQemu(sockPath: string): void {
+  const u = qemuUser();
+  if (!u) return;
+  fs.chownSync(sockPath, u.uid, u.gid);
+  fs.chmodSync(sockPath, 0o600);
+}
 
 export interface Vmm {
   id: string;
@@ -34,6 +66,7 @@ export interface LaunchResult {
  */
 export async function launch(id: string, spec: LaunchSpec, checkpoint?: string): Promise<LaunchResult> {
   mkdirPrivate(spec.runDir);
+  shareRunDirWithQemu(spec.runDir);
   const sk = sockets(spec.runDir);
   for (const f of [sk.qmp, sk.agent, sk.serial, sk.identity, sk.pidfile]) fs.rmSync(f, { force: true });
   let fd: number | undefined;
@@ -142,6 +175,7 @@ async function waitIncoming(vmm: Vmm, timeoutMs: number, ev?: Promise<string>) {
  * first, then the VM is stopped: the result is the pause (stop → checkpoint complete on disk), ms.
  */
 export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string, ignoreShared: boolean, opts: { stop?: boolean } = {}): Promise<number> {
+  shareRunDirWithQemu(path.dirname(sockPath)); // again: an engine restart re-makes INSTACLONE_RUN 0700
   fs.rmSync(sockPath, { force: true });
   const out = fs.createWriteStream(outFile, { mode: 0o600 });
   let written!: Promise<void>;
@@ -162,6 +196,7 @@ export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string,
   await new Promise<void>((res, rej) => server.listen(sockPath, () => res()).once('error', rej));
   let ev: { promise: Promise<string>; cancel: () => void } | undefined;
   try {
+    giveSocketToQemu(sockPath);
     await vmm.qmp.execute('migrate-set-capabilities', {
       capabilities: [
         { capability: 'x-ignore-shared', state: ignoreShared },
@@ -186,6 +221,7 @@ export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string,
 
 /** Migrates the stopped VM straight into another QEMU listening with -incoming defer (local, no file). */
 export async function migrateToVmm(src: Vmm, dst: Vmm, sockPath: string): Promise<void> {
+  shareRunDirWithQemu(path.dirname(sockPath)); // dst listens there, src connects, both as the QEMU user
   fs.rmSync(sockPath, { force: true });
   await dst.qmp.execute('migrate-incoming', { uri: `unix:${sockPath}` });
   for (let i = 0; i < 200 && !fs.existsSync(sockPath); i++) await sleep(5);

@@ -140,6 +140,30 @@ afterAll(async () => {
   expect(fs.existsSync(env.run)).toBe(false);
 });
 
+describe('privilege', () => {
+  it('every QEMU (slots and children) runs as the QEMU user, not root, when the engine is root and the user exists', async () => {
+    const { qemuUser } = await import('../../lib/engine/argv');
+    const u = qemuUser();
+    const pids = qemuPids(env.run);
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) {
+      const uids = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(.*)$/m)![1].trim().split(/\s+/).map(Number);
+      if (u) expect(uids, `pid ${pid}`).toEqual(Array(4).fill(u.uid));
+      else expect(uids[1]).toBe(process.getuid?.());
+      if (u) expect(uids[0]).not.toBe(0);
+    }
+    // the run dirs QEMU needs after it dropped root: owned by that user, still 0700
+    if (u) {
+      const kids = await db().vm.findMany({ where: { kind: 'child', state: 'running' } });
+      for (const k of kids) {
+        const st = fs.statSync(k.runDir!);
+        expect([st.uid, st.mode & 0o777]).toEqual([u.uid, 0o700]);
+      }
+      expect(fs.statSync(env.run).mode & 0o007).toBe(0);
+    }
+  });
+});
+
 describe('template files', () => {
   it('are read-only (0444) and match their recorded checksums', async () => {
     const t = await template();
@@ -333,8 +357,15 @@ describe('a full tmpfs (INSTACLONE_RUN)', () => {
 describe('hardening', () => {
   it('keeps run dirs 0700 and QEMU sockets 0600', async () => {
     const mode = (p: string) => fs.statSync(p).mode & 0o777;
-    expect(mode(env.run)).toBe(0o700);
-    expect(mode(path.join(env.run, 'vms'))).toBe(0o700);
+    // with -runas, QEMU must still reach its run dir after dropping root (migration sockets), so
+    // the dirs above it are root:<QEMU group> 0710: traversal for that group only, nothing for others
+    const { qemuUser } = await import('../../lib/engine/argv');
+    const u = qemuUser();
+    for (const d of [env.run, path.join(env.run, 'vms')]) {
+      const st = fs.statSync(d);
+      if (u) expect([st.uid, st.gid, mode(d)], d).toEqual([0, u.gid, 0o710]);
+      else expect(mode(d), d).toBe(0o700);
+    }
     const t = await template();
     expect(mode(path.dirname(t.ramPath))).toBe(0o700);
     expect(mode(t.dir)).toBe(0o700);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildArgv, QEMU_BINARY, type LaunchSpec, type Role } from '@/lib/engine/argv';
+import { buildArgv, qemuUser, QEMU_BINARY, resetQemuUserCache, type LaunchSpec, type Role } from '@/lib/engine/argv';
 import { forkSchema, nameSchema, prefixSchema, prepareSchema } from '@/lib/validations';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -109,6 +109,85 @@ describe('QEMU sandbox', () => {
       expect(nameSchema.safeParse(name).success).toBe(true);
       const a = buildArgv(spec('child', { name }));
       expect(a[a.indexOf('-name') + 1]).toBe(`instaclone-${name},debug-threads=off`);
+    }
+  });
+});
+
+describe('QEMU runs as its own unprivileged user (-runas) when the engine is root', () => {
+  const roles: Role[] = ['parent', 'child', 'receiver', 'cold'];
+  const userName = process.env.INSTACLONE_QEMU_USER ?? 'instaclone-qemu';
+  const passwd = fs.existsSync('/etc/passwd') ? fs.readFileSync('/etc/passwd', 'utf8') : '';
+  const userExists = !!userName && passwd.split('\n').some((l) => l.startsWith(`${userName}:`));
+  const isRoot = process.getuid?.() === 0;
+  const withUser = (v: string | undefined, fn: () => void) => {
+    const old = process.env.INSTACLONE_QEMU_USER;
+    if (v === undefined) delete process.env.INSTACLONE_QEMU_USER;
+    else process.env.INSTACLONE_QEMU_USER = v;
+    resetQemuUserCache();
+    try {
+      fn();
+    } finally {
+      if (old === undefined) delete process.env.INSTACLONE_QEMU_USER;
+      else process.env.INSTACLONE_QEMU_USER = old;
+      resetQemuUserCache();
+    }
+  };
+
+  it.runIf(isRoot && userExists).each(roles)('the %s argv drops to the QEMU user before daemonizing, and keeps its disk fd (no reopen by path)', (role) => {
+    const a = buildArgv(spec(role));
+    const i = a.indexOf('-runas');
+    expect(i).toBeGreaterThan(-1);
+    expect(a[i + 1]).toBe(userName);
+    expect(i).toBeLessThan(a.indexOf('-daemonize'));
+    expect(a[a.indexOf('-drive') + 1]).toMatch(/,file\.auto-read-only=off(,|$)/);
+    const u = qemuUser();
+    expect(u?.uid).toBeGreaterThan(0);
+  });
+
+  it('uses no -runas when INSTACLONE_QEMU_USER is empty, names no such user, or the engine is not root', () => {
+    for (const v of ['', 'ic-no-such-user-zz']) {
+      withUser(v, () => {
+        expect(qemuUser()).toBeNull();
+        for (const role of roles) {
+          const a = buildArgv(spec(role));
+          expect(a).not.toContain('-runas');
+          expect(a.join(' ')).not.toContain('auto-read-only');
+        }
+      });
+    }
+    if (!isRoot) withUser(undefined, () => expect(qemuUser()).toBeNull());
+  });
+
+  it('decides once per process (the env is read on first use only)', () => {
+    withUser('', () => {
+      expect(qemuUser()).toBeNull();
+      process.env.INSTACLONE_QEMU_USER = userName;
+      expect(qemuUser()).toBeNull();
+    });
+  });
+
+  const haveQemu = !spawnSync(QEMU_BINARY, ['-version']).error;
+  it.runIf(isRoot && userExists && haveQemu)('the installed QEMU accepts -runas with the sandbox and really runs as that uid', () => {
+    const a = buildArgv(spec('child'));
+    const dir = fs.mkdtempSync('/tmp/ic-runas-');
+    try {
+      const r = spawnSync(
+        QEMU_BINARY,
+        ['-machine', 'none', '-nodefaults', '-no-user-config', '-display', 'none', '-S', '-sandbox', a[a.indexOf('-sandbox') + 1], '-qmp', `unix:${dir}/qmp.sock,server=on,wait=off`, '-runas', userName, '-daemonize', '-pidfile', `${dir}/pid`],
+        { encoding: 'utf8', timeout: 15_000 },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const pid = Number(fs.readFileSync(`${dir}/pid`, 'utf8'));
+      try {
+        const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+        const uids = st.match(/^Uid:\s+(.*)$/m)![1].trim().split(/\s+/).map(Number);
+        expect(uids).toEqual(Array(4).fill(qemuUser()!.uid));
+        expect(st).toMatch(/^Seccomp:\s+2$/m);
+      } finally {
+        process.kill(pid, 'SIGKILL');
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
