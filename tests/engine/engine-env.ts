@@ -41,14 +41,15 @@ export function qemuPids(dir: string): number[] {
   return out;
 }
 
-export async function teardownEnv(env: EngineEnv): Promise<number[]> {
+/** Shuts the engine down, SIGKILLs any QEMU still under `run`, closes the database; never throws. Returns the pids it had to kill. */
+export async function stopEverything(run: string): Promise<number[]> {
   try {
     const { Engine } = await import('../../lib/engine');
     await Engine.get().shutdown({ killAll: true });
   } catch {
     /* keep cleaning */
   }
-  const left = qemuPids(env.run);
+  const left = qemuPids(run);
   for (const pid of left) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -63,9 +64,36 @@ export async function teardownEnv(env: EngineEnv): Promise<number[]> {
   } catch {
     /* ignore */
   }
+  return left;
+}
+
+export async function teardownEnv(env: EngineEnv): Promise<number[]> {
+  const left = await stopEverything(env.run);
   fs.rmSync(env.run, { recursive: true, force: true });
   fs.rmSync(path.dirname(env.home), { recursive: true, force: true });
   return left;
+}
+
+/** Writes a file in `dir` until the file system says ENOSPC (in shrinking chunks); returns its path. */
+export function fillUp(dir: string): string {
+  const f = path.join(dir, 'filler');
+  const fd = fs.openSync(f, 'w');
+  try {
+    for (const size of [1 << 20, 4096, 512]) {
+      const buf = Buffer.alloc(size, 1);
+      for (;;) {
+        try {
+          fs.writeSync(fd, buf);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw e;
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return f;
 }
 
 /** Files left under the run dir's vms/ that no VM or slot owns. */

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { fillUp, qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
 
 const env = setupEnv('fdisk');
 process.env.INSTACLONE_FORK_CONCURRENCY = '1';
@@ -15,27 +15,6 @@ let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 let mounted = false;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function fillUp(dir: string): string {
-  const f = path.join(dir, 'filler');
-  const fd = fs.openSync(f, 'w');
-  try {
-    for (const size of [1 << 20, 4096, 512]) {
-      const buf = Buffer.alloc(size, 1);
-      for (;;) {
-        try {
-          fs.writeSync(fd, buf);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw e;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return f;
-}
 
 async function state() {
   const vms = await db().vm.findMany();

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { fillUp, qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
 
 const env = setupEnv('faults');
 // one child at a time, so that "the middle of a fork" is well defined (and two cores stay usable)
@@ -40,28 +40,6 @@ const tmpfsUsedMiB = () => {
   return ((s.blocks - s.bfree) * s.bsize) / 1024 / 1024;
 };
 const pgrep = (pattern: string) => spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim();
-
-/** Writes a file until the file system says ENOSPC; returns its path. */
-function fillUp(dir: string): string {
-  const f = path.join(dir, 'filler');
-  const fd = fs.openSync(f, 'w');
-  try {
-    for (const size of [1 << 20, 4096]) {
-      const buf = Buffer.alloc(size, 1);
-      for (;;) {
-        try {
-          fs.writeSync(fd, buf);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw e;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return f;
-}
 
 /** The database matches reality: every QEMU under the run dir is a VM/slot row with that pid and vice versa, no stray run dirs, overlays or leases. */
 async function expectConsistent() {

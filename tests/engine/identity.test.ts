@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopEverything } from './engine-env';
 
 process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache', 'instaclone', 'images');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-identity-'));
@@ -33,20 +34,6 @@ let parent: { hostname: string; machineId: string; mac: string; urandomHex: stri
 let kids: { id: string; name: string; ports: Record<string, number>; verified: any; identity: any }[] = [];
 let forkMs = 0;
 let perChild: number[] = [];
-
-function qemuPidsUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes('qemu-system') && cmd.includes(dir)) out.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 beforeAll(async () => {
   const { migrate } = await import('../../lib/db');
@@ -78,24 +65,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
-  try {
-    await engine?.shutdown({ killAll: true });
-  } catch {
-    /* below */
-  }
-  for (const pid of qemuPidsUnder(runRoot)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  try {
-    const { disconnectDb } = await import('../../lib/db');
-    await disconnectDb();
-  } catch {
-    /* not connected */
-  }
+  await stopEverything(runRoot);
   fs.rmSync(root, { recursive: true, force: true });
   fs.rmSync(runRoot, { recursive: true, force: true });
 }, 120_000);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopEverything } from './engine-env';
 
 const canNetns = (() => {
   if (process.getuid?.() !== 0) return false;
@@ -23,20 +24,6 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-bridge-'));
 const runRoot = fs.mkdtempSync(path.join('/dev/shm', 'ic-bridge-'));
 let engine: any;
 let kids: { id: string; name: string; ip: string; mac: string }[] = [];
-
-function qemuPidsUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes('qemu-system') && cmd.includes(dir)) out.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 describe.skipIf(!canNetns)('bridged children in a private network namespace', () => {
   beforeAll(async () => {
@@ -71,24 +58,7 @@ describe.skipIf(!canNetns)('bridged children in a private network namespace', ()
   }, 900_000);
 
   afterAll(async () => {
-    try {
-      await engine?.shutdown({ killAll: true });
-    } catch {
-      /* below */
-    }
-    for (const pid of qemuPidsUnder(runRoot)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    try {
-      const { disconnectDb } = await import('../../lib/db');
-      await disconnectDb();
-    } catch {
-      /* not connected */
-    }
+    await stopEverything(runRoot);
     try {
       execFileSync('ip', ['netns', 'del', ns]);
     } catch {
