@@ -8,13 +8,13 @@ import { Core, type OpContext } from './core';
 import { EngineError } from './errors';
 import { fork, type ForkResult } from './fork';
 import { hostMemory, procMemory } from './metrics';
-import { mkdirPrivate } from './disks';
 import { qemuPidsUnder } from './process';
 import { reconcile, startPolling } from './supervisor';
 import { prepare, removeTemplate, type PrepareResult } from './templates';
 import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
 import { quit } from './vmm';
 import { ensureReserve } from './reserve';
+import { ensureRunDir } from './run-dir';
 
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
@@ -61,7 +61,7 @@ export class Engine {
     if (!this.started) {
       this.started = (async () => {
         const c = config();
-        mkdirPrivate(c.run);
+        ensureRunDir(c.run);
         fs.mkdirSync(c.home, { recursive: true });
         ensureReserve();
         const r = await reconcile(this.core);
