@@ -60,26 +60,34 @@ export async function endSession(id: string) {
   await db().session.deleteMany({ where: { id: hashToken(id) } });
 }
 
+export const SETUP_HOURS = 24;
+
 /**
- * First start: when no user exists, create "admin" without a password and return a one-time setup
- * secret; the console prints the link on its own console.
+ * First start: when no user exists, create "admin" without a password; while that admin has none,
+ * every start issues a fresh one-time setup secret (the previous one stops working) that expires
+ * after SETUP_HOURS. The expiry is part of the hashed secret, so it cannot be edited.
  */
-export async function ensureFirstAdmin(): Promise<string | null> {
-  if ((await db().user.count()) > 0) return null;
-  const secret = crypto.randomBytes(24).toString('base64url');
-  await db().user.create({
-    data: { id: crypto.randomUUID(), username: 'admin', role: 'admin', setupTokenHash: hashToken(secret) },
-  });
-  return secret;
+export async function ensureFirstAdmin(now = Date.now()): Promise<string | null> {
+  const secret = `${now + SETUP_HOURS * 3600_000}.${crypto.randomBytes(24).toString('base64url')}`;
+  if ((await db().user.count()) === 0) {
+    await db().user.create({ data: { id: crypto.randomUUID(), username: 'admin', role: 'admin', setupTokenHash: hashToken(secret) } });
+    return secret;
+  }
+  const pending = await db().user.updateMany({ where: { username: 'admin', passwordHash: null, NOT: { setupTokenHash: null } }, data: { setupTokenHash: hashToken(secret) } });
+  return pending.count === 1 ? secret : null;
 }
 
-export async function completeSetup(secret: string, password: string) {
+const setupUnusable = 'This setup link was used already, is wrong or has expired: restart the console to print a new one.';
+
+export async function completeSetup(secret: string, password: string, now = Date.now()) {
+  const expires = Number(/^(\d+)\./.exec(secret)?.[1]);
+  if (!(expires > now)) throw new EngineError('unauthorized', setupUnusable);
   const user = await db().user.findUnique({ where: { setupTokenHash: hashToken(secret) } });
-  if (!user) throw new EngineError('unauthorized', 'This setup link was used already or is wrong: ask an admin for a new one.');
+  if (!user) throw new EngineError('unauthorized', setupUnusable);
   if (password.length < 8) throw new EngineError('invalid', 'A password has at least 8 characters.');
-  await db().user.update({
-    where: { id: user.id },
-    data: { passwordHash: await bcrypt.hash(password, 10), setupTokenHash: null },
-  });
+  const passwordHash = await bcrypt.hash(password, 10);
+  // the claim is one conditional update: of two requests with the same secret, only one matches
+  const claimed = await db().user.updateMany({ where: { id: user.id, setupTokenHash: user.setupTokenHash }, data: { passwordHash, setupTokenHash: null } });
+  if (claimed.count !== 1) throw new EngineError('unauthorized', setupUnusable);
   return startSession(user.username, user.role as Role, user.id);
 }

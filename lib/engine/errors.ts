@@ -7,6 +7,8 @@ export type EngineErrorCode =
   | 'insufficient' // admission control: not enough memory, disk, slots (507)
   | 'forbidden' // role does not allow it (403)
   | 'unauthorized' // no or bad credentials (401)
+  | 'too_large' // request body over its cap (413)
+  | 'too_many' // rate limited (429)
   | 'qemu' // QEMU or the guest misbehaved (500)
   | 'internal'; // anything else (500)
 
@@ -28,6 +30,8 @@ export const httpStatus: Record<EngineErrorCode, number> = {
   insufficient: 507,
   forbidden: 403,
   unauthorized: 401,
+  too_large: 413,
+  too_many: 429,
   qemu: 500,
   internal: 500,
 };
