@@ -137,3 +137,44 @@ describe('unexpected errors', () => {
     expect(body.error).toMatch(/^The console failed unexpectedly/);
   });
 });
+
+describe('the event log records security events', () => {
+  it('has token creation and revocation, and serial typing (once per user and VM, without the keys)', async () => {
+    const net = await import('node:net');
+    const tokens = await import('@/app/api/v1/tokens/route');
+    const tokenById = await import('@/app/api/v1/tokens/[id]/route');
+    const serial = await import('@/app/api/v1/vms/[ref]/serial/route');
+    const admin = await createToken('root-ish', 'admin');
+    const auth = { host: 'console.test', authorization: `Bearer ${admin.secret}`, 'content-type': 'application/json' };
+    const made = await (await tokens.POST(post('/api/v1/tokens', JSON.stringify({ name: 'kiosk', role: 'viewer' }), auth))).json();
+    const del = await tokenById.DELETE(new Request(`http://console.test/api/v1/tokens/${made.id}`, { method: 'DELETE', headers: auth }), { params: Promise.resolve({ id: made.id }) });
+    expect(del.status).toBe(200);
+    const ev = await db().event.findMany({ where: { targetId: made.id }, orderBy: { id: 'asc' } });
+    expect(ev.map((e) => [e.action, e.actor, e.result])).toEqual([
+      ['token.create', 'token:root-ish', 'ok'],
+      ['token.revoke', 'token:root-ish', 'ok'],
+    ]);
+
+    // a VM whose serial socket is a plain listener here
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-serial-'));
+    const got: Buffer[] = [];
+    const srv = net.createServer((c) => c.on('data', (d) => got.push(d)));
+    await new Promise<void>((r) => srv.listen(path.join(runDir, 'serial.sock'), r));
+    try {
+      await db().vm.create({ data: { id: 'vm_serialtest', name: 'typed', kind: 'child', state: 'running', image: 'tiny', memoryMiB: 256, runDir } });
+      for (const data of ['secret-pass', 'word\r']) {
+        const r = await serial.POST(post('/api/v1/vms/typed/serial', JSON.stringify({ data }), auth), { params: Promise.resolve({ ref: 'typed' }) });
+        expect(r.status).toBe(200);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      expect(Buffer.concat(got).toString()).toBe('secret-password\r');
+      const typed = await db().event.findMany({ where: { action: 'serial.type' } });
+      expect(typed).toHaveLength(1);
+      expect(typed[0]).toMatchObject({ actor: 'token:root-ish', targetName: 'typed' });
+      expect(JSON.stringify(typed)).not.toMatch(/secret|word/);
+    } finally {
+      srv.close();
+      fs.rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+});

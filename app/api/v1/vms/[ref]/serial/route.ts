@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { authenticate, errorResponse, readJson, route } from '@/lib/api/handler';
+import { audit } from '@/lib/auth/audit';
 import { db } from '@/lib/db';
 import { EngineError } from '@/lib/engine/errors';
 import { paths } from '@/lib/engine/paths';
@@ -123,7 +124,12 @@ export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }
   });
 }
 
-export const POST = route('operator', async ({ req, params }) => {
+// Typing is logged once per user, VM and TYPING_LOG_MS (not every keystroke, and never the keys:
+// they may be a password).
+const TYPING_LOG_MS = 5 * 60_000;
+const typingLogged = new Map<string, number>();
+
+export const POST = route('operator', async ({ req, params, principal }) => {
   const body = (await readJson(req)) as { data?: unknown };
   if (typeof body.data !== 'string' || body.data.length === 0 || body.data.length > 4096) {
     throw new EngineError('invalid', 'Send {"data": "…"} with 1 to 4096 characters to type into the serial console.');
@@ -132,5 +138,11 @@ export const POST = route('operator', async ({ req, params }) => {
   if (vm.state !== 'running' && vm.state !== 'starting') throw new EngineError('conflict', `${vm.name} is ${vm.state}: start it to use its serial console.`);
   // One kept-open connection per VM, writes queued in order (lib/engine/serial.ts says why).
   await typeSerial(vm, path.join(vm.runDir, 'serial.sock'), body.data);
+  const key = `${principal.name}\0${vm.id}`;
+  const now = Date.now();
+  if (now - (typingLogged.get(key) ?? 0) > TYPING_LOG_MS) {
+    typingLogged.set(key, now);
+    await audit(principal.name, 'serial.type', 'ok', { id: vm.id, name: vm.name }, 'typed into the serial console');
+  }
   return { ok: true };
 });
