@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { config } from '../lib/config';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
+  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--network isolated|outbound] [--json]
   instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
   instaclone images [--json]
   instaclone ls [--json]
@@ -85,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
       slots: { type: 'string' },
       prelaunch: { type: 'boolean' },
       quiesce: { type: 'boolean' },
+      network: { type: 'string' },
       memory: { type: 'string' },
       vcpus: { type: 'string' },
       count: { type: 'string' },
@@ -119,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
         quiesce: !!o.quiesce,
         memory: num(o.memory) ?? 256,
         ...(o.vcpus ? { vcpus: num(o.vcpus) } : {}),
+        ...(o.network ? { network: o.network } : {}),
       });
       out(r, () => {
         const t = r.timings ?? {};

@@ -83,6 +83,7 @@ export class JsonStream {
     let i = 0;
     while (i < chunk.length) {
       if (this.discardUntilDelimiter) {
+        this.restart(); // a half object from before the resync is garbage too
         const j = chunk.indexOf(0xff, i);
         if (j < 0) return out;
         i = j + 1;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { config } from '../config';
-import { netdevArgs as identityNetdevArgs } from './network';
+import { netdevArgs as identityNetdevArgs, type GuestNet } from './network';
 
 export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
 
@@ -30,6 +30,8 @@ export interface MachineConfig {
   identityPort?: boolean;
   /** the parent's guest answered a probe on the identity port at prepare (its image serves it) */
   identityChannel?: boolean;
+  /** what the guest may reach on user-mode networking (network.ts GuestNet); absent = isolated */
+  guestNet?: GuestNet;
 }
 
 export interface NetSpec {
@@ -169,8 +171,8 @@ export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: st
   return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...m };
 }
 
-export function netdevArgs(n: NetSpec): string[] {
-  return identityNetdevArgs(n, n.mode ?? 'user');
+export function netdevArgs(n: NetSpec, guestNet?: GuestNet): string[] {
+  return identityNetdevArgs(n, n.mode ?? 'user', guestNet);
 }
 
 export function buildArgv(s: LaunchSpec): string[] {
@@ -218,7 +220,7 @@ export function buildArgv(s: LaunchSpec): string[] {
     '-drive', `file=${s.diskPath},if=none,id=data0,format=qcow2,cache=writeback,discard=unmap${u ? ',file.auto-read-only=off' : ''}`,
     '-device', 'virtio-blk-pci,drive=data0,id=vblk0',
   );
-  a.push(...netdevArgs(s.net));
+  a.push(...netdevArgs(s.net, m.guestNet));
   a.push('-device', `vmgenid,guid=${s.vmgenid}`);
   a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
   // seccomp: spawn=deny and elevateprivileges=deny kill QEMU 7.2 at -daemonize (fork/setsid), so not those.

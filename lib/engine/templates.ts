@@ -147,7 +147,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
   for (const f of [image.files.kernel, image.files.initrd, image.files.disk]) {
     if (!fs.existsSync(f)) throw new EngineError('not_found', `The ${p.image} image is incomplete (${f} is missing); rebuild it with \`npm run setup\`.`);
   }
-  const machine = defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline });
+  const machine = { ...defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }), guestNet: p.network };
   const tpl = await newTemplateRow(core, p, machine, p.image, null, null);
   const task = await core.task('prepare', { id: tpl.id, name: tpl.name }, ctx);
   const parentId = newId('vm');

@@ -242,3 +242,13 @@ describe('a hostile guest flooding its agent channel', () => {
     expect(big / small).toBeLessThan(24);
   });
 });
+
+describe('JsonStream resync', () => {
+  it('drops a half object when a resync starts, and parses the reply after the delimiter', async () => {
+    const { JsonStream } = await import('../../lib/engine/agent');
+    const s = new JsonStream();
+    expect(s.push(Buffer.from('{"return": {"a": [1, '))).toEqual([]);
+    s.discardUntilDelimiter = true;
+    expect(s.push(Buffer.concat([Buffer.from('2]}}\n'), Buffer.from([0xff]), Buffer.from('{"return": 42}\n')]))).toEqual([{ return: 42 }]);
+  });
+});
