@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { need, when } from '../strict';
 import { EngineError } from '../../lib/engine/errors';
 import {
   allocateNetwork,
@@ -178,9 +179,10 @@ const canNetns = (() => {
   }
 })();
 
-describe.skipIf(!canNetns)('bridge mode in a private network namespace', () => {
+describe.runIf(when(canNetns))('bridge mode in a private network namespace', () => {
   const ns = `ictest${process.pid}`;
   beforeAll(() => {
+    need(canNetns, 'bridged networking needs root, `ip netns` and /dev/net/tun');
     execFileSync('ip', ['netns', 'add', ns]);
     const ipn = (...a: string[]) => execFileSync('ip', ['-n', ns, ...a]);
     ipn('link', 'set', 'lo', 'up');

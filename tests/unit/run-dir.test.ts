@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureRunDir } from '@/lib/engine/run-dir';
 import { preflight } from '@/lib/preflight';
+import { need, when } from '../strict';
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-rundir-'));
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
@@ -39,7 +40,8 @@ describe('the run directory', () => {
     expect(() => ensureRunDir(d)).toThrow(/is a symbolic link/);
   });
 
-  it.runIf(isRoot)('is refused when another user owns it', () => {
+  it.runIf(when(isRoot))('is refused when another user owns it', () => {
+    need(isRoot, 'changing a directory\'s owner needs root');
     const d = fresh();
     fs.mkdirSync(d, { mode: 0o700 });
     fs.chownSync(d, 65534, 65534);
