@@ -99,7 +99,9 @@ afterAll(async () => {
   } catch {
     /* keep cleaning */
   }
-  for (const pid of qemuPids(env.run)) {
+  // what the engine's own shutdown left running: checked before the kill below, asserted at the end
+  const left = qemuPids(env.run);
+  for (const pid of left) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -113,6 +115,7 @@ afterAll(async () => {
   }
   await teardownEnv(env);
   fs.rmSync(hostMarker, { force: true });
+  expect(left, 'QEMU left running after the engine shut down').toEqual([]);
   expect(qemuPids(env.run)).toEqual([]);
   expect(pgrep(env.run)).toBe('');
   expect(fs.existsSync(env.run)).toBe(false);

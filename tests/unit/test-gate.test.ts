@@ -11,7 +11,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('strict mode', () => {
   it('fails the PostgreSQL suite when no server could be started, with the reason, instead of skipping it', () => {
-    const env = { ...process.env, INSTACLONE_TEST_STRICT: '1', INSTACLONE_TEST_PG_ERROR: 'initdb: cannot be run as root' };
+    const env: NodeJS.ProcessEnv = { ...process.env, INSTACLONE_TEST_STRICT: '1', INSTACLONE_TEST_PG_ERROR: 'initdb: cannot be run as root' };
     delete env.INSTACLONE_TEST_PG_URL;
     delete env.CI;
     const r = spawnSync('npx', ['vitest', 'run', 'tests/unit/postgres.test.ts'], { env, encoding: 'utf8', timeout: 120_000 });
