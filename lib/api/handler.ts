@@ -1,7 +1,8 @@
 // One wrapper for every REST route: who is asking, may they, parse the body with the shared schema,
 // and turn any error into {error} with the right status. Errors are values, never stack traces.
 import { z } from 'zod';
-import { principalFrom, require, SESSION_COOKIE, type Principal, type Role } from '../auth';
+import { principalFrom, require, type Principal, type Role } from '../auth';
+import { sessionIdFrom } from '../auth/sessions';
 import { EngineError, httpStatus, isEngineError } from '../engine/errors';
 import { describeZodError } from '../validations';
 
@@ -45,7 +46,7 @@ export function cookieValue(req: Request, name: string): string | undefined {
 }
 
 export async function authenticate(req: Request, role: Role): Promise<Principal> {
-  const principal = require(await principalFrom(req.headers, cookieValue(req, SESSION_COOKIE)), role);
+  const principal = require(await principalFrom(req.headers, sessionIdFrom((n) => cookieValue(req, n))), role);
   checkSameOrigin(req, principal);
   return principal;
 }

@@ -7,6 +7,11 @@ import { type Role, isRole } from './roles';
 import { hashToken, type Principal } from './tokens';
 
 export const SESSION_COOKIE = 'ic_session';
+/** the same over HTTPS: `__Host-` makes the browser insist on Secure, path=/ and no Domain */
+export const SECURE_SESSION_COOKIE = '__Host-ic_session';
+
+/** The session id from whichever of the two cookies the browser sent. */
+export const sessionIdFrom = (get: (name: string) => string | undefined) => get(SECURE_SESSION_COOKIE) ?? get(SESSION_COOKIE);
 export const SESSION_HOURS = 12;
 
 export async function createUser(username: string, password: string | null, role: Role) {

@@ -178,3 +178,30 @@ describe('the event log records security events', () => {
     }
   });
 });
+
+describe('the console on the network', () => {
+  it('sets a Secure __Host- session cookie when served over HTTPS (directly or behind a trusted TLS proxy), and reads it back', async () => {
+    const { sessionCookie } = await import('@/lib/api/session-cookie');
+    expect(sessionCookie('s1', new Request('http://console.test/x'))).toMatchObject({ name: 'ic_session', options: { secure: false, httpOnly: true } });
+    expect(sessionCookie('s1', new Request('https://console.test/x'))).toMatchObject({ name: '__Host-ic_session', options: { secure: true, path: '/' } });
+    const proxied = new Request('http://console.test/x', { headers: { 'x-forwarded-proto': 'https' } });
+    expect(sessionCookie('s1', proxied).options.secure).toBe(false); // a header anyone can send
+    process.env.INSTACLONE_TRUST_PROXY = '1';
+    try {
+      expect(sessionCookie('s1', proxied)).toMatchObject({ name: '__Host-ic_session', options: { secure: true } });
+    } finally {
+      delete process.env.INSTACLONE_TRUST_PROXY;
+    }
+    await createUser('tls', 'tls-password', 'viewer');
+    const s = await login('tls', 'tls-password');
+    const whoami = route('viewer', async ({ principal }) => principal);
+    const res = await whoami(new Request('https://console.test/x', { headers: { host: 'console.test', cookie: `__Host-ic_session=${s.id}` } }));
+    expect(res.status).toBe(200);
+    expect((await res.json()).name).toBe('tls');
+  });
+
+  it('listens on loopback unless HOST says otherwise (npm start)', () => {
+    const start = fs.readFileSync('scripts/start.sh', 'utf8');
+    expect(start).toMatch(/next start -H "\$\{HOST:-127\.0\.0\.1\}"/);
+  });
+});

@@ -31,7 +31,7 @@ export async function POST(req: Request) {
     }
     clearLoginFailures(username);
     await audit(username, 'login', 'ok', { name: username }, `from ${address}`);
-    await setSessionCookie(s.id);
+    await setSessionCookie(s.id, req);
     return Response.json({ ok: true });
   } catch (e) {
     return errorResponse(e);

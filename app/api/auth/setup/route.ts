@@ -22,7 +22,7 @@ export async function POST(req: Request) {
       throw e;
     }
     await audit('admin', 'setup', 'ok', { name: 'admin' });
-    await setSessionCookie(s.id);
+    await setSessionCookie(s.id, req);
     return Response.json({ ok: true });
   } catch (e) {
     return errorResponse(e);

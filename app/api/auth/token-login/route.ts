@@ -12,6 +12,6 @@ export async function GET(req: Request) {
   const p = await principalForToken(url.searchParams.get('token') ?? '');
   if (!p) return Response.json({ error: 'This token is unknown or revoked: ask an admin for a new one.' }, { status: 401 });
   const s = await startSession(p.name, p.role, undefined, p.tokenId);
-  await setSessionCookie(s.id);
+  await setSessionCookie(s.id, req);
   return new Response(null, { status: 303, headers: { location: safeNext } });
 }
