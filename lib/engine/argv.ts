@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { config } from '../config';
+import { EngineError } from './errors';
 import { netdevArgs as identityNetdevArgs, type GuestNet } from './network';
 
 export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
@@ -76,7 +77,7 @@ export interface QemuUser {
   gid: number;
 }
 
-let qemuUserCache: { run: string; user: QemuUser | null } | undefined;
+let qemuUserCache: { run: string; user: QemuUser | null; refusal?: string } | undefined;
 
 /** Whether `u` can search (x) every directory from / down to `dir` (QEMU reaches its run dir after dropping root). */
 function canTraverse(dir: string, u: QemuUser): boolean {
@@ -98,17 +99,22 @@ function canTraverse(dir: string, u: QemuUser): boolean {
 /**
  * The unprivileged user QEMU drops to with `-runas` (after machine init: files and listening
  * sockets named on the command line are opened as root first). INSTACLONE_QEMU_USER names it
- * (default instaclone-qemu, created by scripts/setup.sh; empty = disabled). Used only when the
- * engine runs as root, the user exists in /etc/passwd and it can reach INSTACLONE_RUN (the dirs
- * above it must be searchable; the engine makes the ones inside it so, for that group only).
+ * (default instaclone-qemu, created by scripts/setup.sh; empty = the operator accepts QEMU as
+ * root). When the engine is root it fails closed: a missing user, or one that cannot reach
+ * INSTACLONE_RUN, refuses the launch (one sentence) instead of leaving QEMU root. Not root: null.
  * Decided once per process (per run dir).
  */
 export function qemuUser(): QemuUser | null {
   const run = config().run;
-  if (qemuUserCache && qemuUserCache.run === run) return qemuUserCache.user;
-  qemuUserCache = { run, user: null };
+  if (!qemuUserCache || qemuUserCache.run !== run) qemuUserCache = decideQemuUser(run);
+  if (qemuUserCache.refusal) throw new EngineError('conflict', qemuUserCache.refusal);
+  return qemuUserCache.user;
+}
+
+function decideQemuUser(run: string): { run: string; user: QemuUser | null; refusal?: string } {
+  const d: { run: string; user: QemuUser | null; refusal?: string } = { run, user: null };
   const name = process.env.INSTACLONE_QEMU_USER ?? 'instaclone-qemu';
-  if (!name || process.getuid?.() !== 0) return null;
+  if (!name || process.getuid?.() !== 0) return d;
   let u: QemuUser | null = null;
   try {
     for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
@@ -122,12 +128,13 @@ export function qemuUser(): QemuUser | null {
   } catch {
     /* no /etc/passwd: run as today */
   }
-  if (u && !canTraverse(path.dirname(path.resolve(run)), u)) {
-    console.warn(`instaclone: QEMU runs as root: user ${name} cannot reach ${run} (a directory above it is not searchable).`);
-    u = null;
-  }
-  qemuUserCache.user = u;
-  return u;
+  const optOut = 'or set INSTACLONE_QEMU_USER= (empty) to accept QEMU running as root.';
+  if (!u) {
+    d.refusal = `QEMU would run as root because the user ${name} does not exist: create it with "bash scripts/setup.sh" (as root), ${optOut}`;
+  } else if (!canTraverse(path.dirname(path.resolve(run)), u)) {
+    d.refusal = `QEMU would run as root because the user ${name} cannot reach ${run} (a directory above it is not searchable): move INSTACLONE_RUN, ${optOut}`;
+  } else d.user = u;
+  return d;
 }
 
 /** Tests only: forget the cached decision (after changing INSTACLONE_QEMU_USER). */

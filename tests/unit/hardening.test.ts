@@ -148,8 +148,16 @@ describe('QEMU runs as its own unprivileged user (-runas) when the engine is roo
     expect(u?.uid).toBeGreaterThan(0);
   });
 
-  it('uses no -runas when INSTACLONE_QEMU_USER is empty, names no such user, or the engine is not root', () => {
-    for (const v of ['', 'ic-no-such-user-zz']) {
+  it.runIf(when(isRoot))('fails closed as root: a QEMU user that does not exist refuses the launch with one sentence (no silent root QEMU)', () => {
+    need(isRoot, 'the fallback to root only exists when the engine is root');
+    withUser('ic-no-such-user-zz', () => {
+      expect(() => qemuUser()).toThrow(/^QEMU would run as root because the user ic-no-such-user-zz does not exist: create it with "bash scripts\/setup.sh" \(as root\), or set INSTACLONE_QEMU_USER= \(empty\) to accept QEMU running as root\.$/);
+      expect(() => buildArgv(spec('child'))).toThrow(/QEMU would run as root/);
+    });
+  });
+
+  it('uses no -runas when INSTACLONE_QEMU_USER is empty (the operator opted out) or the engine is not root', () => {
+    for (const v of ['', ...(isRoot ? [] : ['ic-no-such-user-zz'])]) {
       withUser(v, () => {
         expect(qemuUser()).toBeNull();
         for (const role of roles) {
