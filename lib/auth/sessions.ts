@@ -4,6 +4,7 @@ import bcrypt from 'bcryptjs';
 import { db } from '../db';
 import { EngineError } from '../engine/errors';
 import { type Role, isRole } from './roles';
+import { endStreamsOfSession } from './streams';
 import { hashToken, type Principal } from './tokens';
 
 export const SESSION_COOKIE = 'ic_session';
@@ -63,6 +64,7 @@ export async function principalForSession(id: string): Promise<Principal | null>
 
 export async function endSession(id: string) {
   await db().session.deleteMany({ where: { id: hashToken(id) } });
+  endStreamsOfSession(hashToken(id));
 }
 
 export const SETUP_HOURS = 24;

@@ -19,7 +19,7 @@ describe('/api/health facts', () => {
     await migrate();
     const { createToken } = await import('@/lib/auth/tokens');
     bearer = { authorization: `Bearer ${(await createToken('health', 'viewer')).secret}` };
-  });
+  }, 60_000);
   afterAll(async () => {
     const { disconnectDb } = await import('@/lib/db');
     await disconnectDb();

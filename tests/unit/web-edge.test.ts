@@ -23,7 +23,7 @@ const post = (url: string, body: string, headers: Record<string, string> = ORIGI
 
 beforeAll(async () => {
   await migrate();
-});
+}, 60_000); // migrations take seconds on a loaded two-core machine
 afterAll(async () => {
   await disconnectDb();
   fs.rmSync(home, { recursive: true, force: true });

@@ -2,7 +2,8 @@
 // then whatever is appended); POST {data} = type into it (through the VM's serial chardev socket).
 import fs from 'node:fs';
 import path from 'node:path';
-import { authenticate, errorResponse, readJson, route } from '@/lib/api/handler';
+import { readJson, route } from '@/lib/api/handler';
+import { authenticateStream } from '@/lib/api/stream-auth';
 import { audit } from '@/lib/auth/audit';
 import { db } from '@/lib/db';
 import { EngineError } from '@/lib/engine/errors';
@@ -20,14 +21,12 @@ async function findVm(ref: string) {
 }
 
 export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }) {
-  let logFile: string;
-  try {
-    await authenticate(req, 'viewer');
-    const vm = await findVm((await rc.params).ref);
-    logFile = paths.vmSerialLog(vm.id);
-  } catch (e) {
-    return errorResponse(e);
-  }
+  let logFile = '';
+  const auth = await authenticateStream(req, 'viewer', async () => {
+    logFile = paths.vmSerialLog((await findVm((await rc.params).ref)).id);
+  });
+  if ('error' in auth) return auth.error;
+  const { slot } = auth;
   const encoder = new TextEncoder();
   let cleanup = () => {};
   const stream = new ReadableStream({
@@ -105,7 +104,16 @@ export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }
         closed = true;
         clearInterval(timer);
         clearInterval(ping);
+        slot.release();
       };
+      slot.onEnd(() => {
+        cleanup();
+        try {
+          controller.close();
+        } catch {
+          /* closed */
+        }
+      });
       req.signal.addEventListener('abort', () => {
         cleanup();
         try {
