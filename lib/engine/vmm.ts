@@ -43,6 +43,18 @@ function giveSocketToQemu(sockPath: string): void {
   fs.chmodSync(sockPath, 0o600);
 }
 
+/** Creates `file` 0600 when missing; never through a symlink (O_NOFOLLOW) and never someone else's. */
+function createPrivateFile(file: string): void {
+  const { O_CREAT, O_WRONLY, O_APPEND, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(file, O_CREAT | O_WRONLY | O_APPEND | O_NOFOLLOW, 0o600);
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.uid === process.geteuid?.() && (st.mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export interface Vmm {
   id: string;
   pid: number;
@@ -69,6 +81,7 @@ export async function launch(id: string, spec: LaunchSpec, checkpoint?: string):
   shareRunDirWithQemu(spec.runDir);
   const sk = sockets(spec.runDir);
   for (const f of [sk.qmp, sk.agent, sk.serial, sk.identity, sk.pidfile]) fs.rmSync(f, { force: true });
+  createPrivateFile(spec.serialLog); // QEMU appends to it (logappend=on) and keeps its mode: 0600
   let fd: number | undefined;
   if (checkpoint) {
     try {

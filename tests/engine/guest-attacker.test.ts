@@ -70,6 +70,22 @@ describe('a guest on user-mode networking', () => {
   });
 });
 
+describe('file modes', () => {
+  it('a child\'s overlay, serial log and pidfile are 0600 in 0700 dirs', async () => {
+    const mode = (f: string) => (fs.statSync(f).mode & 0o777).toString(8);
+    const vm = await E.get('iso-1');
+    const { db } = await import('../../lib/db');
+    const row = await db().vm.findUniqueOrThrow({ where: { id: vm.id } });
+    expect({
+      runDir: mode(row.runDir),
+      homeDir: mode(path.join(env.home, 'vms', vm.id)),
+      overlay: mode(row.diskPath!),
+      serialLog: mode(path.join(env.home, 'vms', vm.id, 'serial.log')),
+      pidfile: mode(path.join(row.runDir, 'qemu.pid')),
+    }).toEqual({ runDir: '700', homeDir: '700', overlay: '600', serialLog: '600', pidfile: '600' });
+  });
+});
+
 describe('a guest flooding its serial port', () => {
   it('does not grow its serial log past the cap; the log says it was cut', async () => {
     const vm = await E.get('iso-1');
