@@ -61,6 +61,8 @@ export interface LaunchSpec {
   vmgenid: string;
   /** a VM name for `-name` (shows in ps) */
   name: string;
+  /** the VM's own uid from the pool (qemu-uids.ts), set by vmm.launch; QEMU drops to it */
+  uid?: number;
 }
 
 export const sockets = (runDir: string) => ({
@@ -232,9 +234,9 @@ export function buildArgv(s: LaunchSpec): string[] {
   a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
   // seccomp: spawn=deny and elevateprivileges=deny kill QEMU 7.2 at -daemonize (fork/setsid), so not those.
   a.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
-  // drop to the QEMU user after init; what QEMU opens later (migration sockets) lives in the
-  // run dir, which vmm.ts hands to that user (mode stays 0700)
-  if (u) a.push('-runas', u.name);
+  // drop to the VM's own pool uid (in the QEMU user's group) after init; what QEMU opens later
+  // (migration sockets) lives in the run dir, which vmm.ts hands to that uid (mode stays 0700)
+  if (u) a.push('-runas', s.uid !== undefined ? `${s.uid}:${u.gid}` : u.name);
   a.push('-daemonize', '-pidfile', sk.pidfile);
   if (s.role === 'child' || s.role === 'receiver') a.push('-incoming', 'defer');
   return a;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { need, when } from '../strict';
 import { qemuPids, setupEnv, teardownEnv } from './engine-env';
 
 const env = setupEnv('guest-attacker');
@@ -67,6 +68,32 @@ describe('a guest on user-mode networking', () => {
     const res = await fetch(`http://127.0.0.1:${hp}/`, { signal: AbortSignal.timeout(15_000) });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('iso-1');
+  });
+});
+
+describe('per-VM isolation on the host', () => {
+  const isRoot = process.getuid?.() === 0;
+  it.runIf(when(isRoot))('runs every QEMU under its own unprivileged uid, none as root, and each owns only its own 0700 run dir', async () => {
+    need(isRoot, 'QEMU drops privileges only when the engine is root');
+    const { uidPool } = await import('../../lib/engine/qemu-uids');
+    const pool = uidPool();
+    const { db } = await import('../../lib/db');
+    const rows = [...(await db().vm.findMany({ where: { pid: { not: null } } })), ...(await db().slot.findMany({ where: { pid: { not: null } } }))];
+    const pids = qemuPids(env.run);
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    expect(pids.sort()).toEqual(rows.map((r) => r.pid!).sort());
+    const uids: number[] = [];
+    for (const r of rows) {
+      const ids = fs.readFileSync(`/proc/${r.pid}/status`, 'utf8').match(/^Uid:\s+(.*)$/m)![1].trim().split(/\s+/).map(Number);
+      expect(new Set(ids).size, `pid ${r.pid}: real, effective, saved and fs uid`).toBe(1);
+      expect(ids[0]).not.toBe(0);
+      expect(ids[0]).toBeGreaterThanOrEqual(pool.base);
+      expect(ids[0]).toBeLessThan(pool.base + pool.count);
+      const st = fs.lstatSync(r.runDir);
+      expect([st.uid, st.mode & 0o777], r.runDir).toEqual([ids[0], 0o700]);
+      uids.push(ids[0]);
+    }
+    expect(new Set(uids).size, 'no two VMs share a uid').toBe(uids.length);
   });
 });
 
