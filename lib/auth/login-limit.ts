@@ -1,5 +1,5 @@
 // Failed log-ins are counted per user name and per client address in a sliding window; past the
-// limit further attempts are refused before bcrypt runs (no guessing, no CPU burnt on a flood).
+// limit further attempts are refused before the password is checked (no guessing, no CPU burnt on a flood).
 // In memory on purpose: one console process, and a restart only forgives what it forgets.
 const WINDOW_MS = 15 * 60_000;
 export const LOGIN_LIMITS = { perUser: 10, perAddress: 30 };

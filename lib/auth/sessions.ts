@@ -1,6 +1,6 @@
-// Console log-ins: bcrypt-hashed passwords, cookie sessions that expire, and the first admin's setup link.
+// Console log-ins: scrypt-hashed passwords (passwords.ts), cookie sessions that expire, and the first admin's setup link.
 import crypto from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { DUMMY_HASH, hashPassword, isLegacyHash, verifyPassword } from './passwords';
 import { db } from '../db';
 import { EngineError } from '../engine/errors';
 import { type Role, isRole } from './roles';
@@ -29,7 +29,7 @@ export async function createUser(username: string, password: string | null, role
       id: crypto.randomUUID(),
       username,
       role,
-      passwordHash: password === null ? null : await bcrypt.hash(password, 10),
+      passwordHash: password === null ? null : await hashPassword(password),
     },
   });
 }
@@ -45,9 +45,12 @@ export async function startSession(name: string, role: Role, userId?: string, to
 export async function login(username: string, password: string) {
   const user = await db().user.findUnique({ where: { username } });
   // Compare against a dummy hash when the user is unknown, so timing does not reveal user names.
-  const hash = user?.passwordHash ?? '$2b$10$CwTycUXWue0Thq9StjUM0uJ8Sx.Ai1a0pzdE.m4q1vAQKfpCmqE9S';
-  const ok = await bcrypt.compare(password, hash);
+  const hash = user?.passwordHash ?? DUMMY_HASH;
+  const ok = await verifyPassword(password, hash);
   if (!user || !user.passwordHash || !ok) throw new EngineError('unauthorized', 'Wrong user name or password.');
+  if (isLegacyHash(user.passwordHash)) {
+    await db().user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(password) } }).catch(() => undefined);
+  }
   return startSession(user.username, user.role as Role, user.id);
 }
 
@@ -92,7 +95,7 @@ export async function completeSetup(secret: string, password: string, now = Date
   const user = await db().user.findUnique({ where: { setupTokenHash: hashToken(secret) } });
   if (!user) throw new EngineError('unauthorized', setupUnusable);
   if (password.length < 8) throw new EngineError('invalid', 'A password has at least 8 characters.');
-  const passwordHash = await bcrypt.hash(password, 10);
+  const passwordHash = await hashPassword(password);
   // the claim is one conditional update: of two requests with the same secret, only one matches
   const claimed = await db().user.updateMany({ where: { id: user.id, setupTokenHash: user.setupTokenHash }, data: { passwordHash, setupTokenHash: null } });
   if (claimed.count !== 1) throw new EngineError('unauthorized', setupUnusable);

@@ -205,3 +205,17 @@ describe('the console on the network', () => {
     expect(start).toMatch(/next start -H "\$\{HOST:-127\.0\.0\.1\}"/);
   });
 });
+
+describe('password hashes', () => {
+  it('are scrypt (off the event loop); an old bcrypt hash still logs in and is replaced', async () => {
+    const bcrypt = (await import('bcryptjs')).default;
+    const u = await createUser('hashy', 'hashy-password', 'viewer');
+    expect(u.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$/);
+    await db().user.update({ where: { id: u.id }, data: { passwordHash: await bcrypt.hash('hashy-password', 4) } });
+    await expect(login('hashy', 'wrong-password')).rejects.toThrow(/Wrong user name or password/);
+    await login('hashy', 'hashy-password');
+    expect((await db().user.findUniqueOrThrow({ where: { id: u.id } })).passwordHash).toMatch(/^scrypt\$/);
+    await login('hashy', 'hashy-password');
+    await expect(login('nobody-here', 'hashy-password')).rejects.toThrow(/Wrong user name or password/);
+  });
+});
