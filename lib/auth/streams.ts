@@ -3,7 +3,7 @@
 import { EngineError } from '../engine/errors';
 
 const recheckMs = () => Number(process.env.INSTACLONE_STREAM_RECHECK_MS) || 10_000;
-export const maxStreamsPerUser = () => Number(process.env.INSTACLONE_MAX_STREAMS_PER_USER) || 8;
+export const maxStreamsPerUser = () => Number(process.env.INSTACLONE_MAX_STREAMS_PER_USER) || 32;
 
 interface Entry {
   user: string;

@@ -9,6 +9,7 @@ const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-streams-'));
 process.env.INSTACLONE_HOME = home;
 process.env.DATABASE_URL = `file:${home}/db.sqlite`;
 process.env.INSTACLONE_STREAM_RECHECK_MS = '200';
+process.env.INSTACLONE_MAX_STREAMS_PER_USER = '8';
 
 const { migrate, disconnectDb, db } = await import('@/lib/db');
 const { createToken, revokeToken, hashToken } = await import('@/lib/auth/tokens');
