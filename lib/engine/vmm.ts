@@ -45,8 +45,9 @@ function giveSocketToQemu(sockPath: string): void {
   if (!u) return;
   const uid = qemuUidOf(path.dirname(sockPath));
   if (uid === null) throw new EngineError('internal', `${path.dirname(sockPath)} has no QEMU uid; the VM cannot reach ${sockPath}.`);
+  // lchown only, no chmod: the VM's uid owns the dir the socket is in and could swap the socket for a
+  // symlink, which chmod would follow; the socket's owner bits are all it needs, the dir keeps others out
   fs.lchownSync(sockPath, uid, u.gid);
-  fs.chmodSync(sockPath, 0o600);
 }
 
 /** Creates `file` 0600 when missing; never through a symlink (O_NOFOLLOW) and never someone else's. */
@@ -104,7 +105,7 @@ export async function launch(id: string, spec: LaunchSpec, checkpoint?: string):
   }
   for (const f of [sk.qmp, sk.agent, sk.serial, sk.identity]) {
     try {
-      fs.chmodSync(f, 0o600);
+      if (fs.lstatSync(f).isSocket()) fs.chmodSync(f, 0o600); // never through a symlink put in its place
     } catch {
       /* created lazily */
     }
