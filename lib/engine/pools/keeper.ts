@@ -121,9 +121,12 @@ export class Keeper {
       const stale = spares.filter((m) => m.templateId !== pool.templateId);
       const current = spares.filter((m) => m.templateId === pool.templateId);
       const nonSpare = live.length - spares.length;
-      const keep = Math.max(0, Math.min(pool.spares, pool.size - nonSpare));
+      const keep = Math.max(0, Math.min(Math.max(pool.spares, this.demand(pool.id)), pool.size - nonSpare));
       const extra = current.slice(keep);
       for (const m of [...stale, ...extra]) {
+        // only if still a spare: a claim may have taken it since this pass read the members
+        const r = await db().poolMember.updateMany({ where: { vmId: m.vmId, state: 'spare' }, data: { state: 'releasing' } });
+        if (r.count !== 1) continue;
         await dropMember(this.core, m.vmId);
         const why = stale.includes(m) ? 'rolled to the pushed template' : 'beyond the pool size or spares';
         await this.core.event('system', stale.includes(m) ? 'pool.roll' : 'pool.trim', { id: pool.id, name: pool.name }, 'ok', `${vms.get(m.vmId)?.name ?? m.vmId}: ${why}`);
@@ -132,7 +135,7 @@ export class Keeper {
       const total = nonSpare + Math.min(current.length, keep);
       const ready = Math.min(current.length, keep);
       const coming = this.comingFor(pool.id);
-      const want = Math.max(pool.spares, ready + this.demand(pool.id));
+      const want = Math.max(pool.spares, this.demand(pool.id));
       const need = Math.min(want - ready - coming, pool.size - total - coming);
       if (need > 0 && coming === 0 && (this.retryAt.get(pool.id) ?? 0) <= now) void this.refill(pool, need);
       if (changed) this.emit(pool);
