@@ -231,7 +231,7 @@ describe('pools (real QEMU)', () => {
     await P.waitReady('job', 1);
     // --ttl 3s: released automatically, and the event log says so
     await until('ttl release', async () => !(await db().vm.findUnique({ where: { id: c2.vm.id } })), 20_000);
-    const ev = await db().event.findFirst({ where: { action: 'pool.release', message: { contains: c2.vm.name } } });
+    const ev = await db().event.findFirst({ where: { action: 'pool.release', message: { contains: c2.vm.name } }, orderBy: { id: 'desc' } });
     expect(ev?.message).toMatch(/claim by carol expired after 3 s \(ttl\)/);
     expect(ev?.actor).toBe('system');
     await until('refilled', async () => (await P.get('job')).ready === 1);
