@@ -4,7 +4,7 @@ import { nameSchema } from './index';
 
 export const POOL_LIMITS = {
   maxSize: 500,
-  maxWaitSeconds: 600,
+  maxWaitSeconds: 300, // under undici's 300 s headers timeout, so the CLI's fetch never gives up first
   maxTtlSeconds: 30 * 24 * 3600,
   maxLabel: 200,
 } as const;
