@@ -46,16 +46,19 @@ export function PoolCard({ pool }: { pool: PoolView }) {
 
   const lat = pool.claimLatencyMs;
   return (
+    <div data-testid={`pool-${pool.name}`}>
     <Panel
       title={
         <span className="flex items-center gap-2">
           <span data-testid="pool-title">{pool.name}</span>
-          <Badge tone="indigo">{pool.template ?? pool.templateId}</Badge>
+          <span data-testid="pool-template-now">
+            <Badge tone="indigo">{pool.template ?? pool.templateId}</Badge>
+          </span>
           {pool.state !== 'active' && <Badge tone="amber">{pool.state}</Badge>}
         </span>
       }
     >
-      <div className="space-y-3 text-sm" data-testid={`pool-${pool.name}`}>
+      <div className="space-y-3 text-sm">
         <div className="flex flex-wrap gap-4 tabular-nums">
           <span>
             spares <b data-testid="pool-ready">{pool.ready}</b>/{pool.spares}
@@ -159,5 +162,6 @@ export function PoolCard({ pool }: { pool: PoolView }) {
         onConfirm={() => run('remove', async () => (setConfirmRm(false), `removed ${(await removePool(pool.name)).children} child(ren)`))}
       />
     </Panel>
+    </div>
   );
 }
