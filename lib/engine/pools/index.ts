@@ -11,7 +11,7 @@ import { EngineError } from '../errors';
 import { resetVm } from '../vm';
 import { Keeper } from './keeper';
 import { claimLatency } from './stats';
-import { clearClaim, dropMember, poolByRef, type PoolRow } from './store';
+import { clearClaim, dropMember, poolByRef, poolWithSpares, type PoolRow } from './store';
 
 export { REFILL_CONCURRENCY } from './keeper';
 
@@ -151,9 +151,8 @@ export class Pools {
   }
 
   /** Marks one ready spare claimed (a conditional update, so two claims never get the same child). */
-  private async takeSpare(pool: PoolRow, actor: string, label: string | null) {
-    const candidates = await db().poolMember.findMany({ where: { poolId: pool.id, state: 'spare', templateId: pool.templateId }, orderBy: { createdAt: 'asc' }, take: 4 });
-    for (const c of candidates) {
+  private async takeSpare(pool: PoolRow & { members: { vmId: string; templateId: string }[] }, actor: string, label: string | null) {
+    for (const c of pool.members.filter((m) => m.templateId === pool.templateId)) {
       const now = new Date();
       const expiresAt = pool.ttlSec ? new Date(now.getTime() + pool.ttlSec * 1000) : null;
       const r = await db().poolMember.updateMany({ where: { vmId: c.vmId, state: 'spare' }, data: { state: 'claimed', claimedBy: actor, label, claimedAt: now, expiresAt } });
@@ -161,7 +160,7 @@ export class Pools {
       const vm = await db().vm.findUnique({ where: { id: c.vmId } });
       if (vm && vm.state === 'running') return { vm, expiresAt };
       // crashed or removed between the refill and now: the keeper replaces it
-      await db().poolMember.updateMany({ where: { vmId: c.vmId }, data: { state: 'spare', claimedBy: null, label: null, claimedAt: null, expiresAt: null } });
+      await db().poolMember.updateMany({ where: { vmId: c.vmId }, data: { ...clearClaim } });
       void this.keeper.kick();
     }
     return null;
@@ -180,7 +179,7 @@ export class Pools {
   async claim(ref: string, input: unknown, ctx: OpContext = {}): Promise<ClaimResult> {
     const t0 = performance.now();
     const p = parse(poolClaimSchema, input);
-    let pool = await poolByRef(ref);
+    let pool = await poolWithSpares(ref);
     if (pool.state !== 'active') throw new EngineError('conflict', `Pool "${pool.name}" is being removed; claim from another pool.`);
     const actor = ctx.actor ?? 'system';
     const label = p.label || null;
@@ -204,7 +203,7 @@ export class Pools {
             wake = r;
             setTimeout(r, Math.min(left, 500));
           });
-          pool = await poolByRef(ref);
+          pool = await poolWithSpares(ref);
           if (pool.state !== 'active') throw new EngineError('conflict', `Pool "${pool.name}" is being removed; claim from another pool.`);
           got = await this.takeSpare(pool, actor, label);
         }
