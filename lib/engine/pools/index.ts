@@ -11,7 +11,8 @@ import { EngineError } from '../errors';
 import { resetVm } from '../vm';
 import { Keeper } from './keeper';
 import { claimLatency } from './stats';
-import { clearClaim, dropMember, poolByRef, poolWithSpares, type PoolRow } from './store';
+import { clearClaim, dropMember, poolByRef, type PoolRow } from './store';
+import { takeSpareFast } from './take';
 
 export { REFILL_CONCURRENCY } from './keeper';
 
@@ -150,20 +151,19 @@ export class Pools {
     };
   }
 
-  /** Marks one ready spare claimed (a conditional update, so two claims never get the same child). */
-  private async takeSpare(pool: PoolRow & { members: { vmId: string; templateId: string }[] }, actor: string, label: string | null) {
-    for (const c of pool.members.filter((m) => m.templateId === pool.templateId)) {
-      const now = new Date();
-      const expiresAt = pool.ttlSec ? new Date(now.getTime() + pool.ttlSec * 1000) : null;
-      const r = await db().poolMember.updateMany({ where: { vmId: c.vmId, state: 'spare' }, data: { state: 'claimed', claimedBy: actor, label, claimedAt: now, expiresAt } });
-      if (r.count !== 1) continue;
-      const vm = await db().vm.findUnique({ where: { id: c.vmId } });
-      if (vm && vm.state === 'running') return { vm, expiresAt };
-      // crashed or removed between the refill and now: the keeper replaces it
-      await db().poolMember.updateMany({ where: { vmId: c.vmId }, data: { ...clearClaim } });
+  /**
+   * Takes one ready spare (takeSpareFast: raw SQL, a conditional update so two claims never get the
+   * same child), then dates the claim (claimedAt, TTL) through Prisma.
+   */
+  private async takeSpare(ref: string, actor: string, label: string | null) {
+    for (;;) {
+      const t = await takeSpareFast(ref, actor, label);
+      if (!t) return null;
+      if (t.vm.state === 'running') return t;
+      // crashed or removed between the refill and now: give it back; the keeper replaces it
+      await db().poolMember.updateMany({ where: { vmId: t.vmId }, data: { ...clearClaim } });
       void this.keeper.kick();
     }
-    return null;
   }
 
   /** What is on its way, for a refusal that says when to come back. */
@@ -179,13 +179,14 @@ export class Pools {
   async claim(ref: string, input: unknown, ctx: OpContext = {}): Promise<ClaimResult> {
     const t0 = performance.now();
     const p = parse(poolClaimSchema, input);
-    let pool = await poolWithSpares(ref);
-    if (pool.state !== 'active') throw new EngineError('conflict', `Pool "${pool.name}" is being removed; claim from another pool.`);
     const actor = ctx.actor ?? 'system';
     const label = p.label || null;
-    let got = await this.takeSpare(pool, actor, label);
+    // the fast path first: no pool lookup before the update (refusals below take the slow path)
+    let got = await this.takeSpare(ref, actor, label);
     let source: ClaimResult['source'] = 'spare';
     if (!got) {
+      let pool = await poolByRef(ref);
+      if (pool.state !== 'active') throw new EngineError('conflict', `Pool "${pool.name}" is being removed; claim from another pool.`);
       if (!p.wait) throw new EngineError('unavailable', `Pool "${pool.name}" has no spare ready (${await this.coming(pool)}); try again in a moment or claim with --wait SECONDS.`);
       source = 'forked';
       const deadline = Date.now() + p.wait * 1000;
@@ -203,9 +204,9 @@ export class Pools {
             wake = r;
             setTimeout(r, Math.min(left, 500));
           });
-          pool = await poolWithSpares(ref);
+          pool = await poolByRef(ref);
           if (pool.state !== 'active') throw new EngineError('conflict', `Pool "${pool.name}" is being removed; claim from another pool.`);
-          got = await this.takeSpare(pool, actor, label);
+          got = await this.takeSpare(pool.id, actor, label);
         }
       } finally {
         this.waiters.delete(onChange);
@@ -213,15 +214,25 @@ export class Pools {
       }
       if (!got) throw new EngineError('unavailable', `No spare of pool "${pool.name}" became ready within ${p.wait} s (${await this.coming(pool)}); try again or wait longer.`);
     }
+    const { vm, poolId } = got;
+    const pool = (await db().$queryRaw<{ name: string; ttlSec: number | null }[]>`SELECT "name", "ttlSec" FROM "Pool" WHERE "id" = ${poolId}`)[0];
+    const now = new Date();
+    const expiresAt = pool?.ttlSec ? new Date(now.getTime() + Number(pool.ttlSec) * 1000) : null;
+    const target = { id: poolId, name: pool?.name ?? ref };
     const claimMs = Math.round((performance.now() - t0) * 1000) / 1000;
-    const { vm, expiresAt } = got;
+    // after the answer: the claim's dates (TTL; the keeper sees them within ms), the event (latency,
+    // counter) and the refill
+    setImmediate(() => {
+      void db()
+        .poolMember.updateMany({ where: { vmId: vm.id, state: 'claimed' }, data: { claimedAt: now, expiresAt } })
+        .catch(() => undefined);
+      void this.core.event(actor, 'pool.claim', target, 'ok', `claimMs=${claimMs} ${vm.name}${label ? ` label=${label}` : ''} (${source})`, claimMs);
+      void this.keeper.kick();
+    });
+    this.emit(target, { claimed: vm.id, claimMs });
+    this.core.emit({ type: 'vm', id: vm.id, name: vm.name, state: vm.state, pool: target.name, claimedBy: actor });
     const ident = { hostname: vm.hostname, mac: vm.mac, ip: vm.ip, machineId: vm.machineId, vmgenid: vm.vmgenid };
-    // the event (latency, counter) and the refill happen after the answer: the claim path stays a DB update
-    void this.core.event(actor, 'pool.claim', pool, 'ok', `claimMs=${claimMs} ${vm.name}${label ? ` label=${label}` : ''} (${source})`, claimMs);
-    this.emit(pool, { claimed: vm.id, claimMs });
-    this.core.emit({ type: 'vm', id: vm.id, name: vm.name, state: vm.state, pool: pool.name, claimedBy: actor });
-    void this.keeper.kick();
-    return { vm: { id: vm.id, name: vm.name, identity: ident, ports: safeJson(vm.ports) as Record<string, number> }, claimMs, source, pool: pool.name, label, expiresAt: expiresAt?.toISOString() ?? null };
+    return { vm: { id: vm.id, name: vm.name, identity: ident, ports: safeJson(vm.ports) as Record<string, number> }, claimMs, source, pool: target.name, label, expiresAt: expiresAt?.toISOString() ?? null };
   }
 
   /** claims waiting per pool: the keeper forks for them even beyond the pool's spares */

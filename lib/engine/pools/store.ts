@@ -12,14 +12,6 @@ export async function poolByRef(ref: string): Promise<PoolRow> {
   return p;
 }
 
-/** A pool with its oldest spares, in one query: the claim path reads nothing else before its update. */
-export async function poolWithSpares(ref: string) {
-  const include = { members: { where: { state: 'spare' }, orderBy: { createdAt: 'asc' as const }, take: 8, select: { vmId: true, templateId: true } } };
-  const p = (await db().pool.findUnique({ where: { name: ref }, include })) ?? (await db().pool.findUnique({ where: { id: ref }, include }));
-  if (!p) throw new EngineError('not_found', `No pool named "${ref}"; list pools with \`instaclone pool ls\`.`);
-  return p;
-}
-
 /** Removes a member's VM (QEMU, files, lease, row) and the member row; never throws. */
 export async function dropMember(core: Core, vmId: string): Promise<void> {
   const vm = await db().vm.findUnique({ where: { id: vmId } });
