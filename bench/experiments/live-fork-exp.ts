@@ -1,0 +1,42 @@
+// throwaway: background-snapshot on a running child
+import fs from 'node:fs';
+import { setupEnv } from '../../tests/engine/engine-env';
+const env = setupEnv('lfexp');
+const dbm = await import('../../lib/db');
+await dbm.migrate();
+const { Engine } = await import('../../lib/engine');
+const { launch, quit } = await import('../../lib/engine/vmm');
+const E = Engine.get();
+await E.start();
+try {
+  console.log('preparing'); await E.prepare({ name: 'web', warmup: ['echo hi > /tmp/marker'] }, { onProgress: (p) => console.log(p) }); console.log('prepared');
+  const f = await E.fork('web', { count: 1 });
+  const name = f.children[0].name;
+  const core = (E as any).core;
+  const v = core.vmms.get(f.children[0].id);
+  const q = v.qmp;
+  console.log(await q.execute('query-migrate-capabilities').then((c: any) => c.filter((x: any) => /background|ignore/.test(x.capability))));
+  const r = await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'background-snapshot', state: true }, { capability: 'x-ignore-shared', state: false }, { capability: 'events', state: true }] }).then(() => 'ok', (e: any) => 'ERR ' + e.message);
+  console.log('set bg', r);
+  const events: any[] = [];
+  for (const ev of ['STOP', 'RESUME', 'MIGRATION']) q.on(ev, (e: any) => events.push([performance.now().toFixed(1), ev, JSON.stringify(e.data ?? {})]));
+  const mode = process.argv[2] ?? 'prestop';
+  const t0 = performance.now();
+  if (mode === 'prestop') await q.execute('stop');
+  const tS = performance.now();
+  await q.execute('migrate', { uri: `exec:cat > /tmp/lf/snap.bin` }).then(() => console.log('migrate issued'), (e: any) => console.log('migrate ERR', e.message));
+  for (let i = 0; i < 600; i++) {
+    const st: any = await q.execute('query-status');
+    const m: any = await q.execute('query-migrate');
+    if (i < 5 || m.status === 'completed' || m.status === 'failed') console.log((performance.now() - t0).toFixed(1), st.status, m.status, m['error-desc'] ?? '', m.downtime);
+    if (m.status === 'completed' || m.status === 'failed') break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  console.log('t0', t0.toFixed(1), 'tS', tS.toFixed(1), events);
+  console.log('size', fs.statSync('/tmp/lf/snap.bin').size);
+  const res = await E.exec(name, ['/bin/sh', '-c', 'cat /tmp/marker; cat /proc/uptime']);
+  console.log(res);
+} finally {
+  const { teardownEnv } = await import('../../tests/engine/engine-env');
+  await teardownEnv(env);
+}
