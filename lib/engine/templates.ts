@@ -65,7 +65,7 @@ export async function prepare(core: Core, input: unknown, ctx: OpContext): Promi
   }
 }
 
-async function newTemplateRow(core: Core, p: PrepareInput, machine: MachineConfig, image: string, parentId: string | null, sourceVmId: string | null) {
+export async function newTemplateRow(core: Core, p: PrepareInput, machine: MachineConfig, image: string, parentId: string | null, sourceVmId: string | null) {
   const id = newId('tpl');
   mkdirPrivate(paths.templateHomeDir(id));
   mkdirPrivate(paths.templateRunDir(id));
@@ -118,7 +118,7 @@ async function freeze(vmm: Vmm, tpl: TemplateRow, quiesce: boolean): Promise<num
   return pause;
 }
 
-async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
+export async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
   const files = { ram: tpl.ramPath, state: tpl.statePath, disk: tpl.diskPath };
   const sums: Record<string, string> = {};
   for (const [k, f] of Object.entries(files)) {
@@ -128,7 +128,7 @@ async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
   return sums;
 }
 
-async function cleanupTemplate(core: Core, tplId: string, extraVms: { id: string; runDir: string; pid?: number | null }[]) {
+export async function cleanupTemplate(core: Core, tplId: string, extraVms: { id: string; runDir: string; pid?: number | null }[]) {
   for (const v of extraVms) await core.destroyVm(v.id, v.runDir, v.pid);
   for (const s of await db().slot.findMany({ where: { templateId: tplId } })) {
     await core.killVm(s.id, s.runDir, s.pid);

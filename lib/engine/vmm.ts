@@ -305,3 +305,78 @@ export function tailFile(file: string, n = 30): string | null {
     return null;
   }
 }
+
+/**
+ * Turns on background-snapshot for the source's next migration; returns why not when QEMU refuses
+ * (it needs userfaultfd write-protect as its own user: QEMU 7.2 calls userfaultfd(2) itself, which
+ * an unprivileged user may only do when vm.unprivileged_userfaultfd=1), with nothing paused.
+ */
+export async function enableBackgroundSnapshot(src: Vmm): Promise<string | null> {
+  try {
+    await src.qmp.execute('migrate-set-capabilities', {
+      capabilities: [
+        { capability: 'x-ignore-shared', state: false },
+        { capability: 'events', state: true },
+        { capability: 'background-snapshot', state: true },
+      ],
+    });
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(/^QEMU refused migrate-set-capabilities: /, '').replace(/\.$/, '');
+  }
+}
+
+export interface SnapshotPause {
+  /** stop → resume of the source as the engine sees it (QMP STOP and RESUME events, or its own stop/cont) */
+  pauseMs: number;
+  /** QEMU's own figure for the same pause (query-migrate `downtime`), when it gives one */
+  qemuDowntimeMs: number | null;
+  method: 'background-snapshot' | 'stop-and-copy';
+}
+
+/**
+ * Snapshots a RUNNING source into a receiver QEMU (listening with -incoming defer) without stopping
+ * it for the RAM copy: QEMU's background-snapshot capability pauses the source only to save its
+ * device state, then write-protects its RAM with userfaultfd and streams it while the guest runs
+ * (a page the guest writes meanwhile is copied first). Call enableBackgroundSnapshot first.
+ */
+export async function backgroundSnapshotToVmm(src: Vmm, dst: Vmm, sockPath: string): Promise<SnapshotPause> {
+  const q = src.qmp;
+  let tStop = 0;
+  let tResume = 0;
+  const onStop = () => (tStop ||= performance.now());
+  const onResume = () => {
+    if (tStop && !tResume) tResume = performance.now();
+  };
+  q.on('STOP', onStop);
+  q.on('RESUME', onResume);
+  try {
+    await listenIncoming(dst, sockPath);
+    const ev = migrationEvent(src, 300_000);
+    try {
+      await q.execute('migrate', { uri: `unix:${sockPath}` });
+      await migrationDone(src, 300_000, ev.promise);
+    } finally {
+      ev.cancel();
+    }
+    await waitIncoming(dst, 60_000);
+    const st = await q.execute<{ status: string }>('query-status');
+    if (st.status !== 'running') await q.execute('cont'); // QEMU restarts it itself; never leave it paused
+    const info = await q.execute<{ downtime?: number }>('query-migrate').catch(() => ({}) as { downtime?: number });
+    return { pauseMs: tStop && tResume ? tResume - tStop : NaN, qemuDowntimeMs: info.downtime ?? null, method: 'background-snapshot' };
+  } finally {
+    q.off('STOP', onStop);
+    q.off('RESUME', onResume);
+    fs.rmSync(sockPath, { force: true });
+    // later migrations of this VM (freeze, prepare from it) are ordinary ones again
+    await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'background-snapshot', state: false }] }).catch(() => undefined);
+  }
+}
+
+/** The receiver listens on `sockPath` (it and the source connect as the QEMU user). */
+async function listenIncoming(dst: Vmm, sockPath: string): Promise<void> {
+  shareRunDirWithQemu(path.dirname(sockPath));
+  fs.rmSync(sockPath, { force: true });
+  await dst.qmp.execute('migrate-incoming', { uri: `unix:${sockPath}` });
+  for (let i = 0; i < 200 && !fs.existsSync(sockPath); i++) await sleep(5);
+}

@@ -71,6 +71,12 @@ export const forkSchema = z.object({
 });
 export type ForkInput = z.infer<typeof forkSchema>;
 
+/** Forking a running VM (live fork): as a fork, plus quiesce (required for persistent children). */
+export const liveForkSchema = forkSchema.extend({
+  quiesce: z.boolean().default(false),
+});
+export type LiveForkInput = z.infer<typeof liveForkSchema>;
+
 export const execSchema = z.object({
   command: z
     .array(z.string())
