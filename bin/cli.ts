@@ -8,6 +8,7 @@ import { config } from '../lib/config';
 const USAGE = `usage:
   instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
   instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
+  instaclone fork VM --count N [--quiesce] [--persistent] [--prefix P] [--json]   (live fork of a running VM)
   instaclone images [--json]
   instaclone ls [--json]
   instaclone stats [--json]
@@ -132,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
       const r = await api('POST', `/templates/${enc(parent)}/fork`, {
         count: num(o.count),
         persistent: !!o.persistent,
+        ...(o.quiesce ? { quiesce: true } : {}),
         ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
       });
       out(r, () =>
@@ -141,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
             ['name', 'state', 'persistent', 'hostname', 'ip', 'mac'],
           ),
           `${r.children.length} children in ${r.timings.totalMs} ms`,
+          ...(r.pause ? [`live fork of ${r.source.name} through template ${r.template.name}: paused ${r.pause.pauseMs} ms (${r.pause.method})`] : []),
         ].join('\n'),
       );
       return 0;
