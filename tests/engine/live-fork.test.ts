@@ -4,9 +4,9 @@
 // and an unprivileged QEMU user gets none while vm.unprivileged_userfaultfd=0 (the fallback path,
 // stop-and-copy, is what the non-quiesced fork below takes anyway).
 import fs from 'node:fs';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { listenTicks, maxGap, TICKER_CMD } from '../../bench/lib/ticker';
 
 process.env.INSTACLONE_QEMU_USER = '';
 const env = setupEnv('livefork');
@@ -17,26 +17,6 @@ const figures: Record<string, unknown> = {};
 
 const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 30_000 });
 const IDENT = 'hostname; cat /etc/machine-id; cat /sys/class/net/eth0/address; ip -4 -o addr show dev eth0 | awk \'{print $4}\'';
-
-/** Host arrival times of a guest ticker's lines on the VM's serial socket. */
-function listenTicks(sock: string): { stamps: number[]; close: () => void } {
-  const stamps: number[] = [];
-  const c = net.createConnection(sock);
-  c.on('data', (b) => {
-    const n = b.toString().split('tick').length - 1;
-    for (let i = 0; i < n; i++) stamps.push(performance.now());
-  });
-  c.on('error', () => undefined);
-  return { stamps, close: () => c.destroy() };
-}
-
-/** Largest gap between ticks within [from, to] (host ms). */
-function maxGap(stamps: number[], from: number, to: number): number {
-  const s = stamps.filter((t) => t >= from && t <= to);
-  let g = 0;
-  for (let i = 1; i < s.length; i++) g = Math.max(g, s[i] - s[i - 1]);
-  return g;
-}
 
 async function expectNoLeftovers() {
   const vms = await db().vm.findMany();
@@ -83,15 +63,21 @@ describe('live fork (real QEMU)', () => {
     const upBefore = Number((await sh('src-1', 'cut -d" " -f1 /proc/uptime')).stdout);
     // a ticker in the source: one line on the serial port every 10 ms
     const ticks = listenTicks(`${src.runDir}/serial.sock`);
-    await sh('src-1', '(while :; do echo tick; usleep 10000; done) </dev/null >/dev/ttyS0 2>&1 &');
+    await sh('src-1', TICKER_CMD);
     await new Promise((r) => setTimeout(r, 1000));
     const t0 = performance.now();
-    const r = (await E.fork('src-1', { count: 3, quiesce: true })) as import('../../lib/engine').LiveForkResult;
+    // the snapshot window: from just before the source's migration starts until its RAM is copied
+    const win: Record<string, number> = {};
+    const onProgress = (p: { message?: string }) => {
+      if (/while it runs|pausing/.test(p.message ?? '')) win.snap = performance.now();
+      if (/checkpoint/.test(p.message ?? '')) win.ckpt = performance.now();
+    };
+    const r = (await E.fork('src-1', { count: 3, quiesce: true }, { onProgress })) as import('../../lib/engine').LiveForkResult;
     const t1 = performance.now();
     await new Promise((res) => setTimeout(res, 500));
     ticks.close();
     const baseline = maxGap(ticks.stamps, t0 - 1000, t0);
-    figures.quiesced = { pause: r.pause, snapshotMs: r.snapshotMs, forkTotalMs: r.timings.totalMs, guestMaxGapMs: Math.round(maxGap(ticks.stamps, t0, t1)), guestBaselineGapMs: Math.round(baseline), ticks: ticks.stamps.length };
+    figures.quiesced = { pause: r.pause, snapshotMs: r.snapshotMs, forkTotalMs: r.timings.totalMs, guestMaxGapMs: Math.round(maxGap(ticks.stamps, t0, t1)), guestMaxGapInSnapshotMs: Math.round(maxGap(ticks.stamps, win.snap, win.ckpt + 50)), snapshotWindowMs: Math.round(win.ckpt - win.snap), guestBaselineGapMs: Math.round(baseline), ticks: ticks.stamps.length };
     expect(ticks.stamps.length).toBeGreaterThan(20); // the ticker ran
     expect(r.pause.pauseMs).toBeGreaterThan(0);
     expect(r.template.name).toBe('src-1-at-1');
