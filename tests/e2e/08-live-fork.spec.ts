@@ -2,7 +2,7 @@
 // persistence allowed only with it); the result names the source's pause; a second window's tree
 // shows source → template → children live, without reload, and the source still runs.
 import { expect, test } from '@playwright/test';
-import { ensureTemplate, forkViaApi, login, rand, shot } from './helpers';
+import { cli, ensureTemplate, forkViaApi, login, rand, shot } from './helpers';
 
 test('fork a running VM from its page; the tree shows source → template → children live', async ({ page, context }, info) => {
   const template = await ensureTemplate();
@@ -48,4 +48,16 @@ test('fork a running VM from its page; the tree shows source → template → ch
   expect(await observer.evaluate(() => (window as unknown as { __noReload?: number }).__noReload)).toBe(7);
   await shot(observer, info, '08-live-fork-tree');
   await observer.close();
+
+  // the CLI: `fork VM` is a live fork; persistent without --quiesce is refused with one sentence
+  const refused = await cli(['fork', src, '--count', '1', '--persistent']).then(() => null, (e) => e as { code: number; stderr: string });
+  expect(refused?.code).toBe(1);
+  expect(refused?.stderr.trim()).toMatch(/^A persistent live fork of "[^"]+" needs a quiesced disk: add --quiesce .*\.$/);
+  const { stdout } = await cli(['fork', src, '--count', '1', '--json']);
+  const r = JSON.parse(stdout) as { children: { name: string }[]; source: { name: string }; template: { name: string; quiesced: boolean }; pause: { pauseMs: number; method: string } };
+  expect(r).toMatchObject({ source: { name: src }, template: { name: `${src}-at-2`, quiesced: false }, pause: { method: 'stop-and-copy' } });
+  expect(r.pause.pauseMs).toBeGreaterThan(0);
+  const ls = JSON.parse((await cli(['ls', '--json'])).stdout) as { templates: { name: string; sourceVmId?: string }[]; vms: { id: string; name: string }[] };
+  const srcId = ls.vms.find((v) => v.name === src)!.id;
+  expect(ls.templates.filter((t) => t.sourceVmId === srcId).map((t) => t.name).sort()).toEqual([`${src}-at-1`, `${src}-at-2`]);
 });

@@ -61,6 +61,10 @@ describe('live fork (real QEMU)', () => {
     const marker = (await sh('src-1', 'cat /tmp/marker')).stdout;
     const identBefore = (await sh('src-1', IDENT)).stdout;
     const upBefore = Number((await sh('src-1', 'cut -d" " -f1 /proc/uptime')).stdout);
+    const { procMemory } = await import('../../lib/engine/metrics');
+    const webRam = (await db().template.findUniqueOrThrow({ where: { name: 'web' } })).ramPath;
+    const allocMiB = (f: string) => Math.round((fs.statSync(f).blocks * 512) / 2 ** 20);
+    const before = { sourceKiB: procMemory(src.pid!), webRamAllocMiB: allocMiB(webRam) };
     // a ticker in the source: one line on the serial port every 10 ms
     const ticks = listenTicks(`${src.runDir}/serial.sock`);
     await sh('src-1', TICKER_CMD);
@@ -111,8 +115,10 @@ describe('live fork (real QEMU)', () => {
     expect(at).toMatchObject({ state: 'frozen', quiesced: true, parentId: web.id, sourceVmId: src.id });
     for (const c of r.children) expect(ls.vms.find((v) => v.name === c.name)).toMatchObject({ templateId: at.id, state: 'running' });
 
-    // memory afterwards: smaps_rollup of the source and the children
-    const { procMemory } = await import('../../lib/engine/metrics');
+    // memory afterwards: smaps_rollup of the source and the children; tmpfs blocks of both RAM files
+    const atRam = (await db().template.findUniqueOrThrow({ where: { id: at.id } })).ramPath;
+    figures.memoryBefore = before;
+    figures.ramFilesAfterMiB = { web: allocMiB(webRam), [at.name]: allocMiB(atRam) };
     figures.memoryKiB = Object.fromEntries([['src-1', src.pid], ...r.children.map((c) => [c.name, ls.vms.find((v) => v.name === c.name)!.pid])].map(([n, pid]) => [n, procMemory(pid as number)]));
     await expectNoLeftovers();
   }, 240_000);
