@@ -23,9 +23,14 @@ export function listenTicks(serialSock: string): Ticks {
 /** The guest command that starts the ticker in the background (busybox sh + usleep). */
 export const TICKER_CMD = '(while :; do echo tick; usleep 10000; done) </dev/null >/dev/ttyS0 2>&1 &';
 
-/** Largest gap between consecutive ticks that arrived within [from, to] (host ms). */
+/**
+ * Largest gap between consecutive ticks over [from, to] (host ms), counting the last tick before
+ * `from` and the first after `to`: a pause that spans the whole window still shows.
+ */
 export function maxGap(stamps: number[], from: number, to: number): number {
-  const s = stamps.filter((t) => t >= from && t <= to);
+  const first = Math.max(0, stamps.findLastIndex((t) => t < from));
+  const after = stamps.findIndex((t) => t > to);
+  const s = stamps.slice(first, after < 0 ? stamps.length : after + 1);
   let g = 0;
   for (let i = 1; i < s.length; i++) g = Math.max(g, s[i] - s[i - 1]);
   return g;

@@ -72,7 +72,9 @@ describe('live fork (real QEMU)', () => {
     const t0 = performance.now();
     // the snapshot window: from just before the source's migration starts until its RAM is copied
     const win: Record<string, number> = {};
+    const steps: [string, number][] = [];
     const onProgress = (p: { message?: string }) => {
+      steps.push([p.message ?? '', Math.round(performance.now() - t0)]);
       if (/while it runs|pausing/.test(p.message ?? '')) win.snap = performance.now();
       if (/checkpoint/.test(p.message ?? '')) win.ckpt = performance.now();
     };
@@ -81,6 +83,7 @@ describe('live fork (real QEMU)', () => {
     await new Promise((res) => setTimeout(res, 500));
     ticks.close();
     const baseline = maxGap(ticks.stamps, t0 - 1000, t0);
+    figures.quiescedSteps = steps.slice(0, 8);
     figures.quiesced = { pause: r.pause, snapshotMs: r.snapshotMs, forkTotalMs: r.timings.totalMs, guestMaxGapMs: Math.round(maxGap(ticks.stamps, t0, t1)), guestMaxGapInSnapshotMs: Math.round(maxGap(ticks.stamps, win.snap, win.ckpt + 50)), snapshotWindowMs: Math.round(win.ckpt - win.snap), guestBaselineGapMs: Math.round(baseline), ticks: ticks.stamps.length };
     expect(ticks.stamps.length).toBeGreaterThan(20); // the ticker ran
     expect(r.pause.pauseMs).toBeGreaterThan(0);
