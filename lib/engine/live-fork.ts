@@ -57,8 +57,11 @@ export async function liveFork(core: Core, src: VmRow, input: unknown, ctx: OpCo
   if (src.state !== 'running') throw new EngineError('conflict', `VM "${src.name}" is ${src.state}; only a running VM can be live-forked (start it first).`);
   const srcVmm = core.vmms.get(src.id);
   const srcTpl = src.templateId ? await db().template.findUnique({ where: { id: src.templateId } }) : null;
-  if (src.kind !== 'child' || !srcTpl || !srcVmm || !src.diskPath) {
-    throw new EngineError('conflict', `VM "${src.name}" is not a child managed by this engine right now; live fork works on running children (try again after it is adopted).`);
+  if (!srcTpl || !srcVmm || !src.diskPath) {
+    throw new EngineError('conflict', `VM "${src.name}" is not managed by this engine right now; try again after it is adopted.`);
+  }
+  if (src.kind === 'parent' && srcTpl.state !== 'frozen') {
+    throw new EngineError('conflict', `Parent "${src.name}" is still being prepared; live-fork it once its template "${srcTpl.name}" is frozen.`);
   }
   const machine = JSON.parse(srcTpl.config) as MachineConfig;
   machine.memoryMiB = src.memoryMiB;
@@ -98,6 +101,25 @@ export async function liveFork(core: Core, src: VmRow, input: unknown, ctx: OpCo
 }
 
 const roundPause = (p: LiveForkResult['pause']) => ({ ...p, pauseMs: r1(p.pauseMs), qemuDowntimeMs: p.qemuDowntimeMs === null ? null : r1(p.qemuDowntimeMs) });
+
+/**
+ * Prepare with "keep the parent running": the running parent's RAM file and disk are the template's
+ * paths, so they become the parent's own first (renamed on their file systems: QEMU keeps its open
+ * mapping and fd), then the template's are made from this moment like a live fork's. Returns the pause.
+ * The template keeps parentId/sourceVmId null: the parent is its first VM, not its source (no cycle).
+ */
+export async function keepParentRunning(core: Core, parent: VmRow, parentVmm: Vmm, tpl: { id: string; diskPath: string; ramPath: string; statePath: string; name: string }, machine: MachineConfig, quiesce: boolean, progress: (m: string) => Promise<void>): Promise<LiveForkResult['pause']> {
+  const ownRam = `${paths.vmRunDir(parent.id)}/ram`;
+  const ownDisk = `${paths.vmHomeDir(parent.id)}/disk.qcow2`;
+  fs.renameSync(tpl.ramPath, ownRam);
+  fs.renameSync(tpl.diskPath, ownDisk);
+  const row = await core.setVm(parent.id, { diskPath: ownDisk });
+  const pause = await snapshot(core, row, parentVmm, tpl, machine, quiesce, progress);
+  // from now on it is a running VM of that template like any child (adopted after a restart, can be
+  // stopped, reset to the template's moment, live-forked), not a parent mid-prepare
+  await core.setVm(parent.id, { kind: 'child' });
+  return pause;
+}
 
 /** Writes the template's disk, RAM file and checkpoint from the running source; the source runs on. */
 async function snapshot(core: Core, src: VmRow, srcVmm: Vmm, tpl: { id: string; diskPath: string; ramPath: string; statePath: string; name: string }, machine: MachineConfig, quiesce: boolean, progress: (m: string) => Promise<void>): Promise<LiveForkResult['pause']> {

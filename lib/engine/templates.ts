@@ -15,6 +15,7 @@ import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './netwo
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { connectAgent, launch, migrateToFile, migrateToVmm, quit, type Vmm } from './vmm';
+import { keepParentRunning } from './live-fork';
 
 export interface PrepareResult {
   id: string;
@@ -182,11 +183,19 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     const warmupMs = performance.now() - t1;
     await task.progress('freeze', 0.7, p.quiesce ? 'quiescing and freezing' : 'freezing');
     const t2 = performance.now();
-    const pauseMs = await freeze(vmm, tpl, p.quiesce);
+    let pauseMs: number;
+    if (p.keepParent) {
+      // the parent runs on as itself (live-fork.ts): its own RAM file and disk, the template a copy of this moment
+      const parentRow = await db().vm.findUniqueOrThrow({ where: { id: parentId } });
+      pauseMs = (await keepParentRunning(core, parentRow, vmm, tpl, machine, p.quiesce, (m) => task.progress('freeze', 0.75, m))).pauseMs;
+      core.busy.delete(parentId);
+    } else {
+      pauseMs = await freeze(vmm, tpl, p.quiesce);
+      core.vmms.delete(parentId);
+      core.busy.delete(parentId);
+      await core.destroyVm(parentId, parentRun, null);
+    }
     const freezeMs = performance.now() - t2;
-    core.vmms.delete(parentId);
-    core.busy.delete(parentId);
-    await core.destroyVm(parentId, parentRun, null);
     const checksums = await sealTemplate(tpl);
     const timings = { bootMs: r1(bootMs), warmupMs: r1(warmupMs), freezeMs: r1(freezeMs), pauseMs: r1(pauseMs) };
     await db().template.update({

@@ -61,6 +61,8 @@ export const prepareSchema = z.object({
   vcpus: wholeNumber('vCPUs', 1, LIMITS.maxVcpus).default(1),
   /** prepare a running child into a new template instead of booting an image */
   fromVm: z.string().min(1).optional(),
+  /** the parent is not frozen away: the template is made from this moment and the parent runs on as itself */
+  keepParent: z.boolean().optional(),
 });
 export type PrepareInput = z.infer<typeof prepareSchema>;
 

@@ -136,4 +136,25 @@ describe('live fork (real QEMU)', () => {
     expect((await sh('src-1', 'cat /tmp/second; hostname')).stdout).toBe('second\nsrc-1\n');
     await expectNoLeftovers();
   }, 180_000);
+
+  it('prepare with "keep the parent running": the template is made from that moment and the parent runs on as itself', async () => {
+    let bootPid: number | null = null;
+    const onProgress = async (p: { step: string }) => {
+      if (p.step === 'warmup' && bootPid === null) bootPid = (await db().vm.findUnique({ where: { name: 'kept.parent' } }))?.pid ?? null;
+    };
+    const t = await E.prepare({ name: 'kept', warmup: ['echo w > /tmp/w'], quiesce: true, keepParent: true }, { onProgress });
+    figures.keepParent = t.timings;
+    const parent = (await db().vm.findUniqueOrThrow({ where: { name: 'kept.parent' } }))!;
+    expect(parent).toMatchObject({ state: 'running', kind: 'child', templateId: t.id });
+    expect(bootPid).toBe(parent.pid);
+    const tpl = (await db().template.findUniqueOrThrow({ where: { id: t.id } }))!;
+    expect(parent.diskPath).not.toBe(tpl.diskPath);
+    await sh('kept.parent', 'echo mine > /tmp/mine; echo mine > /data/mine; sync');
+    const c = (await E.fork('kept', { count: 1, persistent: true })).children[0];
+    const seen = (await sh(c.name, 'cat /tmp/w; hostname; ls /tmp/mine /data/mine 2>&1; true')).stdout;
+    expect(seen.startsWith(`w\n${c.name}\n`)).toBe(true);
+    expect(seen.match(/No such file/g)).toHaveLength(2);
+    expect((await sh('kept.parent', 'cat /tmp/w /tmp/mine /data/mine')).stdout).toBe('w\nmine\nmine\n');
+    await expectNoLeftovers();
+  }, 240_000);
 });
