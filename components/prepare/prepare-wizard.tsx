@@ -419,6 +419,11 @@ export function PrepareWizard() {
             its own. It is <b className="text-slate-200">required for persistent children</b>, which get their own delta disk on that base and can later be stopped and cold-booted. Without it, only
             non-persistent (throwaway) children can be forked.
           </p>
+          {/* before quiesce in tab order: quiesce stays the last field before Back / Next */}
+          <label className="flex items-center gap-2 text-sm text-slate-200" htmlFor="keep-parent">
+            <input id="keep-parent" type="checkbox" checked={form.keepParent} onChange={(e) => set('keepParent', e.target.checked)} />
+            Keep the parent running (the template is a copy of this moment; the parent continues as itself)
+          </label>
           <label className="flex items-center gap-2 text-sm text-slate-200" htmlFor="quiesce">
             <input id="quiesce" type="checkbox" checked={form.quiesce} onChange={(e) => set('quiesce', e.target.checked)} />
             Quiesce before the freeze (allows persistent children)
@@ -426,10 +431,6 @@ export function PrepareWizard() {
           <p className="text-sm text-slate-400">
             Then the parent is <b className="text-slate-200">frozen</b>: QEMU stops it and writes its device state to a checkpoint; its RAM file and disk become the read-only template.
           </p>
-          <label className="flex items-center gap-2 text-sm text-slate-200" htmlFor="keep-parent">
-            <input id="keep-parent" type="checkbox" checked={form.keepParent} onChange={(e) => set('keepParent', e.target.checked)} />
-            Keep the parent running (the template is a copy of this moment; the parent continues as itself)
-          </label>
         </div>
       )}
 

@@ -52,7 +52,7 @@ test('fork a running VM from its page; the tree shows source → template → ch
   // the CLI: `fork VM` is a live fork; persistent without --quiesce is refused with one sentence
   const refused = await cli(['fork', src, '--count', '1', '--persistent']).then(() => null, (e) => e as { code: number; stderr: string });
   expect(refused?.code).toBe(1);
-  expect(refused?.stderr.trim()).toMatch(/^A persistent live fork of "[^"]+" needs a quiesced disk: add --quiesce .*\.$/);
+  expect(refused?.stderr.trim()).toMatch(/^instaclone: A persistent live fork of "[^"]+" needs a quiesced disk: add --quiesce .*\.$/);
   const { stdout } = await cli(['fork', src, '--count', '1', '--json']);
   const r = JSON.parse(stdout) as { children: { name: string }[]; source: { name: string }; template: { name: string; quiesced: boolean }; pause: { pauseMs: number; method: string } };
   expect(r).toMatchObject({ source: { name: src }, template: { name: `${src}-at-2`, quiesced: false }, pause: { method: 'stop-and-copy' } });
