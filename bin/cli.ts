@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { config } from '../lib/config';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
+  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--json]
   instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
   instaclone fork VM --count N [--quiesce] [--persistent] [--prefix P] [--json]   (live fork of a running VM)
   instaclone images [--json]
@@ -86,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
       slots: { type: 'string' },
       prelaunch: { type: 'boolean' },
       quiesce: { type: 'boolean' },
+      'keep-parent': { type: 'boolean' },
       memory: { type: 'string' },
       vcpus: { type: 'string' },
       count: { type: 'string' },
@@ -118,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
         slots: num(o.slots) ?? 0,
         prelaunch: !!o.prelaunch,
         quiesce: !!o.quiesce,
+        ...(o['keep-parent'] ? { keepParent: true } : {}),
         memory: num(o.memory) ?? 256,
         ...(o.vcpus ? { vcpus: num(o.vcpus) } : {}),
       });

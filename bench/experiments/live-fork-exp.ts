@@ -22,17 +22,20 @@ try {
   console.log('preparing'); await E.prepare({ name: 'web', warmup: ['echo hi > /tmp/marker'] }, { onProgress: (p) => console.log(p) }); console.log('prepared');
   const f = await E.fork('web', { count: 1 });
   const name = f.children[0].name;
+  const mode = process.argv[2] ?? 'prestop'; // nostop | prestop | plain (stop, ordinary migrate, cont)
   const core = (E as any).core;
   const v = core.vmms.get(f.children[0].id);
   const q = v.qmp;
   console.log(await q.execute('query-migrate-capabilities').then((c: any) => c.filter((x: any) => /background|ignore/.test(x.capability))));
-  const r = await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'background-snapshot', state: true }, { capability: 'x-ignore-shared', state: false }, { capability: 'events', state: true }] }).then(() => 'ok', (e: any) => 'ERR ' + e.message);
+  const { procMemory } = await import('../../lib/engine/metrics');
+  await new Promise((r) => setTimeout(r, 2000));
+  console.log('smaps before', procMemory(v.pid));
+  const r = await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'background-snapshot', state: mode !== 'plain' }, { capability: 'x-ignore-shared', state: false }, { capability: 'events', state: true }] }).then(() => 'ok', (e: any) => 'ERR ' + e.message);
   console.log('set bg', r);
   const events: any[] = [];
   for (const ev of ['STOP', 'RESUME', 'MIGRATION']) q.on(ev, (e: any) => events.push([performance.now().toFixed(1), ev, JSON.stringify(e.data ?? {})]));
-  const mode = process.argv[2] ?? 'prestop';
   const t0 = performance.now();
-  if (mode === 'prestop') await q.execute('stop');
+  if (mode === 'prestop' || mode === 'plain') await q.execute('stop');
   const tS = performance.now();
   await q.execute('migrate', { uri: `exec:cat > ${out}` }).then(() => console.log('migrate issued'), (e: any) => console.log('migrate ERR', e.message));
   for (let i = 0; i < 600; i++) {
@@ -42,6 +45,9 @@ try {
     if (m.status === 'completed' || m.status === 'failed') break;
     await new Promise((r) => setTimeout(r, 20));
   }
+  if (mode === 'plain') await q.execute('cont');
+  await new Promise((r) => setTimeout(r, 2000));
+  console.log('smaps after', procMemory(v.pid));
   console.log('t0', t0.toFixed(1), 'tS', tS.toFixed(1), events);
   console.log('size', fs.statSync(out).size);
   const res = await E.exec(name, ['/bin/sh', '-c', 'cat /tmp/marker; cat /proc/uptime']);
