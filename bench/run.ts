@@ -10,7 +10,7 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,liveFork
 //          --pool-spares N         pool scenario: spares kept and claimed in one burst (50; quick 10)
 //          --pool-claims N         pool scenario: one-at-a-time claims at the REST API (20)
 //          --no-save               do not write bench/results
@@ -402,6 +402,80 @@ async function main() {
     await removeTpl(tpl.id);
   });
 
+  // ── live fork (issue 13): a running child forked while it carries on; its pause as the engine sees
+  // it and as a 10 ms ticker in the guest lives it, beside the freeze pause; memory afterwards
+  await scenario('liveFork', async () => {
+    const { listenTicks, maxGap, TICKER_CMD } = await import('./lib/ticker');
+    const { procMemory } = await import('../lib/engine/metrics');
+    const { resetQemuUserCache } = await import('../lib/engine/argv');
+    // QEMU 7.2 opens userfaultfd itself: as the unprivileged QEMU user (vm.unprivileged_userfaultfd=0)
+    // background-snapshot is refused, so the fast path is measured with QEMU left as root; the
+    // configured user's path is the stop-and-copy row
+    const savedUser = process.env.INSTACLONE_QEMU_USER;
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) process.env.INSTACLONE_QEMU_USER = '';
+    resetQemuUserCache();
+    try {
+      const tpl = await E.prepare({ image: 'tiny', name: name('bench-live'), memory: MEM });
+      const src = (await E.fork(tpl.id, { count: 1, prefix: name('live') })).children[0];
+      const row = (await E.list()).vms.find((v) => v.id === src.id)!;
+      const runDir = (await import('../lib/engine/paths')).paths.vmRunDir(src.id);
+      const ticks = listenTicks(`${runDir}/serial.sock`);
+      await E.exec(src.id, ['/bin/sh', '-c', TICKER_CMD], { timeoutMs: 20_000 });
+      await sleep(1000);
+      const runs = Math.min(options.runs, 5);
+      const res: Record<string, { pause: number[]; qemu: number[]; gap: number[]; base: number[]; snap: number[]; methods: string[] }> = {};
+      let memAfter: Record<string, unknown> | null = null;
+      for (const quiesce of [true, false]) {
+        const k = quiesce ? 'quiesced' : 'unquiesced';
+        const acc = (res[k] = { pause: [] as number[], qemu: [] as number[], gap: [] as number[], base: [] as number[], snap: [] as number[], methods: [] as string[] });
+        for (let i = 0; i < (quiesce ? runs : Math.min(runs, 3)); i++) {
+          const win: Record<string, number> = {};
+          const onProgress = (p: { message?: string }) => {
+            if (/while it runs|pausing/.test(p.message ?? '')) win.snap = performance.now();
+            if (/checkpoint/.test(p.message ?? '')) win.ckpt = performance.now();
+          };
+          const t0 = performance.now();
+          const r = (await E.fork(src.id, { count: 1, quiesce, prefix: `lf${i}` }, { onProgress })) as import('../lib/engine').LiveForkResult;
+          acc.pause.push(r.pause.pauseMs);
+          if (r.pause.qemuDowntimeMs != null) acc.qemu.push(r.pause.qemuDowntimeMs);
+          acc.gap.push(maxGap(ticks.stamps, win.snap, win.ckpt + 50));
+          acc.base.push(maxGap(ticks.stamps, t0 - 1000, t0));
+          acc.snap.push(r.snapshotMs);
+          acc.methods.push(r.pause.method + (r.pause.reason ? ` (${r.pause.reason})` : ''));
+          if (quiesce && i === runs - 1) {
+            await sleep(1000);
+            const childPid = (await E.list()).vms.find((v) => v.id === r.children[0].id)?.pid;
+            memAfter = { source: row.pid ? procMemory(row.pid) : null, child: childPid ? procMemory(childPid) : null };
+          }
+          await removeTpl(r.template.id);
+          await sleep(1000);
+        }
+        log(`live fork (${k}): pause median ${r1(summarize(acc.pause).median)} ms (QEMU downtime ${r1(summarize(acc.qemu).median)}), guest max tick gap ${r1(summarize(acc.gap).median)} ms (baseline ${r1(summarize(acc.base).median)}), snapshot ${r1(summarize(acc.snap).median)} ms; ${[...new Set(acc.methods)].join(', ')}`);
+      }
+      ticks.close();
+      const q = res.quiesced;
+      const u = res.unquiesced;
+      metric('liveFork.pauseMs', 'Live fork: source paused, engine view (STOP → RESUME), quiesced', 'ms', q.pause, { notes: [`method: ${[...new Set(q.methods)].join(', ')}`, `QEMU downtime median ${r1(summarize(q.qemu).median)} ms`] }, 2);
+      metric('liveFork.guestGapMs', 'Live fork: longest gap a 10 ms guest ticker shows during the snapshot, quiesced', 'ms', q.gap, { notes: [`baseline (1 s before) median ${r1(summarize(q.base).median)} ms: the ticker's own jitter on this host`] });
+      metric('liveFork.stopCopy.pauseMs', 'Live fork: source paused, engine view, without quiesce (stop-and-copy of the RAM)', 'ms', u.pause, {}, 2);
+      metric('liveFork.stopCopy.guestGapMs', 'Live fork: longest gap of the guest ticker, without quiesce', 'ms', u.gap);
+      metric('liveFork.snapshotMs', 'Live fork: template made from the running source (quiesce, disk, RAM, checkpoint)', 'ms', q.snap);
+      const mem = memAfter as { source: { pssKiB: number; privateKiB: number; sharedKiB: number } | null; child: { pssKiB: number; privateKiB: number; sharedKiB: number } | null } | null;
+      if (mem?.source && mem.child) {
+        metric('liveFork.sourcePrivateMiB', 'Live fork: source private memory after (smaps_rollup)', 'MiB', [mem.source.privateKiB / 1024], { notes: [`source PSS ${r1(mem.source.pssKiB / 1024)} MiB, shared ${r1(mem.source.sharedKiB / 1024)} MiB`] });
+        metric('liveFork.childSharedMiB', 'Live fork: a new child\'s shared memory after (smaps_rollup)', 'MiB', [mem.child.sharedKiB / 1024], { notes: [`child PSS ${r1(mem.child.pssKiB / 1024)} MiB, private ${r1(mem.child.privateKiB / 1024)} MiB`] });
+      }
+      breakdown.liveFork = Object.fromEntries(Object.entries({ qPause: q.pause, qQemu: q.qemu, qGap: q.gap, qBase: q.base, uPause: u.pause, uGap: u.gap }).map(([kk, v]) => [kk, sum(v)]));
+      await removeAll([src.id]);
+      await removeTpl(tpl.id);
+    } finally {
+      if (savedUser === undefined) delete process.env.INSTACLONE_QEMU_USER;
+      else process.env.INSTACLONE_QEMU_USER = savedUser;
+      resetQemuUserCache();
+    }
+  });
+
   // ── 2 + 3 + 4a: throughput; memory and idle CPU on the largest fresh group
   await scenario('throughput', async () => {
     const sizes = [...options.sizes].sort((a, b) => a - b);
@@ -603,6 +677,7 @@ async function main() {
     { id: 'throughput.prelaunched.max.totalMs' },
     { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
     { id: 'idle.cpuPerChildPct' }, { id: 'idle.coldVmCpuPct' }, { id: 'ramp.maxChildren' }, { id: 'reset.ms' }, { id: 'freeze.pauseMs' }, { id: 'freeze.enginePauseMs' },
+    { id: 'liveFork.pauseMs' }, { id: 'liveFork.guestGapMs' }, { id: 'liveFork.stopCopy.pauseMs' }, { id: 'liveFork.stopCopy.guestGapMs' }, { id: 'liveFork.snapshotMs' }, { id: 'liveFork.sourcePrivateMiB' }, { id: 'liveFork.childSharedMiB' },
     { id: 'pool.claim.restMs' }, { id: 'pool.burst.totalMs' }, { id: 'pool.burst.claimMs' }, { id: 'pool.burst.engineClaimMs' }, { id: 'pool.refill.perSec' },
   ];
   const targets = rows

@@ -7,8 +7,9 @@ import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--network isolated|outbound] [--json]
+  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--network isolated|outbound] [--json]
   instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
+  instaclone fork VM --count N [--quiesce] [--persistent] [--prefix P] [--json]   (live fork of a running VM)
   instaclone images [--json]
   instaclone ls [--json]
   instaclone stats [--json]
@@ -88,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
       prelaunch: { type: 'boolean' },
       quiesce: { type: 'boolean' },
       network: { type: 'string' },
+      'keep-parent': { type: 'boolean' },
       memory: { type: 'string' },
       vcpus: { type: 'string' },
       count: { type: 'string' },
@@ -128,6 +130,7 @@ async function main(argv: string[]): Promise<number> {
         slots: num(o.slots) ?? 0,
         prelaunch: !!o.prelaunch,
         quiesce: !!o.quiesce,
+        ...(o['keep-parent'] ? { keepParent: true } : {}),
         memory: num(o.memory) ?? 256,
         ...(o.vcpus ? { vcpus: num(o.vcpus) } : {}),
         ...(o.network ? { network: o.network } : {}),
@@ -144,6 +147,7 @@ async function main(argv: string[]): Promise<number> {
       const r = await api('POST', `/templates/${enc(parent)}/fork`, {
         count: num(o.count),
         persistent: !!o.persistent,
+        ...(o.quiesce ? { quiesce: true } : {}),
         ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
       });
       out(r, () =>
@@ -153,6 +157,7 @@ async function main(argv: string[]): Promise<number> {
             ['name', 'state', 'persistent', 'hostname', 'ip', 'mac'],
           ),
           `${r.children.length} children in ${r.timings.totalMs} ms`,
+          ...(r.pause ? [`live fork of ${r.source.name} through template ${r.template.name}: paused ${r.pause.pauseMs} ms (${r.pause.method})`] : []),
         ].join('\n'),
       );
       return 0;

@@ -170,6 +170,11 @@ export interface ForkResult {
   children: ForkChild[];
   timings: { totalMs: number; perChildMs: number[] };
   identityCheck?: { ok: boolean; duplicates?: string[] };
+  /** live fork only (a running VM forked): the source, the template made from that moment, its pause */
+  source?: { id: string; name: string };
+  template?: { id: string; name: string; quiesced: boolean };
+  pause?: { pauseMs: number; qemuDowntimeMs: number | null; method: 'background-snapshot' | 'stop-and-copy'; reason?: string };
+  snapshotMs?: number;
 }
 
 export interface PrepareResult {

@@ -7,6 +7,7 @@ import { db } from '../db';
 import { Core, type OpContext } from './core';
 import { EngineError } from './errors';
 import { fork, type ForkResult } from './fork';
+import { liveFork, type LiveForkResult } from './live-fork';
 import { hostMemory, procMemory } from './metrics';
 import { qemuPidsUnder } from './process';
 import { reconcile, startPolling } from './supervisor';
@@ -20,6 +21,7 @@ import { Pools } from './pools';
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
 export type { ForkResult } from './fork';
+export type { LiveForkResult } from './live-fork';
 export type { PrepareResult } from './templates';
 export type { ClaimResult, PoolView } from './pools';
 
@@ -94,10 +96,23 @@ export class Engine {
     return prepare(this.core, input, ctx);
   }
 
-  async fork(templateRef: string, input: unknown, ctx: OpContext = {}): Promise<ForkResult> {
+  /** Forks a template, or live-forks a running VM when `ref` names a VM (DESIGN.md: `fork VM …`). */
+  async fork(ref: string, input: unknown, ctx: OpContext = {}): Promise<ForkResult | LiveForkResult> {
     await this.ready();
     ensureReserve(); // a rollback on a full disk may have used it
-    return fork(this.core, templateRef, input, ctx);
+    const isTemplate = await this.core.templateByRef(ref).then(() => true, () => false);
+    if (!isTemplate) {
+      const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+      if (vm) return liveFork(this.core, vm, input, ctx);
+    }
+    return fork(this.core, ref, input, ctx);
+  }
+
+  /** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it; the VM carries on as itself. */
+  async liveFork(vmRef: string, input: unknown, ctx: OpContext = {}): Promise<LiveForkResult> {
+    await this.ready();
+    ensureReserve();
+    return liveFork(this.core, await this.core.vmByRef(vmRef), input, ctx);
   }
 
   /** Resumes a frozen template as a running VM again: a child of itself. */
@@ -145,7 +160,7 @@ export class Engine {
     const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
     const pool = await this.poolsSvc.membership();
     return {
-      templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId })),
+      templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId, sourceVmId: t.sourceVmId })),
       // DESIGN.md's fields, plus the address a console shows (additive)
       vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, pool: pool.get(v.id) ?? null })),
     };

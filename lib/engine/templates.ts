@@ -15,6 +15,7 @@ import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './netwo
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { connectAgent, launch, migrateToFile, migrateToVmm, quit, type Vmm } from './vmm';
+import { keepParentRunning } from './live-fork';
 
 export interface PrepareResult {
   id: string;
@@ -65,7 +66,7 @@ export async function prepare(core: Core, input: unknown, ctx: OpContext): Promi
   }
 }
 
-async function newTemplateRow(core: Core, p: PrepareInput, machine: MachineConfig, image: string, parentId: string | null, sourceVmId: string | null) {
+export async function newTemplateRow(core: Core, p: PrepareInput, machine: MachineConfig, image: string, parentId: string | null, sourceVmId: string | null) {
   const id = newId('tpl');
   mkdirPrivate(paths.templateHomeDir(id));
   mkdirPrivate(paths.templateRunDir(id));
@@ -118,7 +119,7 @@ async function freeze(vmm: Vmm, tpl: TemplateRow, quiesce: boolean): Promise<num
   return pause;
 }
 
-async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
+export async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
   const files = { ram: tpl.ramPath, state: tpl.statePath, disk: tpl.diskPath };
   const sums: Record<string, string> = {};
   for (const [k, f] of Object.entries(files)) {
@@ -128,7 +129,7 @@ async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
   return sums;
 }
 
-async function cleanupTemplate(core: Core, tplId: string, extraVms: { id: string; runDir: string; pid?: number | null }[]) {
+export async function cleanupTemplate(core: Core, tplId: string, extraVms: { id: string; runDir: string; pid?: number | null }[]) {
   for (const v of extraVms) await core.destroyVm(v.id, v.runDir, v.pid);
   for (const s of await db().slot.findMany({ where: { templateId: tplId } })) {
     await core.killVm(s.id, s.runDir, s.pid);
@@ -182,11 +183,19 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     const warmupMs = performance.now() - t1;
     await task.progress('freeze', 0.7, p.quiesce ? 'quiescing and freezing' : 'freezing');
     const t2 = performance.now();
-    const pauseMs = await freeze(vmm, tpl, p.quiesce);
+    let pauseMs: number;
+    if (p.keepParent) {
+      // the parent runs on as itself (live-fork.ts): its own RAM file and disk, the template a copy of this moment
+      const parentRow = await db().vm.findUniqueOrThrow({ where: { id: parentId } });
+      pauseMs = (await keepParentRunning(core, parentRow, vmm, tpl, machine, p.quiesce, (m) => task.progress('freeze', 0.75, m))).pauseMs;
+      core.busy.delete(parentId);
+    } else {
+      pauseMs = await freeze(vmm, tpl, p.quiesce);
+      core.vmms.delete(parentId);
+      core.busy.delete(parentId);
+      await core.destroyVm(parentId, parentRun, null);
+    }
     const freezeMs = performance.now() - t2;
-    core.vmms.delete(parentId);
-    core.busy.delete(parentId);
-    await core.destroyVm(parentId, parentRun, null);
     const checksums = await sealTemplate(tpl);
     const timings = { bootMs: r1(bootMs), warmupMs: r1(warmupMs), freezeMs: r1(freezeMs), pauseMs: r1(pauseMs) };
     await db().template.update({

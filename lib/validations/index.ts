@@ -63,6 +63,8 @@ export const prepareSchema = z.object({
   network: z.enum(['isolated', 'outbound'], { error: 'network is isolated or outbound.' }).default('isolated'),
   /** prepare a running child into a new template instead of booting an image */
   fromVm: z.string().min(1).optional(),
+  /** the parent is not frozen away: the template is made from this moment and the parent runs on as itself */
+  keepParent: z.boolean().optional(),
 });
 export type PrepareInput = z.infer<typeof prepareSchema>;
 /** what a client may send (defaults filled in by the schema) */
@@ -74,6 +76,12 @@ export const forkSchema = z.object({
   prefix: prefixSchema.optional(),
 });
 export type ForkInput = z.infer<typeof forkSchema>;
+
+/** Forking a running VM (live fork): as a fork, plus quiesce (required for persistent children). */
+export const liveForkSchema = forkSchema.extend({
+  quiesce: z.boolean().default(false),
+});
+export type LiveForkInput = z.infer<typeof liveForkSchema>;
 
 export const execSchema = z.object({
   command: z
