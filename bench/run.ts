@@ -41,7 +41,8 @@
 //               "notes"?: string[] } },
 //   "breakdown": {          // per-child stage timings (ms) by path, each a summary {n,median,p95,mean,min,max,samples}
 //     "forkFresh": {spawnMs,loadMs,agentMs,identityMs,totalMs}, "forkPrelaunched": {...},
-//     "stages": {spawnMs,qmpMs,loadMs,contMs,agentMs,identityMs}   // bench/lib/minifork.ts on the engine's pieces
+//     "stages": {spawnMs,qmpMs,loadMs,contMs,agentMs,identityMs,cpuSpawnMs,cpuReadyMs}   // bench/lib/minifork.ts on the engine's pieces
+//     (cpuMs / cpuSpawnMs / cpuReadyMs: user+sys CPU of the child's QEMU, /proc/PID/stat: spawn → QMP, load → identity verified)
 //   },
 //   "throughput": [ { "count", "prelaunched": bool, "totalMs", "childrenPerSec", "perChildMs": summary,
 //                     "stages": { spawnMs, loadMs, agentMs, identityMs } } ],
@@ -54,7 +55,7 @@
 //   "errors": [ { "scenario", "message" } ]
 // }
 // METRIC IDS: coldBoot.readyMs, fork1.fresh.readyMs, fork1.prelaunched.readyMs, fork1.speedup (x, cold/prelaunched
-//   medians), fork1.speedupFresh, throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
+//   medians), fork1.speedupFresh, fork1.<prelaunched|fresh>.cpuMs (CPU of the child's QEMU, fork → ready), throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
 //   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
 //   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs
 import fs from 'node:fs';
@@ -299,7 +300,7 @@ async function main() {
 
     // stages: one child at a time on the engine's pieces, from the last frozen parent
     if (!skip.has('stages') && frozen) {
-      const st: Record<string, number[]> = { spawnMs: [], qmpMs: [], loadMs: [], contMs: [], agentMs: [], identityMs: [], totalMs: [] };
+      const st: Record<string, number[]> = { spawnMs: [], qmpMs: [], loadMs: [], contMs: [], agentMs: [], identityMs: [], cpuSpawnMs: [], cpuReadyMs: [], totalMs: [] };
       const vms = [];
       for (let i = 0; i < options.runs; i++) {
         const t0 = performance.now();
@@ -312,6 +313,8 @@ async function main() {
         st.contMs.push(g.contMs);
         st.agentMs.push(g.agentMs);
         st.identityMs.push(g.identityMs);
+        if (s.cpuMs != null) st.cpuSpawnMs.push(s.cpuMs);
+        if (g.cpuMs != null) st.cpuReadyMs.push(g.cpuMs);
         vms.push(s.vm);
       }
       breakdown.stages = Object.fromEntries(Object.entries(st).map(([k, v]) => [k, sum(v)]));
@@ -329,7 +332,7 @@ async function main() {
     if (g.timings?.pauseMs != null) metric('freeze.enginePauseMs', 'Parent paused during freeze (engine prepare)', 'ms', [g.timings.pauseMs], {}, 2);
     for (const kind of ['prelaunched', 'fresh'] as const) {
       const wall: number[] = [];
-      const det: Record<string, number[]> = { spawnMs: [], loadMs: [], agentMs: [], identityMs: [], totalMs: [] };
+      const det: Record<string, number[]> = { spawnMs: [], loadMs: [], agentMs: [], identityMs: [], cpuMs: [], totalMs: [] };
       for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
         const r = await E.fork(tpl.id, { count: 1, prefix: `one-${kind}` });
@@ -341,11 +344,17 @@ async function main() {
           det.loadMs.push(d.loadMs);
           det.agentMs.push(d.agentMs);
           det.identityMs.push(d.identityMs);
+          if (d.cpuMs != null) det.cpuMs.push(d.cpuMs);
         }
         det.totalMs.push(r.timings.perChildMs[0]);
         await removeAll(r.children.map((c) => c.id));
       }
       breakdown[kind === 'fresh' ? 'forkFresh' : 'forkPrelaunched'] = Object.fromEntries(Object.entries(det).map(([k, v]) => [k, sum(v)]));
+      if (det.cpuMs.length) {
+        metric(`fork1.${kind}.cpuMs`, `CPU time (user+sys) of the child's QEMU from fork to ready (${kind === 'fresh' ? 'fresh VMM, incl. its start' : 'prelaunched slot'})`, 'ms', det.cpuMs, {
+          notes: ['/proc/PID/stat utime+stime, 10 ms ticks; on 2 cores this, not wall time, bounds children per second'],
+        });
+      }
       metric(`fork1.${kind}.readyMs`, `Fork of one child to agent-ready with verified identity (${kind === 'fresh' ? 'fresh VMM' : 'prelaunched slot'})`, 'ms', wall);
       log(`fork one (${kind}): median ${r1(summarize(wall).median)} ms, p95 ${r1(summarize(wall).p95)} ms; stages`, Object.fromEntries(Object.entries(det).map(([k, v]) => [k, r1(summarize(v).median)])));
     }
@@ -399,7 +408,7 @@ async function main() {
         const totalMs = performance.now() - t0;
         const det = r.details ?? [];
         const st = Object.fromEntries(
-          (['spawnMs', 'loadMs', 'agentMs', 'identityMs'] as const).map((k) => [k, sum(det.map((d) => d[k]))]),
+          (['spawnMs', 'loadMs', 'agentMs', 'identityMs', 'cpuMs'] as const).map((k) => [k, sum(det.map((d) => d[k]).filter((x): x is number => x != null))]),
         );
         const row = {
           count: n, prelaunched, totalMs: r1(totalMs), childrenPerSec: round(n / (totalMs / 1000), 2),
@@ -409,7 +418,7 @@ async function main() {
         throughput.push(row);
         const kind = prelaunched ? 'prelaunched' : 'fresh';
         metric(`throughput.${kind}.${n}.totalMs`, `${n} children ${prelaunched ? 'from prelaunched slots' : 'with fresh VMMs'}: all agent-ready with verified identity`, 'ms', [totalMs], {
-          notes: [`${row.childrenPerSec} children/s; per child median ${row.perChildMs.median} ms; stages median spawn ${st.spawnMs.median}, load ${st.loadMs.median}, agent ${st.agentMs.median}, identity ${st.identityMs.median} ms; ${FORK_CONCURRENCY} at a time`],
+          notes: [`${row.childrenPerSec} children/s; per child median ${row.perChildMs.median} ms; stages median spawn ${st.spawnMs.median}, load ${st.loadMs.median}, agent ${st.agentMs.median}, identity ${st.identityMs.median} ms; CPU per child median ${st.cpuMs.median} ms; ${FORK_CONCURRENCY} at a time`],
         });
         log(`${n} children (${kind}): ${Math.round(totalMs)} ms, ${row.childrenPerSec} children/s; stage medians spawn ${st.spawnMs.median} load ${st.loadMs.median} agent ${st.agentMs.median} identity ${st.identityMs.median} ms`);
 
@@ -575,7 +584,7 @@ async function main() {
   void accelOf;
 
   const rows: { id: string }[] = [
-    { id: 'coldBoot.readyMs' }, { id: 'fork1.prelaunched.readyMs' }, { id: 'fork1.fresh.readyMs' }, { id: 'fork1.speedup' }, { id: 'fork1.speedupFresh' },
+    { id: 'coldBoot.readyMs' }, { id: 'fork1.prelaunched.readyMs' }, { id: 'fork1.fresh.readyMs' }, { id: 'fork1.speedup' }, { id: 'fork1.speedupFresh' }, { id: 'fork1.prelaunched.cpuMs' }, { id: 'fork1.fresh.cpuMs' },
     ...options.sizes.flatMap((n) => [{ id: `throughput.fresh.${n}.totalMs` }, { id: `throughput.prelaunched.${n}.totalMs` }]),
     { id: 'throughput.prelaunched.max.totalMs' },
     { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { config } from '../config';
 import { netdevArgs as identityNetdevArgs } from './network';
+import { hasReadonlyRam, qemuDataDirs, qemuVersion } from './qemu-version';
 
 export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
 
@@ -185,16 +186,21 @@ export function buildArgv(s: LaunchSpec): string[] {
     '-smp', String(m.vcpus),
     '-nodefaults', '-no-user-config', '-display', 'none',
   ];
+  // a QEMU unpacked into its own prefix must load its own firmware, not the system QEMU's
+  for (const d of qemuDataDirs()) a.push('-L', d);
   const size = `size=${m.memoryMiB}M`;
   if (s.role === 'cold') {
     a.push('-object', `memory-backend-ram,id=ram0,${size}`);
   } else {
     if (!s.ramPath) throw new Error('buildArgv: ramPath is required for this role');
     // parent/receiver: share=on writes go to the template file. child: share=off is MAP_PRIVATE,
-    // the host kernel copies a 4 KiB page on the child's first write. (QEMU 7.2's readonly=on maps
-    // PROT_READ, which a guest write would fault on; `rom=off` arrived in 8.2.)
+    // the host kernel copies a 4 KiB page on the child's first write. From QEMU 8.2 the child also
+    // opens the file O_RDONLY (`readonly=on,rom=off`: still a writable private mapping), so no
+    // child can write the template file, root included. (7.2's readonly=on maps PROT_READ, which a
+    // guest write would fault on.)
     const share = s.role === 'child' ? 'off' : 'on';
-    a.push('-object', `memory-backend-file,id=ram0,${size},mem-path=${s.ramPath},share=${share},prealloc=off`);
+    const ro = s.role === 'child' && hasReadonlyRam(qemuVersion()) ? ',readonly=on,rom=off' : '';
+    a.push('-object', `memory-backend-file,id=ram0,${size},mem-path=${s.ramPath},share=${share}${ro},prealloc=off`);
   }
   a.push('-machine', 'memory-backend=ram0');
   a.push('-kernel', m.kernel, '-initrd', m.initrd, '-append', m.cmdline);

@@ -36,7 +36,7 @@ export function shareRunDirWithQemu(runDir: string): void {
 }
 
 /** A socket this (root) process listens on for QEMU to connect to: owned by the QEMU user when it has one. */
-function giveSocketToQemu(sockPath: string): void {
+export function giveSocketToQemu(sockPath: string): void {
   const u = qemuUser();
   if (!u) return;
   fs.chownSync(sockPath, u.uid, u.gid);
