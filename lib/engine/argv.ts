@@ -147,6 +147,9 @@ export function detectAccel(): Accel {
   accelCache = 'tcg';
   try {
     fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+    // seen here: /dev/kvm opens and a KVM QEMU starts and runs its BIOS, yet a Linux guest never
+    // prints a line, on a CPU that exposes no VT-x/AMD-V. Without those flags, no KVM.
+    if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) return accelCache;
     const r = spawnSync(
       QEMU_BINARY,
       ['-accel', 'kvm', '-cpu', 'host', '-machine', 'pc', '-nodefaults', '-no-user-config', '-display', 'none', '-S', '-qmp', 'stdio'],
