@@ -5,6 +5,7 @@ import { db } from '../db';
 import { EngineError } from '../engine/errors';
 import { type Role, isRole } from './roles';
 import { hashToken, type Principal } from './tokens';
+import { cachedPrincipal, invalidateAuthCache } from './cache';
 
 export const SESSION_COOKIE = 'ic_session';
 export const SESSION_HOURS = 12;
@@ -45,19 +46,27 @@ export async function login(username: string, password: string) {
   return startSession(user.username, user.role as Role, user.id);
 }
 
+/** Looked up at most every AUTH_CACHE_MS per session (lib/auth/cache.ts); expiry checked on every call. */
 export async function principalForSession(id: string): Promise<Principal | null> {
-  const row = await db().session.findUnique({ where: { id: hashToken(id) } });
-  if (!row || row.expiresAt < new Date() || !isRole(row.role)) return null;
-  if (row.tokenId) {
-    // revokeToken deletes these sessions; this also closes the gap of a log-in racing the revocation.
-    const token = await db().apiToken.findUnique({ where: { id: row.tokenId } });
-    if (!token || token.revokedAt) return null;
-  }
-  return { kind: 'session', name: row.name, role: row.role };
+  const hash = hashToken(id);
+  const found = await cachedPrincipal(`s:${hash}`, async () => {
+    const row = await db().session.findUnique({ where: { id: hash } });
+    if (!row || row.expiresAt < new Date() || !isRole(row.role)) return null;
+    if (row.tokenId) {
+      // revokeToken deletes these sessions; this also closes the gap of a log-in racing the revocation.
+      const token = await db().apiToken.findUnique({ where: { id: row.tokenId } });
+      if (!token || token.revokedAt) return null;
+    }
+    return { kind: 'session', name: row.name, role: row.role, expiresAt: row.expiresAt.getTime() };
+  });
+  if (!found || (found.expiresAt !== undefined && found.expiresAt < Date.now())) return null;
+  const { expiresAt: _e, ...principal } = found;
+  return principal;
 }
 
 export async function endSession(id: string) {
   await db().session.deleteMany({ where: { id: hashToken(id) } });
+  invalidateAuthCache();
 }
 
 /**
@@ -77,6 +86,7 @@ export async function completeSetup(secret: string, password: string) {
   const user = await db().user.findUnique({ where: { setupTokenHash: hashToken(secret) } });
   if (!user) throw new EngineError('unauthorized', 'This setup link was used already or is wrong: ask an admin for a new one.');
   if (password.length < 8) throw new EngineError('invalid', 'A password has at least 8 characters.');
+  invalidateAuthCache();
   await db().user.update({
     where: { id: user.id },
     data: { passwordHash: await bcrypt.hash(password, 10), setupTokenHash: null },
