@@ -10,7 +10,9 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,qemu,api
+//          --compare-qemu PATH     second QEMU for the side-by-side (default /opt/qemu10/usr/bin/qemu-system-x86_64 when there)
+//          --qemu-rounds N --qemu-children N   its rounds (2; quick 1) and fork size (50; quick 10)
 //          --no-save               do not write bench/results
 // Environment: INSTACLONE_ACCEL=tcg|kvm forces the accelerator (the engine detects KVM itself);
 //   INSTACLONE_IMAGE_CACHE (image cache; default ~/.cache/instaclone/images).
@@ -50,6 +52,9 @@
 //               "totalPssMiB", "fullCopyMiB", "fullCopyPerVmMiB", "coldVm": { pssMiB, ramRssMiB, overheadMiB }, "savedPct" },
 //   "ramp": { "definition", "steps": [ { "children", "forkMs", "listMs", "httpMs", "ok", "hostCpuPct",
 //             "memAvailableMiB", "totalPssMiB" } ], "maxResponsive", "stopReason" },
+//   "qemuCompare": null | { "rounds", "children", "runs": [ { "binary", "version", "rounds": [figures…],
+//                    "median": { coldBootMs, fork1Ms, fork1CpuMs, forkNMs, forkNCpuMs, pssPerChildMiB, idleCpuPerChildPct } } ],
+//                  "ratio": { same keys: second ÷ first }, "errors" },   // bench/qemu/compare.ts
 //   "targets": [ { "id", "label", "value", "unit", "target", "op", "pass", "boundBy" } ],   // the table rows
 //   "recommendations": string[],
 //   "errors": [ { "scenario", "message" } ]
@@ -204,7 +209,8 @@ async function main() {
   const accel = detectAccel();
   const MEM = 256;
   const machine = mf.machineFor(img, MEM);
-  const qemuVersion = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/^QEMU emulator version /, '');
+  const { qemuVersion: probeQemu } = await import('../lib/engine/qemu-version');
+  const qemuVersion = (probeQemu()?.text ?? execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0]).replace(/^QEMU emulator version /, '');
   const machineFacts: Record<string, unknown> = {
     hostname: os.hostname(),
     cores: os.cpus().length,
@@ -560,6 +566,23 @@ async function main() {
     await removeTpl(tpl.id);
   });
 
+  // ── QEMU side by side: the system QEMU vs another (default /opt/qemu10, see scripts/qemu10.sh), same guest, one run
+  let qemuCompare: Awaited<ReturnType<typeof import('./qemu/compare').compareQemus>> | null = null;
+  await scenario('qemu', async () => {
+    const alt = opt('compare-qemu') ?? process.env.INSTACLONE_QEMU_COMPARE ?? '/opt/qemu10/usr/bin/qemu-system-x86_64';
+    if (!fs.existsSync(alt)) {
+      log(`no second QEMU at ${alt} (scripts/qemu10.sh installs one; --compare-qemu PATH): skipped`);
+      return;
+    }
+    const { compareQemus } = await import('./qemu/compare');
+    const rounds = Number(opt('qemu-rounds') ?? (quick ? 1 : 2));
+    const children = Number(opt('qemu-children') ?? (quick ? 10 : 50));
+    qemuCompare = await compareQemus([process.env.INSTACLONE_QEMU || 'qemu-system-x86_64', alt], { rounds, children, log });
+    for (const e of qemuCompare.errors) errors.push({ scenario: 'qemu', message: e });
+    const [a, b] = qemuCompare.runs;
+    log(`QEMU ${b.version} ÷ QEMU ${a.version} (medians of ${rounds} round(s)):`, qemuCompare.ratio);
+  });
+
   // ── derived: speedup
   const cold = metrics['coldBoot.readyMs']?.median ?? null;
   const pre1 = metrics['fork1.prelaunched.readyMs'];
@@ -611,6 +634,7 @@ async function main() {
     throughput,
     memory,
     ramp,
+    qemuCompare,
     targets,
     recommendations,
     errors,

@@ -43,4 +43,5 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || [ package-lock.json -nt
 fi
 
 bash scripts/prisma.sh generate
+bash scripts/build-cli.sh
 npx tsx scripts/ensure-image.ts tiny
