@@ -55,6 +55,8 @@
 //   "qemuCompare": null | { "rounds", "children", "runs": [ { "binary", "version", "rounds": [figures…],
 //                    "median": { coldBootMs, fork1Ms, fork1CpuMs, forkNMs, forkNCpuMs, pssPerChildMiB, idleCpuPerChildPct } } ],
 //                  "ratio": { same keys: second ÷ first }, "errors" },   // bench/qemu/compare.ts
+//   "api": null | { children, connections, seconds, requestsPerSec, latencyP50Ms, latencyP99Ms, latencyMaxMs, non2xx, errors,
+//                   cliLsMs: [], nodeStartMs: [] },   // bench/scenarios/api.ts
 //   "targets": [ { "id", "label", "value", "unit", "target", "op", "pass", "boundBy" } ],   // the table rows
 //   "recommendations": string[],
 //   "errors": [ { "scenario", "message" } ]
@@ -62,7 +64,8 @@
 // METRIC IDS: coldBoot.readyMs, fork1.fresh.readyMs, fork1.prelaunched.readyMs, fork1.speedup (x, cold/prelaunched
 //   medians), fork1.speedupFresh, fork1.<prelaunched|fresh>.cpuMs (CPU of the child's QEMU, fork → ready), throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
 //   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
-//   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs
+//   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs,
+//   api.ls.requestsPerSec, api.ls.p99Ms, cli.lsMs, cli.nodeStartMs
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -566,6 +569,28 @@ async function main() {
     await removeTpl(tpl.id);
   });
 
+  // ── the console's own API under load, and the CLI's whole-process time (bench/scenarios/api.ts)
+  let api: Record<string, unknown> | null = null;
+  await scenario('api', async () => {
+    const { apiLoad } = await import('./scenarios/api');
+    const a = await apiLoad({ children: 10, connections: 50, seconds: quick ? 5 : 10, log });
+    api = { ...a };
+    const nodeMs = summarize(a.nodeStartMs).median;
+    metric('api.ls.requestsPerSec', `GET /api/v1/ls with a token, ${a.connections} connections, ${a.children} children running`, 'req/s', [], {
+      value: a.requestsPerSec,
+      target: T('>=', 1000, '≥ 1000/s'),
+      boundBy: `the route is answered from the engine's cached list and cached token; what is left is Next.js routing and JSON on ${os.cpus().length} shared cores (p50 ${a.latencyP50Ms} ms)`,
+      notes: [`non-2xx ${a.non2xx}, errors ${a.errors}`],
+    }, 0);
+    metric('api.ls.p99Ms', `GET /api/v1/ls p99 latency (${a.connections} connections)`, 'ms', [], { value: a.latencyP99Ms, target: T('<=', 100, '≤ 100 ms'), notes: [`p50 ${a.latencyP50Ms} ms, max ${a.latencyMaxMs} ms`] });
+    metric('cli.lsMs', '`instaclone ls` wall time (whole process, bundled CLI)', 'ms', a.cliLsMs, {
+      target: T('<=', 100, '≤ 100 ms'),
+      boundBy: `a bare \`node -e 0\` takes ${r1(nodeMs)} ms here at the same moment (Node's own start is the floor)`,
+    });
+    metric('cli.nodeStartMs', '`node -e 0` wall time (same moment; the floor for any Node CLI)', 'ms', a.nodeStartMs);
+    log(`API: ${Math.round(a.requestsPerSec)} req/s, p50 ${a.latencyP50Ms} ms, p99 ${a.latencyP99Ms} ms; instaclone ls ${r1(summarize(a.cliLsMs).median)} ms (node -e 0: ${r1(nodeMs)} ms)`);
+  });
+
   // ── QEMU side by side: the system QEMU vs another (default /opt/qemu10, see scripts/qemu10.sh), same guest, one run
   let qemuCompare: Awaited<ReturnType<typeof import('./qemu/compare').compareQemus>> | null = null;
   await scenario('qemu', async () => {
@@ -612,6 +637,7 @@ async function main() {
     { id: 'throughput.prelaunched.max.totalMs' },
     { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
     { id: 'idle.cpuPerChildPct' }, { id: 'idle.coldVmCpuPct' }, { id: 'ramp.maxChildren' }, { id: 'reset.ms' }, { id: 'freeze.pauseMs' }, { id: 'freeze.enginePauseMs' },
+    { id: 'api.ls.requestsPerSec' }, { id: 'api.ls.p99Ms' }, { id: 'cli.lsMs' }, { id: 'cli.nodeStartMs' },
   ];
   const targets = rows
     .filter((r) => metrics[r.id]?.target)
@@ -635,6 +661,7 @@ async function main() {
     memory,
     ramp,
     qemuCompare,
+    api,
     targets,
     recommendations,
     errors,
