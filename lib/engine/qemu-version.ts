@@ -70,7 +70,8 @@ export function qemuDataDirs(binary = qemuBinaryPath()): string[] {
   return ['share/qemu', 'share/seabios'].map((d) => path.join(prefix, d)).filter((d) => fs.existsSync(d));
 }
 
-/** Tests only. */
-export function resetQemuVersionCache(): void {
+/** Tests only: forget every probe, or pretend `binary` answered `text` to --version. */
+export function resetQemuVersionCache(binary?: string, text?: string): void {
   cache.clear();
+  if (binary && text !== undefined) cache.set(binary, parseQemuVersion(text, binary));
 }
