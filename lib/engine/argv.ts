@@ -31,6 +31,8 @@ export interface MachineConfig {
   identityPort?: boolean;
   /** the parent's guest answered a probe on the identity port at prepare (its image serves it) */
   identityChannel?: boolean;
+  /** the QEMU version that froze it ("7.2.22"): another QEMU's devices may not load its checkpoint */
+  qemuVersion?: string;
 }
 
 export interface NetSpec {
@@ -170,7 +172,8 @@ export function tcgCacheMiB(): number {
 
 export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }): MachineConfig {
   const accel = detectAccel();
-  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...m };
+  const qemu = qemuVersion()?.version;
+  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...(qemu ? { qemuVersion: qemu } : {}), ...m };
 }
 
 export function netdevArgs(n: NetSpec): string[] {
