@@ -52,7 +52,7 @@ export function qemuVersionWarning(v: QemuVersion | null): string | null {
   if (!v || hasReadonlyRam(v)) return null;
   return (
     `QEMU ${v.version} is older than ${RECOMMENDED_QEMU.major}.${RECOMMENDED_QEMU.minor}: children map the template RAM read-write (protected only by the private mapping); ` +
-    'install QEMU 10 from bookworm-backports (npm start does it unless INSTACLONE_NO_BACKPORTS=1) or set INSTACLONE_QEMU.'
+    'to use QEMU 10 from bookworm-backports beside it, start with INSTACLONE_QEMU10=1 npm start (or run scripts/qemu10.sh and set INSTACLONE_QEMU).'
   );
 }
 
