@@ -48,7 +48,11 @@ function runWorker(binary: string, children: number, env: NodeJS.ProcessEnv): Pr
     p.on('close', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (code === 0 && line) resolve(JSON.parse(line.slice(7)));
-      else reject(new Error(`${binary}: worker exit ${code}: ${(err || out).trim().split('\n').slice(-3).join(' ')}`));
+      else {
+        const lines = (err || out).trim().split('\n');
+        const why = lines.find((l) => /worker failed:/.test(l)) ?? lines.slice(-3).join(' ');
+        reject(new Error(`${binary}: worker exit ${code}: ${why.trim()}`));
+      }
     });
   });
 }
