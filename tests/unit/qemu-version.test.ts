@@ -64,4 +64,12 @@ describe('QEMU version probe', () => {
       fs.rmSync(prefix, { recursive: true, force: true });
     }
   });
+
+  it('a template frozen by another QEMU release is refused with one sentence; a stable update is not', async () => {
+    const { assertTemplateFiles } = await import('@/lib/engine/templates');
+    resetQemuVersionCache(qemuBinaryPath(), 'QEMU emulator version 7.2.22');
+    const tpl = (v: string) => ({ name: 't', config: JSON.stringify({ qemuVersion: v }), ramPath: '/nonexistent/ram', statePath: '/nonexistent/s', diskPath: '/nonexistent/d', memoryMiB: 256 }) as never;
+    expect(() => assertTemplateFiles(tpl('10.0.2'))).toThrow(/frozen by QEMU 10\.0\.2 and this engine runs QEMU 7\.2\.22.*prepare the template again/);
+    expect(() => assertTemplateFiles(tpl('7.2.19'))).toThrow(/is damaged/); // past the version check: on to the files
+  });
 });
