@@ -8,8 +8,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // hookTimeout: a beforeAll that migrates runs the Prisma CLI, which took 14 s on a loaded 2-core host
-        test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], environment: 'node', testTimeout: 30_000, hookTimeout: 60_000 },
+        test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], environment: 'node', testTimeout: 30_000, hookTimeout: 60_000 }, // beforeAll migrates (prisma CLI): slow on a loaded host
       },
       {
         extends: true,

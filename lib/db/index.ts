@@ -14,7 +14,8 @@ export type Db = PrismaClient;
 
 const holder = globalThis as unknown as { __instacloneDb?: { url: string; client: Db }; __instacloneDbWrites?: { n: number } };
 const writes = (holder.__instacloneDbWrites ??= { n: 0 });
-const WRITE = /^(create|update|upsert|delete)/;
+// model writes, and every raw query (the pool claim UPDATEs in raw SQL; counting a raw SELECT too only costs a recompute)
+const WRITE = /^(create|update|upsert|delete|\$queryRaw|\$executeRaw)/;
 
 /**
  * Counts writes through this process's client (bumped when each write has completed): a reader
@@ -26,15 +27,14 @@ export const dbWriteCount = () => writes.n;
 function counted<T extends { $extends: (e: any) => unknown }>(client: T): T {
   return client.$extends({
     query: {
-      $allModels: {
-        async $allOperations({ operation, args, query }: { operation: string; args: unknown; query: (a: unknown) => Promise<unknown> }) {
-          if (!WRITE.test(operation)) return query(args);
-          try {
-            return await query(args);
-          } finally {
-            writes.n++;
-          }
-        },
+      // top level: every model operation and the raw queries
+      async $allOperations({ operation, args, query }: { operation: string; args: unknown; query: (a: unknown) => Promise<unknown> }) {
+        if (!WRITE.test(operation)) return query(args);
+        try {
+          return await query(args);
+        } finally {
+          writes.n++;
+        }
       },
     },
   }) as T;

@@ -43,6 +43,15 @@ describe('ls once per change', () => {
     expect((await e.list()).vms.map((v) => v.name)).toEqual(['c-1']);
   });
 
+  it('counts raw SQL as a write (the pool claim updates in raw SQL)', async () => {
+    const e = Engine.get();
+    await e.list();
+    const w = dbWriteCount();
+    await db().$executeRaw`UPDATE "Vm" SET "state" = 'stopped' WHERE "id" = 'vm_1'`;
+    expect(dbWriteCount()).toBe(w + 1);
+    expect((await e.list()).vms.find((v) => v.id === 'vm_1')?.state).toBe('stopped');
+  });
+
   it('counts a write that fails too (the answer is recomputed, never wrongly kept)', async () => {
     const w = dbWriteCount();
     await expect(db().vm.create({ data: vm(1) })).rejects.toThrow(); // duplicate id
