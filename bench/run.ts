@@ -10,9 +10,11 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,liveFork
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,liveFork,api,qemu
 //          --pool-spares N         pool scenario: spares kept and claimed in one burst (50; quick 10)
 //          --pool-claims N         pool scenario: one-at-a-time claims at the REST API (20)
+//          --compare-qemu PATH     second QEMU for the side-by-side (default /opt/qemu10/usr/bin/qemu-system-x86_64 when there)
+//          --qemu-rounds N --qemu-children N   its rounds (2; quick 1) and fork size (50; quick 10)
 //          --no-save               do not write bench/results
 // Environment: INSTACLONE_ACCEL=tcg|kvm forces the accelerator (the engine detects KVM itself);
 //   INSTACLONE_IMAGE_CACHE (image cache; default ~/.cache/instaclone/images).
@@ -43,7 +45,8 @@
 //               "notes"?: string[] } },
 //   "breakdown": {          // per-child stage timings (ms) by path, each a summary {n,median,p95,mean,min,max,samples}
 //     "forkFresh": {spawnMs,loadMs,agentMs,identityMs,totalMs}, "forkPrelaunched": {...},
-//     "stages": {spawnMs,qmpMs,loadMs,contMs,agentMs,identityMs}   // bench/lib/minifork.ts on the engine's pieces
+//     "stages": {spawnMs,qmpMs,loadMs,contMs,agentMs,identityMs,cpuSpawnMs,cpuReadyMs}   // bench/lib/minifork.ts on the engine's pieces
+//     (cpuMs / cpuSpawnMs / cpuReadyMs: user+sys CPU of the child's QEMU, /proc/PID/stat: spawn → QMP, load → identity verified)
 //   },
 //   "throughput": [ { "count", "prelaunched": bool, "totalMs", "childrenPerSec", "perChildMs": summary,
 //                     "stages": { spawnMs, loadMs, agentMs, identityMs } } ],
@@ -51,16 +54,22 @@
 //               "totalPssMiB", "fullCopyMiB", "fullCopyPerVmMiB", "coldVm": { pssMiB, ramRssMiB, overheadMiB }, "savedPct" },
 //   "ramp": { "definition", "steps": [ { "children", "forkMs", "listMs", "httpMs", "ok", "hostCpuPct",
 //             "memAvailableMiB", "totalPssMiB" } ], "maxResponsive", "stopReason" },
+//   "qemuCompare": null | { "rounds", "children", "runs": [ { "binary", "version", "rounds": [figures…],
+//                    "median": { coldBootMs, fork1Ms, fork1CpuMs, forkNMs, forkNCpuMs, pssPerChildMiB, idleCpuPerChildPct } } ],
+//                  "ratio": { same keys: second ÷ first }, "errors" },   // bench/qemu/compare.ts
+//   "api": null | { children, connections, seconds, requestsPerSec, latencyP50Ms, latencyP99Ms, latencyMaxMs, non2xx, errors,
+//                   cliLsMs: [], nodeStartMs: [] },   // bench/scenarios/api.ts
 //   "targets": [ { "id", "label", "value", "unit", "target", "op", "pass", "boundBy" } ],   // the table rows
 //   "recommendations": string[],
 //   "errors": [ { "scenario", "message" } ]
 // }
 // METRIC IDS: coldBoot.readyMs, fork1.fresh.readyMs, fork1.prelaunched.readyMs, fork1.speedup (x, cold/prelaunched
-//   medians), fork1.speedupFresh, throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
+//   medians), fork1.speedupFresh, fork1.<prelaunched|fresh>.cpuMs (CPU of the child's QEMU, fork → ready), throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
 //   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
 //   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs,
 //   pool.claim.restMs (one claim at a time, HTTP + token + route + engine), pool.burst.totalMs,
-//   pool.burst.claimMs (each claim of the burst, client side), pool.burst.engineClaimMs, pool.refill.perSec
+//   pool.burst.claimMs (each claim of the burst, client side), pool.burst.engineClaimMs, pool.refill.perSec,
+//   api.ls.requestsPerSec, api.ls.p99Ms, cli.lsMs, cli.nodeStartMs
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -210,7 +219,8 @@ async function main() {
   const accel = detectAccel();
   const MEM = 256;
   const machine = mf.machineFor(img, MEM);
-  const qemuVersion = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/^QEMU emulator version /, '');
+  const { qemuVersion: probeQemu } = await import('../lib/engine/qemu-version');
+  const qemuVersion = (probeQemu()?.text ?? execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0]).replace(/^QEMU emulator version /, '');
   const machineFacts: Record<string, unknown> = {
     hostname: os.hostname(),
     cores: os.cpus().length,
@@ -306,7 +316,7 @@ async function main() {
 
     // stages: one child at a time on the engine's pieces, from the last frozen parent
     if (!skip.has('stages') && frozen) {
-      const st: Record<string, number[]> = { spawnMs: [], qmpMs: [], loadMs: [], contMs: [], agentMs: [], identityMs: [], totalMs: [] };
+      const st: Record<string, number[]> = { spawnMs: [], qmpMs: [], loadMs: [], contMs: [], agentMs: [], identityMs: [], cpuSpawnMs: [], cpuReadyMs: [], totalMs: [] };
       const vms = [];
       for (let i = 0; i < options.runs; i++) {
         const t0 = performance.now();
@@ -319,6 +329,8 @@ async function main() {
         st.contMs.push(g.contMs);
         st.agentMs.push(g.agentMs);
         st.identityMs.push(g.identityMs);
+        if (s.cpuMs != null) st.cpuSpawnMs.push(s.cpuMs);
+        if (g.cpuMs != null) st.cpuReadyMs.push(g.cpuMs);
         vms.push(s.vm);
       }
       breakdown.stages = Object.fromEntries(Object.entries(st).map(([k, v]) => [k, sum(v)]));
@@ -336,7 +348,7 @@ async function main() {
     if (g.timings?.pauseMs != null) metric('freeze.enginePauseMs', 'Parent paused during freeze (engine prepare)', 'ms', [g.timings.pauseMs], {}, 2);
     for (const kind of ['prelaunched', 'fresh'] as const) {
       const wall: number[] = [];
-      const det: Record<string, number[]> = { spawnMs: [], loadMs: [], agentMs: [], identityMs: [], totalMs: [] };
+      const det: Record<string, number[]> = { spawnMs: [], loadMs: [], agentMs: [], identityMs: [], cpuMs: [], totalMs: [] };
       for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
         const r = await E.fork(tpl.id, { count: 1, prefix: `one-${kind}` });
@@ -348,11 +360,17 @@ async function main() {
           det.loadMs.push(d.loadMs);
           det.agentMs.push(d.agentMs);
           det.identityMs.push(d.identityMs);
+          if (d.cpuMs != null) det.cpuMs.push(d.cpuMs);
         }
         det.totalMs.push(r.timings.perChildMs[0]);
         await removeAll(r.children.map((c) => c.id));
       }
       breakdown[kind === 'fresh' ? 'forkFresh' : 'forkPrelaunched'] = Object.fromEntries(Object.entries(det).map(([k, v]) => [k, sum(v)]));
+      if (det.cpuMs.length) {
+        metric(`fork1.${kind}.cpuMs`, `CPU time (user+sys) of the child's QEMU from fork to ready (${kind === 'fresh' ? 'fresh VMM, incl. its start' : 'prelaunched slot'})`, 'ms', det.cpuMs, {
+          notes: ['/proc/PID/stat utime+stime, 10 ms ticks; on 2 cores this, not wall time, bounds children per second'],
+        });
+      }
       metric(`fork1.${kind}.readyMs`, `Fork of one child to agent-ready with verified identity (${kind === 'fresh' ? 'fresh VMM' : 'prelaunched slot'})`, 'ms', wall);
       log(`fork one (${kind}): median ${r1(summarize(wall).median)} ms, p95 ${r1(summarize(wall).p95)} ms; stages`, Object.fromEntries(Object.entries(det).map(([k, v]) => [k, r1(summarize(v).median)])));
     }
@@ -496,7 +514,7 @@ async function main() {
         const totalMs = performance.now() - t0;
         const det = r.details ?? [];
         const st = Object.fromEntries(
-          (['spawnMs', 'loadMs', 'agentMs', 'identityMs'] as const).map((k) => [k, sum(det.map((d) => d[k]))]),
+          (['spawnMs', 'loadMs', 'agentMs', 'identityMs', 'cpuMs'] as const).map((k) => [k, sum(det.map((d) => d[k]).filter((x): x is number => x != null))]),
         );
         const row = {
           count: n, prelaunched, totalMs: r1(totalMs), childrenPerSec: round(n / (totalMs / 1000), 2),
@@ -506,7 +524,7 @@ async function main() {
         throughput.push(row);
         const kind = prelaunched ? 'prelaunched' : 'fresh';
         metric(`throughput.${kind}.${n}.totalMs`, `${n} children ${prelaunched ? 'from prelaunched slots' : 'with fresh VMMs'}: all agent-ready with verified identity`, 'ms', [totalMs], {
-          notes: [`${row.childrenPerSec} children/s; per child median ${row.perChildMs.median} ms; stages median spawn ${st.spawnMs.median}, load ${st.loadMs.median}, agent ${st.agentMs.median}, identity ${st.identityMs.median} ms; ${FORK_CONCURRENCY} at a time`],
+          notes: [`${row.childrenPerSec} children/s; per child median ${row.perChildMs.median} ms; stages median spawn ${st.spawnMs.median}, load ${st.loadMs.median}, agent ${st.agentMs.median}, identity ${st.identityMs.median} ms; CPU per child median ${st.cpuMs.median} ms; ${FORK_CONCURRENCY} at a time`],
         });
         log(`${n} children (${kind}): ${Math.round(totalMs)} ms, ${row.childrenPerSec} children/s; stage medians spawn ${st.spawnMs.median} load ${st.loadMs.median} agent ${st.agentMs.median} identity ${st.identityMs.median} ms`);
 
@@ -648,6 +666,45 @@ async function main() {
     await removeTpl(tpl.id);
   });
 
+  // ── the console's own API under load, and the CLI's whole-process time (bench/scenarios/api.ts)
+  let api: Record<string, unknown> | null = null;
+  await scenario('api', async () => {
+    const { apiLoad } = await import('./scenarios/api');
+    const a = await apiLoad({ children: 10, connections: 50, seconds: quick ? 5 : 10, log });
+    api = { ...a };
+    const nodeMs = summarize(a.nodeStartMs).median;
+    metric('api.ls.requestsPerSec', `GET /api/v1/ls with a token, ${a.connections} connections, ${a.children} children running`, 'req/s', [], {
+      value: a.requestsPerSec,
+      target: T('>=', 1000, '≥ 1000/s'),
+      boundBy: `the route is answered from the engine's cached list and cached token; what is left is Next.js routing and JSON on ${os.cpus().length} shared cores (p50 ${a.latencyP50Ms} ms)`,
+      notes: [`non-2xx ${a.non2xx}, errors ${a.errors}`],
+    }, 0);
+    metric('api.ls.p99Ms', `GET /api/v1/ls p99 latency (${a.connections} connections)`, 'ms', [], { value: a.latencyP99Ms, target: T('<=', 100, '≤ 100 ms'), notes: [`p50 ${a.latencyP50Ms} ms, max ${a.latencyMaxMs} ms`] });
+    metric('cli.lsMs', '`instaclone ls` wall time (whole process, bundled CLI)', 'ms', a.cliLsMs, {
+      target: T('<=', 100, '≤ 100 ms'),
+      boundBy: `a bare \`node -e 0\` takes ${r1(nodeMs)} ms here at the same moment (Node's own start is the floor)`,
+    });
+    metric('cli.nodeStartMs', '`node -e 0` wall time (same moment; the floor for any Node CLI)', 'ms', a.nodeStartMs);
+    log(`API: ${Math.round(a.requestsPerSec)} req/s, p50 ${a.latencyP50Ms} ms, p99 ${a.latencyP99Ms} ms; instaclone ls ${r1(summarize(a.cliLsMs).median)} ms (node -e 0: ${r1(nodeMs)} ms)`);
+  });
+
+  // ── QEMU side by side: the system QEMU vs another (default /opt/qemu10, see scripts/qemu10.sh), same guest, one run
+  let qemuCompare: Awaited<ReturnType<typeof import('./qemu/compare').compareQemus>> | null = null;
+  await scenario('qemu', async () => {
+    const alt = opt('compare-qemu') ?? process.env.INSTACLONE_QEMU_COMPARE ?? '/opt/qemu10/usr/bin/qemu-system-x86_64';
+    if (!fs.existsSync(alt)) {
+      log(`no second QEMU at ${alt} (scripts/qemu10.sh installs one; --compare-qemu PATH): skipped`);
+      return;
+    }
+    const { compareQemus } = await import('./qemu/compare');
+    const rounds = Number(opt('qemu-rounds') ?? (quick ? 1 : 2));
+    const children = Number(opt('qemu-children') ?? (quick ? 10 : 50));
+    qemuCompare = await compareQemus([process.env.INSTACLONE_QEMU || 'qemu-system-x86_64', alt], { rounds, children, log });
+    for (const e of qemuCompare.errors) errors.push({ scenario: 'qemu', message: e });
+    const [a, b] = qemuCompare.runs;
+    log(`QEMU ${b.version} ÷ QEMU ${a.version} (medians of ${rounds} round(s)):`, qemuCompare.ratio);
+  });
+
   // ── derived: speedup
   const cold = metrics['coldBoot.readyMs']?.median ?? null;
   const pre1 = metrics['fork1.prelaunched.readyMs'];
@@ -672,13 +729,14 @@ async function main() {
   void accelOf;
 
   const rows: { id: string }[] = [
-    { id: 'coldBoot.readyMs' }, { id: 'fork1.prelaunched.readyMs' }, { id: 'fork1.fresh.readyMs' }, { id: 'fork1.speedup' }, { id: 'fork1.speedupFresh' },
+    { id: 'coldBoot.readyMs' }, { id: 'fork1.prelaunched.readyMs' }, { id: 'fork1.fresh.readyMs' }, { id: 'fork1.speedup' }, { id: 'fork1.speedupFresh' }, { id: 'fork1.prelaunched.cpuMs' }, { id: 'fork1.fresh.cpuMs' },
     ...options.sizes.flatMap((n) => [{ id: `throughput.fresh.${n}.totalMs` }, { id: `throughput.prelaunched.${n}.totalMs` }]),
     { id: 'throughput.prelaunched.max.totalMs' },
     { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
     { id: 'idle.cpuPerChildPct' }, { id: 'idle.coldVmCpuPct' }, { id: 'ramp.maxChildren' }, { id: 'reset.ms' }, { id: 'freeze.pauseMs' }, { id: 'freeze.enginePauseMs' },
     { id: 'liveFork.pauseMs' }, { id: 'liveFork.guestGapMs' }, { id: 'liveFork.stopCopy.pauseMs' }, { id: 'liveFork.stopCopy.guestGapMs' }, { id: 'liveFork.snapshotMs' }, { id: 'liveFork.sourcePrivateMiB' }, { id: 'liveFork.childSharedMiB' },
     { id: 'pool.claim.restMs' }, { id: 'pool.burst.totalMs' }, { id: 'pool.burst.claimMs' }, { id: 'pool.burst.engineClaimMs' }, { id: 'pool.refill.perSec' },
+    { id: 'api.ls.requestsPerSec' }, { id: 'api.ls.p99Ms' }, { id: 'cli.lsMs' }, { id: 'cli.nodeStartMs' },
   ];
   const targets = rows
     .filter((r) => metrics[r.id]?.target)
@@ -701,6 +759,8 @@ async function main() {
     throughput,
     memory,
     ramp,
+    qemuCompare,
+    api,
     targets,
     recommendations,
     errors,

@@ -1,6 +1,8 @@
 // instaclone CLI: parses the DESIGN.md command line, calls the REST API, prints a table or --json.
 // Errors: exit 1 and one line on stderr saying what was wrong and what to do.
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { config } from '../lib/config';
@@ -33,19 +35,37 @@ function token(): string | undefined {
   }
 }
 
+/**
+ * One HTTP request with node:http(s): Node's fetch loads undici on first use, which cost more than
+ * the rest of a short CLI call (0.6 s wall on a loaded 2-core host). No timeout: prepare and fork wait.
+ */
+function request(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; ok: boolean; text: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.request(u, { method, headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function api(method: string, route: string, body?: unknown): Promise<any> {
   const t = token();
-  let res: Response;
+  let res: { status: number; ok: boolean; text: string };
   try {
-    res = await fetch(`${baseUrl()}/api/v1${route}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    res = await request(method, `${baseUrl()}/api/v1${route}`, { 'content-type': 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}) }, body === undefined ? undefined : JSON.stringify(body));
   } catch {
     throw new CliError(`Cannot reach the Instaclone console at ${baseUrl()}: start it with "npm start" or set INSTACLONE_URL.`);
   }
-  const text = await res.text();
+  const text = res.text;
   let data: any;
   try {
     data = text ? JSON.parse(text) : {};

@@ -138,7 +138,7 @@ export interface Stats {
 export interface Health {
   ok: boolean;
   database: { ok: boolean; kind: string; error?: string };
-  qemu: { ok: boolean; version?: string; binary: string; error?: string };
+  qemu: { ok: boolean; version?: string; binary: string; error?: string; warning?: string };
   kvm: { available: boolean; reason: string };
   memory?: { totalBytes: number; availableBytes: number };
   images: { name: string; kernel: string; sizeBytes: number; builtAt: string }[];

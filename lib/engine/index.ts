@@ -3,7 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { config } from '../config';
-import { db } from '../db';
+import { db, dbWriteCount } from '../db';
 import { Core, type OpContext } from './core';
 import { EngineError } from './errors';
 import { fork, type ForkResult } from './fork';
@@ -155,7 +155,22 @@ export class Engine {
     return execVm(this.core, await this.core.vmByRef(vmRef), argv, opts);
   }
 
-  async list() {
+  /** `ls` answers, kept until the next database write (lib/db dbWriteCount): computed once per change, not per request */
+  private listCache: { writes: number; value: ReturnType<Engine['computeList']> } | null = null;
+
+  list() {
+    const w = dbWriteCount();
+    if (this.listCache?.writes === w) return this.listCache.value;
+    const value = this.computeList();
+    const entry = { writes: w, value };
+    this.listCache = entry;
+    value.catch(() => {
+      if (this.listCache === entry) this.listCache = null;
+    });
+    return value;
+  }
+
+  private async computeList() {
     const templates = await db().template.findMany({ orderBy: { createdAt: 'asc' } });
     const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
     const pool = await this.poolsSvc.membership();

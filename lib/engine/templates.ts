@@ -13,6 +13,7 @@ import { checkAdmission } from './admission';
 import { resolveImage } from './image';
 import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
+import { qemuVersion } from './qemu-version';
 import { watch } from './supervisor';
 import { connectAgent, launch, migrateToFile, migrateToVmm, quit, type Vmm } from './vmm';
 import { keepParentRunning } from './live-fork';
@@ -302,6 +303,14 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
 
 /** Checks that a frozen template's files are all there (a deleted RAM file would boot garbage). */
 export function assertTemplateFiles(tpl: TemplateRow) {
+  // the pc machine type follows the QEMU release (major.minor; a stable update keeps it): a
+  // checkpoint of one release does not load in another
+  const frozenWith = (JSON.parse(tpl.config) as MachineConfig).qemuVersion;
+  const now = qemuVersion()?.version;
+  const release = (v: string) => v.split('.').slice(0, 2).join('.');
+  if (frozenWith && now && release(frozenWith) !== release(now)) {
+    throw new EngineError('conflict', `Template "${tpl.name}" was frozen by QEMU ${frozenWith} and this engine runs QEMU ${now}, which cannot load its checkpoint; prepare the template again, or run the engine with that QEMU (INSTACLONE_QEMU).`);
+  }
   const want: [string, string, number | null][] = [
     ['RAM file', tpl.ramPath, tpl.memoryMiB * 1024 * 1024],
     ['checkpoint', tpl.statePath, null],

@@ -40,7 +40,7 @@ export function shareRunDirWithQemu(runDir: string): number | null {
 }
 
 /** A socket this (root) process listens on for QEMU to connect to: owned by the uid of the VM whose run dir holds it. */
-function giveSocketToQemu(sockPath: string): void {
+export function giveSocketToQemu(sockPath: string): void {
   const u = qemuUser();
   if (!u) return;
   const uid = qemuUidOf(path.dirname(sockPath));
