@@ -30,9 +30,9 @@ const cache = (g.__instacloneAuthCache ??= { entries: new Map(), lastUsedWritten
  * The principal for `key` (a hash, never the secret), from the cache or from `lookup`. A lookup
  * that started before an invalidation is not stored.
  */
-export async function cachedPrincipal(key: string, lookup: () => Promise<Principal | null>, now = Date.now()): Promise<Principal | null> {
+export async function cachedPrincipal(key: string, lookup: () => Promise<Principal | null>, now = Date.now(), maxAgeMs = AUTH_CACHE_MS): Promise<Principal | null> {
   const e = cache.entries.get(key);
-  if (e && !e.pending && now - e.at < AUTH_CACHE_MS) return e.principal;
+  if (e && !e.pending && now - e.at < maxAgeMs) return e.principal;
   if (e?.pending) return e.pending;
   const gen = cache.generation;
   const pending = lookup();

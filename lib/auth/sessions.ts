@@ -56,7 +56,7 @@ export async function login(username: string, password: string) {
 }
 
 /** Looked up at most every AUTH_CACHE_MS per session (lib/auth/cache.ts); expiry checked on every call. */
-export async function principalForSession(id: string): Promise<Principal | null> {
+export async function principalForSession(id: string, opts: { fresh?: boolean } = {}): Promise<Principal | null> {
   const hash = hashToken(id);
   const found = await cachedPrincipal(`s:${hash}`, async () => {
     const row = await db().session.findUnique({ where: { id: hash } });
@@ -67,7 +67,7 @@ export async function principalForSession(id: string): Promise<Principal | null>
       if (!token || token.revokedAt) return null;
     }
     return { kind: 'session', name: row.name, role: row.role, expiresAt: row.expiresAt.getTime() };
-  });
+  }, Date.now(), opts.fresh ? 0 : undefined);
   if (!found || (found.expiresAt !== undefined && found.expiresAt < Date.now())) return null;
   const { expiresAt: _e, ...principal } = found;
   return principal;

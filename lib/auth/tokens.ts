@@ -45,13 +45,13 @@ export async function listTokens() {
 }
 
 /** Looked up at most every AUTH_CACHE_MS per token (lib/auth/cache.ts); lastUsed written at most once a minute. */
-export async function principalForToken(secret: string): Promise<Principal | null> {
+export async function principalForToken(secret: string, opts: { fresh?: boolean } = {}): Promise<Principal | null> {
   const hash = hashToken(secret);
   const p = await cachedPrincipal(`t:${hash}`, async () => {
     const row = await db().apiToken.findUnique({ where: { hash } });
     if (!row || row.revokedAt || !isRole(row.role)) return null;
     return { kind: 'token', name: `token:${row.name}`, role: row.role, tokenId: row.id } satisfies Principal;
-  });
+  }, Date.now(), opts.fresh ? 0 : undefined);
   if (p?.tokenId && shouldWriteLastUsed(p.tokenId)) {
     // Best effort: last-use bookkeeping must never fail a request.
     db()
