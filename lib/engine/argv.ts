@@ -30,6 +30,16 @@ export interface MachineConfig {
   identityPort?: boolean;
   /** the parent's guest answered a probe on the identity port at prepare (its image serves it) */
   identityChannel?: boolean;
+  /**
+   * How the guest starts: 'kernel' (absent: our images, -kernel/-initrd) or firmware from the disk
+   * for imported images: 'bios' (SeaBIOS) or 'uefi' (OVMF code `ovmfCode`, a per-VM vars copy).
+   */
+  boot?: 'kernel' | 'bios' | 'uefi';
+  ovmfCode?: string;
+  /** a VGA device (imported images: many guests print only to the screen; QMP screendump reads it) */
+  vga?: boolean;
+  /** the guest takes its address by DHCP: user-mode net hands out the VM's own address (dhcpstart) */
+  dhcp?: boolean;
 }
 
 export interface NetSpec {
@@ -38,6 +48,8 @@ export interface NetSpec {
   hostPorts: Record<number, number>;
   tap?: string;
   mode?: 'user' | 'bridge';
+  /** user mode: the DHCP server's first address is the VM's own (guests that use DHCP) */
+  dhcp?: boolean;
 }
 
 export type Role =
@@ -58,6 +70,8 @@ export interface LaunchSpec {
   vmgenid: string;
   /** a VM name for `-name` (shows in ps) */
   name: string;
+  /** uefi: this VM's own copy of the OVMF variable store (firmware.ts) */
+  varsPath?: string;
 }
 
 export const sockets = (runDir: string) => ({
@@ -170,7 +184,7 @@ export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: st
 }
 
 export function netdevArgs(n: NetSpec): string[] {
-  return identityNetdevArgs(n, n.mode ?? 'user');
+  return identityNetdevArgs(n, n.mode ?? 'user', n.dhcp);
 }
 
 export function buildArgv(s: LaunchSpec): string[] {
@@ -197,7 +211,15 @@ export function buildArgv(s: LaunchSpec): string[] {
     a.push('-object', `memory-backend-file,id=ram0,${size},mem-path=${s.ramPath},share=${share},prealloc=off`);
   }
   a.push('-machine', 'memory-backend=ram0');
-  a.push('-kernel', m.kernel, '-initrd', m.initrd, '-append', m.cmdline);
+  if (m.boot === 'uefi') {
+    if (!m.ovmfCode || !s.varsPath) throw new Error('buildArgv: a uefi machine needs ovmfCode and varsPath');
+    a.push(
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${m.ovmfCode}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${s.varsPath}`,
+    );
+  } else if (m.boot !== 'bios') {
+    a.push('-kernel', m.kernel, '-initrd', m.initrd, '-append', m.cmdline);
+  }
   a.push(
     '-chardev', `socket,id=ser0,path=${sk.serial},server=on,wait=off,logfile=${s.serialLog},logappend=on`,
     '-serial', 'chardev:ser0',
@@ -218,7 +240,9 @@ export function buildArgv(s: LaunchSpec): string[] {
     '-drive', `file=${s.diskPath},if=none,id=data0,format=qcow2,cache=writeback,discard=unmap${u ? ',file.auto-read-only=off' : ''}`,
     '-device', 'virtio-blk-pci,drive=data0,id=vblk0',
   );
-  a.push(...netdevArgs(s.net));
+  a.push(...netdevArgs({ ...s.net, dhcp: m.dhcp }));
+  // last on the PCI bus, so the NIC keeps its slot (and the guest its predictable name, ens4)
+  if (m.vga) a.push('-device', 'VGA,id=vga0');
   a.push('-device', `vmgenid,guid=${s.vmgenid}`);
   a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
   // seccomp: spawn=deny and elevateprivileges=deny kill QEMU 7.2 at -daemonize (fork/setsid), so not those.
