@@ -1,0 +1,177 @@
+// Issue 14, against real QEMU (TCG): an operator's own disk — a partitioned disk with extlinux in
+// its MBR, Debian's stock kernel, systemd, systemd-networkd DHCP on a predictable interface name,
+// the stock qemu-guest-agent and a web service (tests/fixtures/foreign) — is imported, prepared
+// (quiesced, with a warm-up), forked, and every child proves its own identity from inside through
+// the stock agent; its service answers on its own forwarded port; reset and persistent stop/start
+// work. A disk without the agent and a disk that does not boot fail the prepare with one sentence
+// and leave nothing behind. One prepared template is shared by the assertions (CI time).
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { qemuPids, setupEnv, teardownEnv, type EngineEnv } from './engine-env';
+import { foreignDisks } from '../fixtures/foreign/disks';
+
+let env: EngineEnv;
+let E: typeof import('../../lib/engine/index');
+let engine: InstanceType<typeof E.Engine>;
+let db: typeof import('../../lib/db').db;
+let disks: { networkd: string; noagent: string };
+let prep: any;
+let kids: { id: string; name: string; ports: Record<string, number>; verified: any }[] = [];
+let forkMs = 0;
+
+const get = async (port: number) => (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(20_000) })).text();
+
+/** Nothing of a failed prepare may remain: QEMU, template rows, parent rows, leases, run dirs, template dirs. */
+async function assertNothingLeft(name: string) {
+  expect(qemuPids(env.run)).toEqual([]);
+  expect(await db().template.findMany({ where: { name } })).toEqual([]);
+  expect(await db().vm.findMany({ where: { name: `${name}.parent` } })).toEqual([]);
+  const live = new Set((await db().vm.findMany({ select: { id: true } })).map((v) => v.id));
+  for (const l of await db().lease.findMany()) expect(live.has(l.vmId), `lease ${l.ip}`).toBe(true);
+  for (const d of ['templates', 'vms']) {
+    const dir = path.join(env.run, d);
+    const ids = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+    for (const id of ids) expect(live.has(id) || (await db().template.findUnique({ where: { id } })) !== null, `${dir}/${id}`).toBe(true);
+  }
+}
+
+beforeAll(async () => {
+  disks = foreignDisks('networkd', 'noagent');
+  env = setupEnv('byovm');
+  const dbm = await import('../../lib/db');
+  await dbm.migrate();
+  db = dbm.db;
+  E = await import('../../lib/engine/index');
+  engine = E.Engine.get();
+  await engine.start();
+  const imp = await engine.importImage({ name: 'netd', disk: disks.networkd });
+  expect(imp).toMatchObject({ name: 'netd', format: 'qcow2', firmware: 'bios' });
+  prep = await engine.prepare({ image: 'netd', name: 'netd-t', memory: 512, quiesce: true, warmup: ['systemctl is-active web.service', 'cat /srv/www/cgi-bin/index.cgi >/dev/null'] });
+  const t0 = performance.now();
+  const r = await engine.fork('netd-t', { count: 2, prefix: 'nd' });
+  forkMs = performance.now() - t0;
+  for (const c of r.children) {
+    const v: any = await engine.get(c.id);
+    kids.push({ id: c.id, name: c.name, ports: v.ports, verified: v.verified });
+  }
+  console.log(`imported systemd disk: boot to agent ${prep.timings.bootMs} ms; fork of 2 ${Math.round(forkMs)} ms; per child ${r.timings.perChildMs.join(', ')} ms; details ${JSON.stringify(r.details)}`);
+}, 1_500_000);
+
+afterAll(async () => {
+  if (env) await teardownEnv(env);
+}, 120_000);
+
+describe('an imported systemd-networkd disk (issue 14)', () => {
+  it('is listed with the built-in images', async () => {
+    const { images } = await engine.images();
+    expect(images.map((i: any) => i.name)).toEqual(expect.arrayContaining(['tiny', 'debian', 'netd']));
+    const netd: any = images.find((i: any) => i.name === 'netd');
+    expect(netd).toMatchObject({ source: 'imported', firmware: 'bios', format: 'qcow2' });
+    expect(netd.virtualSizeBytes).toBeGreaterThan(netd.sizeBytes / 2);
+  });
+
+  it('prepared with a warm-up and quiesced, with a compatibility report stored on the template', async () => {
+    expect(prep).toMatchObject({ state: 'frozen', quiesced: true });
+    const t: any = await engine.get('netd-t');
+    const c = t.compat;
+    console.log(`compat: ${c.lines.map((l: any) => `${l.key}: ${l.value}`).join(' | ')}`);
+    expect(c.agentVersion).toMatch(/^\d+\.\d+/);
+    expect(c.network).toMatchObject({ manager: 'systemd-networkd', dhcp: true, method: 'networkd' });
+    expect(c.network.iface).toMatch(/^en/);
+    expect(c.vmgenid).toBe(true);
+    expect(c.fsfreeze).toBe(true);
+    for (const l of c.lines) expect(l.meaning.length).toBeGreaterThan(20);
+  });
+
+  it('children have distinct identities, read back from inside through the stock agent', async () => {
+    expect(kids).toHaveLength(2);
+    const [a, b] = kids.map((k) => k.verified);
+    for (const v of [a, b]) {
+      expect(v.method).toBe('agent');
+      expect(Math.abs(v.clockSkewMs)).toBeLessThan(2000);
+      expect(v.entropyReseeded).toBe(true);
+      expect(v.vmgenidReseedSeen).toBe(true);
+    }
+    for (const k of ['hostname', 'mac', 'ip', 'machineId', 'vmgenid', 'urandomHex']) expect(a[k], k).not.toBe(b[k]);
+    // and again, independently of the fork's own read-back: what the guest says now
+    for (const k of kids) {
+      const iface = k.verified.iface;
+      const r: any = await engine.exec(k.id, ['/bin/sh', '-c', `cat /proc/sys/kernel/hostname /etc/hostname /etc/machine-id /sys/class/net/${iface}/address; ip -4 -o addr show dev ${iface}; grep 127.0.1.1 /etc/hosts`]);
+      const [hn, etc, mid, mac, addr, hosts] = String(r.stdout).trim().split('\n');
+      expect([hn, etc, mid, mac]).toEqual([k.name, k.name, k.verified.machineId, k.verified.mac]);
+      expect(addr).toContain(`inet ${k.verified.ip}/8`);
+      expect(addr).toContain('dynamic'); // the address came by DHCP, the child's own lease
+      expect(hosts).toContain(k.name);
+    }
+  });
+
+  it("each child's service answers on its own forwarded port with its own hostname", async () => {
+    const ports = kids.map((k) => Number(k.ports['80']));
+    expect(new Set(ports).size).toBe(2);
+    for (const k of kids) expect(await get(Number(k.ports['80']))).toContain(`hostname: ${k.name}\n`);
+  });
+
+  it('a child shows its screen as a PNG', async () => {
+    const png = await engine.screen(kids[0].id);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('reset puts a child back and it proves its identity again', async () => {
+    const k = kids[0];
+    await engine.exec(k.id, ['/bin/sh', '-c', 'echo dirty > /root/mark']);
+    const r: any = await engine.reset(k.id);
+    expect(r.state).toBe('running');
+    const out: any = await engine.exec(k.id, ['/bin/sh', '-c', 'test -e /root/mark && echo still || echo gone']);
+    expect(String(out.stdout).trim()).toBe('gone');
+    expect(await get(Number(k.ports['80']))).toContain(`hostname: ${k.name}\n`);
+  });
+
+  it('a persistent child gets new SSH host keys and survives stop/start with its identity', async () => {
+    const r = await engine.fork('netd-t', { count: 1, persistent: true, prefix: 'ndp' });
+    const c = r.children[0];
+    const v: any = await engine.get(c.id);
+    expect(v.verified.sshHostKey).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
+    await engine.exec(c.id, ['/bin/sh', '-c', 'echo kept > /root/mark; sync']);
+    await engine.stop(c.id);
+    const s: any = await engine.start(c.id);
+    expect(s.state).toBe('running');
+    const out: any = await engine.exec(c.id, ['/bin/sh', '-c', 'cat /root/mark /proc/sys/kernel/hostname /etc/machine-id']);
+    expect(String(out.stdout).trim().split('\n')).toEqual(['kept', c.name, c.identity.machineId]);
+    const again: any = await engine.get(c.id);
+    expect(again.verified.ip).toBe(c.identity.ip);
+    expect(await get(Number(again.ports['80']))).toContain(`hostname: ${c.name}\n`);
+    await engine.remove(c.id);
+  });
+
+  it('an image in use by a template cannot be removed', async () => {
+    const err: any = await engine.removeImage('netd').catch((e: unknown) => e);
+    expect(err.code).toBe('conflict');
+    expect(err.message).toMatch(/used by template\(s\) netd-t/);
+  });
+});
+
+describe('disks that cannot be prepared (issue 14)', () => {
+  it('a disk without the guest agent fails after the boot timeout, says what to do and leaves nothing', async () => {
+    await engine.importImage({ name: 'noga', disk: disks.noagent });
+    const err: any = await engine.prepare({ image: 'noga', name: 'noga-t', memory: 512, bootTimeout: 90 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(E.EngineError);
+    expect(err.message).toMatch(/no guest agent answered within 90 s/);
+    expect(err.message).toMatch(/apt-get install qemu-guest-agent/);
+    expect(err.message).toMatch(/dnf install qemu-guest-agent/);
+    expect(err.message).toMatch(/a picture of its screen is in \S+\.png/);
+    await assertNothingLeft('noga-t');
+  });
+
+  it('a disk that does not boot fails the same way and leaves nothing', async () => {
+    const raw = path.join(env.home, 'blank.raw');
+    execFileSync('truncate', ['-s', '64M', raw]);
+    execFileSync('sh', ['-c', `printf 'label: dos\\nstart=2048, type=83\\n' | sfdisk -q ${raw}`]);
+    await engine.importImage({ name: 'blank', disk: raw, format: 'raw' });
+    const err: any = await engine.prepare({ image: 'blank', name: 'blank-t', memory: 128, bootTimeout: 15 }).catch((e: unknown) => e);
+    expect(err.message).toMatch(/did not become ready: no guest agent answered within 15 s after power-on \(it wrote nothing to its serial console; a picture of its screen is in /);
+    await assertNothingLeft('blank-t');
+    await engine.removeImage('blank');
+  });
+});
