@@ -17,7 +17,7 @@ export interface ImgInfo {
 }
 
 export class QemuImgError extends Error {
-  constructor(message: string, readonly stderr: string) {
+  constructor(message: string, readonly stderr: string, readonly stdout: string) {
     super(message);
   }
 }
@@ -26,8 +26,8 @@ export function run(args: string[], opts: { signal?: AbortSignal; timeoutMs?: nu
   return new Promise((resolve, reject) => {
     execFile(QEMU_IMG, args, { maxBuffer: 16 << 20, signal: opts.signal, timeout: opts.timeoutMs ?? 0, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) {
-        const said = String(stderr || err.message).trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-        reject(new QemuImgError(said.replace(/^qemu-img: /, ''), String(stderr)));
+        const said = String(stderr || err.message).trim().split('\n').filter(Boolean).slice(-1).join('');
+        reject(new QemuImgError(said.replace(/^qemu-img: /, '').slice(0, 300), String(stderr), String(stdout)));
       } else resolve(stdout);
     });
   });
@@ -49,14 +49,20 @@ export async function measure(file: string, format: string, signal?: AbortSignal
 
 /** qcow2 consistency (a truncated or damaged qcow2 fails here). Returns a problem in words, or null. */
 export async function checkQcow2(file: string, signal?: AbortSignal): Promise<string | null> {
+  let out: string;
   try {
-    const out = await run(['check', '--output=json', '-U', '-f', 'qcow2', abs(file)], { signal, timeoutMs: 600_000 });
-    const r = JSON.parse(out) as { 'check-errors'?: number; corruptions?: number; 'image-end-offset'?: number };
-    if ((r['check-errors'] ?? 0) > 0 || (r.corruptions ?? 0) > 0) return `${r.corruptions ?? 0} corruption(s), ${r['check-errors'] ?? 0} check error(s)`;
-    return null;
+    out = await run(['check', '--output=json', '-U', '-f', 'qcow2', abs(file)], { signal, timeoutMs: 600_000 });
   } catch (e) {
-    // exit 2/3 = errors/corruptions with the JSON still on stdout is folded into the message
-    return (e as Error).message || 'qemu-img check failed';
+    // exit 2 (corruptions) or 3 (leaks) still print the JSON report on stdout
+    if (signal?.aborted || !(e instanceof QemuImgError) || !e.stdout.trim()) return (e as Error).message || 'qemu-img check failed';
+    out = e.stdout;
+  }
+  try {
+    const r = JSON.parse(out) as { 'check-errors'?: number; corruptions?: number };
+    if ((r['check-errors'] ?? 0) > 0 || (r.corruptions ?? 0) > 0) return `${r.corruptions ?? 0} corrupt cluster(s), ${r['check-errors'] ?? 0} check error(s)`;
+    return null;
+  } catch {
+    return 'qemu-img check gave no report';
   }
 }
 
