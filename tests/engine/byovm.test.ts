@@ -48,7 +48,7 @@ beforeAll(async () => {
   await engine.start();
   const imp = await engine.importImage({ name: 'netd', disk: disks.networkd });
   expect(imp).toMatchObject({ name: 'netd', format: 'qcow2', firmware: 'bios' });
-  prep = await engine.prepare({ image: 'netd', name: 'netd-t', memory: 512, quiesce: true, warmup: ['systemctl is-active web.service', 'cat /srv/www/cgi-bin/index.cgi >/dev/null'] });
+  prep = await engine.prepare({ image: 'netd', name: 'netd-t', memory: 512, quiesce: true, bootTimeout: 900, warmup: ['systemctl is-active web.service', 'cat /srv/www/cgi-bin/index.cgi >/dev/null'] });
   const t0 = performance.now();
   const r = await engine.fork('netd-t', { count: 2, prefix: 'nd' });
   forkMs = performance.now() - t0;
