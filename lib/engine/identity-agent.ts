@@ -50,7 +50,9 @@ if [ -z "$ifc" ] || [ ! -e "/sys/class/net/$ifc" ]; then
 else
   ip link set dev "$ifc" address "$mac" || err "setting MAC $mac on $ifc failed"
   case $net in
-    networkd) networkctl renew "$ifc" || err "networkctl renew $ifc failed" ;;
+    # networkd may already be asking again by itself (it restarts DHCP on a MAC change): a renew
+    # refused in that state is fine, the read-back of the address decides
+    networkd) networkctl renew "$ifc" >/dev/null 2>&1 ;;
     networkmanager) nmcli device reapply "$ifc" >/dev/null || err "nmcli device reapply $ifc failed" ;;
     dhclient)
       # the parent's dhclient holds the parent's lease: stop it, forget the lease, ask again
