@@ -124,6 +124,33 @@ describe('images import (issue 14)', () => {
     }
   });
 
+  it('REST: a disk streamed as the request body is imported; a cut-off upload keeps nothing', async () => {
+    const { POST } = await import('../../app/api/v1/images/route');
+    const { createToken } = await import('../../lib/auth/tokens');
+    const tok = await createToken('upload', 'operator');
+    const raw = path.join(dir, 'up.raw');
+    rawDisk(raw, 4);
+    const data = fs.readFileSync(raw);
+    const post = (body: ReadableStream, q: string) =>
+      POST(new Request(`http://console.test/api/v1/images?${q}`, { method: 'POST', body, duplex: 'half', headers: { host: 'console.test', authorization: `Bearer ${tok.secret}`, 'content-type': 'application/octet-stream' } } as RequestInit));
+    const chunks = (fail: boolean) =>
+      new ReadableStream({
+        start(c) {
+          for (let i = 0; i < data.length; i += 1 << 20) c.enqueue(data.subarray(i, i + (1 << 20)));
+          if (fail) c.error(new Error('connection reset'));
+          else c.close();
+        },
+      });
+    const ok = await post(chunks(false), 'name=up&format=raw');
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    expect(await ok.json()).toMatchObject({ name: 'up', format: 'raw', virtualSizeBytes: 4 << 20 });
+    const bad = await post(chunks(true), 'name=up2');
+    expect(bad.status).toBe(422);
+    expect((await bad.json()).error).toMatch(/upload was cut off.*nothing was kept/);
+    expect(fs.readdirSync(path.join(env.home, 'images', 'imported')).filter((f) => f.startsWith('.'))).toEqual([]);
+    expect(await db().image.findUnique({ where: { name: 'up2' } })).toBeNull();
+  });
+
   it('removes an imported image (file and row)', async () => {
     await engine.removeImage('c-qcow2');
     expect(fs.existsSync(path.join(env.home, 'images', 'imported', 'c-qcow2.qcow2'))).toBe(false);
