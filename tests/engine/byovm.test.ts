@@ -186,7 +186,7 @@ describe('disks that cannot be prepared (issue 14)', () => {
   });
 
   it('a disk that does not boot fails the same way and leaves nothing', async () => {
-    const raw = path.join(env.home, 'blank.raw');
+    const raw = path.join(path.dirname(env.home), 'blank.raw');
     execFileSync('truncate', ['-s', '64M', raw]);
     execFileSync('sh', ['-c', `printf 'label: dos\\nstart=2048, type=83\\n' | sfdisk -q ${raw}`]);
     await engine.importImage({ name: 'blank', disk: raw, format: 'raw' });

@@ -37,7 +37,7 @@ beforeAll(async () => {
   const E = await import('../../lib/engine/index');
   engine = E.Engine.get();
   await engine.start();
-  dir = path.join(env.home, 'src');
+  dir = path.join(path.dirname(env.home), 'src');
   fs.mkdirSync(dir);
 }, 60_000);
 
@@ -94,6 +94,8 @@ describe('images import (issue 14)', () => {
     await refused({ name: 'wrongfmt', disk: raw, format: 'vdi' }, /is not a readable vdi image/);
     await refused({ name: 'missing', disk: path.join(dir, 'nope.img') }, /cannot be read \(ENOENT\)/, 'not_found');
     await refused({ name: 'adir', disk: dir }, /is not a regular file/);
+    // another VM's or image's disk inside Instaclone's own state is never importable
+    await refused({ name: 'own', disk: path.join(env.home, 'images', 'imported', 'a-raw.qcow2') }, /inside Instaclone's own state/);
   });
 
   it('refuses a name that clashes, a built-in name and a bad name', async () => {
