@@ -255,7 +255,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     let compat: CompatReport | null = null;
     if (!machine.identityChannel) {
       await task.progress('compat', 0.35, 'checking what the guest agent offers');
-      compat = await probeCompat(await connectAgent(vmm));
+      compat = await probeCompat(await connectAgent(vmm), { waitNetworkMs: Math.max(60_000, waitMs - (performance.now() - t0)) });
       await db().template.update({ where: { id: tpl.id }, data: { compat: JSON.stringify(compat) } });
       const blocking = compat.lines.filter((l) => !l.ok && (l.key === 'commands' || l.key === 'network'));
       if (blocking.length) throw new EngineError('conflict', `The guest of "${p.name}" cannot be forked with its own identity: ${blocking.map((l) => `${l.value}: ${l.meaning}`).join(' ')}`);
