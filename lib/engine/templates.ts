@@ -178,9 +178,9 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
 }
 
 /** Default wait for a booting parent's guest agent (INSTACLONE_BOOT_TIMEOUT_S overrides, prepare's bootTimeout wins). */
-export function bootTimeoutMs(p: PrepareInput): number {
+export function bootTimeoutMs(p?: { bootTimeout?: number }): number {
   const env = Number(process.env.INSTACLONE_BOOT_TIMEOUT_S);
-  return (p.bootTimeout ?? (Number.isInteger(env) && env > 0 ? env : 300)) * 1000;
+  return (p?.bootTimeout ?? (Number.isInteger(env) && env > 0 ? env : 300)) * 1000;
 }
 
 /**

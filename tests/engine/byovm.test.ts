@@ -40,6 +40,7 @@ async function assertNothingLeft(name: string) {
 beforeAll(async () => {
   disks = foreignDisks('networkd', 'noagent', 'uefi');
   env = setupEnv('byovm');
+  process.env.INSTACLONE_BOOT_TIMEOUT_S = '900'; // cold boots of a persistent child on a shared, slow host
   const dbm = await import('../../lib/db');
   await dbm.migrate();
   db = dbm.db;
