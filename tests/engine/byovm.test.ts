@@ -18,7 +18,7 @@ let env: EngineEnv;
 let E: typeof import('../../lib/engine/index');
 let engine: InstanceType<typeof E.Engine>;
 let db: typeof import('../../lib/db').db;
-let disks: { networkd: string; noagent: string; uefi: string };
+let disks: { networkd: string; noagent: string; uefi: string; ifupdown: string };
 let prep: any;
 let kids: { id: string; name: string; ports: Record<string, number>; verified: any }[] = [];
 let forkMs = 0;
@@ -41,7 +41,7 @@ async function assertNothingLeft(name: string) {
 
 beforeAll(async () => {
   if (!run) return;
-  disks = foreignDisks('networkd', 'noagent', 'uefi');
+  disks = foreignDisks('networkd', 'noagent', 'uefi', 'ifupdown');
   env = setupEnv('byovm');
   process.env.INSTACLONE_BOOT_TIMEOUT_S = '900'; // cold boots of a persistent child on a shared, slow host
   const dbm = await import('../../lib/db');
@@ -153,6 +153,29 @@ describe.runIf(run)('an imported systemd-networkd disk (issue 14)', () => {
     const err: any = await engine.removeImage('netd').catch((e: unknown) => e);
     expect(err.code).toBe('conflict');
     expect(err.message).toMatch(/used by template\(s\) netd-t/);
+  });
+});
+
+describe.runIf(run)('an imported ifupdown/dhclient disk (issue 14)', () => {
+  it('is prepared and forked; each child renews its own lease through dhclient', async () => {
+    await engine.importImage({ name: 'ifup', disk: disks.ifupdown });
+    const p: any = await engine.prepare({ image: 'ifup', name: 'ifup-t', memory: 512, bootTimeout: 900 });
+    const t: any = await engine.get('ifup-t');
+    expect(t.compat.network).toMatchObject({ manager: 'ifupdown/dhclient', dhcp: true, method: 'dhclient' });
+    const r = await engine.fork('ifup-t', { count: 2, prefix: 'ifup' });
+    console.log(`imported ifupdown disk: boot to agent ${p.timings.bootMs} ms; fork of 2 ${r.timings.totalMs} ms (identity ${r.details?.map((d: any) => d.identityMs).join(', ')} ms)`);
+    const ips = new Set<string>();
+    for (const c of r.children) {
+      const v: any = await engine.get(c.id);
+      expect(v.verified.method).toBe('agent');
+      ips.add(v.verified.ip);
+      const out: any = await engine.exec(c.id, ['/bin/sh', '-c', `ip -4 -o addr show dev ${v.verified.iface}`]);
+      expect(String(out.stdout)).toContain(`inet ${v.verified.ip}/8`);
+      expect(await get(Number(v.ports['80']))).toContain(`hostname: ${c.name}\n`);
+    }
+    expect(ips.size).toBe(2);
+    await engine.remove('ifup-t', { force: true });
+    await engine.removeImage('ifup');
   });
 });
 
