@@ -112,7 +112,7 @@ const v4 = (i: GuestIf | undefined) => (i?.['ip-addresses'] ?? []).filter((a) =>
  */
 export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan, o: StockIdentityOptions): Promise<VerifiedIdentity> {
   const t0 = performance.now();
-  const timeoutMs = o.timeoutMs ?? 60_000;
+  const timeoutMs = o.timeoutMs ?? 120_000;
   const fail = (what: string) => new EngineError('qemu', `child ${o.label}: identity check failed: ${what}`, { plan });
   let calls = 0;
   const problems: string[] = [];
@@ -142,7 +142,8 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
       { timeoutMs, firstPollMs: 50, maxPollMs: 50 },
     );
   } catch (e) {
-    throw fail(`the guest agent could not run /bin/sh (${(e as Error).message}); the agent may block guest-exec (see the compatibility report).`);
+    const m = (e as Error).message;
+    throw fail(`the guest agent could not run /bin/sh (${m})${/disabled|not allowed|blocked/i.test(m) ? '; the agent blocks guest-exec: allow it (see the compatibility report)' : ''}`);
   }
   calls += res.polls ?? 1;
   const kv = new Map<string, string>();
