@@ -10,7 +10,7 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,liveFork,api,qemu
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,liveFork,api,qemu,imported
 //          --pool-spares N         pool scenario: spares kept and claimed in one burst (50; quick 10)
 //          --pool-claims N         pool scenario: one-at-a-time claims at the REST API (20)
 //          --compare-qemu PATH     second QEMU for the side-by-side (default /opt/qemu10/usr/bin/qemu-system-x86_64 when there)
@@ -67,6 +67,7 @@
 //   medians), fork1.speedupFresh, fork1.<prelaunched|fresh>.cpuMs (CPU of the child's QEMU, fork → ready), throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
 //   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
 //   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs,
+//   imported.coldBoot.readyMs, imported.fork1.readyMs, imported.fork1.identityMs, imported.fork1.speedup, imported.fork10.totalMs,
 //   pool.claim.restMs (one claim at a time, HTTP + token + route + engine), pool.burst.totalMs,
 //   pool.burst.claimMs (each claim of the burst, client side), pool.burst.engineClaimMs, pool.refill.perSec,
 //   api.ls.requestsPerSec, api.ls.p99Ms, cli.lsMs, cli.nodeStartMs
@@ -705,6 +706,44 @@ async function main() {
     log(`QEMU ${b.version} ÷ QEMU ${a.version} (medians of ${rounds} round(s)):`, qemuCompare.ratio);
   });
 
+  // ── imported: an operator's own disk (issue 14): a systemd Debian booted through SeaBIOS, its cold
+  //    boot to an answering agent beside a fork of one child (and of 10 in a full run), same run
+  await scenario('imported', async () => {
+    if (process.getuid?.() !== 0) throw new Error('the foreign test disk is built as root (debootstrap); run the benchmark as root or --skip imported');
+    const { foreignDisks } = await import('../tests/fixtures/foreign/disks');
+    const disk = foreignDisks('networkd').networkd;
+    await E.importImage({ name: 'bench-netd', disk });
+    const tpl = await E.prepare({ image: 'bench-netd', name: name('bench-imp'), memory: 512 });
+    log(`imported systemd disk: cold boot to agent ${Math.round(tpl.timings.bootMs)} ms`);
+    metric('imported.coldBoot.readyMs', 'Imported systemd disk: cold boot (SeaBIOS → agent)', 'ms', [tpl.timings.bootMs], {}, 0);
+    const one: number[] = [];
+    const ident: number[] = [];
+    for (let i = 0; i < (quick ? 1 : 3); i++) {
+      const t0 = performance.now();
+      const r = await E.fork(tpl.id, { count: 1, prefix: name('imp') });
+      one.push(performance.now() - t0);
+      ident.push(r.details?.[0]?.identityMs ?? NaN);
+      await removeAll(r.children.map((c) => c.id));
+    }
+    metric('imported.fork1.readyMs', 'Imported systemd disk: fork of one child, identity verified through the stock agent', 'ms', one, {}, 0);
+    metric('imported.fork1.identityMs', 'Imported systemd disk: identity apply + read-back per child', 'ms', ident, {}, 0);
+    metric('imported.fork1.speedup', 'Imported disk: cold boot ÷ fork of one child', 'x', [], {
+      value: ratio(tpl.timings.bootMs, summarize(one).median),
+      boundBy: `identity through the stock agent costs ${Math.round(summarize(ident).median ?? 0)} ms per child: guest-set-time runs hwclock, and one /bin/sh runs ip and networkctl, each a process start translated afresh by TCG in a new child`,
+    });
+    log(`imported: fork of one ${Math.round(summarize(one).median ?? 0)} ms (identity ${Math.round(summarize(ident).median ?? 0)} ms) → ${r1(ratio(tpl.timings.bootMs, summarize(one).median))}×`);
+    if (!quick) {
+      const t0 = performance.now();
+      const r = await E.fork(tpl.id, { count: 10, prefix: name('imp10') });
+      const ms = performance.now() - t0;
+      metric('imported.fork10.totalMs', 'Imported systemd disk: fork of 10 children', 'ms', [ms], {}, 0);
+      log(`imported: fork of 10 in ${Math.round(ms)} ms`);
+      await removeAll(r.children.map((c) => c.id));
+    }
+    await removeTpl(tpl.id);
+    await E.removeImage('bench-netd').catch(() => undefined);
+  });
+
   // ── derived: speedup
   const cold = metrics['coldBoot.readyMs']?.median ?? null;
   const pre1 = metrics['fork1.prelaunched.readyMs'];
@@ -735,6 +774,7 @@ async function main() {
     { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
     { id: 'idle.cpuPerChildPct' }, { id: 'idle.coldVmCpuPct' }, { id: 'ramp.maxChildren' }, { id: 'reset.ms' }, { id: 'freeze.pauseMs' }, { id: 'freeze.enginePauseMs' },
     { id: 'liveFork.pauseMs' }, { id: 'liveFork.guestGapMs' }, { id: 'liveFork.stopCopy.pauseMs' }, { id: 'liveFork.stopCopy.guestGapMs' }, { id: 'liveFork.snapshotMs' }, { id: 'liveFork.sourcePrivateMiB' }, { id: 'liveFork.childSharedMiB' },
+    { id: 'imported.coldBoot.readyMs' }, { id: 'imported.fork1.readyMs' }, { id: 'imported.fork1.identityMs' }, { id: 'imported.fork1.speedup' }, { id: 'imported.fork10.totalMs' },
     { id: 'pool.claim.restMs' }, { id: 'pool.burst.totalMs' }, { id: 'pool.burst.claimMs' }, { id: 'pool.burst.engineClaimMs' }, { id: 'pool.refill.perSec' },
     { id: 'api.ls.requestsPerSec' }, { id: 'api.ls.p99Ms' }, { id: 'cli.lsMs' }, { id: 'cli.nodeStartMs' },
   ];

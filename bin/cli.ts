@@ -9,10 +9,12 @@ import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--network isolated|outbound] [--json]
-  instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
+  instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--network isolated|outbound] [--boot-timeout SECONDS] [--json]
+  instaclone fork PARENT --count N [--persistent] [--prefix P] [--ssh-keys | --keep-ssh-keys] [--json]
   instaclone fork VM --count N [--quiesce] [--persistent] [--prefix P] [--json]   (live fork of a running VM)
   instaclone images [--json]
+  instaclone images import NAME --disk FILE [--format auto|qcow2|raw|vmdk|vdi|vhdx|vpc] [--firmware bios|uefi] [--json]
+  instaclone images rm NAME
   instaclone ls [--json]
   instaclone stats [--json]
   instaclone exec VM -- CMD...
@@ -117,6 +119,12 @@ async function main(argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       force: { type: 'boolean' },
       timeout: { type: 'string' },
+      disk: { type: 'string' },
+      format: { type: 'string' },
+      firmware: { type: 'string' },
+      'boot-timeout': { type: 'string' },
+      'ssh-keys': { type: 'boolean' },
+      'keep-ssh-keys': { type: 'boolean' },
       json: { type: 'boolean' },
       // pool
       template: { type: 'string' },
@@ -154,6 +162,7 @@ async function main(argv: string[]): Promise<number> {
         memory: num(o.memory) ?? 256,
         ...(o.vcpus ? { vcpus: num(o.vcpus) } : {}),
         ...(o.network ? { network: o.network } : {}),
+        ...(o['boot-timeout'] !== undefined ? { bootTimeout: num(o['boot-timeout']) } : {}),
       });
       out(r, () => {
         const t = r.timings ?? {};
@@ -169,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
         persistent: !!o.persistent,
         ...(o.quiesce ? { quiesce: true } : {}),
         ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
+        ...(o['ssh-keys'] ? { sshKeys: true } : o['keep-ssh-keys'] ? { sshKeys: false } : {}),
       });
       out(r, () =>
         [
@@ -183,8 +193,29 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'images': {
+      if (args[0] === 'import') {
+        const name = args[1];
+        if (!name) throw new CliError('images import needs a NAME: instaclone images import NAME --disk FILE.');
+        if (!o.disk) throw new CliError('images import needs --disk FILE (a disk image on this host).');
+        // the console runs on this host: send an absolute path, resolved here
+        const r = await api('POST', '/images', { name, disk: path.resolve(o.disk), ...(o.format ? { format: o.format } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) });
+        out(r, () => `imported ${r.name}: ${r.format}, ${mib(r.virtualSizeBytes)} virtual, ${mib(r.sizeBytes)} on disk, ${r.firmware} firmware`);
+        return 0;
+      }
+      if (args[0] === 'rm') {
+        if (!args[1]) throw new CliError('images rm needs a NAME: instaclone images rm NAME.');
+        const r = await api('DELETE', `/images/${enc(args[1])}`);
+        out(r, () => `removed image ${args[1]}`);
+        return 0;
+      }
+      if (args[0]) throw new CliError(`Unknown images command "${args[0]}": use images, images import or images rm.`);
       const r = await api('GET', '/images');
-      out(r, () => table(r.images.map((i: any) => ({ ...i, size: mib(i.sizeBytes) })), ['name', 'kernel', 'size', 'builtAt']));
+      out(r, () =>
+        table(
+          r.images.map((i: any) => ({ ...i, size: i.sizeBytes == null ? (i.built ? '-' : 'not built') : mib(i.sizeBytes), when: i.importedAt ?? i.builtAt })),
+          ['name', 'source', 'firmware', 'size', 'when'],
+        ),
+      );
       return 0;
     }
     case 'ls': {

@@ -8,8 +8,10 @@ export NEXT_TELEMETRY_DISABLED=1
 # Built images are cached once per user and copied into each INSTACLONE_HOME (tests use fresh homes).
 export INSTACLONE_IMAGE_CACHE="${INSTACLONE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/instaclone/images}"
 
-apt_packages=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs gcc libc6-dev procps iproute2 zstd ca-certificates)
-[ "${1:-}" = "--tests" ] && apt_packages+=(chromium postgresql debootstrap)
+# ovmf: UEFI firmware for imported images (--firmware uefi)
+apt_packages=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs gcc libc6-dev procps iproute2 zstd ca-certificates ovmf)
+# the foreign test disks (tests/fixtures/foreign/build.sh): partitions, boot loaders, an ESP
+[ "${1:-}" = "--tests" ] && apt_packages+=(chromium postgresql debootstrap extlinux syslinux-common fdisk dosfstools mtools grub-efi-amd64-bin)
 
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { config } from '../config';
 import { EngineError } from './errors';
-import { netdevArgs as identityNetdevArgs, type GuestNet } from './network';
+import { intToIp, ipToInt, netdevArgs as identityNetdevArgs, type GuestNet } from './network';
 import { hasReadonlyRam, hasRunWith, qemuDataDirs, qemuVersion } from './qemu-version';
 
 export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
@@ -36,6 +36,16 @@ export interface MachineConfig {
   guestNet?: GuestNet;
   /** the QEMU version that froze it ("7.2.22"): another QEMU's devices may not load its checkpoint */
   qemuVersion?: string;
+  /**
+   * How the guest starts: 'kernel' (absent: our images, -kernel/-initrd) or firmware from the disk
+   * for imported images: 'bios' (SeaBIOS) or 'uefi' (OVMF code `ovmfCode`, a per-VM vars copy).
+   */
+  boot?: 'kernel' | 'bios' | 'uefi';
+  ovmfCode?: string;
+  /** a VGA device (imported images: many guests print only to the screen; QMP screendump reads it) */
+  vga?: boolean;
+  /** the guest takes its address by DHCP: user-mode net hands out the VM's own address (dhcpstart, see buildArgv) */
+  dhcp?: boolean;
 }
 
 export interface NetSpec {
@@ -66,6 +76,8 @@ export interface LaunchSpec {
   name: string;
   /** the VM's own uid from the pool (qemu-uids.ts), set by vmm.launch; QEMU drops to it */
   uid?: number;
+  /** uefi: this VM's own copy of the OVMF variable store (firmware.ts) */
+  varsPath?: string;
 }
 
 export const sockets = (runDir: string) => ({
@@ -150,8 +162,11 @@ export function resetQemuUserCache(): void {
 let accelCache: Accel | null = null;
 
 /**
- * KVM when /dev/kvm is usable and a KVM QEMU actually starts here, else TCG.
- * INSTACLONE_ACCEL=tcg|kvm forces one. (On some nested hosts /dev/kvm exists but KVM aborts.)
+ * KVM when /dev/kvm is usable and a KVM guest really runs here, else TCG.
+ * INSTACLONE_ACCEL=tcg|kvm forces one. On some nested hosts /dev/kvm exists and a KVM QEMU starts,
+ * but the guest stalls (seen here: SeaBIOS stops after its memory map, a -kernel guest prints
+ * nothing), so the probe runs SeaBIOS with no disk and waits for its "No bootable device" on the
+ * debug console: a working KVM says it at once (TCG takes ~0.6 s), a stalled one never (5 s cap).
  */
 export function detectAccel(): Accel {
   const forced = process.env.INSTACLONE_ACCEL;
@@ -165,10 +180,11 @@ export function detectAccel(): Accel {
     if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) return accelCache;
     const r = spawnSync(
       QEMU_BINARY,
-      ['-accel', 'kvm', '-cpu', 'host', '-machine', 'pc', '-nodefaults', '-no-user-config', '-display', 'none', '-S', '-qmp', 'stdio'],
-      { input: '{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n{"execute":"quit"}\n', timeout: 5000, encoding: 'utf8' },
+      // boot fails at once (no disk), SeaBIOS resets instead of waiting (reboot-timeout=0), QEMU exits (-no-reboot)
+      ['-accel', 'kvm', '-cpu', 'host', '-machine', 'pc', '-nodefaults', '-no-user-config', '-display', 'none', '-boot', 'reboot-timeout=0', '-no-reboot', '-chardev', 'stdio,id=dbg', '-device', 'isa-debugcon,iobase=0x402,chardev=dbg'],
+      { timeout: 5000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    if (r.status === 0 && !/error|assert/i.test(r.stderr ?? '')) accelCache = 'kvm';
+    if (/No bootable device|Booting from/.test(r.stdout ?? '')) accelCache = 'kvm';
   } catch {
     /* no usable /dev/kvm */
   }
@@ -187,8 +203,8 @@ export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: st
   return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...(qemu ? { qemuVersion: qemu } : {}), ...m };
 }
 
-export function netdevArgs(n: NetSpec, guestNet?: GuestNet): string[] {
-  return identityNetdevArgs(n, n.mode ?? 'user', guestNet);
+export function netdevArgs(n: NetSpec & { dhcpStart?: string }, guestNet?: GuestNet): string[] {
+  return identityNetdevArgs(n, n.mode ?? 'user', guestNet, n.dhcpStart);
 }
 
 export function buildArgv(s: LaunchSpec): string[] {
@@ -220,7 +236,15 @@ export function buildArgv(s: LaunchSpec): string[] {
     a.push('-object', `memory-backend-file,id=ram0,${size},mem-path=${s.ramPath},share=${share}${ro},prealloc=off`);
   }
   a.push('-machine', 'memory-backend=ram0');
-  a.push('-kernel', m.kernel, '-initrd', m.initrd, '-append', m.cmdline);
+  if (m.boot === 'uefi') {
+    if (!m.ovmfCode || !s.varsPath) throw new Error('buildArgv: a uefi machine needs ovmfCode and varsPath');
+    a.push(
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${m.ovmfCode}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${s.varsPath}`,
+    );
+  } else if (m.boot !== 'bios') {
+    a.push('-kernel', m.kernel, '-initrd', m.initrd, '-append', m.cmdline);
+  }
   a.push(
     '-chardev', `socket,id=ser0,path=${sk.serial},server=on,wait=off,logfile=${s.serialLog},logappend=on`,
     '-serial', 'chardev:ser0',
@@ -241,7 +265,13 @@ export function buildArgv(s: LaunchSpec): string[] {
     '-drive', `file=${s.diskPath},if=none,id=data0,format=qcow2,cache=writeback,discard=unmap${u ? ',file.auto-read-only=off' : ''}`,
     '-device', 'virtio-blk-pci,drive=data0,id=vblk0',
   );
-  a.push(...netdevArgs(s.net, m.guestNet));
+  // DHCP guests: slirp's lease table is part of the migrated state, so a child resumes with the
+  // parent's lease in entry 0 (entry i is dhcpstart + i): start the child's range one below its own
+  // address, and its new MAC gets exactly that address (seen: dhcpstart=ip gave ip + 1)
+  const dhcpStart = m.dhcp ? (s.role === 'child' ? intToIp(ipToInt(s.net.ip) - 1) : s.net.ip) : undefined;
+  a.push(...netdevArgs({ ...s.net, dhcpStart }, m.guestNet));
+  // last on the PCI bus, so the NIC keeps its slot (and the guest its predictable name, ens4)
+  if (m.vga) a.push('-device', 'VGA,id=vga0');
   a.push('-device', `vmgenid,guid=${s.vmgenid}`);
   a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
   // seccomp: spawn=deny and elevateprivileges=deny kill QEMU 7.2 at -daemonize (fork/setsid), so not those.

@@ -11,6 +11,8 @@ import { checkAdmission } from './admission';
 import { applyIdentity, assertNoCollisions, newMachineId, parseStoredIdentity, type ApplyIdentityOptions, type IdentityPlan, type VerifiedIdentity } from './identity';
 import type { AgentClient } from './agent';
 import type { MachineConfig } from './argv';
+import { parseCompat } from './compat';
+import { applyStockIdentity } from './identity-agent';
 import { allocateNetwork, PARENT_IP, releaseNetwork, type NetworkAllocation } from './network';
 import { procCpuMs } from './metrics';
 import { paths } from './paths';
@@ -129,7 +131,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       await core.setVm(id, { pid: vmm.pid, mac: net.mac, ip: net.ip, ports: JSON.stringify(net.hostPorts) });
       await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm, { cont: false });
-      const { ident, agentMs, identityMs } = await identifyChild(vmm, tpl, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway }, () => vmm.qmp.execute('cont'));
+      const { ident, agentMs, identityMs } = await identifyChild(vmm, tpl, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway, sshKeys: p.sshKeys ?? persistent }, () => vmm.qmp.execute('cont'));
       const cpu1 = procCpuMs(vmm.pid);
       const cpuMs = cpu0 != null && cpu1 != null ? cpu1 - cpu0 : null;
       idents.push(ident);
@@ -175,7 +177,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
  */
 export async function identifyChild(
   vmm: Vmm,
-  tpl: { config: string; quiesced: boolean },
+  tpl: { config: string; quiesced: boolean; compat?: string },
   plan: IdentityPlan,
   opts: ApplyIdentityOptions,
   /** resumes the VM (QMP `cont`): the identity request is written first, so the guest finds it at once */
@@ -212,11 +214,24 @@ export async function identifyChild(
     return { ident, agent, agentMs, identityMs };
   }
   if (cont) await cont();
-  const agent = await connectAgent(vmm, 30_000);
-  if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
+  // a guest without our helper (imported, debian): the stock agent, as its compatibility report says
+  const compat = parseCompat(tpl.compat);
+  const agent = await connectAgent(vmm, compat ? 120_000 : 30_000);
+  if (tpl.quiesced) {
+    const thaw = agent.call('guest-fsfreeze-thaw', undefined, compat ? 120_000 : 10_000);
+    // a stock guest's identity writes files: on a still-frozen file system they would hang, so a
+    // failed thaw is the fork's failure there (our images' helper tolerates it, as before)
+    if (compat) {
+      await thaw.catch((e) => {
+        throw new EngineError('qemu', `child ${opts.label ?? plan.hostname}: its file systems stayed frozen (guest-fsfreeze-thaw: ${(e as Error).message}); fork again.`);
+      });
+    } else await thaw.catch(() => undefined);
+  }
   const agentMs = performance.now() - a0;
   const i0 = performance.now();
-  const ident = await applyIdentity(agent, plan, opts);
+  const ident = compat
+    ? await applyStockIdentity(agent, plan, { prefixLen: opts.prefixLen ?? 8, gateway: opts.gateway ?? '10.0.2.2', label: opts.label ?? plan.hostname, iface: compat.network.iface, net: compat.network.method, sshKeys: opts.sshKeys })
+    : await applyIdentity(agent, plan, opts);
   return { ident, agent, agentMs, identityMs: performance.now() - i0 };
 }
 

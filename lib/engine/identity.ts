@@ -59,7 +59,11 @@ export interface VerifiedIdentity extends IdentityPlan {
    * process start); 'helper': /usr/sbin/instaclone-identity run through guest-exec (one process);
    * 'script': guest-set-time + busybox script
    */
-  method?: 'channel' | 'helper' | 'script';
+  method?: 'channel' | 'helper' | 'script' | 'agent';
+  /** 'agent' (stock qemu-guest-agent): the guest's ed25519 SSH host public key, base64 (when it has one) */
+  sshHostKey?: string;
+  /** 'agent': the primary interface the identity was applied to */
+  iface?: string;
   /** why the identity channel was not used although the VM has one (it failed or timed out) */
   channelFallback?: string;
   /** helper only: where its time went in the guest, "step:µs since start,…" (reseed, clock, files, net, readback) */
@@ -187,6 +191,8 @@ export interface ApplyIdentityOptions {
    */
   channel?: IdentityChannel | null;
   channelTimeoutMs?: number;
+  /** stock-agent guests: regenerate the SSH host keys (identity-agent.ts) */
+  sshKeys?: boolean;
 }
 
 /**
@@ -364,6 +370,7 @@ export function findCollisions(items: VerifiedIdentity[], parent?: Partial<Verif
     ['machineId', 'machine-id'],
     ['vmgenid', 'vmgenid'],
     ['urandomHex', '/dev/urandom read'],
+    ['sshHostKey', 'SSH host key'],
   ];
   const out: string[] = [];
   for (const [key, word] of fields) {

@@ -16,6 +16,10 @@ import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
 import { quit } from './vmm';
 import { ensureReserve } from './reserve';
 import { ensureRunDir } from './run-dir';
+import { cleanPartialImports, importImage, listImported, removeImported, type ImportOptions } from './imported';
+import { screenshot } from './screen';
+import { listImages as listBuiltImages } from '../guest/images';
+import { BUILTIN_IMAGES } from '../validations';
 import { Pools } from './pools';
 
 export { EngineError } from './errors';
@@ -23,6 +27,8 @@ export type { OpContext, EngineEvent } from './core';
 export type { ForkResult } from './fork';
 export type { LiveForkResult } from './live-fork';
 export type { PrepareResult } from './templates';
+export type { ImportedImage } from './imported';
+export type { CompatReport } from './compat';
 export type { ClaimResult, PoolView } from './pools';
 
 type Ctx = OpContext & { force?: boolean };
@@ -69,6 +75,7 @@ export class Engine {
         ensureRunDir(c.run);
         fs.mkdirSync(c.home, { recursive: true });
         ensureReserve();
+        cleanPartialImports(); // an import cut off by a crash or restart leaves nothing
         const r = await reconcile(this.core);
         // leases of VMs that no longer exist
         const ids = new Set([...(await db().vm.findMany({ select: { id: true } })).map((v) => v.id), ...(await db().slot.findMany({ select: { id: true } })).map((s) => s.id)]);
@@ -220,12 +227,58 @@ export class Engine {
       checksums: safeJson(t.checksums),
       warmup: safeJson(t.warmup),
       timings: safeJson(t.timings),
+      compat: t.compat && t.compat !== '{}' ? safeJson(t.compat) : null,
       slots: { total: slots.length, prelaunched: slots.filter((s) => s.prelaunched).length },
       children: children.map(vmView),
       error: t.error,
       createdAt: t.createdAt,
       frozenAt: t.frozenAt,
     };
+  }
+
+  /**
+   * Built-in images (built or not yet) and imported ones. Built-in entries keep DESIGN.md's fields
+   * (name, sizeBytes, kernel, builtAt); every entry adds source, built and firmware.
+   */
+  async images() {
+    const built = new Map((await listBuiltImages(config().home)).map((m) => [m.name, m]));
+    const builtin = BUILTIN_IMAGES.map((name) => {
+      const m = built.get(name);
+      return { name, source: 'builtin' as const, built: !!m, firmware: 'kernel' as const, sizeBytes: m?.sizeBytes ?? null, kernel: m?.kernel ?? null, builtAt: m?.builtAt ?? null };
+    });
+    const imported = (await listImported()).map((i) => ({ ...i, source: 'imported' as const, built: true, kernel: null, builtAt: i.importedAt }));
+    return { images: [...builtin, ...imported] };
+  }
+
+  /** Imports an operator's disk (imported.ts); a task records it like other long actions. */
+  async importImage(input: unknown, opts: ImportOptions & OpContext = {}) {
+    await this.ready();
+    const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
+    const task = await this.core.task('import', { name }, opts);
+    try {
+      const r = await importImage(input, { ...opts, onProgress: (m) => void task.progress('import', 0.5, m) });
+      await task.done(r);
+      return r;
+    } catch (e) {
+      await task.fail(e);
+      throw e;
+    }
+  }
+
+  async removeImage(name: string, ctx: OpContext = {}) {
+    await this.ready();
+    const r = await removeImported(name);
+    await this.core.event(ctx.actor, 'delete-image', { name }, 'ok');
+    return r;
+  }
+
+  /** A PNG picture of a running VM's screen (imported images have a display; parents too, during prepare). */
+  async screen(ref: string): Promise<Buffer> {
+    await this.ready();
+    const vm = await this.core.vmByRef(ref);
+    const vmm = this.core.vmms.get(vm.id);
+    if (!vmm || (vm.state !== 'running' && vm.state !== 'starting')) throw new EngineError('conflict', `VM "${vm.name}" is ${vm.state}: its screen can be seen only while it runs.`);
+    return screenshot(vmm);
   }
 
   /** Host memory and, per VM, shared vs private (from smaps_rollup). */

@@ -463,6 +463,8 @@ export function netdevArgs(
   n: { mac: string; ip: string; hostPorts: Record<number, number>; tap?: string },
   mode: NetMode = 'user',
   guestNet: GuestNet = 'isolated',
+  /** the guest uses DHCP: the first address slirp's DHCP server hands out (argv.ts says which) */
+  dhcpStart?: string,
 ): string[] {
   if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(n.mac)) throw new EngineError('invalid', `"${n.mac}" is not a MAC address.`);
   ipToInt(n.ip);
@@ -475,7 +477,7 @@ export function netdevArgs(
     // restrict=on: the guest reaches nothing on or beyond the host (10.0.2.2 is the host's loopback:
     // the console, other VMs' forwarded ports, a local database); forwarded ports still come in
     const restrict = guestNet === 'isolated' ? ',restrict=on' : '';
-    netdev = `user,id=net0,net=${USER_NET.net},host=${USER_NET.host},dns=${USER_NET.dns}${restrict}${fwd}`;
+    netdev = `user,id=net0,net=${USER_NET.net},host=${USER_NET.host},dns=${USER_NET.dns}${restrict}${dhcpStart ? `,dhcpstart=${intToIp(ipToInt(dhcpStart))}` : ''}${fwd}`;
   } else {
     if (!n.tap) throw new EngineError('invalid', 'bridge mode needs the tap device from allocateNetwork().');
     netdev = `tap,id=net0,ifname=${n.tap},script=no,downscript=no`;

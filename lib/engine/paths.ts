@@ -9,6 +9,12 @@ export const paths = {
   templateRam: (id: string) => path.join(config().run, 'templates', id, 'ram'),
   templateState: (id: string) => path.join(config().home, 'templates', id, 'state.ckpt'),
   templateDisk: (id: string) => path.join(config().home, 'templates', id, 'disk.qcow2'),
+  /** uefi: the OVMF variable store the parent had at freeze (children start from copies) */
+  templateVars: (id: string) => path.join(config().home, 'templates', id, 'vars.fd'),
+  /** uefi: a VM's own variable store, next to its disk (tmpfs or INSTACLONE_HOME like the disk) */
+  varsBeside: (diskPath: string) => path.join(path.dirname(diskPath), 'vars.fd'),
+  /** pictures of the screen kept when a prepare failed (named in its error) */
+  diagnostics: () => path.join(config().home, 'diagnostics'),
   vmRunDir: (id: string) => path.join(config().run, 'vms', id),
   vmHomeDir: (id: string) => path.join(config().home, 'vms', id),
   vmSerialLog: (id: string) => path.join(config().home, 'vms', id, 'serial.log'),

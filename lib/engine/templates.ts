@@ -11,6 +11,11 @@ import { createOverlay, mkdirPrivate, rmrf, sha256File } from './disks';
 import { EngineError } from './errors';
 import { checkAdmission } from './admission';
 import { resolveImage } from './image';
+import { findImported } from './imported';
+import { copyVars, ovmf } from './firmware';
+import { probeCompat, type CompatReport } from './compat';
+import { screenshot } from './screen';
+import { tailFile } from './vmm';
 import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
 import { qemuVersion } from './qemu-version';
@@ -27,6 +32,8 @@ export interface PrepareResult {
   timings: { bootMs: number; warmupMs: number; freezeMs: number; pauseMs: number };
   warmup: WarmupRecord[];
   slots: number;
+  /** guests without our resident helper: what the stock agent offers (compat.ts) */
+  compat?: CompatReport;
 }
 
 export interface WarmupRecord {
@@ -48,7 +55,13 @@ export function parsePrepare(input: unknown): PrepareInput {
 export function childSpec(tpl: { id: string; config: string; ramPath: string }, id: string, diskPath: string, net: NetworkAllocation, vmgenid: string, name: string): LaunchSpec {
   const machine = JSON.parse(tpl.config) as MachineConfig;
   fs.mkdirSync(paths.vmHomeDir(id), { recursive: true, mode: 0o700 });
-  return { role: 'child', machine, runDir: paths.vmRunDir(id), serialLog: paths.vmSerialLog(id), ramPath: tpl.ramPath, diskPath, net, vmgenid, name };
+  let varsPath: string | undefined;
+  if (machine.boot === 'uefi') {
+    // the child resumes with the template's firmware variables, in a copy of its own
+    varsPath = paths.varsBeside(diskPath);
+    if (!fs.existsSync(varsPath)) copyVars(paths.templateVars(tpl.id), varsPath);
+  }
+  return { role: 'child', machine, runDir: paths.vmRunDir(id), serialLog: paths.vmSerialLog(id), ramPath: tpl.ramPath, diskPath, net, vmgenid, name, varsPath };
 }
 
 export async function prepare(core: Core, input: unknown, ctx: OpContext): Promise<PrepareResult> {
@@ -144,20 +157,74 @@ export async function cleanupTemplate(core: Core, tplId: string, extraVms: { id:
   core.emit({ type: 'template', id: tplId, state: 'removed' });
 }
 
-async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Promise<PrepareResult> {
+/** The machine and base disk for image `name`: a built-in one (-kernel) or an imported one (firmware). */
+async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; baseDisk: string; imported: boolean }> {
+  const imp = await findImported(p.image);
+  if (imp) {
+    if (!fs.existsSync(imp.path)) throw new EngineError('not_found', `The imported image ${p.image} lost its disk (${imp.path} is missing); remove it with \`instaclone images rm ${p.image}\` and import it again.`);
+    const machine = defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: '', initrd: '', cmdline: '' });
+    // firmware boot from the disk, a screen, DHCP from the VM's own address; no identity port
+    // (a stock guest does not serve it: the probe would only cost its timeout)
+    Object.assign(machine, { boot: imp.firmware, vga: true, dhcp: true, identityPort: false, guestNet: p.network });
+    if (imp.firmware === 'uefi') machine.ovmfCode = ovmf().code;
+    return { machine, baseDisk: imp.path, imported: true };
+  }
+  if (p.image !== 'tiny' && p.image !== 'debian') {
+    throw new EngineError('not_found', `There is no image named "${p.image}"; use tiny, debian or an imported image (\`instaclone images\` lists them, \`instaclone images import\` adds one).`);
+  }
   const image = await resolveImage(p.image, config().home);
   for (const f of [image.files.kernel, image.files.initrd, image.files.disk]) {
     if (!fs.existsSync(f)) throw new EngineError('not_found', `The ${p.image} image is incomplete (${f} is missing); rebuild it with \`npm run setup\`.`);
   }
-  const machine = { ...defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }), guestNet: p.network };
+  return { machine: { ...defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }), guestNet: p.network }, baseDisk: image.files.disk, imported: false };
+}
+
+/** Default wait for a booting parent's guest agent (INSTACLONE_BOOT_TIMEOUT_S overrides, prepare's bootTimeout wins). */
+export function bootTimeoutMs(p?: { bootTimeout?: number }): number {
+  const env = Number(process.env.INSTACLONE_BOOT_TIMEOUT_S);
+  return (p?.bootTimeout ?? (Number.isInteger(env) && env > 0 ? env : 300)) * 1000;
+}
+
+/**
+ * The boot failed (no agent in time, or QEMU died): one sentence with what was seen (the last
+ * serial lines, a screen picture kept in INSTACLONE_HOME/diagnostics) and what to do.
+ */
+async function bootFailure(vmm: Vmm | undefined, parentId: string, p: PrepareInput, waitedMs: number, cause: Error): Promise<EngineError> {
+  const serial = (tailFile(paths.vmSerialLog(parentId), 6) ?? '').split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' / ');
+  let picture = '';
+  if (vmm) {
+    try {
+      const png = await screenshot(vmm);
+      mkdirPrivate(paths.diagnostics());
+      const f = `${paths.diagnostics()}/prepare-${p.name}-${Date.now()}.png`;
+      fs.writeFileSync(f, png, { mode: 0o600 });
+      picture = `; a picture of its screen is in ${f}`;
+    } catch {
+      /* no screen (built-in images) or QEMU gone */
+    }
+  }
+  const seen = serial ? `its serial console last said: "${serial.slice(0, 400)}"` : 'it wrote nothing to its serial console';
+  const what = /closed|exited|ECONNREFUSED|ENOENT/i.test(cause.message) && !/did not answer/i.test(cause.message) ? 'QEMU stopped before' : `no guest agent answered within ${Math.round(waitedMs / 1000)} s after`;
+  return new EngineError(
+    'qemu',
+    `The parent of "${p.name}" did not become ready: ${what} power-on (${seen}${picture}). Check that the disk boots (its boot loader and kernel), and that qemu-guest-agent is installed and enabled in it (Debian/Ubuntu: \`apt-get install qemu-guest-agent\`; Fedora/RHEL: \`dnf install qemu-guest-agent\`; then \`systemctl enable qemu-guest-agent\`), then prepare again (a slow guest can be given more time with --boot-timeout SECONDS).`,
+  );
+}
+
+async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Promise<PrepareResult> {
+  const { machine, baseDisk, imported } = await machineFor(p);
   const tpl = await newTemplateRow(core, p, machine, p.image, null, null);
   const task = await core.task('prepare', { id: tpl.id, name: tpl.name }, ctx);
   const parentId = newId('vm');
   const parentRun = paths.vmRunDir(parentId);
   let vmm: Vmm | undefined;
   try {
-    // a private copy of the image's data disk: an image rebuild deletes the old files
-    fs.copyFileSync(image.files.disk, tpl.diskPath);
+    // the template's own base disk: a private copy of a built-in image's disk (a rebuild deletes the
+    // old files), an overlay on an imported image (its removal is refused while templates use it)
+    if (imported) await createOverlay(tpl.diskPath, baseDisk);
+    else fs.copyFileSync(baseDisk, tpl.diskPath);
+    // uefi: the parent runs on the store the template keeps (its children start from copies)
+    if (machine.boot === 'uefi') copyVars(ovmf().vars, paths.templateVars(tpl.id));
     fs.mkdirSync(paths.vmHomeDir(parentId), { recursive: true, mode: 0o700 });
     await db().vm.create({
       data: { id: parentId, name: `${p.name}.parent`, kind: 'parent', state: 'starting', templateId: tpl.id, image: p.image, memoryMiB: p.memory, vcpus: p.vcpus, runDir: parentRun, diskPath: tpl.diskPath },
@@ -165,17 +232,36 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     const net = await allocateNetwork(parentId, { parent: true, forwardPorts: [] });
     await task.progress('boot', 0.05, 'booting the parent');
     const t0 = performance.now();
-    const spec: LaunchSpec = { role: 'parent', machine, runDir: parentRun, serialLog: paths.vmSerialLog(parentId), ramPath: tpl.ramPath, diskPath: tpl.diskPath, net, vmgenid: randomUUID(), name: `${p.name}-parent` };
+    const spec: LaunchSpec = {
+      role: 'parent', machine, runDir: parentRun, serialLog: paths.vmSerialLog(parentId), ramPath: tpl.ramPath, diskPath: tpl.diskPath, net, vmgenid: randomUUID(), name: `${p.name}-parent`,
+      varsPath: machine.boot === 'uefi' ? paths.templateVars(tpl.id) : undefined,
+    };
     vmm = (await launch(parentId, spec)).vmm;
     watch(core, vmm);
     core.busy.add(parentId);
     await core.setVm(parentId, { pid: vmm.pid, mac: net.mac, ip: net.ip });
-    await connectAgent(vmm, 300_000);
+    const waitMs = bootTimeoutMs(p);
+    try {
+      await connectAgent(vmm, waitMs);
+    } catch (e) {
+      throw await bootFailure(vmm, parentId, p, waitMs, e as Error);
+    }
     const bootMs = performance.now() - t0;
     // does the image serve the resident identity channel? (children then use it instead of guest-exec)
     if (machine.identityPort) {
       machine.identityChannel = (await vmm.identity?.probe(5000)) ?? false;
       await db().template.update({ where: { id: tpl.id }, data: { config: JSON.stringify(machine) } });
+    }
+    // any guest without our resident helper: its children are customised through the stock agent,
+    // which the compatibility report says how (and whether it can)
+    let compat: CompatReport | null = null;
+    if (!machine.identityChannel) {
+      await task.progress('compat', 0.35, 'checking what the guest agent offers');
+      compat = await probeCompat(await connectAgent(vmm), { waitNetworkMs: Math.max(60_000, waitMs - (performance.now() - t0)) });
+      await db().template.update({ where: { id: tpl.id }, data: { compat: JSON.stringify(compat) } });
+      const blocking = compat.lines.filter((l) => !l.ok && (l.key === 'commands' || l.key === 'network'));
+      if (blocking.length) throw new EngineError('conflict', `The guest of "${p.name}" cannot be forked with its own identity: ${blocking.map((l) => `${l.value}: ${l.meaning}`).join(' ')}`);
+      if (p.quiesce && !compat.fsfreeze) throw new EngineError('conflict', `The guest of "${p.name}" cannot be quiesced (${compat.lines.find((l) => l.key === 'fsfreeze')?.value}); prepare without --quiesce (non-persistent children only).`);
     }
     await core.setVm(parentId, { state: 'running', startedAt: new Date() });
     await task.progress('warmup', 0.4, `parent booted in ${Math.round(bootMs)} ms`);
@@ -198,6 +284,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     }
     const freezeMs = performance.now() - t2;
     const checksums = await sealTemplate(tpl);
+    if (machine.boot === 'uefi') fs.chmodSync(paths.templateVars(tpl.id), 0o444);
     const timings = { bootMs: r1(bootMs), warmupMs: r1(warmupMs), freezeMs: r1(freezeMs), pauseMs: r1(pauseMs) };
     await db().template.update({
       where: { id: tpl.id },
@@ -206,7 +293,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     core.emit({ type: 'template', id: tpl.id, name: tpl.name, state: 'frozen' });
     await task.progress('slots', 0.85, `registering ${p.slots} slot(s)`);
     await registerSlots(core, tpl.id, p.slots, p.prelaunch);
-    const result: PrepareResult = { id: tpl.id, name: tpl.name, state: 'frozen', quiesced: p.quiesce, timings: { bootMs: timings.bootMs, warmupMs: timings.warmupMs, freezeMs: timings.freezeMs, pauseMs: timings.pauseMs }, warmup, slots: p.slots };
+    const result: PrepareResult = { id: tpl.id, name: tpl.name, state: 'frozen', quiesced: p.quiesce, timings: { bootMs: timings.bootMs, warmupMs: timings.warmupMs, freezeMs: timings.freezeMs, pauseMs: timings.pauseMs }, warmup, slots: p.slots, ...(compat ? { compat } : {}) };
     await task.done(result);
     return result;
   } catch (e) {
@@ -233,6 +320,8 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
   const machine = JSON.parse(srcTpl.config) as MachineConfig;
   machine.memoryMiB = src.memoryMiB;
   const tpl = await newTemplateRow(core, { ...p, memory: src.memoryMiB, vcpus: src.vcpus }, machine, src.image, srcTpl.id, src.id);
+  // the same guest: its compatibility report carries over (the fork reads how to give identities)
+  if (srcTpl.compat && srcTpl.compat !== '{}') await db().template.update({ where: { id: tpl.id }, data: { compat: srcTpl.compat } });
   const task = await core.task('prepare', { id: tpl.id, name: tpl.name }, ctx);
   const rxId = newId('vm');
   const rxRun = paths.vmRunDir(rxId);
@@ -257,7 +346,12 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
       fs.copyFileSync(src.diskPath!, tpl.diskPath);
       const net = await allocateNetwork(rxId, { parent: true, forwardPorts: [] });
       fs.mkdirSync(paths.vmHomeDir(rxId), { recursive: true, mode: 0o700 });
-      const spec: LaunchSpec = { role: 'receiver', machine, runDir: rxRun, serialLog: paths.vmSerialLog(rxId), ramPath: tpl.ramPath, diskPath: tpl.diskPath, net, vmgenid: src.vmgenid ?? randomUUID(), name: `${p.name}-parent` };
+      let varsPath: string | undefined;
+      if (machine.boot === 'uefi') {
+        varsPath = paths.templateVars(tpl.id);
+        copyVars(paths.varsBeside(src.diskPath!), varsPath);
+      }
+      const spec: LaunchSpec = { role: 'receiver', machine, runDir: rxRun, serialLog: paths.vmSerialLog(rxId), ramPath: tpl.ramPath, diskPath: tpl.diskPath, net, vmgenid: src.vmgenid ?? randomUUID(), name: `${p.name}-parent`, varsPath };
       rx = (await launch(rxId, spec)).vmm;
       await task.progress('freeze', 0.5, `moving ${src.name}'s state into the new template`);
       await migrateToVmm(srcVmm, rx, paths.migrationSocket(rxId));

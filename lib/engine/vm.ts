@@ -9,10 +9,12 @@ import { createOverlay, mkdirPrivate } from './disks';
 import { checkAdmission } from './admission';
 import { EngineError } from './errors';
 import { applyIdentity } from './identity';
+import { applyStockIdentity } from './identity-agent';
+import { parseCompat } from './compat';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
-import { assertTemplateFiles, childSpec } from './templates';
+import { assertTemplateFiles, bootTimeoutMs, childSpec } from './templates';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit } from './vmm';
 import { identifyChild } from './fork';
 
@@ -87,12 +89,17 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
       mkdirPrivate(v.runDir);
       mkdirPrivate(paths.vmHomeDir(v.id));
       const vmgenid = randomUUID();
-      const { vmm } = await launch(v.id, { role: 'cold', machine, runDir: v.runDir, serialLog: paths.vmSerialLog(v.id), diskPath: v.diskPath, net, vmgenid, name: v.name });
+      const varsPath = machine.boot === 'uefi' ? paths.varsBeside(v.diskPath) : undefined;
+      const { vmm } = await launch(v.id, { role: 'cold', machine, runDir: v.runDir, serialLog: paths.vmSerialLog(v.id), diskPath: v.diskPath, net, vmgenid, name: v.name, varsPath });
       watch(core, vmm);
       await core.setVm(v.id, { pid: vmm.pid });
-      const agent = await connectAgent(vmm, 300_000);
+      const agent = await connectAgent(vmm, bootTimeoutMs());
       const bootMs = performance.now() - t0;
-      const ident = await applyIdentity(agent, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId ?? '', vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway, channel: machine.identityChannel ? vmm.identity : null });
+      const plan = { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId ?? '', vmgenid };
+      const compat = parseCompat(tpl.compat);
+      const ident = compat
+        ? await applyStockIdentity(agent, plan, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway, iface: compat.network.iface, net: compat.network.method })
+        : await applyIdentity(agent, plan, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway, channel: machine.identityChannel ? vmm.identity : null });
       const out = await core.setVm(v.id, { state: 'running', vmgenid, mac: net.mac, ip: net.ip, identity: JSON.stringify(ident), startedAt: new Date() });
       const result = { ...vmView(out), timings: { bootMs: r1(bootMs), totalMs: r1(performance.now() - t0) } };
       await task.done(result);

@@ -33,9 +33,32 @@ export const prefixSchema = z
     'The name prefix may contain only lower-case letters, digits and "-", and must start and end with a letter or digit.',
   );
 
-export const imageNameSchema = z.enum(['tiny', 'debian'], {
-  error: 'Unknown image: choose "tiny" or "debian".',
+/** Built-in images; any other image name is an imported one (checked against the database). */
+export const BUILTIN_IMAGES = ['tiny', 'debian'] as const;
+
+/** An image to prepare from: a built-in one or an imported one (a name like nameSchema). */
+export const imageNameSchema = z
+  .string({ error: 'An image name is required.' })
+  .trim()
+  .min(1, 'An image name is required.')
+  .max(63, 'An image name has at most 63 characters.')
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'Unknown image: choose "tiny", "debian" or the name of an imported image (see `instaclone images`).');
+
+export const IMAGE_FORMATS = ['qcow2', 'raw', 'vmdk', 'vdi', 'vhdx', 'vpc'] as const;
+
+/** `images import`: NAME, --disk FILE (a path on the console's host), --format, --firmware. */
+export const importImageSchema = z.object({
+  name: nameSchema.refine((n) => !(BUILTIN_IMAGES as readonly string[]).includes(n), 'That name belongs to a built-in image; choose another name.'),
+  disk: z
+    .string({ error: 'Give the disk file to import (--disk FILE).' })
+    .min(1, 'Give the disk file to import (--disk FILE).')
+    .max(4096, 'The disk path has at most 4096 characters.')
+    .refine((p) => !p.includes('\0'), 'The disk path must not contain a NUL character.')
+    .optional(),
+  format: z.enum(['auto', ...IMAGE_FORMATS], { error: `The format is one of auto, ${IMAGE_FORMATS.join(', ')}.` }).default('auto'),
+  firmware: z.enum(['bios', 'uefi'], { error: 'The firmware is bios or uefi.' }).default('bios'),
 });
+export type ImportImageInput = z.infer<typeof importImageSchema>;
 
 const wholeNumber = (what: string, min: number, max: number) =>
   z
@@ -65,6 +88,8 @@ export const prepareSchema = z.object({
   fromVm: z.string().min(1).optional(),
   /** the parent is not frozen away: the template is made from this moment and the parent runs on as itself */
   keepParent: z.boolean().optional(),
+  /** seconds to wait for the guest agent of a booting parent (imported images boot slowly under TCG) */
+  bootTimeout: wholeNumber('The boot timeout (s)', 5, 3600).optional(),
 });
 export type PrepareInput = z.infer<typeof prepareSchema>;
 /** what a client may send (defaults filled in by the schema) */
@@ -74,6 +99,8 @@ export const forkSchema = z.object({
   count: wholeNumber('The child count', 1, LIMITS.maxForkCount),
   persistent: z.boolean().default(false),
   prefix: prefixSchema.optional(),
+  /** new SSH host keys in each child (stock-agent guests); default: on for persistent children */
+  sshKeys: z.boolean().optional(),
 });
 export type ForkInput = z.infer<typeof forkSchema>;
 

@@ -34,8 +34,11 @@ describe('shared input schemas', () => {
   it('fills prepare defaults and refuses unknown images', () => {
     const p = prepareSchema.parse({ name: 'p1' });
     expect(p).toMatchObject({ image: 'tiny', slots: 0, prelaunch: false, quiesce: false, memory: 256, warmup: [] });
-    const r = prepareSchema.safeParse({ name: 'p1', image: 'windows' });
+    // an image is a built-in one or an imported one (the engine checks that it exists): the schema
+    // refuses what cannot be an image name
+    const r = prepareSchema.safeParse({ name: 'p1', image: 'Windows 10' });
     expect(r.success).toBe(false);
     expect(describeZodError(r.error!)).toMatch(/Unknown image/);
+    expect(prepareSchema.parse({ name: 'p1', image: 'my-vm' }).image).toBe('my-vm');
   });
 });

@@ -1,10 +1,54 @@
-import { route } from '@/lib/api/handler';
-import { config } from '@/lib/config';
-import { listImages } from '@/lib/guest/images';
+// Images: GET lists built-in and imported images. POST imports a disk: either JSON
+// {"name","disk","format","firmware"} naming a file on the console's host, or the disk itself as the
+// request body (any other content type; name/format/firmware in the query string), streamed to a
+// temporary file on disk — never held in memory — and removed when the upload is cut off or fails.
+import fs from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { engine } from '@/lib/api/engine';
+import { readJson, route } from '@/lib/api/handler';
+import { EngineError } from '@/lib/engine/errors';
+import { importRoom, parseImport, uploadTempPath } from '@/lib/engine/imported';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async () => {
-  const images = await listImages(config().home);
-  return { images: images.map((m) => ({ name: m.name, sizeBytes: m.sizeBytes, kernel: m.kernel, builtAt: m.builtAt })) };
+export const GET = route('viewer', async () => engine().images());
+
+const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
+
+export const POST = route('operator', async ({ req, principal }) => {
+  const ctx = { actor: principal.name, signal: req.signal };
+  if ((req.headers.get('content-type') ?? '').startsWith('application/json')) {
+    return engine().importImage(await readJson(req), ctx);
+  }
+  // an upload: check the parameters first, so a wrong name costs no transfer
+  const q = new URL(req.url).searchParams;
+  const input = { name: q.get('name') ?? undefined, format: q.get('format') ?? undefined, firmware: q.get('firmware') ?? undefined };
+  parseImport({ ...input, disk: 'upload' });
+  if (!req.body) throw new EngineError('invalid', 'The upload is empty; send the disk image as the request body.');
+  const room = importRoom();
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > room) {
+    throw new EngineError('insufficient', `The upload (${mib(declared)}) does not fit: only ${mib(room)} is free for images; free some space and upload again.`);
+  }
+  const tmp = uploadTempPath();
+  try {
+    let seen = 0;
+    const limit = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        seen += chunk.length;
+        if (seen > room) cb(new EngineError('insufficient', `The upload does not fit: only ${mib(room)} is free for images; free some space and upload again.`));
+        else cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(req.body as import('node:stream/web').ReadableStream), limit, fs.createWriteStream(tmp, { mode: 0o600 }), { signal: req.signal });
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      throw new EngineError('invalid', `The upload was cut off (${(e as Error).message}); nothing was kept, upload again.`);
+    }
+    return await engine().importImage({ ...input, disk: tmp }, { ...ctx, uploaded: true });
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 });

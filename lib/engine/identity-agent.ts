@@ -1,0 +1,221 @@
+// Identity through the STOCK qemu-guest-agent alone (imported images and the debian image): nothing
+// of ours is on the guest's disk. Under TCG every process a fresh child starts costs about a second
+// (its code is translated afresh), so as much as possible goes through agent commands that start no
+// process (guest-file-* for entropy and the urandom read-back, guest-get-time,
+// guest-network-get-interfaces), and the rest is ONE guest-exec of /bin/sh with a script that uses
+// shell builtins except for `ip link` (the MAC) and the one command that renews the DHCP lease with
+// the guest's own network manager. Values are argv entries, never interpolated into the script.
+import { randomBytes } from 'node:crypto';
+import type { AgentClient } from './agent';
+import { EngineError } from './errors';
+import type { IdentityPlan, VerifiedIdentity } from './identity';
+
+/** How a guest's primary interface gets its address (from the compatibility report at prepare). */
+export type NetMethod = 'networkd' | 'networkmanager' | 'dhclient' | 'static';
+
+export interface StockIdentityOptions {
+  prefixLen: number;
+  gateway: string;
+  label: string;
+  /** primary interface (from the compat report); empty = the one with the default route */
+  iface?: string;
+  net: NetMethod;
+  /** regenerate the SSH host keys (default for persistent children) */
+  sshKeys?: boolean;
+  timeoutMs?: number;
+}
+
+// $1 hostname $2 machine-id $3 MAC $4 IP $5 prefix $6 gateway $7 interface $8 net method $9 ssh keys (1/0)
+export const STOCK_IDENTITY_SCRIPT = `
+h=$1 mid=$2 mac=$3 ip=$4 plen=$5 gw=$6 ifc=$7 net=$8 ssh=$9
+err() { echo "$*" >&2; }
+if [ -z "$ifc" ]; then
+  while read -r i d rest; do [ "$d" = 00000000 ] && { ifc=$i; break; }; done < /proc/net/route
+fi
+echo "$h" > /proc/sys/kernel/hostname || err "setting the hostname failed"
+echo "$h" > /etc/hostname || err "writing /etc/hostname failed"
+hosts= found=0
+while IFS= read -r l || [ -n "$l" ]; do
+  case "$l" in "127.0.1.1	"*|"127.0.1.1 "*) l="127.0.1.1	$h"; found=1;; esac
+  hosts="$hosts$l
+"
+done < /etc/hosts
+[ $found = 1 ] || hosts="\${hosts}127.0.1.1	$h
+"
+printf '%s' "$hosts" > /etc/hosts || err "writing /etc/hosts failed"
+echo "$mid" > /etc/machine-id || err "writing /etc/machine-id failed"
+[ -f /var/lib/dbus/machine-id ] && [ ! -L /var/lib/dbus/machine-id ] && echo "$mid" > /var/lib/dbus/machine-id
+if [ -z "$ifc" ] || [ ! -e "/sys/class/net/$ifc" ]; then
+  err "the guest has no primary network interface (no default route)"
+else
+  ip link set dev "$ifc" address "$mac" || err "setting MAC $mac on $ifc failed"
+  case $net in
+    # networkd restarts its DHCP client by itself on a MAC change (systemd 252): a renew on top
+    # would make slirp hand out a second address (seen: .3 instead of .2), so the host renews only
+    # if no new lease shows up (older networkd)
+    networkd) ;;
+    networkmanager) nmcli device reapply "$ifc" >/dev/null || err "nmcli device reapply $ifc failed" ;;
+    dhclient)
+      # the parent's dhclient holds the parent's lease: stop it, forget the lease, ask again
+      for f in /run/dhclient.$ifc.pid /run/dhclient-$ifc.pid /var/run/dhclient.$ifc.pid; do
+        [ -r "$f" ] && read -r p < "$f" && kill "$p" 2>/dev/null
+      done
+      : > "/var/lib/dhcp/dhclient.$ifc.leases"
+      ip -4 addr flush dev "$ifc"
+      dhclient -4 -1 -pf "/run/dhclient.$ifc.pid" -lf "/var/lib/dhcp/dhclient.$ifc.leases" "$ifc" 2>/dev/null || err "dhclient $ifc got no lease"
+      ;;
+    *) { ip -4 addr flush dev "$ifc" && ip addr add "$ip/$plen" dev "$ifc" && ip route replace default via "$gw" dev "$ifc"; } || err "setting address $ip/$plen on $ifc failed" ;;
+  esac
+fi
+if [ "$ssh" = 1 ]; then
+  rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && { systemctl try-reload-or-restart ssh.service sshd.service 2>/dev/null; true; } || err "regenerating the SSH host keys failed"
+fi
+echo "iface=$ifc"
+read -r x < /proc/sys/kernel/hostname; echo "hostname=$x"
+read -r x < /etc/hostname; echo "etchostname=$x"
+read -r x < /etc/machine-id; echo "machineid=$x"
+if [ -r /etc/ssh/ssh_host_ed25519_key.pub ]; then read -r a b c < /etc/ssh/ssh_host_ed25519_key.pub; echo "sshkey=$b"; fi
+[ -e /sys/bus/acpi/drivers/vmgenid ] && echo vmgenid=driver
+`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function writeGuestFile(agent: AgentClient, file: string, data: Buffer, timeoutMs: number): Promise<void> {
+  const h = await agent.call<number>('guest-file-open', { path: file, mode: 'w' }, timeoutMs);
+  try {
+    await agent.call('guest-file-write', { handle: h, 'buf-b64': data.toString('base64') }, timeoutMs);
+  } finally {
+    await agent.call('guest-file-close', { handle: h }, timeoutMs).catch(() => undefined);
+  }
+}
+
+async function readGuestFile(agent: AgentClient, file: string, count: number, timeoutMs: number): Promise<Buffer> {
+  const h = await agent.call<number>('guest-file-open', { path: file, mode: 'r' }, timeoutMs);
+  try {
+    const r = await agent.call<{ 'buf-b64': string }>('guest-file-read', { handle: h, count }, timeoutMs);
+    return Buffer.from(r['buf-b64'], 'base64');
+  } finally {
+    await agent.call('guest-file-close', { handle: h }, timeoutMs).catch(() => undefined);
+  }
+}
+
+interface GuestIf {
+  name: string;
+  'hardware-address'?: string;
+  'ip-addresses'?: { 'ip-address-type': string; 'ip-address': string; prefix: number }[];
+}
+
+const v4 = (i: GuestIf | undefined) => (i?.['ip-addresses'] ?? []).filter((a) => a['ip-address-type'] === 'ipv4').map((a) => `${a['ip-address']}/${a.prefix}`);
+
+/**
+ * Applies `plan` through the stock agent and proves it from inside the guest (see the header).
+ * Throws EngineError('qemu', 'child X: identity check failed: …') on any mismatch.
+ */
+export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan, o: StockIdentityOptions): Promise<VerifiedIdentity> {
+  const t0 = performance.now();
+  const timeoutMs = o.timeoutMs ?? 120_000;
+  const fail = (what: string) => new EngineError('qemu', `child ${o.label}: identity check failed: ${what}`, { plan });
+  let calls = 0;
+  const problems: string[] = [];
+  // 1. host entropy into the guest's pool (a write to /dev/urandom mixes it in; the vmgenid change
+  //    has already made the kernel reseed where the driver is present)
+  let entropy = true;
+  try {
+    calls += 3;
+    await writeGuestFile(agent, '/dev/urandom', randomBytes(64), timeoutMs);
+  } catch (e) {
+    entropy = false;
+    problems.push(`could not add host entropy through /dev/urandom (${(e as Error).message})`);
+  }
+  // 2. the clock (qemu-ga: settimeofday, then hwclock -w)
+  const tS = performance.now();
+  let clockError: string | null = null;
+  calls++;
+  await agent.call('guest-set-time', { time: Date.now() * 1e6 }, timeoutMs).catch((e) => (clockError = (e as Error).message));
+  const setTime = performance.now() - tS;
+  // 3. one process: files, MAC, lease
+  const tX = performance.now();
+  let res;
+  try {
+    calls++;
+    res = await agent.exec(
+      ['/bin/sh', '-c', STOCK_IDENTITY_SCRIPT, 'instaclone-identity', plan.hostname, plan.machineId, plan.mac, plan.ip, String(o.prefixLen), o.gateway, o.iface ?? '', o.net, o.sshKeys ? '1' : '0'],
+      { timeoutMs, firstPollMs: 50, maxPollMs: 50 },
+    );
+  } catch (e) {
+    const m = (e as Error).message;
+    throw fail(`the guest agent could not run /bin/sh (${m})${/disabled|not allowed|blocked/i.test(m) ? '; the agent blocks guest-exec: allow it (see the compatibility report)' : ''}`);
+  }
+  calls += res.polls ?? 1;
+  const kv = new Map<string, string>();
+  for (const line of res.stdout.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  if (res.stderr.trim()) problems.push(`guest said: ${res.stderr.trim().split('\n').join('; ')}`);
+  const iface = kv.get('iface') ?? o.iface ?? '';
+  // 4. the address the guest really uses (a renewed lease lands a moment later): poll the agent
+  let addrs: string[] = [];
+  let macSeen = '';
+  const deadline = Date.now() + Math.min(timeoutMs, 60_000);
+  let renewed = false;
+  const renewAt = Date.now() + 15_000;
+  for (;;) {
+    calls++;
+    const ifs = await agent.call<GuestIf[]>('guest-network-get-interfaces', undefined, timeoutMs).catch(() => [] as GuestIf[]);
+    const me = ifs.find((x) => x.name === iface);
+    addrs = v4(me);
+    macSeen = (me?.['hardware-address'] ?? '').toLowerCase();
+    if ((addrs.length === 1 && addrs[0] === `${plan.ip}/${o.prefixLen}`) || Date.now() > deadline) break;
+    if (o.net === 'networkd' && !renewed && Date.now() > renewAt && !addrs.some((a) => a.startsWith(`${plan.ip}/`))) {
+      renewed = true;
+      calls++;
+      await agent.exec(['networkctl', 'renew', iface], { timeoutMs, firstPollMs: 50, maxPollMs: 50 }).catch(() => undefined);
+    }
+    await sleep(100);
+  }
+  const script = performance.now() - tX;
+  // 5. read-back of what is left
+  let urandomHex = '';
+  try {
+    calls += 3;
+    urandomHex = (await readGuestFile(agent, '/dev/urandom', 16, timeoutMs)).toString('hex');
+  } catch (e) {
+    problems.push(`could not read /dev/urandom (${(e as Error).message})`);
+  }
+  calls++;
+  const before = Date.now();
+  const guestMs = (await agent.call<number>('guest-get-time', undefined, timeoutMs).catch(() => NaN)) / 1e6;
+  const after = Date.now();
+  // how far the guest clock lies outside the host's window [sent, answered]
+  const clockSkewMs = !Number.isFinite(guestMs) ? NaN : guestMs < before ? Math.round(guestMs - before) : guestMs > after ? Math.round(guestMs - after) : 0;
+
+  const got = { hostname: kv.get('hostname') ?? '', etc: kv.get('etchostname') ?? '', mid: kv.get('machineid') ?? '' };
+  if (got.hostname !== plan.hostname) problems.push(`hostname is "${got.hostname}", expected "${plan.hostname}"`);
+  if (got.etc !== plan.hostname) problems.push(`/etc/hostname is "${got.etc}", expected "${plan.hostname}"`);
+  if (got.mid !== plan.machineId) problems.push(`/etc/machine-id is "${got.mid}", expected "${plan.machineId}"`);
+  if (macSeen !== plan.mac.toLowerCase()) problems.push(`${iface || 'the primary interface'} MAC is "${macSeen}", expected "${plan.mac}"`);
+  if (addrs.length !== 1 || addrs[0] !== `${plan.ip}/${o.prefixLen}`) {
+    problems.push(`${iface || 'the primary interface'} has ${addrs.length ? addrs.join(', ') : 'no IPv4 address'}, expected ${plan.ip}/${o.prefixLen} only${o.net === 'static' ? '' : ` (by DHCP through ${o.net})`}`);
+  }
+  if (urandomHex && !/^[0-9a-f]{32}$/.test(urandomHex)) problems.push(`could not read 16 bytes of /dev/urandom (got "${urandomHex}")`);
+  if (!Number.isFinite(clockSkewMs)) problems.push('could not read the guest clock (guest-get-time)');
+  else if (Math.abs(clockSkewMs) > 2000) problems.push(`the guest clock is ${(clockSkewMs / 1000).toFixed(1)} s off the host's${clockError ? ` (guest-set-time: ${clockError})` : ''}`);
+  if (problems.length) throw fail(problems.join('; '));
+  return {
+    ...plan,
+    mac: plan.mac.toLowerCase(),
+    clockSkewMs,
+    urandomHex,
+    vmgenidInGuest: null,
+    vmgenidReseedSeen: kv.get('vmgenid') === 'driver',
+    entropyReseeded: entropy,
+    applyMs: Math.round((performance.now() - t0) * 10) / 10,
+    agentCalls: calls,
+    phasesMs: { setTime: Math.round(setTime * 10) / 10, script: Math.round(script * 10) / 10 },
+    method: 'agent',
+    // only new keys are compared among siblings (children that keep the parent's keys share them)
+    ...(o.sshKeys && kv.get('sshkey') ? { sshHostKey: kv.get('sshkey') } : {}),
+    iface,
+  };
+}
