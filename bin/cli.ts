@@ -6,8 +6,9 @@ import { parseArgs } from 'node:util';
 import { config } from '../lib/config';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
-  instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
+  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--port GUESTPORT]... [--json]
+  instaclone fork PARENT --count N [--persistent] [--prefix P] [--port GUESTPORT]... [--json]
+    (--port: guest TCP ports forwarded from 127.0.0.1; prepare sets the template's list, default 80 and 22; fork overrides it)
   instaclone images [--json]
   instaclone ls [--json]
   instaclone stats [--json]
@@ -90,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       count: { type: 'string' },
       persistent: { type: 'boolean' },
       prefix: { type: 'string' },
+      port: { type: 'string', multiple: true },
       force: { type: 'boolean' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
@@ -119,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
         quiesce: !!o.quiesce,
         memory: num(o.memory) ?? 256,
         ...(o.vcpus ? { vcpus: num(o.vcpus) } : {}),
+        ...(o.port ? { ports: o.port.map(num) } : {}),
       });
       out(r, () => {
         const t = r.timings ?? {};
@@ -133,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
         count: num(o.count),
         persistent: !!o.persistent,
         ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
+        ...(o.port ? { ports: o.port.map(num) } : {}),
       });
       out(r, () =>
         [

@@ -8,6 +8,8 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { LIMITS, prepareSchema, type PrepareInput } from '@/lib/validations';
 import { prepareTemplate, fetchTemplate } from '@/lib/client/api/templates';
+import { templateFiles, type FileInfo } from '@/app/actions';
+import { parsePorts } from '@/lib/client/ports';
 import { errorText } from '@/lib/client/api/http';
 import { useImages, useLs, useTasks } from '@/lib/client/hooks';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
@@ -18,7 +20,7 @@ import { ErrorNote, Progress } from '@/components/ui/misc';
 import { SerialConsole } from '@/components/vm/serial-console';
 
 const STEPS = ['Image and size', 'Warm-up', 'Quiesce', 'Slots', 'Review'] as const;
-const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus'], ['warmup'], ['quiesce'], ['slots', 'prelaunch'], []];
+const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus'], ['warmup', 'ports'], ['quiesce'], ['slots', 'prelaunch'], []];
 export const PHASES = [
   { key: 'boot', label: 'Boot the parent', match: /boot|launch|start|agent/ },
   { key: 'warmup', label: 'Run warm-up commands', match: /warm/ },
@@ -38,7 +40,10 @@ interface Form {
   quiesce: boolean;
   slots: string;
   prelaunch: boolean;
+  /** guest ports to forward, as typed: "80, 8080, 22" */
+  ports: string;
 }
+
 
 function toInput(f: Form) {
   const num = (s: string) => (s.trim() === '' ? undefined : Number(s));
@@ -51,6 +56,7 @@ function toInput(f: Form) {
     quiesce: f.quiesce,
     slots: num(f.slots),
     prelaunch: f.prelaunch,
+    ports: parsePorts(f.ports),
   };
 }
 
@@ -81,6 +87,7 @@ export function PrepareWizard() {
     quiesce: true,
     slots: '4',
     prelaunch: false,
+    ports: '80, 8080, 22',
   }));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [running, setRunning] = useState(false);
@@ -89,6 +96,7 @@ export function PrepareWizard() {
   const [error, setError] = useState<string | null>(null);
   const [result, setResult] = useState<PrepareResult | null>(null);
   const [template, setTemplate] = useState<Template | null>(null);
+  const [files, setFiles] = useState<FileInfo[] | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
 
   // Focus follows the step (not on first load: the first field has focus then).
@@ -108,19 +116,24 @@ export function PrepareWizard() {
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
 
+  /** Names of templates and VMs that exist: a new template's name must differ (checked as it is typed). */
+  const takenNames = useMemo(() => new Set([...(ls.data?.templates ?? []).map((t) => t.name), ...(ls.data?.vms ?? []).map((v) => v.name)]), [ls.data]);
+  const nameTaken = takenNames.has(form.name.trim()) ? `The name "${form.name.trim()}" is already used by a template or VM; choose another name.` : null;
+
   /** Checks the fields of the steps up to `upTo` with the shared schema; the data when all are valid. */
   function validate(upTo: number): { ok: boolean; data?: PrepareInput } {
     const parsed = prepareSchema.safeParse(toInput(form));
     const fields = new Set(STEP_FIELDS.slice(0, upTo + 1).flat());
     const errs: Record<string, string> = {};
+    if (nameTaken) errs.name = nameTaken;
     if (!parsed.success) {
       for (const i of parsed.error.issues) {
         const k = String(i.path[0] ?? '');
-        if ((fields.has(k) || upTo >= STEPS.length - 1) && !errs[k]) errs[k] = i.path.length > 1 ? `Command ${Number(i.path[1]) + 1}: ${i.message}` : i.message;
+        if ((fields.has(k) || upTo >= STEPS.length - 1) && !errs[k]) errs[k] = i.path.length > 1 && k === 'warmup' ? `Command ${Number(i.path[1]) + 1}: ${i.message}` : i.message;
       }
     }
     setErrors(errs);
-    return { ok: Object.keys(errs).length === 0, data: parsed.success ? parsed.data : undefined };
+    return { ok: Object.keys(errs).length === 0, data: parsed.success && !nameTaken ? parsed.data : undefined };
   }
 
   function next(e?: React.FormEvent) {
@@ -141,6 +154,8 @@ export function PrepareWizard() {
       setResult(r);
       try {
         setTemplate(await fetchTemplate(r.id ?? r.name));
+        const f = await templateFiles(r.id ?? r.name);
+        if ('files' in f) setFiles(f.files);
       } catch {
         /* the result alone is enough */
       }
@@ -187,7 +202,8 @@ export function PrepareWizard() {
         </h1>
         <ol className="grid gap-2 md:grid-cols-5" aria-label="Prepare steps">
           {PHASES.map((p, i) => {
-            const state = result ? 'done' : error ? (i < phase ? 'done' : i === phase ? 'failed' : 'todo') : i < phase ? 'done' : i === phase ? 'active' : 'todo';
+            // a failure before the engine started a task (refused input) blames no step
+            const state = result ? 'done' : error ? (i < phase ? 'done' : i === phase && task ? 'failed' : 'todo') : i < phase ? 'done' : i === phase ? 'active' : 'todo';
             const t = timings[`${p.key}Ms`];
             return (
               <li
@@ -236,9 +252,9 @@ export function PrepareWizard() {
                   </div>
                 ))}
             </dl>
-            {template && template.files.length > 0 && (
-              <p className="text-xs text-slate-400">
-                Files: {template.files.map((f) => `${f.name} ${bytes(f.sizeBytes)}`).join(' · ')}
+            {files && (
+              <p className="text-xs text-slate-300" data-testid="prepare-files">
+                Files: {files.map((f) => `${f.name} ${f.missing ? 'missing' : bytes(f.sizeBytes)}`).join(' · ')}
               </p>
             )}
             <div className="flex gap-2">
@@ -249,6 +265,7 @@ export function PrepareWizard() {
                 onClick={() => {
                   setResult(null);
                   setTemplate(null);
+                  setFiles(null);
                   setStarted(null);
                   setStep(0);
                   set('name', `web-${randomSuffix()}`);
@@ -355,8 +372,14 @@ export function PrepareWizard() {
           </label>
           <label className="block text-sm text-slate-300" htmlFor="name">
             Template name
-            <input id="name" value={form.name} onChange={(e) => set('name', e.target.value)} className={field} autoFocus aria-invalid={!!errors.name} aria-describedby="name-error" />
-            {err('name')}
+            <input id="name" value={form.name} onChange={(e) => set('name', e.target.value)} className={field} autoFocus aria-invalid={!!(errors.name || nameTaken)} aria-describedby="name-error" />
+            {nameTaken && !errors.name ? (
+              <p id="name-error" role="alert" className="mt-1 text-xs text-rose-300" data-testid="name-taken">
+                {nameTaken}
+              </p>
+            ) : (
+              err('name')
+            )}
           </label>
           <label className="block text-sm text-slate-300" htmlFor="memory">
             Memory (MiB)
@@ -397,6 +420,14 @@ export function PrepareWizard() {
             Add a command
           </Button>
           {err('warmup')}
+          <label className="block text-sm text-slate-300" htmlFor="ports">
+            Forwarded guest ports
+            <input id="ports" value={form.ports} onChange={(e) => set('ports', e.target.value)} className={`${field} font-mono`} inputMode="numeric" aria-invalid={!!errors.ports} aria-describedby="ports-help ports-error" />
+            <span id="ports-help" className="mt-1 block text-xs text-slate-400">
+              TCP ports inside the guest that every child gets forwarded from a free port on the host&apos;s 127.0.0.1 (a fork may choose others). Separate them with commas.
+            </span>
+            {err('ports')}
+          </label>
         </fieldset>
       )}
 
@@ -451,6 +482,8 @@ export function PrepareWizard() {
             </dd>
             <dt className="text-slate-400">Warm-up</dt>
             <dd className="font-mono text-xs">{form.warmup.filter((w) => w.trim()).join(' ; ') || 'none'}</dd>
+            <dt className="text-slate-400">Forwarded ports</dt>
+            <dd className="font-mono text-xs">{parsePorts(form.ports).join(', ') || 'none'}</dd>
             <dt className="text-slate-400">Quiesce</dt>
             <dd>{form.quiesce ? 'yes (persistent children allowed)' : 'no (non-persistent children only)'}</dd>
             <dt className="text-slate-400">Slots</dt>

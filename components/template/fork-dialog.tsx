@@ -4,7 +4,8 @@
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import { forkSchema, describeZodError } from '@/lib/validations';
+import { forkSchema, describeZodError, LIMITS } from '@/lib/validations';
+import { parsePorts } from '@/lib/client/ports';
 import { forkTemplate } from '@/lib/client/api/templates';
 import { errorText } from '@/lib/client/api/http';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
@@ -101,6 +102,7 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
   const qc = useQueryClient();
   const toast = useToast();
   const [count, setCount] = useState('3');
+  const [ports, setPorts] = useState<string | null>(null); // null: the template's own list
   const [prefix, setPrefix] = useState('');
   const [persistent, setPersistent] = useState(false);
   const [fieldError, setFieldError] = useState<string | null>(null);
@@ -134,7 +136,12 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
   async function submit(e: React.FormEvent) {
     e.preventDefault();
     setError(null);
-    const parsed = forkSchema.safeParse({ count: count.trim() === '' ? undefined : Number(count), persistent: blocked ? false : persistent, prefix: prefix.trim() || undefined });
+    const parsed = forkSchema.safeParse({
+      count: count.trim() === '' ? undefined : Number(count),
+      persistent: blocked ? false : persistent,
+      prefix: prefix.trim() || undefined,
+      ...(ports !== null ? { ports: parsePorts(ports) } : {}),
+    });
     if (!parsed.success) {
       setFieldError(describeZodError(parsed.error));
       return;
@@ -156,7 +163,11 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
     }
   }
 
-  const n = Number(count) || 0;
+  // the count is checked as it is typed, with the shared schema's own rule and message
+  const countCheck = forkSchema.shape.count.safeParse(count.trim() === '' ? undefined : Number(count));
+  const countError = countCheck.success ? null : countCheck.error.issues[0]?.message ?? 'Give a number of children.';
+  const n = countCheck.success ? countCheck.data : 0;
+  const templatePorts = (template as Template & { ports?: number[] }).ports ?? [80, 22];
   return (
     <Dialog open={open} onClose={busy ? () => {} : onClose} title={`Fork ${template.name}`} wide={!!result}>
       {result ? (
@@ -177,19 +188,26 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
           </p>
           <div className="grid grid-cols-2 gap-3">
             <label className="block text-sm text-slate-300" htmlFor="fork-count">
-              Number of children
+              Number of children ({LIMITS.maxForkCount > 1 ? `1–${LIMITS.maxForkCount}` : '1'})
               <input
                 id="fork-count"
                 name="count"
                 type="number"
                 min={1}
-                max={500}
+                max={LIMITS.maxForkCount}
                 value={count}
                 onChange={(e) => setCount(e.target.value)}
                 className="mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5"
                 autoFocus
                 required
+                aria-invalid={!!countError}
+                aria-describedby="fork-count-error"
               />
+              {countError && (
+                <span id="fork-count-error" role="alert" className="mt-1 block text-xs text-rose-300" data-testid="fork-count-error">
+                  {countError}
+                </span>
+              )}
             </label>
             <label className="block text-sm text-slate-300" htmlFor="fork-prefix">
               Name prefix
@@ -217,9 +235,27 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
               Persistent children (own delta disk; can be stopped and cold-booted later)
             </label>
             <p id="fork-persistent-help" className="mt-1 text-xs text-slate-400" data-testid="persistent-reason">
-              {blocked ?? 'Off: throwaway overlays, all state lost at power-off; reset returns a child to the template state.'}
+              {blocked ??
+                (persistent
+                  ? 'On: each child gets its own delta disk on the template base; it can be stopped and cold-booted later, but not reset.'
+                  : 'Off: throwaway overlays, all state lost at power-off; reset returns a child to the template state.')}
             </p>
           </div>
+          <label className="block text-sm text-slate-300" htmlFor="fork-ports">
+            Forwarded guest ports
+            <input
+              id="fork-ports"
+              name="ports"
+              value={ports ?? templatePorts.join(', ')}
+              onChange={(e) => setPorts(e.target.value)}
+              inputMode="numeric"
+              aria-describedby="fork-ports-help"
+              className="mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5 font-mono"
+            />
+            <span id="fork-ports-help" className="mt-1 block text-xs text-slate-400">
+              TCP ports inside each child reachable from the host&apos;s 127.0.0.1 (the template&apos;s list: {templatePorts.join(', ') || 'none'}).
+            </span>
+          </label>
           {fieldError && <ErrorNote error={fieldError} />}
           {error && <ErrorNote error={error} />}
           {busy && (
@@ -237,8 +273,8 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
             <Button onClick={onClose} disabled={busy}>
               Cancel
             </Button>
-            <Button type="submit" variant="primary" busy={busy} disabled={busy}>
-              {busy ? 'Forking…' : `Fork ${n || ''} ${n === 1 ? 'child' : 'children'}`}
+            <Button type="submit" variant="primary" busy={busy} disabled={busy || !!countError}>
+              {busy ? 'Forking…' : n ? `Fork ${n} ${n === 1 ? 'child' : 'children'}` : 'Fork'}
             </Button>
           </div>
         </form>

@@ -30,6 +30,11 @@ export interface MachineConfig {
   identityPort?: boolean;
   /** the parent's guest answered a probe on the identity port at prepare (its image serves it) */
   identityChannel?: boolean;
+  /**
+   * guest ports the template's children get forwarded from 127.0.0.1 by default (prepare --port);
+   * not an argv device (host forwards are a slirp backend setting), absent on older templates: 80, 22
+   */
+  forwardPorts?: number[];
 }
 
 export interface NetSpec {

@@ -11,7 +11,7 @@ import { createOverlay, mkdirPrivate, rmrf, sha256File } from './disks';
 import { EngineError } from './errors';
 import { checkAdmission } from './admission';
 import { resolveImage } from './image';
-import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
+import { allocateNetwork, DEFAULT_FORWARD_PORTS, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { connectAgent, launch, migrateToFile, migrateToVmm, quit, type Vmm } from './vmm';
@@ -148,6 +148,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     if (!fs.existsSync(f)) throw new EngineError('not_found', `The ${p.image} image is incomplete (${f} is missing); rebuild it with \`npm run setup\`.`);
   }
   const machine = defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline });
+  machine.forwardPorts = p.ports;
   const tpl = await newTemplateRow(core, p, machine, p.image, null, null);
   const task = await core.task('prepare', { id: tpl.id, name: tpl.name }, ctx);
   const parentId = newId('vm');
@@ -222,6 +223,7 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
   if (!srcTpl || !srcVmm || !src.diskPath) throw new EngineError('conflict', `VM "${src.name}" is not managed by this engine right now; try again after it is adopted.`);
   const machine = JSON.parse(srcTpl.config) as MachineConfig;
   machine.memoryMiB = src.memoryMiB;
+  machine.forwardPorts = p.ports;
   const tpl = await newTemplateRow(core, { ...p, memory: src.memoryMiB, vcpus: src.vcpus }, machine, src.image, srcTpl.id, src.id);
   const task = await core.task('prepare', { id: tpl.id, name: tpl.name }, ctx);
   const rxId = newId('vm');
@@ -311,6 +313,11 @@ export function assertTemplateFiles(tpl: TemplateRow) {
   }
 }
 
+/** The guest ports a template's children get forwarded unless a fork names others. */
+export function templatePorts(tpl: { config: string }): number[] {
+  return (JSON.parse(tpl.config) as MachineConfig).forwardPorts ?? DEFAULT_FORWARD_PORTS;
+}
+
 /** Registers `n` slots (id, overlay on tmpfs, address, vmgenid); with `prelaunch` their QEMUs wait with -incoming defer. */
 export async function registerSlots(core: Core, templateId: string, n: number, prelaunch: boolean): Promise<void> {
   const tpl = await db().template.findUniqueOrThrow({ where: { id: templateId } });
@@ -321,7 +328,7 @@ export async function registerSlots(core: Core, templateId: string, n: number, p
     const overlay = paths.overlay(id, false);
     try {
       await createOverlay(overlay, tpl.diskPath);
-      const net = await allocateNetwork(id, {});
+      const net = await allocateNetwork(id, { forwardPorts: templatePorts(tpl) });
       const vmgenid = randomUUID();
       await db().slot.create({ data: { id, templateId, runDir, overlayPath: overlay, prelaunched: false, vmgenid, mac: net.mac } });
       if (prelaunch) {

@@ -11,8 +11,9 @@ import { applyIdentity } from './identity';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
-import { assertTemplateFiles, childSpec } from './templates';
-import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit } from './vmm';
+import { assertForwards, forwardedPorts } from './forwards';
+import { assertTemplateFiles, childSpec, templatePorts } from './templates';
+import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit, type Vmm } from './vmm';
 import { identifyChild } from './fork';
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
@@ -77,13 +78,13 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
     try {
       await core.setVm(v.id, { state: 'starting', error: null });
       const machine = JSON.parse(tpl.config) as MachineConfig;
-      const net = await allocateNetwork(v.id, {});
+      const net = await allocateNetwork(v.id, keepPorts(v, tpl));
       mkdirPrivate(v.runDir);
       mkdirPrivate(paths.vmHomeDir(v.id));
       const vmgenid = randomUUID();
       const { vmm } = await launch(v.id, { role: 'cold', machine, runDir: v.runDir, serialLog: paths.vmSerialLog(v.id), diskPath: v.diskPath, net, vmgenid, name: v.name });
       watch(core, vmm);
-      await core.setVm(v.id, { pid: vmm.pid });
+      await core.setVm(v.id, { pid: vmm.pid, ports: JSON.stringify(await recordedForwards(vmm, v.name, net.hostPorts)) });
       const agent = await connectAgent(vmm, 300_000);
       const bootMs = performance.now() - t0;
       const ident = await applyIdentity(agent, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId ?? '', vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway, channel: machine.identityChannel ? vmm.identity : null });
@@ -122,10 +123,11 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
       mkdirPrivate(v.runDir);
       const overlay = paths.overlay(v.id, false);
       await createOverlay(overlay, tpl.diskPath);
-      const net = await allocateNetwork(v.id, {});
+      const net = await allocateNetwork(v.id, keepPorts(v, tpl));
       const vmgenid = randomUUID();
       const { vmm, spawnMs } = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
       watch(core, vmm);
+      await core.setVm(v.id, { pid: vmm.pid, ports: JSON.stringify(await recordedForwards(vmm, v.name, net.hostPorts)) });
       await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm, { cont: false });
       const { ident } = await identifyChild(vmm, tpl, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway }, () => vmm.qmp.execute('cont'));
@@ -143,6 +145,25 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
       core.busy.delete(v.id);
     }
   });
+}
+
+/** Allocation options that give a VM again the guest ports it had, on the same host ports if free. */
+function keepPorts(v: VmRow, tpl: { config: string }) {
+  let had: Record<number, number> = {};
+  try {
+    had = JSON.parse(v.ports || '{}');
+  } catch {
+    /* a malformed column: start afresh */
+  }
+  const guest = Object.keys(had).map(Number);
+  return { forwardPorts: guest.length ? guest : templatePorts(tpl), reuse: { ports: had } };
+}
+
+/** What QEMU really forwards (read back), checked against the plan, to be recorded for the VM. */
+async function recordedForwards(vmm: Vmm, name: string, planned: Record<number, number>) {
+  const actual = await forwardedPorts(vmm.qmp);
+  assertForwards(name, planned, actual);
+  return actual;
 }
 
 export async function execVm(core: Core, v: VmRow, command: unknown, opts: { timeoutMs?: number; actor?: string }) {

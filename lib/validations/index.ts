@@ -9,6 +9,7 @@ export const LIMITS = {
   maxVcpus: 8,
   maxWarmups: 20,
   maxCommandLength: 4096,
+  maxForwardPorts: 16,
 } as const;
 
 /** VM and template names: they become file names and hostnames, so keep them to an RFC 1123 label. */
@@ -50,6 +51,12 @@ export const warmupSchema = z
   .min(1, 'A warm-up command must not be empty.')
   .max(LIMITS.maxCommandLength, `A warm-up command has at most ${LIMITS.maxCommandLength} characters.`);
 
+/** Guest TCP ports to forward from the host's 127.0.0.1 (user-mode networking). */
+export const guestPortsSchema = z
+  .array(wholeNumber('A guest port', 1, 65535))
+  .max(LIMITS.maxForwardPorts, `At most ${LIMITS.maxForwardPorts} forwarded guest ports.`)
+  .refine((a) => new Set(a).size === a.length, 'Each guest port may be listed only once.');
+
 export const prepareSchema = z.object({
   image: imageNameSchema.default('tiny'),
   name: nameSchema,
@@ -59,15 +66,21 @@ export const prepareSchema = z.object({
   quiesce: z.boolean().default(false),
   memory: wholeNumber('Memory (MiB)', LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB).default(256),
   vcpus: wholeNumber('vCPUs', 1, LIMITS.maxVcpus).default(1),
+  /** guest ports forwarded to every child of the template (each fork may override) */
+  ports: guestPortsSchema.default([80, 22]),
   /** prepare a running child into a new template instead of booting an image */
   fromVm: z.string().min(1).optional(),
 });
 export type PrepareInput = z.infer<typeof prepareSchema>;
+/** what a caller may send (defaults filled in by the schema) */
+export type PrepareRequest = z.input<typeof prepareSchema>;
 
 export const forkSchema = z.object({
   count: wholeNumber('The child count', 1, LIMITS.maxForkCount),
   persistent: z.boolean().default(false),
   prefix: prefixSchema.optional(),
+  /** guest ports to forward instead of the template's own list */
+  ports: guestPortsSchema.optional(),
 });
 export type ForkInput = z.infer<typeof forkSchema>;
 
