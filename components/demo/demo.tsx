@@ -11,7 +11,7 @@ import { forkTemplate, prepareTemplate } from '@/lib/client/api/templates';
 import { deleteVm } from '@/lib/client/api/vms';
 import { errorText } from '@/lib/client/api/http';
 import { useCan } from '@/lib/client/hooks';
-import { ms, randomSuffix } from '@/lib/client/format';
+import { ms, plural, randomSuffix } from '@/lib/client/format';
 import type { ForkResult } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ErrorNote } from '@/components/ui/misc';
@@ -59,7 +59,7 @@ export function Demo() {
       setPhase('forking');
       say(`forking ${COUNT} children of ${t.name}…`);
       const f = await forkTemplate(t.id, { count: COUNT, persistent: false, prefix: `${t.name}-d${randomSuffix(3)}` });
-      say(`${f.children.length} children up in ${ms(f.timings.totalMs)}`);
+      say(`${plural(f.children.length, 'child', 'children')} up in ${ms(f.timings.totalMs)}`);
       setRun({ template: t.name, bootMs, bootMeasuredNow: measuredNow, fork: f });
       setPhase('done');
     } catch (e) {

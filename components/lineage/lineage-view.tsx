@@ -6,7 +6,7 @@ import { useMemo, useRef, useState, useCallback, useEffect } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { useCan, useLs, useStats } from '@/lib/client/hooks';
 import { buildLineage, flatten, type LineageNode } from '@/lib/client/lineage';
-import { bytes } from '@/lib/client/format';
+import { bytes, plural } from '@/lib/client/format';
 import { deleteVm, vmAction, type VmAction } from '@/lib/client/api/vms';
 import { errorText } from '@/lib/client/api/http';
 import { canReset, canStop } from '@/lib/client/vm-state';
@@ -126,7 +126,8 @@ export function LineageView() {
             {Object.entries(counts)
               .map(([s, n]) => `${n} ${s}`)
               .join(' · ') || 'none running'}
-            {stats.data && ` · memory shared ${bytes(stats.data.totals.sharedBytes)} / private ${bytes(stats.data.totals.privateBytes)}`}
+            {stats.data &&
+              ` · children's memory: shared with templates ${bytes(stats.data.totals.sharedBytes)}, private ${bytes(stats.data.totals.privateBytes)} · saved by sharing (resident − proportional, slots included) ${bytes(stats.data.totals.savedBytes)}`}
           </p>
         </div>
         <div className="ml-auto flex flex-wrap items-end gap-2">
@@ -289,7 +290,7 @@ export function LineageView() {
                   <span className="text-xs text-slate-400">
                     {n.kind === 'template' ? (
                       <>
-                        {n.vmCount} children
+                        {plural(n.vmCount, 'child', 'children')}
                         {n.counts.running ? <span className="text-emerald-400"> · {n.counts.running} up</span> : null}
                         {n.template.slots.total > 0 && <span> · {n.template.slots.free} slots</span>}
                       </>

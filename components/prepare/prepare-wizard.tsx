@@ -296,7 +296,7 @@ export function PrepareWizard() {
         {(running || error) && parentId && (
           <section aria-label="Parent serial console">
             <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Serial console of the parent</h2>
-            <SerialConsole vmRef={parentId} canType={false} rows={14} />
+            <SerialConsole vmRef={parentId} canType={false} rows={14} readOnlyReason="view only while the parent is prepared" />
           </section>
         )}
         {task && (

@@ -11,7 +11,7 @@ import { errorText } from '@/lib/client/api/http';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { useTemplate } from '@/lib/client/hooks';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
-import { ms } from '@/lib/client/format';
+import { ms, plural } from '@/lib/client/format';
 import type { ForkResult, Template } from '@/lib/client/types';
 import { Dialog } from '@/components/ui/dialog';
 import { Button } from '@/components/ui/button';
@@ -61,7 +61,7 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
       </div>
       {bootMs && avg > 0 && <p className="text-sm text-slate-300">A child was ready {Math.max(1, Math.round(bootMs / avg))}× faster than a cold boot.</p>}
       <p className={`text-sm ${check.ok ? 'text-emerald-300' : 'text-rose-300'}`} data-testid="identity-check">
-        Identity check: {check.ok ? `all ${result.children.length} children have distinct hostname, MAC, IP, machine-id and vmgenid.` : check.problems.join('; ')}
+        Identity check: {check.ok ? `all ${plural(result.children.length, 'child', 'children')} have distinct hostname, MAC, IP, machine-id and vmgenid.` : check.problems.join('; ')}
       </p>
       <div className="max-h-56 overflow-auto rounded border border-slate-800">
         <table className="w-full text-left text-xs">
@@ -153,7 +153,7 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
     try {
       const r = await forkTemplate(template.id, parsed.data);
       setResult(r);
-      toast({ tone: 'ok', target: template.name, href: `/templates/${template.name}`, text: `forked ${r.children.length} children in ${ms(r.timings.totalMs)}` });
+      toast({ tone: 'ok', target: template.name, href: `/templates/${template.name}`, text: `forked ${plural(r.children.length, 'child', 'children')} in ${ms(r.timings.totalMs)}` });
     } catch (err) {
       setError(errorText(err));
     } finally {
@@ -262,7 +262,7 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
             <div className="space-y-1" data-testid="fork-progress">
               <div className="flex justify-between text-xs text-slate-400">
                 <span>
-                  {upCount} of {n} children up
+                  {upCount} of {plural(n, 'child', 'children')} up
                 </span>
                 <span>{started ? ms(now - started) : ''}</span>
               </div>

@@ -7,7 +7,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useCan, useLs, useStats, useTemplate } from '@/lib/client/hooks';
 import { deleteTemplate, resumeTemplate } from '@/lib/client/api/templates';
 import { errorText } from '@/lib/client/api/http';
-import { ago, bytes, ms } from '@/lib/client/format';
+import { ago, bytes, ms, plural } from '@/lib/client/format';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge, StateDot } from '@/components/ui/misc';
 import { Button } from '@/components/ui/button';
@@ -57,7 +57,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
   const memById = new Map((stats.data?.vms ?? []).map((m) => [m.id, m]));
   const dependants = children.length + derived.length;
   const deleteReason = dependants
-    ? `${t.name} cannot be deleted while ${children.length ? `${children.length} children` : ''}${children.length && derived.length ? ' and ' : ''}${derived.length ? `${derived.length} derived templates` : ''} depend on it: delete those first.`
+    ? `${t.name} cannot be deleted while ${children.length ? plural(children.length, 'child', 'children') : ''}${children.length && derived.length ? ' and ' : ''}${derived.length ? plural(derived.length, 'derived template') : ''} depend on it: delete those first.`
     : null;
   const persistReason = persistenceBlockedReason(t);
 

@@ -43,6 +43,7 @@ export function ExecBox({ vmRef, disabledReason }: { vmRef: string; disabledReas
   async function submit(e: React.FormEvent) {
     e.preventDefault();
     setError(null);
+    setResult(null); // the previous command's output must not sit under this command's error
     const parsed = execSchema.safeParse({ command: splitArgs(line) });
     if (!parsed.success) {
       setError(describeZodError(parsed.error));

@@ -108,7 +108,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
               {Object.entries(vm.ports).map(([guest, hostPort]) => (
                 <li key={guest}>
                   guest {guest} ({PORT_NAMES[guest] ?? 'tcp'}) →{' '}
-                  {guest === '80' ? (
+                  {guest !== '22' ? (
                     <a href={`http://${host}:${hostPort}/`} target="_blank" rel="noreferrer" className="font-mono text-sky-300 underline">
                       http://{host}:{hostPort}/
                     </a>
@@ -140,7 +140,11 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
         </Panel>
       </div>
       <Panel title="Serial console">
-        <SerialConsole vmRef={vm.id} canType={canOperate && (vm.state === 'running' || vm.state === 'starting')} />
+        <SerialConsole
+          vmRef={vm.id}
+          canType={canOperate && (vm.state === 'running' || vm.state === 'starting')}
+          readOnlyReason={!canOperate ? 'read-only for your role' : `view only: ${vm.name} is ${vm.state}`}
+        />
       </Panel>
       <Panel title="Run a command (guest agent)">
         <ExecBox

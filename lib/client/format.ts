@@ -30,3 +30,8 @@ export function ago(iso: string | number | undefined | null, now = Date.now()): 
 export function randomSuffix(n = 4): string {
   return Math.random().toString(36).slice(2, 2 + n).padEnd(n, '0');
 }
+
+/** "1 child", "3 children", "1 VM", "2 VMs": the count with the word in the right number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -8,6 +8,7 @@ import type { Core, OpContext, VmRow } from './core';
 import { createOverlay, mkdirPrivate } from './disks';
 import { EngineError } from './errors';
 import { applyIdentity } from './identity';
+import { AgentError } from './agent';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
@@ -166,6 +167,17 @@ async function recordedForwards(vmm: Vmm, name: string, planned: Record<number, 
   return actual;
 }
 
+/**
+ * The agent's refusal to start a program (e.g. `Failed to execute child process "x" (No such file or
+ * directory)`) is the operator's input, not a server fault: one sentence, 422.
+ */
+export function execStartError(program: string, e: unknown): unknown {
+  if (!(e instanceof AgentError) || e.command !== 'guest-exec') return e;
+  const why = /\(([^()]+)\)\s*(\([A-Za-z]+\))?\s*$/.exec(e.message.replace(/\s*\(GenericError\)\s*$/, ''))?.[1] ?? 'the guest agent refused it';
+  const hint = /no such file/i.test(why) ? 'check its name, or give its full path (busybox applets: /bin/busybox NAME)' : 'check the command and its permissions in the guest';
+  return new EngineError('invalid', `The guest could not start "${program.slice(0, 100)}" (${why.toLowerCase()}): ${hint}.`);
+}
+
 export async function execVm(core: Core, v: VmRow, command: unknown, opts: { timeoutMs?: number; actor?: string }) {
   const r = execSchema.safeParse({ command, timeoutMs: opts.timeoutMs ?? 30_000 });
   if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
@@ -174,7 +186,9 @@ export async function execVm(core: Core, v: VmRow, command: unknown, opts: { tim
   if (!h) throw new EngineError('conflict', `VM "${v.name}" is not connected to this engine yet; try again in a moment.`);
   const agent = await connectAgent(h, 10_000);
   const t0 = performance.now();
-  const res = await agent.exec(r.data.command, { timeoutMs: r.data.timeoutMs });
+  const res = await agent.exec(r.data.command, { timeoutMs: r.data.timeoutMs }).catch((e) => {
+    throw execStartError(r.data.command[0], e);
+  });
   await core.event(opts.actor, 'exec', v, res.exitCode === 0 ? 'ok' : 'error', `${r.data.command.join(' ').slice(0, 200)} -> exit ${res.exitCode}`, performance.now() - t0);
   return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
 }
