@@ -16,6 +16,7 @@ import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { ForkDialog } from '@/components/template/fork-dialog';
 import { ReadOnlyNote } from '@/components/auth/read-only-note';
+import { LineageGraph } from './lineage-graph';
 
 const ROW = 34;
 const STATES = ['all', 'running', 'starting', 'stopped', 'crashed', 'failed', 'frozen', 'preparing'];
@@ -29,6 +30,7 @@ export function LineageView() {
   const canOperate = useCan('operator');
   const roots = useMemo(() => buildLineage(ls.data, stats.data), [ls.data, stats.data]);
   const [query, setQuery] = useState('');
+  const [graph, setGraph] = useState(false); // the same graphical tree as the wall, above the list
   const [stateFilter, setStateFilter] = useState('all');
   const [toggled, setToggled] = useState<Set<string>>(new Set());
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -157,6 +159,9 @@ export function LineageView() {
           <Button size="sm" onClick={() => setToggled(new Set(roots.flatMap(function ids(n: LineageNode): string[] { return [...(n.children.length > 0 && n.children.length <= 100 ? [n.id] : []), ...n.children.flatMap(ids)]; })))}>
             Collapse all
           </Button>
+          <Button size="sm" aria-pressed={graph} onClick={() => setGraph((g) => !g)} data-testid="graph-toggle">
+            {graph ? 'Hide graph' : 'Show graph'}
+          </Button>
           {canOperate && (
             <Link href="/prepare" className="rounded border border-sky-500 bg-sky-600 px-3 py-1 text-sm font-medium text-white hover:bg-sky-500">
               Prepare template
@@ -166,6 +171,12 @@ export function LineageView() {
       </div>
 
       <ReadOnlyNote what="Preparing templates, forking, and stopping, resetting or deleting children" />
+
+      {graph && (
+        <section aria-label="Lineage graph" className="h-[60vh] min-h-80 shrink-0 rounded border border-slate-800 bg-slate-950 p-2">
+          <LineageGraph roots={roots} />
+        </section>
+      )}
 
       {selected.size > 0 && (
         <div className="flex flex-wrap items-center gap-2 rounded border border-sky-800 bg-sky-950/50 px-3 py-2 text-sm" data-testid="bulk-bar">

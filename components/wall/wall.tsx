@@ -7,15 +7,16 @@ import { useLs, useStats, useTasks } from '@/lib/client/hooks';
 import { useEngineEvents } from '@/lib/client/use-engine-events';
 import { buildLineage, type LineageNode, type TemplateNode } from '@/lib/client/lineage';
 import { bytes, ms } from '@/lib/client/format';
+import { LineageGraph } from '@/components/lineage/lineage-graph';
 
 function Big({ label, value, sub, testId }: { label: string; value: string | number; sub?: string; testId: string }) {
   return (
-    <div className="rounded-xl border border-slate-800 bg-slate-900/70 p-6">
-      <div className="text-xl uppercase tracking-widest text-slate-400">{label}</div>
-      <div className="mt-2 text-7xl font-bold tabular-nums text-white" data-testid={testId}>
+    <div className="rounded-xl border border-slate-800 bg-slate-900/70 px-6 py-4">
+      <div className="text-xl uppercase tracking-widest text-slate-300">{label}</div>
+      <div className="mt-1 text-6xl font-bold tabular-nums text-white" data-testid={testId}>
         {value}
       </div>
-      {sub && <div className="mt-2 text-lg text-slate-400">{sub}</div>}
+      {sub && <div className="mt-1 text-xl text-slate-300">{sub}</div>}
     </div>
   );
 }
@@ -55,7 +56,7 @@ export function Wall() {
   roots.forEach((r) => walk(r, 0));
 
   return (
-    <main className="flex min-h-screen cursor-none flex-col gap-6 bg-black p-8 text-slate-100" data-testid="wall">
+    <main className="flex h-screen cursor-none flex-col gap-5 overflow-hidden bg-black p-6 text-slate-100 xl:p-8" data-testid="wall">
       <header className="flex items-baseline gap-6">
         <h1 className="text-4xl font-bold tracking-tight">Instaclone</h1>
         <span className="text-2xl text-slate-400">instant clones of running VMs</span>
@@ -70,11 +71,16 @@ export function Wall() {
         <Big label="Memory saved" value={stats.data ? bytes(stats.data.totals.savedBytes) : '–'} sub="by sharing template RAM" testId="wall-saved" />
         <Big label="Templates" value={ls.data?.templates.length ?? 0} sub={`${ls.data?.templates.filter((t) => t.quiesced).length ?? 0} quiesced`} testId="wall-templates" />
       </section>
-      <section className="grid min-h-0 flex-1 grid-cols-2 gap-6">
+      <section className="grid min-h-0 flex-1 grid-cols-1 gap-6 lg:grid-cols-[3fr_2fr]">
+        <div className="flex min-h-[60vh] flex-col rounded-xl border border-slate-800 bg-slate-900/70 p-4 lg:min-h-0" data-testid="wall-graph">
+          <h2 className="text-xl uppercase tracking-widest text-slate-300">Lineage, live</h2>
+          <LineageGraph roots={roots} big label="Lineage on the wall" />
+        </div>
+        <div className="flex min-h-0 flex-col gap-6 overflow-hidden">
         <div className="rounded-xl border border-slate-800 bg-slate-900/70 p-6">
-          <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-400">Last forks</h2>
+          <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-300">Last forks</h2>
           <ul className="space-y-3 text-3xl" data-testid="wall-forks">
-            {forkTasks.slice(0, 6).map((t) => (
+            {forkTasks.slice(0, 4).map((t) => (
               <li key={t.id} className="flex items-baseline gap-4 tabular-nums">
                 <span className={t.state === 'failed' ? 'text-rose-400' : t.state === 'running' ? 'text-sky-300' : 'text-emerald-400'}>
                   {t.state === 'running' ? '…' : t.state === 'failed' ? '✗' : '✓'}
@@ -91,7 +97,7 @@ export function Wall() {
           </ul>
         </div>
         <div className="rounded-xl border border-slate-800 bg-slate-900/70 p-6">
-          <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-400">Lineage</h2>
+          <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-300">Children running, per template</h2>
           <ul className="space-y-4" data-testid="wall-lineage">
             {templates.map((t) => {
               const depth = (t as TemplateNode & { depth: number }).depth;
@@ -123,6 +129,7 @@ export function Wall() {
             })}
             {templates.length === 0 && <li className="text-2xl text-slate-400">No templates yet.</li>}
           </ul>
+        </div>
         </div>
       </section>
     </main>

@@ -1,0 +1,60 @@
+// Issue 15's pure pieces: reading QEMU's host forwards, the one-sentence exec error, the port list
+// as typed, and the lineage graph's layout with hundreds of children.
+import { describe, expect, it } from 'vitest';
+import { assertForwards, parseUsernet } from '../../lib/engine/forwards';
+import { AgentError } from '../../lib/engine/agent';
+import { execStartError } from '../../lib/engine/vm';
+import { parsePorts } from '../../lib/client/ports';
+import { layoutLineage } from '../../components/lineage/lineage-graph';
+import { forkSchema, prepareSchema } from '../../lib/validations';
+import type { LineageNode } from '../../lib/client/lineage';
+
+const USERNET = 'Hub -1 (net0):\r\n  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n  TCP[HOST_FORWARD]  14       127.0.0.1 45125        10.1.0.5  8080     0     0\r\n  TCP[HOST_FORWARD]   9       127.0.0.1 45123        10.1.0.5    80     0     0\r\n  TCP[ESTABLISHED]   22       10.1.0.5   80       10.0.2.2 51234     0     0\r\n';
+
+describe('host forwards', () => {
+  it('parses the TCP host forwards of `info usernet` (QEMU 7.2 format), nothing else', () => {
+    expect(parseUsernet(USERNET)).toEqual({ 80: 45123, 8080: 45125 });
+    expect(parseUsernet('')).toEqual({});
+  });
+  it('refuses to record ports QEMU does not forward', () => {
+    expect(() => assertForwards('a-1', { 80: 1 }, { 80: 1 })).not.toThrow();
+    expect(() => assertForwards('a-1', { 80: 1 }, { 80: 2 })).toThrow(/QEMU forwards .* for a-1, not the planned/);
+  });
+});
+
+describe('guest ports as input', () => {
+  it('parses what an operator types, and the shared schema judges it', () => {
+    expect(parsePorts('80, 8080 22')).toEqual([80, 8080, 22]);
+    expect(prepareSchema.parse({ name: 'x' }).ports).toEqual([80, 22]);
+    expect(forkSchema.safeParse({ count: 1, ports: parsePorts('80,80') }).error?.issues[0].message).toBe('Each guest port may be listed only once.');
+    expect(forkSchema.safeParse({ count: 1, ports: parsePorts('http') }).success).toBe(false);
+    expect(forkSchema.safeParse({ count: 1, ports: [65536] }).error?.issues[0].message).toBe('A guest port must be at most 65535.');
+  });
+});
+
+describe('exec start errors', () => {
+  it('a missing program becomes one sentence saying what to do (422, not 500)', () => {
+    const e = execStartError('nosuch', new AgentError('guest-exec', 'GenericError', 'Failed to execute child process “nosuch” (No such file or directory)')) as Error & { code: string };
+    expect(e.code).toBe('invalid');
+    expect(e.message).toBe('The guest could not start "nosuch" (no such file or directory): check its name, or give its full path (busybox applets: /bin/busybox NAME).');
+    const other = new Error('socket closed');
+    expect(execStartError('x', other)).toBe(other);
+  });
+});
+
+describe('lineage graph layout', () => {
+  it('places a template and 500 children at distinct finite points inside the unit circle', () => {
+    const kids: LineageNode[] = Array.from({ length: 500 }, (_, i) => ({ kind: 'vm', id: `v${i}`, name: `c-${i}`, state: i === 7 ? 'crashed' : 'running', vm: {} as never, children: [] }));
+    const tpl = { kind: 'template', id: 't', name: 't', state: 'frozen', template: {} as never, children: kids, counts: {}, vmCount: 500, sharedBytes: 0, privateBytes: 0 } as LineageNode;
+    const t0 = performance.now();
+    const { nodes, links } = layoutLineage([tpl]);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(nodes).toHaveLength(501);
+    expect(links).toHaveLength(500);
+    const keys = new Set(nodes.map((n) => `${n.x.toFixed(4)},${n.y.toFixed(4)}`));
+    expect(keys.size).toBe(501);
+    for (const n of nodes) expect(Math.hypot(n.x, n.y)).toBeLessThanOrEqual(1.0001);
+    expect(nodes.find((n) => n.id === 't')).toMatchObject({ x: 0, y: 0, kind: 'template' });
+    expect(nodes.find((n) => n.name === 'c-7')?.state).toBe('crashed');
+  });
+});
