@@ -150,7 +150,7 @@ export function Demo() {
             </div>
             {run.bootMs && avg > 0 && <p className="text-slate-300" data-testid="demo-ratio">{Math.round(run.bootMs / avg)}× faster than booting.</p>}
             {check && <p data-testid="demo-identity" className={check.ok ? 'text-emerald-300' : 'text-rose-300'}>{check.ok ? 'Every child has its own hostname, MAC, IP, machine-id and vmgenid.' : check.problems.slice(0, 3).join('; ')}</p>}
-            <Link href={`/templates/${run.template}`} className="text-sky-400 underline">
+            <Link prefetch={false} href={`/templates/${run.template}`} className="text-sky-400 underline">
               Open {run.template}
             </Link>
           </section>

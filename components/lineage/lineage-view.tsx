@@ -163,7 +163,7 @@ export function LineageView() {
             {graph ? 'Hide graph' : 'Show graph'}
           </Button>
           {canOperate && (
-            <Link href="/prepare" className="rounded border border-sky-500 bg-sky-600 px-3 py-1 text-sm font-medium text-white hover:bg-sky-500">
+            <Link prefetch={false} href="/prepare" className="rounded border border-sky-500 bg-sky-600 px-3 py-1 text-sm font-medium text-white hover:bg-sky-500">
               Prepare template
             </Link>
           )}
@@ -289,7 +289,7 @@ export function LineageView() {
                       <span className="w-4" />
                     )}
                     <StateDot state={n.state} />
-                    <Link href={href} className={`truncate hover:underline ${n.kind === 'template' ? 'font-semibold text-indigo-200' : 'text-slate-100'}`}>
+                    <Link prefetch={false} href={href} className={`truncate hover:underline ${n.kind === 'template' ? 'font-semibold text-indigo-200' : 'text-slate-100'}`}>
                       {n.name}
                     </Link>
                     <Badge tone={n.kind === 'template' ? 'indigo' : 'slate'}>{stateLabel(n)}</Badge>

@@ -73,7 +73,7 @@ export function TaskPanel() {
         <div className="max-h-64 overflow-y-auto border-t border-slate-800">
           <TaskList tasks={[...running, ...list.filter((t) => t.state !== 'running')]} />
           <p className="px-3 py-1 text-[11px] text-slate-600">
-            History per VM and template is on their pages. <Link href="/" className="underline">Lineage</Link>
+            History per VM and template is on their pages. <Link prefetch={false} href="/" className="underline">Lineage</Link>
           </p>
         </div>
       )}

@@ -78,7 +78,7 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
             {result.children.map((c, i) => (
               <tr key={c.id} className="border-t border-slate-800">
                 <td className="px-2 py-1">
-                  <Link href={`/vms/${c.name}`} className="text-sky-300 hover:underline">
+                  <Link prefetch={false} href={`/vms/${c.name}`} className="text-sky-300 hover:underline">
                     {c.name}
                   </Link>
                 </td>

@@ -45,7 +45,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
     return (
       <div className="space-y-3">
         <ErrorNote error={q.error ?? 'Not found'} />
-        <Link href="/" className="text-sky-400 underline">
+        <Link prefetch={false} href="/" className="text-sky-400 underline">
           Back to the lineage
         </Link>
       </div>
@@ -133,7 +133,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
               ['image', t.image],
               ['memory', t.memoryMiB ? `${t.memoryMiB} MiB` : undefined],
               ['vCPUs', t.vcpus],
-              ['parent', parent ? <Link href={`/templates/${parent.name}`} className="text-indigo-300 underline">{parent.name}</Link> : 'none (booted from an image)'],
+              ['parent', parent ? <Link prefetch={false} href={`/templates/${parent.name}`} className="text-indigo-300 underline">{parent.name}</Link> : 'none (booted from an image)'],
               ['frozen', t.frozenAt ? ago(t.frozenAt) : undefined],
               ['persistent children', persistReason ? 'no' : 'allowed'],
             ]}
@@ -213,7 +213,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
               {derived.map((d) => (
                 <tr key={d.id} className="border-t border-slate-800/60">
                   <td className="py-1">
-                    <Link href={`/templates/${d.name}`} className="text-indigo-300 hover:underline">
+                    <Link prefetch={false} href={`/templates/${d.name}`} className="text-indigo-300 hover:underline">
                       ◆ {d.name}
                     </Link>
                   </td>
@@ -228,7 +228,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
                 return (
                   <tr key={v.id} className="border-t border-slate-800/60">
                     <td className="py-1">
-                      <Link href={`/vms/${v.name}`} className="text-slate-100 hover:underline">
+                      <Link prefetch={false} href={`/vms/${v.name}`} className="text-slate-100 hover:underline">
                         {v.name}
                       </Link>
                     </td>

@@ -25,7 +25,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
     return (
       <div className="space-y-3">
         <ErrorNote error={q.error ?? 'Not found'} />
-        <Link href="/" className="text-sky-400 underline">
+        <Link prefetch={false} href="/" className="text-sky-400 underline">
           Back to the lineage
         </Link>
       </div>
@@ -51,7 +51,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
       <nav aria-label="Lineage" className="flex flex-wrap items-center gap-1 text-sm text-slate-400" data-testid="vm-lineage">
         {chain.map((t) => (
           <span key={t.id} className="flex items-center gap-1">
-            <Link href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
+            <Link prefetch={false} href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
               ◆ {t.name}
             </Link>
             <span>›</span>
@@ -62,7 +62,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
           <span key={t.id}>
             {' '}
             → prepared into{' '}
-            <Link href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
+            <Link prefetch={false} href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
               {t.name}
             </Link>
           </span>
