@@ -168,6 +168,8 @@ export interface ForkResult {
   children: ForkChild[];
   timings: { totalMs: number; perChildMs: number[] };
   identityCheck?: { ok: boolean; duplicates?: string[] };
+  /** per child: where its VMM came from and each step's cost (the engine's own type) */
+  details?: NonNullable<import('@/lib/engine/fork').ForkResult['details']>;
 }
 
 export interface PrepareResult {

@@ -90,6 +90,24 @@ describe('forwarded ports (real QEMU)', () => {
     expect(after).toEqual(before);
   });
 
+  it("the guest's wget reaches a host service (10.0.2.2) without crashing (issue 15 item 9)", async () => {
+    const http = await import('node:http');
+    const srv = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"status":');
+      setTimeout(() => res.end('"ok"}'), 20); // chunked, like the console's /api/health
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (srv.address() as import('node:net').AddressInfo).port;
+      const r = await E.exec('a-1', ['/bin/sh', '-c', `wget -O- http://10.0.2.2:${port}/api/health 2>&1`], { timeoutMs: 30_000 });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('{"status":"ok"}');
+    } finally {
+      srv.close();
+    }
+  });
+
   it('bad port lists are refused with one sentence, nothing launched', async () => {
     const pids = qemuPids(env.run).length;
     await expect(E.fork('pt', { count: 1, ports: [0] })).rejects.toThrow(/guest port must be at least 1/i);
