@@ -55,7 +55,7 @@ export function LoginForm({ next }: { next: string }) {
         <button type="submit" disabled={busy} className="w-full rounded bg-sky-600 py-2 font-medium text-white hover:bg-sky-500 disabled:opacity-50">
           {busy ? 'Logging in…' : 'Log in'}
         </button>
-        <p className="text-xs text-slate-500">
+        <p className="text-xs text-slate-400">
           First start? The server console printed a one-time setup link (<code>/setup?token=…</code>) for the first admin.
         </p>
       </form>

@@ -137,7 +137,7 @@ export function Demo() {
             Delete the {run.fork.children.length} demo children
           </Button>
         )}
-        {!can && <span className="text-xs text-slate-500">Needs the operator role.</span>}
+        {!can && <span className="text-xs text-slate-400">Needs the operator role.</span>}
       </div>
       <ErrorNote error={error} />
       {run && (

@@ -230,7 +230,7 @@ export function LineageView() {
       <ErrorNote error={ls.error} />
 
       <div className="flex min-h-0 flex-1 flex-col rounded-md border border-slate-800 bg-slate-900/60">
-        <div className="grid grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800 px-2 py-1.5 text-[11px] font-semibold uppercase tracking-wide text-slate-500">
+        <div className="grid grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800 px-2 py-1.5 text-[11px] font-semibold uppercase tracking-wide text-slate-400">
           <input
             type="checkbox"
             aria-label="Select all visible children"
@@ -332,7 +332,7 @@ export function LineageView() {
             })}
           </div>
         </div>
-        <div className="flex items-center gap-4 border-t border-slate-800 px-3 py-1 text-[11px] text-slate-500">
+        <div className="flex items-center gap-4 border-t border-slate-800 px-3 py-1 text-[11px] text-slate-400">
           <span>{rows.length} rows</span>
           <span className="flex items-center gap-1">
             <span className="inline-block h-2 w-3 rounded-sm bg-indigo-500" /> shared with template

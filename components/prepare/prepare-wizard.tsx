@@ -220,8 +220,8 @@ export function PrepareWizard() {
                   {state === 'done' ? '✓ ' : state === 'active' ? '… ' : state === 'failed' ? '✗ ' : ''}
                   {p.label}
                 </div>
-                {p.key === 'quiesce' && !form.quiesce && <div className="text-xs text-slate-500">skipped (not requested)</div>}
-                {p.key === 'slots' && <div className="text-xs text-slate-500">{form.slots || 0} slots{form.prelaunch ? ', prelaunched' : ''}</div>}
+                {p.key === 'quiesce' && !form.quiesce && <div className="text-xs text-slate-400">skipped (not requested)</div>}
+                {p.key === 'slots' && <div className="text-xs text-slate-400">{form.slots || 0} slots{form.prelaunch ? ', prelaunched' : ''}</div>}
                 {typeof t === 'number' && <div className="text-xs text-sky-300">{ms(t)}</div>}
               </li>
             );
@@ -278,14 +278,14 @@ export function PrepareWizard() {
         )}
         {(template?.warmup.length ?? 0) > 0 ? (
           <section aria-label="Warm-up output">
-            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Warm-up commands</h2>
+            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-400">Warm-up commands</h2>
             <ul className="space-y-2" data-testid="warmup-results">
               {template!.warmup.map((w, i) => (
                 <li key={i} className="rounded border border-slate-800 bg-black/40">
                   <div className="flex gap-3 px-2 py-1 text-xs">
                     <span className="font-mono">$ {w.cmd}</span>
                     <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
-                    <span className="text-slate-500">{ms(w.ms)}</span>
+                    <span className="text-slate-400">{ms(w.ms)}</span>
                   </div>
                   <pre className="max-h-32 overflow-auto px-2 pb-1 font-mono text-[11px] whitespace-pre-wrap text-slate-400">{`${w.stdout ?? ''}${w.stderr ?? ''}` || '(no output)'}</pre>
                 </li>
@@ -295,7 +295,7 @@ export function PrepareWizard() {
         ) : null}
         {(running || error) && parentId && (
           <section aria-label="Parent serial console">
-            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Serial console of the parent</h2>
+            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-400">Serial console of the parent</h2>
             <SerialConsole vmRef={parentId} canType={false} rows={14} readOnlyReason="view only while the parent is prepared" />
           </section>
         )}
@@ -340,7 +340,7 @@ export function PrepareWizard() {
               onClick={() => i < step && setStep(i)}
               disabled={i > step}
               aria-current={i === step ? 'step' : undefined}
-              className={`rounded-full border px-3 py-1 ${i === step ? 'border-sky-500 bg-sky-900/60 text-white' : i < step ? 'border-emerald-800 text-emerald-300 hover:bg-slate-800' : 'border-slate-700 text-slate-500'}`}
+              className={`rounded-full border px-3 py-1 ${i === step ? 'border-sky-500 bg-sky-900/60 text-white' : i < step ? 'border-emerald-800 text-emerald-300 hover:bg-slate-800' : 'border-slate-700 text-slate-400'}`}
             >
               {i + 1}. {s}
             </button>
@@ -366,7 +366,7 @@ export function PrepareWizard() {
                 );
               })}
             </select>
-            <span id="image-help" className="mt-1 block text-xs text-slate-500">
+            <span id="image-help" className="mt-1 block text-xs text-slate-400">
               tiny: busybox guest with a web server, boots in seconds. debian: a full Debian root disk.
             </span>
           </label>
@@ -453,7 +453,7 @@ export function PrepareWizard() {
           <label className="block text-sm text-slate-300" htmlFor="slots">
             Slots to pre-register
             <input id="slots" type="number" min={0} max={LIMITS.maxSlots} value={form.slots} onChange={(e) => set('slots', e.target.value)} className={field} aria-invalid={!!errors.slots} aria-describedby="slots-help slots-error" />
-            <span id="slots-help" className="mt-1 block text-xs text-slate-500">
+            <span id="slots-help" className="mt-1 block text-xs text-slate-400">
               A slot is a child registered ahead of time (config and overlay ready), so a fork only loads state and goes.
             </span>
             {err('slots')}
@@ -463,7 +463,7 @@ export function PrepareWizard() {
               <input id="prelaunch" type="checkbox" checked={form.prelaunch} onChange={(e) => set('prelaunch', e.target.checked)} aria-describedby="prelaunch-help" />
               Prelaunch the slots&apos; VMMs
             </label>
-            <span id="prelaunch-help" className="mt-1 block text-xs text-slate-500">
+            <span id="prelaunch-help" className="mt-1 block text-xs text-slate-400">
               Starts each slot&apos;s QEMU now, waiting for incoming state: fastest forks, but each costs a process and some memory while idle.
             </span>
             {err('prelaunch')}
@@ -495,7 +495,7 @@ export function PrepareWizard() {
           {Object.entries(errors).map(([k, v]) => (
             <ErrorNote key={k} error={`${k}: ${v}`} />
           ))}
-          <p className="text-slate-500">Under TCG (no KVM) this takes tens of seconds.</p>
+          <p className="text-slate-400">Under TCG (no KVM) this takes tens of seconds.</p>
         </div>
       )}
 

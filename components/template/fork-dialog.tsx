@@ -222,7 +222,7 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
             </label>
           </div>
           <div>
-            <label className={`flex items-center gap-2 text-sm ${blocked ? 'text-slate-500' : 'text-slate-200'}`} htmlFor="fork-persistent">
+            <label className={`flex items-center gap-2 text-sm ${blocked ? 'text-slate-400' : 'text-slate-200'}`} htmlFor="fork-persistent">
               <input
                 id="fork-persistent"
                 type="checkbox"

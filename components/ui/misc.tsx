@@ -80,7 +80,7 @@ export function KV({ items }: { items: [ReactNode, ReactNode][] }) {
 
 export function MemBar({ shared, priv }: { shared: number; priv: number }) {
   const total = shared + priv;
-  if (!total) return <span className="text-xs text-slate-500">–</span>;
+  if (!total) return <span className="text-xs text-slate-400">–</span>;
   return (
     <span className="inline-flex h-2 w-24 overflow-hidden rounded bg-slate-800" title={`shared ${Math.round(shared / 2 ** 20)} MiB / private ${Math.round(priv / 2 ** 20)} MiB`}>
       <span className="h-full bg-indigo-500" style={{ width: `${(shared / total) * 100}%` }} />

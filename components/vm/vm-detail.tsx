@@ -104,7 +104,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
         <Panel title="Ports and memory">
           <div className="space-y-3 text-sm">
             <ul className="space-y-1" data-testid="vm-ports">
-              {Object.entries(vm.ports).length === 0 && <li className="text-slate-500">No forwarded ports.</li>}
+              {Object.entries(vm.ports).length === 0 && <li className="text-slate-400">No forwarded ports.</li>}
               {Object.entries(vm.ports).map(([guest, hostPort]) => (
                 <li key={guest}>
                   guest {guest} ({PORT_NAMES[guest] ?? 'tcp'}) →{' '}
@@ -133,7 +133,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
                   </span>
                 </div>
               ) : (
-                <span className="text-slate-500">No memory figures (not running).</span>
+                <span className="text-slate-400">No memory figures (not running).</span>
               )}
             </div>
           </div>
