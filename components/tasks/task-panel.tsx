@@ -63,7 +63,7 @@ export function TaskPanel() {
               {running[0].kind} {running[0].targetName}
             </span>
             <span className="w-32">
-              <Progress value={running[0].progress} />
+              <Progress value={running[0].progress} label={`${running[0].kind} ${running[0].targetName ?? ''} progress`} />
             </span>
           </span>
         )}

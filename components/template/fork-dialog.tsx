@@ -188,7 +188,7 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
           </p>
           <div className="grid grid-cols-2 gap-3">
             <label className="block text-sm text-slate-300" htmlFor="fork-count">
-              Number of children ({LIMITS.maxForkCount > 1 ? `1–${LIMITS.maxForkCount}` : '1'})
+              Number of children (1–{LIMITS.maxForkCount})
               <input
                 id="fork-count"
                 name="count"

@@ -56,7 +56,8 @@ export function ErrorNote({ error, className = '' }: { error: unknown; className
   );
 }
 
-export function Progress({ value, label }: { value: number; label?: string }) {
+/** A progress bar always has a name (axe: aria-progressbar-name); give a specific one where it helps. */
+export function Progress({ value, label = 'Progress' }: { value: number; label?: string }) {
   const pct = Math.max(0, Math.min(100, value * 100));
   return (
     <div role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)} aria-label={label} className="h-1.5 w-full overflow-hidden rounded bg-slate-800">
