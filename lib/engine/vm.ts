@@ -173,7 +173,8 @@ async function recordedForwards(vmm: Vmm, name: string, planned: Record<number, 
  */
 export function execStartError(program: string, e: unknown): unknown {
   if (!(e instanceof AgentError) || e.command !== 'guest-exec') return e;
-  const why = /\(([^()]+)\)\s*(\([A-Za-z]+\))?\s*$/.exec(e.message.replace(/\s*\(GenericError\)\s*$/, ''))?.[1] ?? 'the guest agent refused it';
+  // the OS's reason is the last parenthesised phrase that is not the error class (GenericError)
+  const why = [...e.message.matchAll(/\(([^()]+)\)/g)].map((m) => m[1]).filter((g) => !/^[A-Za-z]+$/.test(g)).at(-1) ?? 'the guest agent refused it';
   const hint = /no such file/i.test(why) ? 'check its name, or give its full path (busybox applets: /bin/busybox NAME)' : 'check the command and its permissions in the guest';
   return new EngineError('invalid', `The guest could not start "${program.slice(0, 100)}" (${why.toLowerCase()}): ${hint}.`);
 }

@@ -37,6 +37,9 @@ describe('exec start errors', () => {
     const e = execStartError('nosuch', new AgentError('guest-exec', 'GenericError', 'Failed to execute child process “nosuch” (No such file or directory)')) as Error & { code: string };
     expect(e.code).toBe('invalid');
     expect(e.message).toBe('The guest could not start "nosuch" (no such file or directory): check its name, or give its full path (busybox applets: /bin/busybox NAME).');
+    // qemu-ga 7.2 wraps the reason in its own words and quotes
+    const wrapped = execStartError('nosuch', new AgentError('guest-exec', 'GenericError', "Guest agent command failed, error was 'Failed to execute child process “nosuch” (No such file or directory)'")) as Error;
+    expect(wrapped.message).toMatch(/^The guest could not start "nosuch" \(no such file or directory\): /);
     const other = new Error('socket closed');
     expect(execStartError('x', other)).toBe(other);
   });
