@@ -24,7 +24,7 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
   useEffect(() => setMenuOpen(false), [path]);
   return (
     <ToastProvider>
-      <a href="#content" className="sr-only rounded bg-sky-600 px-3 py-2 text-white focus:not-sr-only focus:fixed focus:top-2 focus:left-2 focus:z-50">
+      <a href="#content" className="sr-only rounded bg-sky-700 px-3 py-2 text-white focus:not-sr-only focus:fixed focus:top-2 focus:left-2 focus:z-50">
         Skip to content
       </a>
       <div className="flex h-screen flex-col bg-slate-950 text-slate-200" data-live={connected ? 'on' : 'off'}>

@@ -163,7 +163,7 @@ export function LineageView() {
             {graph ? 'Hide graph' : 'Show graph'}
           </Button>
           {canOperate && (
-            <Link prefetch={false} href="/prepare" className="rounded border border-sky-500 bg-sky-600 px-3 py-1 text-sm font-medium text-white hover:bg-sky-500">
+            <Link prefetch={false} href="/prepare" className="rounded border border-sky-500 bg-sky-700 px-3 py-1 text-sm font-medium text-white hover:bg-sky-600">
               Prepare template
             </Link>
           )}

@@ -258,7 +258,7 @@ export function PrepareWizard() {
               </p>
             )}
             <div className="flex gap-2">
-              <Link prefetch={false} href={`/templates/${result.name}`} className="rounded border border-sky-500 bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-500">
+              <Link prefetch={false} href={`/templates/${result.name}`} className="rounded border border-sky-500 bg-sky-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-600">
                 Open template {result.name}
               </Link>
               <Button

@@ -94,7 +94,7 @@ export function ConfirmDialog({
             data-autofocus
             disabled={busy}
             aria-busy={busy || undefined}
-            className={`rounded border px-3 py-1.5 text-sm font-medium text-white disabled:opacity-50 ${danger ? 'border-rose-600 bg-rose-700 hover:bg-rose-600' : 'border-sky-500 bg-sky-600 hover:bg-sky-500'}`}
+            className={`rounded border px-3 py-1.5 text-sm font-medium text-white disabled:opacity-50 ${danger ? 'border-rose-600 bg-rose-700 hover:bg-rose-600' : 'border-sky-500 bg-sky-700 hover:bg-sky-600'}`}
             onClick={onConfirm}
           >
             {busy ? 'Working…' : confirmLabel}
