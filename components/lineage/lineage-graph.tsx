@@ -72,9 +72,10 @@ export function LineageGraph({ roots, big = false, label = 'Lineage graph' }: { 
   const S = 1000; // viewBox side; the tree radius leaves room for labels
   const R = S * 0.36;
   const vms = nodes.filter((n) => n.kind === 'vm').length;
-  const dot = vms > 200 ? 5 : vms > 60 ? 8 : 12;
+  // a wall is read from across a room: bigger type and dots there (the SVG scales with its box)
+  const dot = (vms > 200 ? 5 : vms > 60 ? 8 : 12) * (big ? 1.4 : 1);
   const childLabels = vms <= (big ? 40 : 24);
-  const fs = big ? 26 : 20;
+  const fs = big ? 38 : 24;
   const at = (p: GraphPoint) => `translate(${S / 2 + p.x * R}px, ${S / 2 + p.y * R}px)`;
   if (nodes.length === 0) return <p className={big ? 'text-2xl text-slate-400' : 'text-sm text-slate-400'}>No templates yet.</p>;
   const counts = nodes.filter((n) => n.kind === 'vm').reduce<Record<string, number>>((a, n) => ((a[n.state] = (a[n.state] ?? 0) + 1), a), {});

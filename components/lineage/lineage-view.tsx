@@ -230,7 +230,7 @@ export function LineageView() {
       <ErrorNote error={ls.error} />
 
       <div className="flex min-h-0 flex-1 flex-col rounded-md border border-slate-800 bg-slate-900/60">
-        <div className="grid grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800 px-2 py-1.5 text-[11px] font-semibold uppercase tracking-wide text-slate-400">
+        <div className="grid grid-cols-[2rem_minmax(0,1fr)_5rem] sm:grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800 px-2 py-1.5 text-[11px] font-semibold uppercase tracking-wide text-slate-400">
           <input
             type="checkbox"
             aria-label="Select all visible children"
@@ -239,10 +239,11 @@ export function LineageView() {
           />
           <span>Name</span>
           <span>State</span>
-          <span>Address</span>
-          <span>Children / slots</span>
-          <span>Memory shared / private</span>
-          <span />
+          {/* below 640 px: name and state only (the VM page has the rest) */}
+          <span className="hidden sm:block">Address</span>
+          <span className="hidden sm:block">Children / slots</span>
+          <span className="hidden sm:block">Memory shared / private</span>
+          <span className="hidden sm:block" />
         </div>
         <div
           ref={scroller}
@@ -272,7 +273,7 @@ export function LineageView() {
                   data-testid={`node-${n.name}`}
                   data-kind={n.kind}
                   data-state={n.state}
-                  className="absolute inset-x-0 grid grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800/60 px-2 text-sm hover:bg-slate-800/50"
+                  className="absolute inset-x-0 grid grid-cols-[2rem_minmax(0,1fr)_5rem] sm:grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800/60 px-2 text-sm hover:bg-slate-800/50"
                   style={{ top, height: ROW }}
                 >
                   <span>
@@ -297,8 +298,8 @@ export function LineageView() {
                     {n.kind === 'vm' && n.vm.persistent && <Badge tone="amber">persistent</Badge>}
                   </span>
                   <span className="text-xs text-slate-300">{n.state}</span>
-                  <span className="truncate font-mono text-xs text-slate-400">{n.kind === 'vm' ? (n.vm.ip ?? '') : ''}</span>
-                  <span className="text-xs text-slate-400">
+                  <span className="hidden truncate font-mono text-xs text-slate-400 sm:block">{n.kind === 'vm' ? (n.vm.ip ?? '') : ''}</span>
+                  <span className="hidden text-xs text-slate-400 sm:block">
                     {n.kind === 'template' ? (
                       <>
                         {plural(n.vmCount, 'child', 'children')}
@@ -307,7 +308,7 @@ export function LineageView() {
                       </>
                     ) : null}
                   </span>
-                  <span className="flex items-center gap-2 whitespace-nowrap text-[11px] text-slate-400">
+                  <span className="hidden items-center gap-2 whitespace-nowrap text-[11px] text-slate-400 sm:flex">
                     {n.kind === 'vm' && n.mem ? (
                       <>
                         <MemBar shared={n.mem.sharedBytes} priv={n.mem.privateBytes} />
@@ -320,7 +321,7 @@ export function LineageView() {
                       </>
                     ) : null}
                   </span>
-                  <span className="text-right">
+                  <span className="hidden text-right sm:block">
                     {n.kind === 'template' && canOperate && n.state === 'frozen' && (
                       <Button size="sm" variant="primary" onClick={() => setForkFor(n.template)} aria-label={`Fork ${n.name}`}>
                         Fork…

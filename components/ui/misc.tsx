@@ -32,7 +32,7 @@ export function Badge({ children, tone = 'slate', title }: { children: ReactNode
 
 export function Panel({ title, actions, children, className = '', id }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string; id?: string }) {
   return (
-    <section className={`rounded-md border border-slate-800 bg-slate-900/70 ${className}`} aria-labelledby={id}>
+    <section className={`min-w-0 rounded-md border border-slate-800 bg-slate-900/70 ${className}`} aria-labelledby={id}>
       {(title || actions) && (
         <header className="flex items-center justify-between gap-2 border-b border-slate-800 px-3 py-2">
           <h2 id={id} className="text-xs font-semibold uppercase tracking-wide text-slate-400">
