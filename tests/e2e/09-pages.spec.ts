@@ -119,7 +119,9 @@ test('keyboard: skip link, one tab stop for the sidebar tree, Fork… within a f
   const stops = await tree.locator('a[tabindex="0"]').count();
   expect(stops).toBe(1);
   await tree.locator('a[tabindex="0"]').focus();
+  await page.keyboard.press('Home');
   const first = await page.evaluate(() => document.activeElement?.textContent);
+  expect(first).toBe(await tree.locator('a[data-tree-item]').first().textContent());
   await page.keyboard.press('ArrowDown');
   const second = await page.evaluate(() => document.activeElement?.textContent);
   expect(second).not.toBe(first);
