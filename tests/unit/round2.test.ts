@@ -49,9 +49,7 @@ describe('lineage graph layout', () => {
   it('places a template and 500 children at distinct finite points inside the unit circle', () => {
     const kids: LineageNode[] = Array.from({ length: 500 }, (_, i) => ({ kind: 'vm', id: `v${i}`, name: `c-${i}`, state: i === 7 ? 'crashed' : 'running', vm: {} as never, children: [] }));
     const tpl = { kind: 'template', id: 't', name: 't', state: 'frozen', template: {} as never, children: kids, counts: {}, vmCount: 500, sharedBytes: 0, privateBytes: 0 } as LineageNode;
-    const t0 = performance.now();
     const { nodes, links } = layoutLineage([tpl]);
-    expect(performance.now() - t0).toBeLessThan(500);
     expect(nodes).toHaveLength(501);
     expect(links).toHaveLength(500);
     const keys = new Set(nodes.map((n) => `${n.x.toFixed(4)},${n.y.toFixed(4)}`));
