@@ -64,7 +64,7 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
         Identity check: {check.ok ? `all ${plural(result.children.length, 'child', 'children')} have distinct hostname, MAC, IP, machine-id and vmgenid.` : check.problems.join('; ')}
       </p>
       <div className="max-h-56 overflow-auto rounded border border-slate-800">
-        <table className="w-full text-left text-xs">
+        <table className="stack w-full text-left text-xs">
           <thead className="sticky top-0 bg-slate-900 text-slate-400">
             <tr>
               <th className="px-2 py-1">Child</th>
@@ -77,15 +77,15 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
           <tbody className="font-mono">
             {result.children.map((c, i) => (
               <tr key={c.id} className="border-t border-slate-800">
-                <td className="px-2 py-1">
+                <td className="px-2 py-1" data-label="Child">
                   <Link prefetch={false} href={`/vms/${c.name}`} className="text-sky-300 hover:underline">
                     {c.name}
                   </Link>
                 </td>
-                <td className="px-2 py-1">{per[i] !== undefined ? Math.round(per[i]) : '–'}</td>
-                <td className="px-2 py-1">{c.identity?.ip ?? '–'}</td>
-                <td className="px-2 py-1">{c.identity?.mac ?? '–'}</td>
-                <td className="px-2 py-1">{String(c.identity?.machineId ?? '–').slice(0, 12)}</td>
+                <td className="px-2 py-1" data-label="ms">{per[i] !== undefined ? Math.round(per[i]) : '–'}</td>
+                <td className="px-2 py-1" data-label="IP">{c.identity?.ip ?? '–'}</td>
+                <td className="px-2 py-1" data-label="MAC">{c.identity?.mac ?? '–'}</td>
+                <td className="px-2 py-1" data-label="machine-id">{String(c.identity?.machineId ?? '–').slice(0, 12)}</td>
               </tr>
             ))}
           </tbody>
