@@ -283,7 +283,7 @@ export function PrepareWizard() {
               {template!.warmup.map((w, i) => (
                 <li key={i} className="rounded border border-slate-800 bg-black/40">
                   <div className="flex gap-3 px-2 py-1 text-xs">
-                    <span className="font-mono">$ {w.cmd}</span>
+                    <span className="min-w-0 break-all font-mono">$ {w.cmd}</span>
                     <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
                     <span className="text-slate-400">{ms(w.ms)}</span>
                   </div>
