@@ -70,7 +70,7 @@ export function layoutLineage(roots: LineageNode[]): { nodes: GraphPoint[]; link
 export function LineageGraph({ roots, big = false, label = 'Lineage graph' }: { roots: LineageNode[]; big?: boolean; label?: string }) {
   const { nodes, links } = useMemo(() => layoutLineage(roots), [roots]);
   const S = 1000; // viewBox side; the tree radius leaves room for labels
-  const R = S * 0.36;
+  const R = S * 0.4;
   const vms = nodes.filter((n) => n.kind === 'vm').length;
   // a wall is read from across a room: bigger type and dots there (the SVG scales with its box)
   const dot = (vms > 200 ? 5 : vms > 60 ? 8 : 12) * (big ? 1.4 : 1);
