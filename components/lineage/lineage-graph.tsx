@@ -70,7 +70,7 @@ export function layoutLineage(roots: LineageNode[]): { nodes: GraphPoint[]; link
 export function LineageGraph({ roots, big = false, label = 'Lineage graph' }: { roots: LineageNode[]; big?: boolean; label?: string }) {
   const { nodes, links } = useMemo(() => layoutLineage(roots), [roots]);
   const S = 1000; // viewBox side; the tree radius leaves room for labels
-  const R = S * 0.4;
+  const R = S * 0.36;
   const vms = nodes.filter((n) => n.kind === 'vm').length;
   // a wall is read from across a room: bigger type and dots there (the SVG scales with its box)
   const dot = (vms > 200 ? 5 : vms > 60 ? 8 : 12) * (big ? 1.4 : 1);
@@ -81,7 +81,7 @@ export function LineageGraph({ roots, big = false, label = 'Lineage graph' }: { 
   const counts = nodes.filter((n) => n.kind === 'vm').reduce<Record<string, number>>((a, n) => ((a[n.state] = (a[n.state] ?? 0) + 1), a), {});
   return (
     <figure className="flex h-full min-h-0 w-full flex-col" data-testid="lineage-graph" data-nodes={nodes.length}>
-      <svg viewBox={`0 0 ${S} ${S}`} className="min-h-0 w-full flex-1" role="img" aria-label={`${label}: ${nodes.length - vms} templates, ${vms} VMs`} preserveAspectRatio="xMidYMid meet">
+      <svg viewBox={`0 0 ${S} ${S}`} className="min-h-0 w-full flex-1 overflow-visible" role="img" aria-label={`${label}: ${nodes.length - vms} templates, ${vms} VMs`} preserveAspectRatio="xMidYMid meet">
         <g stroke="#475569" strokeWidth={big ? 2 : 1.5}>
           {links.map((l) => (
             <line key={`${l.from.id}-${l.to.id}`} x1={S / 2 + l.from.x * R} y1={S / 2 + l.from.y * R} x2={S / 2 + l.to.x * R} y2={S / 2 + l.to.y * R} style={{ transition: 'all 0.6s ease' }} />
