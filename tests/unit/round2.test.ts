@@ -7,6 +7,8 @@ import { execStartError } from '../../lib/engine/vm';
 import { parsePorts } from '../../lib/client/ports';
 import { layoutLineage } from '../../components/lineage/lineage-graph';
 import { forkSchema, prepareSchema } from '../../lib/validations';
+import { allocateNetwork, memoryNetworkStore, releaseNetwork, setNetworkStore } from '../../lib/engine/network';
+import net from 'node:net';
 import type { LineageNode } from '../../lib/client/lineage';
 
 const USERNET = 'Hub -1 (net0):\r\n  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n  TCP[HOST_FORWARD]  14       127.0.0.1 45125        10.1.0.5  8080     0     0\r\n  TCP[HOST_FORWARD]   9       127.0.0.1 45123        10.1.0.5    80     0     0\r\n  TCP[ESTABLISHED]   22       10.1.0.5   80       10.0.2.2 51234     0     0\r\n';
@@ -57,5 +59,34 @@ describe('lineage graph layout', () => {
     for (const n of nodes) expect(Math.hypot(n.x, n.y)).toBeLessThanOrEqual(1.0001);
     expect(nodes.find((n) => n.id === 't')).toMatchObject({ x: 0, y: 0, kind: 'template' });
     expect(nodes.find((n) => n.name === 'c-7')?.state).toBe('crashed');
+  });
+});
+
+describe('host ports are kept for the same VM', () => {
+  it('a second allocation (reset, a slot forked) keeps the ports; ports its own QEMU holds are taken as bound', async () => {
+    setNetworkStore(memoryNetworkStore());
+    process.env.INSTACLONE_PORT_RANGE = '39000-39999';
+    try {
+      const a = await allocateNetwork('keep1', { forwardPorts: [80, 8080] });
+      const again = await allocateNetwork('keep1', { forwardPorts: [80, 8080] });
+      expect(again.hostPorts).toEqual(a.hostPorts);
+      // after a restart the process holds nothing, but the VM's QEMU still listens on its port
+      await releaseNetwork('keep1');
+      const busy = net.createServer();
+      await new Promise<void>((r) => busy.listen(a.hostPorts[80], '127.0.0.1', () => r()));
+      try {
+        const bound = await allocateNetwork('keep2', { forwardPorts: [80], reuse: { ports: { 80: a.hostPorts[80] }, bound: true } });
+        expect(bound.hostPorts[80]).toBe(a.hostPorts[80]);
+        // without `bound`, a port someone else listens on is not reused
+        const other = await allocateNetwork('keep3', { forwardPorts: [80], reuse: { ports: { 80: a.hostPorts[80] } } });
+        expect(other.hostPorts[80]).not.toBe(a.hostPorts[80]);
+      } finally {
+        busy.close();
+      }
+    } finally {
+      for (const id of ['keep1', 'keep2', 'keep3']) await releaseNetwork(id);
+      setNetworkStore(null);
+      delete process.env.INSTACLONE_PORT_RANGE;
+    }
   });
 });
