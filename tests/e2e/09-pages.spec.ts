@@ -38,7 +38,15 @@ async function overflow(page: Page) {
     const doc = document.scrollingElement!;
     if (doc.scrollWidth > window.innerWidth + 1) out.push(`page ${doc.scrollWidth} > ${window.innerWidth}`);
     const main = document.getElementById('content');
-    if (main && main.scrollWidth > main.clientWidth + 1) out.push(`#content ${main.scrollWidth} > ${main.clientWidth}`);
+    if (main && main.scrollWidth > main.clientWidth + 1) {
+      // name the deepest elements that stick out, so a failure says what to fix
+      const edge = main.getBoundingClientRect().right;
+      const wide = Array.from(main.querySelectorAll<HTMLElement>('*'))
+        .filter((e) => e.getBoundingClientRect().right > edge + 1 && !Array.from(e.children).some((c) => c.getBoundingClientRect().right > edge + 1))
+        .slice(0, 3)
+        .map((e) => `${e.tagName.toLowerCase()}.${String(e.className).split(' ').slice(0, 3).join('.')} "${(e.textContent ?? '').trim().slice(0, 30)}"`);
+      out.push(`#content ${main.scrollWidth} > ${main.clientWidth}: ${wide.join(' | ')}`);
+    }
     return out;
   });
 }
