@@ -19,11 +19,11 @@ export function History({ target }: { target: string }) {
         <h3 className="mb-1 text-xs font-semibold uppercase text-slate-400">Event log</h3>
         <ul className="max-h-64 overflow-y-auto rounded border border-slate-800 text-xs" data-testid="event-log">
           {(log.data ?? []).slice(0, 50).map((e) => (
-            <li key={e.id} className="grid grid-cols-[5rem_5rem_1fr_4rem] gap-2 border-b border-slate-800/60 px-2 py-1">
+            <li key={e.id} className="grid grid-cols-[4rem_minmax(0,1fr)_4rem] gap-2 sm:grid-cols-[5rem_5rem_1fr_4rem] border-b border-slate-800/60 px-2 py-1">
               <span className="text-slate-400" title={e.at}>
                 {ago(e.at)}
               </span>
-              <span className="text-slate-400">{e.actor}</span>
+              <span className="hidden truncate text-slate-400 sm:block">{e.actor}</span>
               <span className={e.result === 'ok' ? 'text-slate-200' : 'text-rose-300'}>
                 {e.action}
                 {e.message ? ` — ${e.message}` : ''}

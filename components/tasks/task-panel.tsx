@@ -12,7 +12,7 @@ export function TaskRow({ t, open, onToggle }: { t: Task; open: boolean; onToggl
   const lastLine = t.log.trim().split('\n').pop();
   return (
     <li className="border-b border-slate-800/70" data-testid="task" data-state={t.state} data-kind={t.kind}>
-      <button type="button" onClick={onToggle} aria-expanded={open} className="grid w-full grid-cols-[6rem_1fr_8rem_7rem_6rem] items-center gap-3 px-3 py-1 text-left text-xs hover:bg-slate-800/60">
+      <button type="button" onClick={onToggle} aria-expanded={open} className="grid w-full grid-cols-[5rem_minmax(0,1fr)_5rem] items-center sm:grid-cols-[6rem_1fr_8rem_7rem_6rem] gap-3 px-3 py-1 text-left text-xs hover:bg-slate-800/60">
         <span className="font-medium text-slate-200">{t.kind}</span>
         <span className="truncate text-slate-300">
           {t.targetName ?? t.targetId ?? ''}
@@ -20,8 +20,8 @@ export function TaskRow({ t, open, onToggle }: { t: Task; open: boolean; onToggl
           {t.state === 'failed' && t.error ? <span className="ml-2 text-rose-300">{t.error}</span> : null}
         </span>
         <span>{t.state === 'running' ? <Progress value={t.progress} label={`${t.kind} progress`} /> : <span className={t.state === 'failed' ? 'text-rose-400' : 'text-emerald-400'}>{t.state}</span>}</span>
-        <span className="text-slate-400">{t.actor}</span>
-        <span className="text-right text-slate-400">{dur !== undefined ? ms(dur) : ago(t.startedAt)}</span>
+        <span className="hidden truncate text-slate-400 sm:block">{t.actor}</span>
+        <span className="hidden text-right text-slate-400 sm:block">{dur !== undefined ? ms(dur) : ago(t.startedAt)}</span>
       </button>
       {open && (
         <pre className="max-h-48 overflow-auto bg-black/40 px-3 py-2 font-mono text-[11px] whitespace-pre-wrap text-slate-300">
