@@ -80,7 +80,7 @@ export function PrepareWizard() {
   const [step, setStep] = useState(0);
   const [form, setForm] = useState<Form>(() => ({
     image: 'tiny',
-    name: `web-${randomSuffix()}`,
+    name: '', // a random default is chosen after hydration (server and browser would pick different ones)
     memory: '256',
     vcpus: '1',
     warmup: ['httpd -p 8080 -h /www && echo httpd started on port 8080'],
@@ -115,6 +115,7 @@ export function PrepareWizard() {
   }, [running]);
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+  useEffect(() => setForm((f) => (f.name ? f : { ...f, name: `web-${randomSuffix()}` })), []);
 
   /** Names of templates and VMs that exist: a new template's name must differ (checked as it is typed). */
   const takenNames = useMemo(() => new Set([...(ls.data?.templates ?? []).map((t) => t.name), ...(ls.data?.vms ?? []).map((v) => v.name)]), [ls.data]);

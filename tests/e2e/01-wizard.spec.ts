@@ -19,6 +19,7 @@ test('prepare wizard, keyboard only', async ({ page }, info) => {
   await expect(wizard).toBeVisible();
 
   // Step 1: the name field has focus; every input is labelled.
+  await expect(page.getByLabel('Template name')).toHaveValue(/^web-/); // hydrated: the default name is chosen in the browser
   await expect(page.getByLabel('Template name')).toBeFocused();
   await page.keyboard.press('Control+A');
   await page.keyboard.type(name);

@@ -2,10 +2,20 @@
 // Forwarded ports are proven by connecting to the ports the VM page shows, after a fork from a
 // prelaunched slot, a fork that overrides the template's ports, and a reset.
 import { expect, test, type Page } from '@playwright/test';
-import { api, cli, login, rand, shot } from './helpers';
+import { api, cli, login, rand, readState, shot, writeState } from './helpers';
 
-const TPL = rand('e2e-pt');
-let child = '';
+// kept in the run's state file: after a failed test Playwright starts a new worker (module state lost)
+let TPL = readState().portsTemplate ?? rand('e2e-pt');
+
+/** A running child of TPL (the ports test made one). */
+async function runningChild(): Promise<string> {
+  const ls = await (await (await api()).get('/api/v1/ls')).json();
+  const t = ls.templates.find((x: { name: string }) => x.name === TPL);
+  const v = ls.vms.find((x: { templateId: string; state: string }) => x.templateId === t?.id && x.state === 'running');
+  if (v) return v.name;
+  const f = await (await api()).post(`/api/v1/templates/${TPL}/fork`, { data: { count: 1, prefix: rand('e2e-x') } });
+  return (await f.json()).children[0].name;
+}
 
 /** The host ports the VM page lists, by guest port. */
 async function shownPorts(page: Page): Promise<Record<string, number>> {
@@ -36,6 +46,9 @@ function collectErrors(page: Page): string[] {
 
 test.beforeAll(async () => {
   const a = await api();
+  if (readState().portsTemplate && (await a.get(`/api/v1/templates/${TPL}`)).ok()) return;
+  TPL = rand('e2e-pt');
+  writeState({ portsTemplate: TPL });
   // the wizard's own example: a web server on 8080, forwarded with 80; quiesced for the toggle check
   const r = await a.post('/api/v1/templates', { data: { image: 'tiny', name: TPL, warmup: ['httpd -p 8080 -h /www'], ports: [80, 8080], slots: 2, prelaunch: true, quiesce: true } });
   expect(r.ok(), await r.text()).toBeTruthy();
@@ -45,7 +58,7 @@ test('ports shown for a child from a prelaunched slot are the ones QEMU forwards
   const a = await api();
   const f = await a.post(`/api/v1/templates/${TPL}/fork`, { data: { count: 1, prefix: rand('e2e-p') } });
   expect(f.ok(), await f.text()).toBeTruthy();
-  child = (await f.json()).children[0].name;
+  const child = (await f.json()).children[0].name;
   await login(page, `/vms/${child}`);
   await expect(page.getByTestId('vm-detail')).toHaveAttribute('data-state', 'running');
   await expect(page.getByTestId('vm-ports')).toContainText('guest 8080');
@@ -111,6 +124,7 @@ test('fork dialog: count checked as typed with the range stated, persistence exp
 
 test('wizard: a taken name is refused at step 1, as it is typed', async ({ page }) => {
   await login(page, '/prepare');
+  await expect(page.getByLabel('Template name')).toHaveValue(/^web-/); // hydrated
   await page.getByLabel('Template name').fill(TPL);
   await expect(page.getByTestId('name-taken')).toHaveText(`The name "${TPL}" is already used by a template or VM; choose another name.`);
   await page.keyboard.press('Enter');
@@ -120,7 +134,7 @@ test('wizard: a taken name is refused at step 1, as it is typed', async ({ page 
 });
 
 test('exec: a missing program is one sentence, and the previous output is cleared', async ({ page }) => {
-  expect(child).not.toBe('');
+  const child = await runningChild();
   await login(page, `/vms/${child}`);
   const cmd = page.getByLabel(/Command to run in the guest/);
   await cmd.fill('hostname');
