@@ -35,3 +35,9 @@ export function randomSuffix(n = 4): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** Milliseconds with a decimal below 10 ms (claim latency is often a few ms). */
+export function msFine(v: number | undefined | null): string {
+  if (v === undefined || v === null || !Number.isFinite(v)) return '–';
+  return v < 10 ? `${v.toFixed(1)} ms` : ms(v);
+}

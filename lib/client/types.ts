@@ -41,6 +41,8 @@ export interface Vm {
   startedAt?: string | null;
   stoppedAt?: string | null;
   forkMs?: number;
+  /** pool membership (lib/engine/pools): spare or claimed, and by whom */
+  pool?: { pool: string; state: string; claimedBy: string | null; label: string | null } | null;
 }
 
 export interface Timings {
