@@ -9,9 +9,10 @@ import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--network isolated|outbound] [--boot-timeout SECONDS] [--json]
-  instaclone fork PARENT --count N [--persistent] [--prefix P] [--ssh-keys | --keep-ssh-keys] [--json]
+  instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--port GUESTPORT]... [--network isolated|outbound] [--boot-timeout SECONDS] [--json]
+  instaclone fork PARENT --count N [--persistent] [--prefix P] [--port GUESTPORT]... [--ssh-keys | --keep-ssh-keys] [--json]
   instaclone fork VM --count N [--quiesce] [--persistent] [--prefix P] [--json]   (live fork of a running VM)
+    (--port: guest TCP ports forwarded from 127.0.0.1; prepare sets the template's list, default 80 and 22; fork overrides it)
   instaclone images [--json]
   instaclone images import NAME --disk FILE [--format auto|qcow2|raw|vmdk|vdi|vhdx|vpc] [--firmware bios|uefi] [--json]
   instaclone images rm NAME
@@ -117,6 +118,7 @@ async function main(argv: string[]): Promise<number> {
       count: { type: 'string' },
       persistent: { type: 'boolean' },
       prefix: { type: 'string' },
+      port: { type: 'string', multiple: true },
       force: { type: 'boolean' },
       timeout: { type: 'string' },
       disk: { type: 'string' },
@@ -163,6 +165,7 @@ async function main(argv: string[]): Promise<number> {
         ...(o.vcpus ? { vcpus: num(o.vcpus) } : {}),
         ...(o.network ? { network: o.network } : {}),
         ...(o['boot-timeout'] !== undefined ? { bootTimeout: num(o['boot-timeout']) } : {}),
+        ...(o.port ? { ports: o.port.map(num) } : {}),
       });
       out(r, () => {
         const t = r.timings ?? {};
@@ -179,6 +182,7 @@ async function main(argv: string[]): Promise<number> {
         ...(o.quiesce ? { quiesce: true } : {}),
         ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
         ...(o['ssh-keys'] ? { sshKeys: true } : o['keep-ssh-keys'] ? { sshKeys: false } : {}),
+        ...(o.port ? { ports: o.port.map(num) } : {}),
       });
       out(r, () =>
         [

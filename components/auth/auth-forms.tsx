@@ -8,7 +8,7 @@ function Shell({ title, children }: { title: string; children: React.ReactNode }
     <main className="grid min-h-screen place-items-center bg-slate-950 p-4">
       <div className="w-full max-w-sm rounded-lg border border-slate-800 bg-slate-900 p-6 shadow-xl">
         <div className="mb-5 flex items-center gap-2">
-          <span className="grid h-7 w-7 place-items-center rounded bg-sky-600 text-xs font-bold text-white" aria-hidden>
+          <span className="grid h-7 w-7 place-items-center rounded bg-sky-700 text-xs font-bold text-white" aria-hidden>
             IC
           </span>
           <h1 className="text-lg font-semibold text-white">{title}</h1>
@@ -53,10 +53,10 @@ export function LoginForm({ next }: { next: string }) {
             {error}
           </p>
         )}
-        <button type="submit" disabled={busy} className="w-full rounded bg-sky-600 py-2 font-medium text-white hover:bg-sky-500 disabled:opacity-50">
+        <button type="submit" disabled={busy} className="w-full rounded bg-sky-700 py-2 font-medium text-white hover:bg-sky-600 disabled:opacity-50">
           {busy ? 'Logging in…' : 'Log in'}
         </button>
-        <p className="text-xs text-slate-500">
+        <p className="text-xs text-slate-400">
           First start? The server console printed a one-time setup link (<code>/setup?token=…</code>) for the first admin.
         </p>
       </form>
@@ -106,7 +106,7 @@ export function SetupForm({ token }: { token: string }) {
             {error}
           </p>
         )}
-        <button type="submit" disabled={busy} className="w-full rounded bg-sky-600 py-2 font-medium text-white hover:bg-sky-500 disabled:opacity-50">
+        <button type="submit" disabled={busy} className="w-full rounded bg-sky-700 py-2 font-medium text-white hover:bg-sky-600 disabled:opacity-50">
           {busy ? 'Saving…' : 'Set password and log in'}
         </button>
       </form>

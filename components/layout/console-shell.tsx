@@ -1,7 +1,7 @@
 'use client';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
-import type { ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useEngineEvents } from '@/lib/client/use-engine-events';
 import { TaskPanel } from '@/components/tasks/task-panel';
 import { ToastProvider } from '@/components/ui/toasts';
@@ -20,18 +20,29 @@ const NAV = [
 export function ConsoleShell({ children }: { children: ReactNode }) {
   const { connected } = useEngineEvents();
   const path = usePathname();
+  // below 640 px the sidebar is a menu behind a button (closed again when a link is followed)
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [path]);
   return (
     <ToastProvider>
+      <a href="#content" className="sr-only rounded bg-sky-700 px-3 py-2 text-white focus:not-sr-only focus:fixed focus:top-2 focus:left-2 focus:z-50">
+        Skip to content
+      </a>
       <div className="flex h-screen flex-col bg-slate-950 text-slate-200" data-live={connected ? 'on' : 'off'}>
-        <TopBar connected={connected} />
-        <div className="flex min-h-0 flex-1">
-          <aside className="flex w-60 shrink-0 flex-col border-r border-slate-800 bg-slate-925 bg-slate-900/60">
+        <TopBar connected={connected} menuOpen={menuOpen} onMenu={() => setMenuOpen((o) => !o)} />
+        <div className="relative flex min-h-0 flex-1">
+          <aside
+            id="sidebar"
+            data-testid="sidebar"
+            className={`${menuOpen ? 'flex' : 'hidden'} absolute inset-0 z-30 w-full flex-col border-r border-slate-800 bg-slate-950 sm:static sm:flex sm:w-60 sm:shrink-0 sm:bg-slate-900/60`}
+          >
             <nav aria-label="Main" className="border-b border-slate-800 p-2">
               <ul className="space-y-0.5">
                 {NAV.map((n) => (
                   <li key={n.href}>
                     <Link
                       href={n.href}
+                      prefetch={false}
                       aria-current={path === n.href ? 'page' : undefined}
                       className={`block rounded px-2 py-1 text-sm ${path === n.href ? 'bg-sky-900/60 text-white' : 'text-slate-300 hover:bg-slate-800'}`}
                     >
@@ -44,7 +55,7 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
             <ResourceTree />
           </aside>
           <div className="flex min-w-0 flex-1 flex-col">
-            <main className="min-h-0 flex-1 overflow-y-auto p-4" id="content">
+            <main className="min-h-0 flex-1 overflow-x-hidden overflow-y-auto p-3 outline-none sm:p-4" id="content" tabIndex={-1}>
               {children}
             </main>
             <TaskPanel />

@@ -27,7 +27,7 @@ export function HealthSummary() {
       ))}
       {!h.ok && (
         <li className="md:col-span-4 text-amber-300">
-          The host is not ready: see above. <Link href="/api/health" className="underline">raw health report</Link>
+          The host is not ready: see above. <Link prefetch={false} href="/api/health" className="underline">raw health report</Link>
         </li>
       )}
     </ul>

@@ -6,7 +6,7 @@ import { useMemo, useRef, useState, useCallback, useEffect } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { useCan, useLs, useStats } from '@/lib/client/hooks';
 import { buildLineage, flatten, type LineageNode } from '@/lib/client/lineage';
-import { bytes } from '@/lib/client/format';
+import { bytes, plural } from '@/lib/client/format';
 import { deleteVm, vmAction, type VmAction } from '@/lib/client/api/vms';
 import { errorText } from '@/lib/client/api/http';
 import { canReset, canStop } from '@/lib/client/vm-state';
@@ -17,6 +17,7 @@ import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { ForkDialog } from '@/components/template/fork-dialog';
 import { ReadOnlyNote } from '@/components/auth/read-only-note';
+import { LineageGraph } from './lineage-graph';
 
 const ROW = 34;
 const STATES = ['all', 'running', 'starting', 'stopped', 'crashed', 'failed', 'frozen', 'preparing'];
@@ -30,6 +31,7 @@ export function LineageView() {
   const canOperate = useCan('operator');
   const roots = useMemo(() => buildLineage(ls.data, stats.data), [ls.data, stats.data]);
   const [query, setQuery] = useState('');
+  const [graph, setGraph] = useState(false); // the same graphical tree as the wall, above the list
   const [stateFilter, setStateFilter] = useState('all');
   const [toggled, setToggled] = useState<Set<string>>(new Set());
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -127,7 +129,8 @@ export function LineageView() {
             {Object.entries(counts)
               .map(([s, n]) => `${n} ${s}`)
               .join(' · ') || 'none running'}
-            {stats.data && ` · memory shared ${bytes(stats.data.totals.sharedBytes)} / private ${bytes(stats.data.totals.privateBytes)}`}
+            {stats.data &&
+              ` · children's memory: shared with templates ${bytes(stats.data.totals.sharedBytes)}, private ${bytes(stats.data.totals.privateBytes)} · saved by sharing (resident − proportional, slots included) ${bytes(stats.data.totals.savedBytes)}`}
           </p>
         </div>
         <div className="ml-auto flex flex-wrap items-end gap-2">
@@ -157,8 +160,11 @@ export function LineageView() {
           <Button size="sm" onClick={() => setToggled(new Set(roots.flatMap(function ids(n: LineageNode): string[] { return [...(n.children.length > 0 && n.children.length <= 100 ? [n.id] : []), ...n.children.flatMap(ids)]; })))}>
             Collapse all
           </Button>
+          <Button size="sm" aria-pressed={graph} onClick={() => setGraph((g) => !g)} data-testid="graph-toggle">
+            {graph ? 'Hide graph' : 'Show graph'}
+          </Button>
           {canOperate && (
-            <Link href="/prepare" className="rounded border border-sky-500 bg-sky-600 px-3 py-1 text-sm font-medium text-white hover:bg-sky-500">
+            <Link prefetch={false} href="/prepare" className="rounded border border-sky-500 bg-sky-700 px-3 py-1 text-sm font-medium text-white hover:bg-sky-600">
               Prepare template
             </Link>
           )}
@@ -166,6 +172,12 @@ export function LineageView() {
       </div>
 
       <ReadOnlyNote what="Preparing templates, forking, and stopping, resetting or deleting children" />
+
+      {graph && (
+        <section aria-label="Lineage graph" className="h-[60vh] min-h-80 shrink-0 rounded border border-slate-800 bg-slate-950 p-2">
+          <LineageGraph roots={roots} />
+        </section>
+      )}
 
       {selected.size > 0 && (
         <div className="flex flex-wrap items-center gap-2 rounded border border-sky-800 bg-sky-950/50 px-3 py-2 text-sm" data-testid="bulk-bar">
@@ -219,7 +231,7 @@ export function LineageView() {
       <ErrorNote error={ls.error} />
 
       <div className="flex min-h-0 flex-1 flex-col rounded-md border border-slate-800 bg-slate-900/60">
-        <div className="grid grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800 px-2 py-1.5 text-[11px] font-semibold uppercase tracking-wide text-slate-500">
+        <div className="grid grid-cols-[2rem_minmax(0,1fr)_5rem] sm:grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800 px-2 py-1.5 text-[11px] font-semibold uppercase tracking-wide text-slate-400">
           <input
             type="checkbox"
             aria-label="Select all visible children"
@@ -228,10 +240,11 @@ export function LineageView() {
           />
           <span>Name</span>
           <span>State</span>
-          <span>Address</span>
-          <span>Children / slots</span>
-          <span>Memory shared / private</span>
-          <span />
+          {/* below 640 px: name and state only (the VM page has the rest) */}
+          <span className="hidden sm:block">Address</span>
+          <span className="hidden sm:block">Children / slots</span>
+          <span className="hidden sm:block">Memory shared / private</span>
+          <span className="hidden sm:block" />
         </div>
         <div
           ref={scroller}
@@ -261,7 +274,7 @@ export function LineageView() {
                   data-testid={`node-${n.name}`}
                   data-kind={n.kind}
                   data-state={n.state}
-                  className="absolute inset-x-0 grid grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800/60 px-2 text-sm hover:bg-slate-800/50"
+                  className="absolute inset-x-0 grid grid-cols-[2rem_minmax(0,1fr)_5rem] sm:grid-cols-[2rem_minmax(14rem,1fr)_6rem_7rem_10rem_15rem_5rem] items-center gap-2 border-b border-slate-800/60 px-2 text-sm hover:bg-slate-800/50"
                   style={{ top, height: ROW }}
                 >
                   <span>
@@ -278,7 +291,7 @@ export function LineageView() {
                       <span className="w-4" />
                     )}
                     <StateDot state={n.state} />
-                    <Link href={href} className={`truncate hover:underline ${n.kind === 'template' ? 'font-semibold text-indigo-200' : 'text-slate-100'}`}>
+                    <Link prefetch={false} href={href} className={`truncate hover:underline ${n.kind === 'template' ? 'font-semibold text-indigo-200' : 'text-slate-100'}`}>
                       {n.name}
                     </Link>
                     <Badge tone={n.kind === 'template' ? 'indigo' : 'slate'}>{stateLabel(n)}</Badge>
@@ -287,17 +300,17 @@ export function LineageView() {
                     {n.kind === 'vm' && <PoolBadge pool={n.vm.pool} />}
                   </span>
                   <span className="text-xs text-slate-300">{n.state}</span>
-                  <span className="truncate font-mono text-xs text-slate-400">{n.kind === 'vm' ? (n.vm.ip ?? '') : ''}</span>
-                  <span className="text-xs text-slate-400">
+                  <span className="hidden truncate font-mono text-xs text-slate-400 sm:block">{n.kind === 'vm' ? (n.vm.ip ?? '') : ''}</span>
+                  <span className="hidden text-xs text-slate-400 sm:block">
                     {n.kind === 'template' ? (
                       <>
-                        {n.vmCount} children
+                        {plural(n.vmCount, 'child', 'children')}
                         {n.counts.running ? <span className="text-emerald-400"> · {n.counts.running} up</span> : null}
                         {n.template.slots.total > 0 && <span> · {n.template.slots.free} slots</span>}
                       </>
                     ) : null}
                   </span>
-                  <span className="flex items-center gap-2 whitespace-nowrap text-[11px] text-slate-400">
+                  <span className="hidden items-center gap-2 whitespace-nowrap text-[11px] text-slate-400 sm:flex">
                     {n.kind === 'vm' && n.mem ? (
                       <>
                         <MemBar shared={n.mem.sharedBytes} priv={n.mem.privateBytes} />
@@ -310,7 +323,7 @@ export function LineageView() {
                       </>
                     ) : null}
                   </span>
-                  <span className="text-right">
+                  <span className="hidden text-right sm:block">
                     {n.kind === 'template' && canOperate && n.state === 'frozen' && (
                       <Button size="sm" variant="primary" onClick={() => setForkFor(n.template)} aria-label={`Fork ${n.name}`}>
                         Fork…
@@ -322,7 +335,7 @@ export function LineageView() {
             })}
           </div>
         </div>
-        <div className="flex items-center gap-4 border-t border-slate-800 px-3 py-1 text-[11px] text-slate-500">
+        <div className="flex items-center gap-4 border-t border-slate-800 px-3 py-1 text-[11px] text-slate-400">
           <span>{rows.length} rows</span>
           <span className="flex items-center gap-1">
             <span className="inline-block h-2 w-3 rounded-sm bg-indigo-500" /> shared with template

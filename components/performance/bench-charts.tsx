@@ -106,7 +106,7 @@ function Figure({ id, label, value, text, note }: { id: string; label: string; v
     <div className="rounded-md border border-slate-800 bg-slate-900/70 px-4 py-3" data-testid={id} data-value={value ?? ''}>
       <div className="text-xs text-slate-400">{label}</div>
       <div className="text-2xl font-semibold text-slate-100">{text}</div>
-      {note && <div className="text-[11px] text-slate-500">{note}</div>}
+      {note && <div className="text-[11px] text-slate-400">{note}</div>}
     </div>
   );
 }
@@ -138,8 +138,8 @@ function Targets({ targets }: { targets: Target[] }) {
   return (
     <section className="rounded-md border border-slate-800 bg-slate-900/70 p-3">
       <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-400">Targets</h2>
-      <table className="w-full text-left text-sm" data-testid="bench-targets">
-        <thead className="text-xs text-slate-500">
+      <table className="stack w-full text-left text-sm" data-testid="bench-targets">
+        <thead className="text-xs text-slate-400">
           <tr>
             <th className="py-1 font-normal">measure</th>
             <th className="font-normal">value</th>
@@ -150,17 +150,17 @@ function Targets({ targets }: { targets: Target[] }) {
         <tbody>
           {targets.map((t) => (
             <tr key={t.id} className="border-t border-slate-800/60 align-top" data-testid={`target-${t.id}`}>
-              <td className="py-1 pr-3 text-slate-300">
+              <td className="py-1 pr-3 text-slate-300" data-label="measure">
                 {t.label}
-                {t.boundBy && <div className="text-[11px] text-slate-500">{t.boundBy}</div>}
+                {t.boundBy && <div className="text-[11px] text-slate-400">{t.boundBy}</div>}
               </td>
-              <td className="whitespace-nowrap pr-3 font-mono text-slate-100">
+              <td className="whitespace-nowrap pr-3 font-mono text-slate-100" data-label="value">
                 {t.value ?? '–'} {t.unit}
               </td>
-              <td className="whitespace-nowrap pr-3 font-mono text-slate-400">
+              <td className="whitespace-nowrap pr-3 font-mono text-slate-300" data-label="target">
                 {t.op} {t.target} {t.unit}
               </td>
-              <td className={t.pass ? 'text-emerald-300' : t.pass === false ? 'text-amber-300' : 'text-slate-500'}>{t.pass ? 'met' : t.pass === false ? 'not met' : 'not measured'}</td>
+              <td className={t.pass ? 'text-emerald-300' : t.pass === false ? 'text-amber-300' : 'text-slate-400'} data-label="result">{t.pass ? 'met' : t.pass === false ? 'not met' : 'not measured'}</td>
             </tr>
           ))}
         </tbody>

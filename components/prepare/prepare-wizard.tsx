@@ -8,6 +8,8 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { LIMITS, prepareSchema, type PrepareInput } from '@/lib/validations';
 import { prepareTemplate, fetchTemplate } from '@/lib/client/api/templates';
+import { templateFiles, type FileInfo } from '@/app/actions';
+import { parsePorts } from '@/lib/client/ports';
 import { errorText } from '@/lib/client/api/http';
 import { useImages, useLs, useTasks } from '@/lib/client/hooks';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
@@ -18,7 +20,7 @@ import { ErrorNote, Progress } from '@/components/ui/misc';
 import { SerialConsole } from '@/components/vm/serial-console';
 
 const STEPS = ['Image and size', 'Warm-up', 'Quiesce', 'Slots', 'Review'] as const;
-const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus'], ['warmup'], ['quiesce', 'keepParent'], ['slots', 'prelaunch'], []];
+const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus'], ['warmup', 'ports'], ['quiesce', 'keepParent'], ['slots', 'prelaunch'], []];
 export const PHASES = [
   { key: 'boot', label: 'Boot the parent', match: /boot|launch|start|agent/ },
   { key: 'warmup', label: 'Run warm-up commands', match: /warm/ },
@@ -39,7 +41,10 @@ interface Form {
   keepParent: boolean;
   slots: string;
   prelaunch: boolean;
+  /** guest ports to forward, as typed: "80, 8080, 22" */
+  ports: string;
 }
+
 
 function toInput(f: Form) {
   const num = (s: string) => (s.trim() === '' ? undefined : Number(s));
@@ -53,6 +58,7 @@ function toInput(f: Form) {
     keepParent: f.keepParent,
     slots: num(f.slots),
     prelaunch: f.prelaunch,
+    ports: parsePorts(f.ports),
   };
 }
 
@@ -76,7 +82,7 @@ export function PrepareWizard() {
   const [step, setStep] = useState(0);
   const [form, setForm] = useState<Form>(() => ({
     image: 'tiny',
-    name: `web-${randomSuffix()}`,
+    name: '', // a random default is chosen after hydration (server and browser would pick different ones)
     memory: '256',
     vcpus: '1',
     warmup: ['httpd -p 8080 -h /www && echo httpd started on port 8080'],
@@ -84,6 +90,7 @@ export function PrepareWizard() {
     keepParent: false,
     slots: '4',
     prelaunch: false,
+    ports: '80, 8080, 22',
   }));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [running, setRunning] = useState(false);
@@ -92,6 +99,7 @@ export function PrepareWizard() {
   const [error, setError] = useState<string | null>(null);
   const [result, setResult] = useState<PrepareResult | null>(null);
   const [template, setTemplate] = useState<Template | null>(null);
+  const [files, setFiles] = useState<FileInfo[] | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
 
   // Focus follows the step (not on first load: the first field has focus then).
@@ -110,20 +118,26 @@ export function PrepareWizard() {
   }, [running]);
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+  useEffect(() => setForm((f) => (f.name ? f : { ...f, name: `web-${randomSuffix()}` })), []);
+
+  /** Names of templates and VMs that exist: a new template's name must differ (checked as it is typed). */
+  const takenNames = useMemo(() => new Set([...(ls.data?.templates ?? []).map((t) => t.name), ...(ls.data?.vms ?? []).map((v) => v.name)]), [ls.data]);
+  const nameTaken = takenNames.has(form.name.trim()) ? `The name "${form.name.trim()}" is already used by a template or VM; choose another name.` : null;
 
   /** Checks the fields of the steps up to `upTo` with the shared schema; the data when all are valid. */
   function validate(upTo: number): { ok: boolean; data?: PrepareInput } {
     const parsed = prepareSchema.safeParse(toInput(form));
     const fields = new Set(STEP_FIELDS.slice(0, upTo + 1).flat());
     const errs: Record<string, string> = {};
+    if (nameTaken) errs.name = nameTaken;
     if (!parsed.success) {
       for (const i of parsed.error.issues) {
         const k = String(i.path[0] ?? '');
-        if ((fields.has(k) || upTo >= STEPS.length - 1) && !errs[k]) errs[k] = i.path.length > 1 ? `Command ${Number(i.path[1]) + 1}: ${i.message}` : i.message;
+        if ((fields.has(k) || upTo >= STEPS.length - 1) && !errs[k]) errs[k] = i.path.length > 1 && k === 'warmup' ? `Command ${Number(i.path[1]) + 1}: ${i.message}` : i.message;
       }
     }
     setErrors(errs);
-    return { ok: Object.keys(errs).length === 0, data: parsed.success ? parsed.data : undefined };
+    return { ok: Object.keys(errs).length === 0, data: parsed.success && !nameTaken ? parsed.data : undefined };
   }
 
   function next(e?: React.FormEvent) {
@@ -144,6 +158,8 @@ export function PrepareWizard() {
       setResult(r);
       try {
         setTemplate(await fetchTemplate(r.id ?? r.name));
+        const f = await templateFiles(r.id ?? r.name);
+        if ('files' in f) setFiles(f.files);
       } catch {
         /* the result alone is enough */
       }
@@ -190,7 +206,8 @@ export function PrepareWizard() {
         </h1>
         <ol className="grid gap-2 md:grid-cols-5" aria-label="Prepare steps">
           {PHASES.map((p, i) => {
-            const state = result ? 'done' : error ? (i < phase ? 'done' : i === phase ? 'failed' : 'todo') : i < phase ? 'done' : i === phase ? 'active' : 'todo';
+            // a failure before the engine started a task (refused input) blames no step
+            const state = result ? 'done' : error ? (i < phase ? 'done' : i === phase && task ? 'failed' : 'todo') : i < phase ? 'done' : i === phase ? 'active' : 'todo';
             const t = timings[`${p.key}Ms`];
             return (
               <li
@@ -207,8 +224,8 @@ export function PrepareWizard() {
                   {state === 'done' ? '✓ ' : state === 'active' ? '… ' : state === 'failed' ? '✗ ' : ''}
                   {p.label}
                 </div>
-                {p.key === 'quiesce' && !form.quiesce && <div className="text-xs text-slate-500">skipped (not requested)</div>}
-                {p.key === 'slots' && <div className="text-xs text-slate-500">{form.slots || 0} slots{form.prelaunch ? ', prelaunched' : ''}</div>}
+                {p.key === 'quiesce' && !form.quiesce && <div className="text-xs text-slate-400">skipped (not requested)</div>}
+                {p.key === 'slots' && <div className="text-xs text-slate-400">{form.slots || 0} slots{form.prelaunch ? ', prelaunched' : ''}</div>}
                 {typeof t === 'number' && <div className="text-xs text-sky-300">{ms(t)}</div>}
               </li>
             );
@@ -248,19 +265,20 @@ export function PrepareWizard() {
                   </div>
                 ))}
             </dl>
-            {template && template.files.length > 0 && (
-              <p className="text-xs text-slate-400">
-                Files: {template.files.map((f) => `${f.name} ${bytes(f.sizeBytes)}`).join(' · ')}
+            {files && (
+              <p className="text-xs text-slate-300" data-testid="prepare-files">
+                Files: {files.map((f) => `${f.name} ${f.missing ? 'missing' : bytes(f.sizeBytes)}`).join(' · ')}
               </p>
             )}
             <div className="flex gap-2">
-              <Link href={`/templates/${result.name}`} className="rounded border border-sky-500 bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-500">
+              <Link prefetch={false} href={`/templates/${result.name}`} className="rounded border border-sky-500 bg-sky-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-600">
                 Open template {result.name}
               </Link>
               <Button
                 onClick={() => {
                   setResult(null);
                   setTemplate(null);
+                  setFiles(null);
                   setStarted(null);
                   setStep(0);
                   set('name', `web-${randomSuffix()}`);
@@ -273,14 +291,14 @@ export function PrepareWizard() {
         )}
         {(template?.warmup.length ?? 0) > 0 ? (
           <section aria-label="Warm-up output">
-            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Warm-up commands</h2>
+            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-400">Warm-up commands</h2>
             <ul className="space-y-2" data-testid="warmup-results">
               {template!.warmup.map((w, i) => (
                 <li key={i} className="rounded border border-slate-800 bg-black/40">
                   <div className="flex gap-3 px-2 py-1 text-xs">
-                    <span className="font-mono">$ {w.cmd}</span>
+                    <span className="min-w-0 break-all font-mono">$ {w.cmd}</span>
                     <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
-                    <span className="text-slate-500">{ms(w.ms)}</span>
+                    <span className="text-slate-400">{ms(w.ms)}</span>
                   </div>
                   <pre className="max-h-32 overflow-auto px-2 pb-1 font-mono text-[11px] whitespace-pre-wrap text-slate-400">{`${w.stdout ?? ''}${w.stderr ?? ''}` || '(no output)'}</pre>
                 </li>
@@ -290,8 +308,8 @@ export function PrepareWizard() {
         ) : null}
         {(running || error) && parentId && (
           <section aria-label="Parent serial console">
-            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Serial console of the parent</h2>
-            <SerialConsole vmRef={parentId} canType={false} rows={14} />
+            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-400">Serial console of the parent</h2>
+            <SerialConsole vmRef={parentId} canType={false} rows={14} readOnlyReason="view only while the parent is prepared" />
           </section>
         )}
         {task && (
@@ -335,7 +353,7 @@ export function PrepareWizard() {
               onClick={() => i < step && setStep(i)}
               disabled={i > step}
               aria-current={i === step ? 'step' : undefined}
-              className={`rounded-full border px-3 py-1 ${i === step ? 'border-sky-500 bg-sky-900/60 text-white' : i < step ? 'border-emerald-800 text-emerald-300 hover:bg-slate-800' : 'border-slate-700 text-slate-500'}`}
+              className={`rounded-full border px-3 py-1 ${i === step ? 'border-sky-500 bg-sky-900/60 text-white' : i < step ? 'border-emerald-800 text-emerald-300 hover:bg-slate-800' : 'border-slate-700 text-slate-400'}`}
             >
               {i + 1}. {s}
             </button>
@@ -361,14 +379,20 @@ export function PrepareWizard() {
                 );
               })}
             </select>
-            <span id="image-help" className="mt-1 block text-xs text-slate-500">
+            <span id="image-help" className="mt-1 block text-xs text-slate-400">
               tiny: busybox guest with a web server, boots in seconds. debian: a full Debian root disk.
             </span>
           </label>
           <label className="block text-sm text-slate-300" htmlFor="name">
             Template name
-            <input id="name" value={form.name} onChange={(e) => set('name', e.target.value)} className={field} autoFocus aria-invalid={!!errors.name} aria-describedby="name-error" />
-            {err('name')}
+            <input id="name" value={form.name} onChange={(e) => set('name', e.target.value)} className={field} autoFocus aria-invalid={!!(errors.name || nameTaken)} aria-describedby="name-error" />
+            {nameTaken && !errors.name ? (
+              <p id="name-error" role="alert" className="mt-1 text-xs text-rose-300" data-testid="name-taken">
+                {nameTaken}
+              </p>
+            ) : (
+              err('name')
+            )}
           </label>
           <label className="block text-sm text-slate-300" htmlFor="memory">
             Memory (MiB)
@@ -409,6 +433,14 @@ export function PrepareWizard() {
             Add a command
           </Button>
           {err('warmup')}
+          <label className="block text-sm text-slate-300" htmlFor="ports">
+            Forwarded guest ports
+            <input id="ports" value={form.ports} onChange={(e) => set('ports', e.target.value)} className={`${field} font-mono`} inputMode="numeric" aria-invalid={!!errors.ports} aria-describedby="ports-help ports-error" />
+            <span id="ports-help" className="mt-1 block text-xs text-slate-400">
+              TCP ports inside the guest that every child gets forwarded from a free port on the host&apos;s 127.0.0.1 (a fork may choose others). Separate them with commas.
+            </span>
+            {err('ports')}
+          </label>
         </fieldset>
       )}
 
@@ -439,7 +471,7 @@ export function PrepareWizard() {
           <label className="block text-sm text-slate-300" htmlFor="slots">
             Slots to pre-register
             <input id="slots" type="number" min={0} max={LIMITS.maxSlots} value={form.slots} onChange={(e) => set('slots', e.target.value)} className={field} aria-invalid={!!errors.slots} aria-describedby="slots-help slots-error" />
-            <span id="slots-help" className="mt-1 block text-xs text-slate-500">
+            <span id="slots-help" className="mt-1 block text-xs text-slate-400">
               A slot is a child registered ahead of time (config and overlay ready), so a fork only loads state and goes.
             </span>
             {err('slots')}
@@ -449,7 +481,7 @@ export function PrepareWizard() {
               <input id="prelaunch" type="checkbox" checked={form.prelaunch} onChange={(e) => set('prelaunch', e.target.checked)} aria-describedby="prelaunch-help" />
               Prelaunch the slots&apos; VMMs
             </label>
-            <span id="prelaunch-help" className="mt-1 block text-xs text-slate-500">
+            <span id="prelaunch-help" className="mt-1 block text-xs text-slate-400">
               Starts each slot&apos;s QEMU now, waiting for incoming state: fastest forks, but each costs a process and some memory while idle.
             </span>
             {err('prelaunch')}
@@ -468,6 +500,8 @@ export function PrepareWizard() {
             </dd>
             <dt className="text-slate-400">Warm-up</dt>
             <dd className="font-mono text-xs">{form.warmup.filter((w) => w.trim()).join(' ; ') || 'none'}</dd>
+            <dt className="text-slate-400">Forwarded ports</dt>
+            <dd className="font-mono text-xs">{parsePorts(form.ports).join(', ') || 'none'}</dd>
             <dt className="text-slate-400">Quiesce</dt>
             <dd>{form.quiesce ? 'yes (persistent children allowed)' : 'no (non-persistent children only)'}</dd>
             <dt className="text-slate-400">Parent</dt>
@@ -481,7 +515,7 @@ export function PrepareWizard() {
           {Object.entries(errors).map(([k, v]) => (
             <ErrorNote key={k} error={`${k}: ${v}`} />
           ))}
-          <p className="text-slate-500">Under TCG (no KVM) this takes tens of seconds.</p>
+          <p className="text-slate-400">Under TCG (no KVM) this takes tens of seconds.</p>
         </div>
       )}
 

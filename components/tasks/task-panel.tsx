@@ -12,16 +12,16 @@ export function TaskRow({ t, open, onToggle }: { t: Task; open: boolean; onToggl
   const lastLine = t.log.trim().split('\n').pop();
   return (
     <li className="border-b border-slate-800/70" data-testid="task" data-state={t.state} data-kind={t.kind}>
-      <button type="button" onClick={onToggle} aria-expanded={open} className="grid w-full grid-cols-[6rem_1fr_8rem_7rem_6rem] items-center gap-3 px-3 py-1 text-left text-xs hover:bg-slate-800/60">
+      <button type="button" onClick={onToggle} aria-expanded={open} className="grid w-full grid-cols-[5rem_minmax(0,1fr)_5rem] items-center sm:grid-cols-[6rem_1fr_8rem_7rem_6rem] gap-3 px-3 py-1 text-left text-xs hover:bg-slate-800/60">
         <span className="font-medium text-slate-200">{t.kind}</span>
         <span className="truncate text-slate-300">
           {t.targetName ?? t.targetId ?? ''}
-          {t.state === 'running' && lastLine ? <span className="ml-2 text-slate-500">{lastLine}</span> : null}
+          {t.state === 'running' && lastLine ? <span className="ml-2 text-slate-400">{lastLine}</span> : null}
           {t.state === 'failed' && t.error ? <span className="ml-2 text-rose-300">{t.error}</span> : null}
         </span>
         <span>{t.state === 'running' ? <Progress value={t.progress} label={`${t.kind} progress`} /> : <span className={t.state === 'failed' ? 'text-rose-400' : 'text-emerald-400'}>{t.state}</span>}</span>
-        <span className="text-slate-500">{t.actor}</span>
-        <span className="text-right text-slate-500">{dur !== undefined ? ms(dur) : ago(t.startedAt)}</span>
+        <span className="hidden truncate text-slate-400 sm:block">{t.actor}</span>
+        <span className="hidden text-right text-slate-400 sm:block">{dur !== undefined ? ms(dur) : ago(t.startedAt)}</span>
       </button>
       {open && (
         <pre className="max-h-48 overflow-auto bg-black/40 px-3 py-2 font-mono text-[11px] whitespace-pre-wrap text-slate-300">
@@ -35,7 +35,7 @@ export function TaskRow({ t, open, onToggle }: { t: Task; open: boolean; onToggl
 
 export function TaskList({ tasks, max = 50 }: { tasks: Task[]; max?: number }) {
   const [open, setOpen] = useState<string | null>(null);
-  if (tasks.length === 0) return <p className="px-3 py-2 text-xs text-slate-500">No tasks.</p>;
+  if (tasks.length === 0) return <p className="px-3 py-2 text-xs text-slate-400">No tasks.</p>;
   return (
     <ul>
       {tasks.slice(0, max).map((t) => (
@@ -63,7 +63,7 @@ export function TaskPanel() {
               {running[0].kind} {running[0].targetName}
             </span>
             <span className="w-32">
-              <Progress value={running[0].progress} />
+              <Progress value={running[0].progress} label={`${running[0].kind} ${running[0].targetName ?? ''} progress`} />
             </span>
           </span>
         )}
@@ -72,8 +72,8 @@ export function TaskPanel() {
       {expanded && (
         <div className="max-h-64 overflow-y-auto border-t border-slate-800">
           <TaskList tasks={[...running, ...list.filter((t) => t.state !== 'running')]} />
-          <p className="px-3 py-1 text-[11px] text-slate-600">
-            History per VM and template is on their pages. <Link href="/" className="underline">Lineage</Link>
+          <p className="px-3 py-1 text-[11px] text-slate-400">
+            History per VM and template is on their pages. <Link prefetch={false} href="/" className="underline">Lineage</Link>
           </p>
         </div>
       )}

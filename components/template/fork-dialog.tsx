@@ -6,14 +6,15 @@
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import { liveForkSchema, describeZodError } from '@/lib/validations';
+import { liveForkSchema, describeZodError, LIMITS } from '@/lib/validations';
+import { parsePorts } from '@/lib/client/ports';
 import { forkTemplate } from '@/lib/client/api/templates';
 import { liveForkVm } from '@/lib/client/api/vms';
 import { errorText } from '@/lib/client/api/http';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { useTemplate } from '@/lib/client/hooks';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
-import { ms } from '@/lib/client/format';
+import { ms, plural } from '@/lib/client/format';
 import type { ForkResult, Template, Vm } from '@/lib/client/types';
 import { Dialog } from '@/components/ui/dialog';
 import { Button } from '@/components/ui/button';
@@ -72,10 +73,10 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
       )}
       {bootMs && avg > 0 && <p className="text-sm text-slate-300">A child was ready {Math.max(1, Math.round(bootMs / avg))}× faster than a cold boot.</p>}
       <p className={`text-sm ${check.ok ? 'text-emerald-300' : 'text-rose-300'}`} data-testid="identity-check">
-        Identity check: {check.ok ? `all ${result.children.length} children have distinct hostname, MAC, IP, machine-id and vmgenid.` : check.problems.join('; ')}
+        Identity check: {check.ok ? `all ${plural(result.children.length, 'child', 'children')} have distinct hostname, MAC, IP, machine-id and vmgenid.` : check.problems.join('; ')}
       </p>
       <div className="max-h-56 overflow-auto rounded border border-slate-800">
-        <table className="w-full text-left text-xs">
+        <table className="stack w-full text-left text-xs">
           <thead className="sticky top-0 bg-slate-900 text-slate-400">
             <tr>
               <th className="px-2 py-1">Child</th>
@@ -88,15 +89,15 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
           <tbody className="font-mono">
             {result.children.map((c, i) => (
               <tr key={c.id} className="border-t border-slate-800">
-                <td className="px-2 py-1">
-                  <Link href={`/vms/${c.name}`} className="text-sky-300 hover:underline">
+                <td className="px-2 py-1" data-label="Child">
+                  <Link prefetch={false} href={`/vms/${c.name}`} className="text-sky-300 hover:underline">
                     {c.name}
                   </Link>
                 </td>
-                <td className="px-2 py-1">{per[i] !== undefined ? Math.round(per[i]) : '–'}</td>
-                <td className="px-2 py-1">{c.identity?.ip ?? '–'}</td>
-                <td className="px-2 py-1">{c.identity?.mac ?? '–'}</td>
-                <td className="px-2 py-1">{String(c.identity?.machineId ?? '–').slice(0, 12)}</td>
+                <td className="px-2 py-1" data-label="ms">{per[i] !== undefined ? Math.round(per[i]) : '–'}</td>
+                <td className="px-2 py-1" data-label="IP">{c.identity?.ip ?? '–'}</td>
+                <td className="px-2 py-1" data-label="MAC">{c.identity?.mac ?? '–'}</td>
+                <td className="px-2 py-1" data-label="machine-id">{String(c.identity?.machineId ?? '–').slice(0, 12)}</td>
               </tr>
             ))}
           </tbody>
@@ -113,6 +114,7 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
   const qc = useQueryClient();
   const toast = useToast();
   const [count, setCount] = useState('3');
+  const [ports, setPorts] = useState<string | null>(null); // null: the template's own list
   const [prefix, setPrefix] = useState('');
   const [persistent, setPersistent] = useState(false);
   const [quiesce, setQuiesce] = useState(true);
@@ -153,7 +155,13 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
   async function submit(e: React.FormEvent) {
     e.preventDefault();
     setError(null);
-    const parsed = liveForkSchema.safeParse({ count: count.trim() === '' ? undefined : Number(count), persistent: blocked ? false : persistent, prefix: prefix.trim() || undefined, quiesce: !!source && quiesce });
+    const parsed = liveForkSchema.safeParse({
+      count: count.trim() === '' ? undefined : Number(count),
+      persistent: blocked ? false : persistent,
+      prefix: prefix.trim() || undefined,
+      quiesce: !!source && quiesce,
+      ...(ports !== null ? { ports: parsePorts(ports) } : {}),
+    });
     if (!parsed.success) {
       setFieldError(describeZodError(parsed.error));
       return;
@@ -167,7 +175,7 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
       const r = source ? await liveForkVm(source.id, { ...forkInput, quiesce: q }) : await forkTemplate(template.id, forkInput);
       setResult(r);
       const href = source ? `/vms/${source.name}` : `/templates/${template.name}`;
-      toast({ tone: 'ok', target: title, href, text: `forked ${r.children.length} children in ${ms(r.timings.totalMs)}${r.pause ? `; ${title} paused ${ms(r.pause.pauseMs)}` : ''}` });
+      toast({ tone: 'ok', target: title, href, text: `forked ${plural(r.children.length, 'child', 'children')} in ${ms(r.timings.totalMs)}${r.pause ? `; ${title} paused ${ms(r.pause.pauseMs)}` : ''}` });
     } catch (err) {
       setError(errorText(err));
     } finally {
@@ -177,7 +185,11 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
     }
   }
 
-  const n = Number(count) || 0;
+  // the count is checked as it is typed, with the shared schema's own rule and message
+  const countCheck = liveForkSchema.shape.count.safeParse(count.trim() === '' ? undefined : Number(count));
+  const countError = countCheck.success ? null : countCheck.error.issues[0]?.message ?? 'Give a number of children.';
+  const n = countCheck.success ? countCheck.data : 0;
+  const templatePorts = (template as Template & { ports?: number[] }).ports ?? [80, 22];
   return (
     <Dialog open={open} onClose={busy ? () => {} : onClose} title={source ? `Fork ${source.name} (live)` : `Fork ${template.name}`} wide={!!result}>
       {result ? (
@@ -200,19 +212,26 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
           </p>
           <div className="grid grid-cols-2 gap-3">
             <label className="block text-sm text-slate-300" htmlFor="fork-count">
-              Number of children
+              Number of children (1–{LIMITS.maxForkCount})
               <input
                 id="fork-count"
                 name="count"
                 type="number"
                 min={1}
-                max={500}
+                max={LIMITS.maxForkCount}
                 value={count}
                 onChange={(e) => setCount(e.target.value)}
                 className="mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5"
                 autoFocus
                 required
+                aria-invalid={!!countError}
+                aria-describedby="fork-count-error"
               />
+              {countError && (
+                <span id="fork-count-error" role="alert" className="mt-1 block text-xs text-rose-300" data-testid="fork-count-error">
+                  {countError}
+                </span>
+              )}
             </label>
             <label className="block text-sm text-slate-300" htmlFor="fork-prefix">
               Name prefix
@@ -238,7 +257,7 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
             </div>
           )}
           <div>
-            <label className={`flex items-center gap-2 text-sm ${blocked ? 'text-slate-500' : 'text-slate-200'}`} htmlFor="fork-persistent">
+            <label className={`flex items-center gap-2 text-sm ${blocked ? 'text-slate-400' : 'text-slate-200'}`} htmlFor="fork-persistent">
               <input
                 id="fork-persistent"
                 type="checkbox"
@@ -251,16 +270,34 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
               Persistent children (own delta disk; can be stopped and cold-booted later)
             </label>
             <p id="fork-persistent-help" className="mt-1 text-xs text-slate-400" data-testid="persistent-reason">
-              {blocked ?? 'Off: throwaway overlays, all state lost at power-off; reset returns a child to the template state.'}
+              {blocked ??
+                (persistent
+                  ? 'On: each child gets its own delta disk on the template base; it can be stopped and cold-booted later, but not reset.'
+                  : 'Off: throwaway overlays, all state lost at power-off; reset returns a child to the template state.')}
             </p>
           </div>
+          <label className="block text-sm text-slate-300" htmlFor="fork-ports">
+            Forwarded guest ports
+            <input
+              id="fork-ports"
+              name="ports"
+              value={ports ?? templatePorts.join(', ')}
+              onChange={(e) => setPorts(e.target.value)}
+              inputMode="numeric"
+              aria-describedby="fork-ports-help"
+              className="mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5 font-mono"
+            />
+            <span id="fork-ports-help" className="mt-1 block text-xs text-slate-400">
+              TCP ports inside each child reachable from the host&apos;s 127.0.0.1 (the template&apos;s list: {templatePorts.join(', ') || 'none'}).
+            </span>
+          </label>
           {fieldError && <ErrorNote error={fieldError} />}
           {error && <ErrorNote error={error} />}
           {busy && (
             <div className="space-y-1" data-testid="fork-progress">
               <div className="flex justify-between text-xs text-slate-400">
                 <span>
-                  {upCount} of {n} children up
+                  {upCount} of {plural(n, 'child', 'children')} up
                 </span>
                 <span>{started ? ms(now - started) : ''}</span>
               </div>
@@ -271,8 +308,8 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
             <Button onClick={onClose} disabled={busy}>
               Cancel
             </Button>
-            <Button type="submit" variant="primary" busy={busy} disabled={busy}>
-              {busy ? 'Forking…' : `Fork ${n || ''} ${n === 1 ? 'child' : 'children'}`}
+            <Button type="submit" variant="primary" busy={busy} disabled={busy || !!countError}>
+              {busy ? 'Forking…' : n ? `Fork ${n} ${n === 1 ? 'child' : 'children'}` : 'Fork'}
             </Button>
           </div>
         </form>

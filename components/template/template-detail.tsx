@@ -7,7 +7,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useCan, useLs, useStats, useTemplate } from '@/lib/client/hooks';
 import { deleteTemplate, resumeTemplate } from '@/lib/client/api/templates';
 import { errorText } from '@/lib/client/api/http';
-import { ago, bytes, ms } from '@/lib/client/format';
+import { ago, bytes, ms, plural } from '@/lib/client/format';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge, StateDot } from '@/components/ui/misc';
 import { Button } from '@/components/ui/button';
@@ -45,7 +45,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
     return (
       <div className="space-y-3">
         <ErrorNote error={q.error ?? 'Not found'} />
-        <Link href="/" className="text-sky-400 underline">
+        <Link prefetch={false} href="/" className="text-sky-400 underline">
           Back to the lineage
         </Link>
       </div>
@@ -57,7 +57,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
   const memById = new Map((stats.data?.vms ?? []).map((m) => [m.id, m]));
   const dependants = children.length + derived.length;
   const deleteReason = dependants
-    ? `${t.name} cannot be deleted while ${children.length ? `${children.length} children` : ''}${children.length && derived.length ? ' and ' : ''}${derived.length ? `${derived.length} derived templates` : ''} depend on it: delete those first.`
+    ? `${t.name} cannot be deleted while ${children.length ? plural(children.length, 'child', 'children') : ''}${children.length && derived.length ? ' and ' : ''}${derived.length ? plural(derived.length, 'derived template') : ''} depend on it: delete those first.`
     : null;
   const persistReason = persistenceBlockedReason(t);
 
@@ -133,7 +133,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
               ['image', t.image],
               ['memory', t.memoryMiB ? `${t.memoryMiB} MiB` : undefined],
               ['vCPUs', t.vcpus],
-              ['parent', parent ? <Link href={`/templates/${parent.name}`} className="text-indigo-300 underline">{parent.name}</Link> : 'none (booted from an image)'],
+              ['parent', parent ? <Link prefetch={false} href={`/templates/${parent.name}`} className="text-indigo-300 underline">{parent.name}</Link> : 'none (booted from an image)'],
               ['frozen', t.frozenAt ? ago(t.frozenAt) : undefined],
               ['persistent children', persistReason ? 'no' : 'allowed'],
             ]}
@@ -143,12 +143,12 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
           {files && 'error' in files ? (
             <ErrorNote error={files.error} />
           ) : (
-            <table className="w-full text-sm" data-testid="template-files">
-              <thead className="text-xs text-slate-500">
+            <table className="w-full table-fixed text-sm" data-testid="template-files">
+              <thead className="text-xs text-slate-400">
                 <tr>
                   <th className="text-left font-normal">file</th>
-                  <th className="text-right font-normal">size</th>
-                  <th className="text-right font-normal">on disk</th>
+                  <th className="w-20 text-right font-normal">size</th>
+                  <th className="w-20 text-right font-normal">on disk</th>
                 </tr>
               </thead>
               <tbody>
@@ -156,15 +156,15 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
                   <tr key={f.path} className="border-t border-slate-800/60">
                     <td className="py-1 text-slate-300" title={f.path}>
                       {f.name}
-                      <div className="truncate font-mono text-[10px] text-slate-500">{f.path}</div>
+                      <div className="truncate font-mono text-[10px] text-slate-400">{f.path}</div>
                     </td>
-                    <td className="py-1 text-right font-mono text-slate-100">{f.missing ? 'missing' : bytes(f.sizeBytes)}</td>
-                    <td className="py-1 text-right font-mono text-slate-400">{f.missing ? '' : bytes(f.allocatedBytes)}</td>
+                    <td className="w-20 py-1 text-right font-mono whitespace-nowrap text-slate-100">{f.missing ? 'missing' : bytes(f.sizeBytes)}</td>
+                    <td className="w-20 py-1 text-right font-mono whitespace-nowrap text-slate-300">{f.missing ? '' : bytes(f.allocatedBytes)}</td>
                   </tr>
                 ))}
                 {!files && (
                   <tr>
-                    <td className="text-slate-500">Loading…</td>
+                    <td className="text-slate-400">Loading…</td>
                   </tr>
                 )}
               </tbody>
@@ -187,9 +187,9 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
             {t.warmup.map((w, i) => (
               <li key={i} className="rounded border border-slate-800 bg-black/30">
                 <div className="flex gap-3 px-2 py-1 text-xs">
-                  <span className="font-mono text-slate-200">$ {w.cmd}</span>
+                  <span className="min-w-0 break-all font-mono text-slate-200">$ {w.cmd}</span>
                   <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
-                  <span className="text-slate-500">{ms(w.ms)}</span>
+                  <span className="text-slate-400">{ms(w.ms)}</span>
                 </div>
                 {(w.stdout || w.stderr) && <pre className="max-h-32 overflow-auto px-2 pb-1 font-mono text-[11px] whitespace-pre-wrap text-slate-400">{`${w.stdout ?? ''}${w.stderr ?? ''}`}</pre>}
               </li>
@@ -199,8 +199,8 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
       )}
       <Panel title={`Children (${children.length})${derived.length ? ` and derived templates (${derived.length})` : ''}`}>
         <div className="max-h-96 overflow-y-auto">
-          <table className="w-full text-left text-sm" data-testid="template-children">
-            <thead className="text-xs text-slate-500">
+          <table className="stack w-full text-left text-sm" data-testid="template-children">
+            <thead className="text-xs text-slate-400">
               <tr>
                 <th className="py-1">Name</th>
                 <th>State</th>
@@ -213,7 +213,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
               {derived.map((d) => (
                 <tr key={d.id} className="border-t border-slate-800/60">
                   <td className="py-1">
-                    <Link href={`/templates/${d.name}`} className="text-indigo-300 hover:underline">
+                    <Link prefetch={false} href={`/templates/${d.name}`} className="text-indigo-300 hover:underline">
                       ◆ {d.name}
                     </Link>
                   </td>
@@ -227,20 +227,20 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
                 const m = memById.get(v.id);
                 return (
                   <tr key={v.id} className="border-t border-slate-800/60">
-                    <td className="py-1">
-                      <Link href={`/vms/${v.name}`} className="text-slate-100 hover:underline">
+                    <td className="py-1" data-label="Name">
+                      <Link prefetch={false} href={`/vms/${v.name}`} className="text-slate-100 hover:underline">
                         {v.name}
                       </Link>
                     </td>
-                    <td>
+                    <td data-label="State">
                       <span className="inline-flex items-center gap-1.5">
                         <StateDot state={v.state} />
                         {v.state}
                       </span>
                     </td>
-                    <td className="font-mono text-xs">{v.ip}</td>
-                    <td>{v.persistent ? 'yes' : 'no'}</td>
-                    <td className="text-xs">
+                    <td className="font-mono text-xs" data-label="IP">{v.ip}</td>
+                    <td data-label="Persistent">{v.persistent ? 'yes' : 'no'}</td>
+                    <td className="text-xs" data-label="Memory shared / private">
                       {m ? (
                         <span className="inline-flex items-center gap-2">
                           <MemBar shared={m.sharedBytes} priv={m.privateBytes} /> {bytes(m.sharedBytes)} / {bytes(m.privateBytes)}
@@ -254,7 +254,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
               })}
               {children.length + derived.length === 0 && (
                 <tr>
-                  <td colSpan={5} className="py-2 text-slate-500">
+                  <td colSpan={5} className="py-2 text-slate-400">
                     No children yet.
                   </td>
                 </tr>

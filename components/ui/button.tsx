@@ -2,7 +2,7 @@ import type { ButtonHTMLAttributes } from 'react';
 
 type Variant = 'primary' | 'secondary' | 'danger' | 'ghost';
 const styles: Record<Variant, string> = {
-  primary: 'bg-sky-600 text-white hover:bg-sky-500 border-sky-500',
+  primary: 'bg-sky-700 text-white hover:bg-sky-600 border-sky-500',
   secondary: 'bg-slate-800 text-slate-100 hover:bg-slate-700 border-slate-600',
   danger: 'bg-rose-700 text-white hover:bg-rose-600 border-rose-600',
   ghost: 'bg-transparent text-slate-300 hover:bg-slate-800 border-transparent',

@@ -4,15 +4,32 @@ import { useEffect, useRef, type ReactNode } from 'react';
 
 export function Dialog({ open, onClose, title, children, wide }: { open: boolean; onClose: () => void; title: string; children: ReactNode; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // the element that had focus when the dialog opened (the button that opened it) gets it back on
+  // close, also when the parent unmounts the dialog (the native <dialog> cannot restore it then)
+  const opener = useRef<HTMLElement | null>(null);
+  useEffect(
+    () => () => {
+      const o = opener.current;
+      opener.current = null;
+      if (o?.isConnected) setTimeout(() => o.focus(), 0);
+    },
+    [],
+  );
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (open && !d.open) {
+      opener.current = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
       d.showModal();
       // React's autoFocus runs before the dialog is shown: move focus to the marked (or first) field.
       d.querySelector<HTMLElement>('[data-autofocus], input:not([disabled]), select, textarea')?.focus();
     }
-    if (!open && d.open) d.close();
+    if (!open && d.open) {
+      d.close();
+      const o = opener.current;
+      opener.current = null;
+      if (o?.isConnected) o.focus();
+    }
   }, [open]);
   return (
     <dialog
@@ -77,7 +94,7 @@ export function ConfirmDialog({
             data-autofocus
             disabled={busy}
             aria-busy={busy || undefined}
-            className={`rounded border px-3 py-1.5 text-sm font-medium text-white disabled:opacity-50 ${danger ? 'border-rose-600 bg-rose-700 hover:bg-rose-600' : 'border-sky-500 bg-sky-600 hover:bg-sky-500'}`}
+            className={`rounded border px-3 py-1.5 text-sm font-medium text-white disabled:opacity-50 ${danger ? 'border-rose-600 bg-rose-700 hover:bg-rose-600' : 'border-sky-500 bg-sky-700 hover:bg-sky-600'}`}
             onClick={onConfirm}
           >
             {busy ? 'Working…' : confirmLabel}

@@ -32,7 +32,7 @@ export function Badge({ children, tone = 'slate', title }: { children: ReactNode
 
 export function Panel({ title, actions, children, className = '', id }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string; id?: string }) {
   return (
-    <section className={`rounded-md border border-slate-800 bg-slate-900/70 ${className}`} aria-labelledby={id}>
+    <section className={`min-w-0 rounded-md border border-slate-800 bg-slate-900/70 ${className}`} aria-labelledby={id}>
       {(title || actions) && (
         <header className="flex items-center justify-between gap-2 border-b border-slate-800 px-3 py-2">
           <h2 id={id} className="text-xs font-semibold uppercase tracking-wide text-slate-400">
@@ -56,7 +56,8 @@ export function ErrorNote({ error, className = '' }: { error: unknown; className
   );
 }
 
-export function Progress({ value, label }: { value: number; label?: string }) {
+/** A progress bar always has a name (axe: aria-progressbar-name); give a specific one where it helps. */
+export function Progress({ value, label = 'Progress' }: { value: number; label?: string }) {
   const pct = Math.max(0, Math.min(100, value * 100));
   return (
     <div role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)} aria-label={label} className="h-1.5 w-full overflow-hidden rounded bg-slate-800">
@@ -80,7 +81,7 @@ export function KV({ items }: { items: [ReactNode, ReactNode][] }) {
 
 export function MemBar({ shared, priv }: { shared: number; priv: number }) {
   const total = shared + priv;
-  if (!total) return <span className="text-xs text-slate-500">–</span>;
+  if (!total) return <span className="text-xs text-slate-400">–</span>;
   return (
     <span className="inline-flex h-2 w-24 overflow-hidden rounded bg-slate-800" title={`shared ${Math.round(shared / 2 ** 20)} MiB / private ${Math.round(priv / 2 ** 20)} MiB`}>
       <span className="h-full bg-indigo-500" style={{ width: `${(shared / total) * 100}%` }} />

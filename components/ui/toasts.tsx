@@ -50,7 +50,7 @@ export function ToastProvider({ children }: { children: ReactNode }) {
           >
             <div className="flex items-start gap-2">
               <div className="flex-1">
-                {t.target && (t.href ? <Link href={t.href} className="font-semibold underline">{t.target}</Link> : <b>{t.target}</b>)}
+                {t.target && (t.href ? <Link prefetch={false} href={t.href} className="font-semibold underline">{t.target}</Link> : <b>{t.target}</b>)}
                 {t.target && ': '}
                 {t.text}
               </div>

@@ -43,6 +43,7 @@ export function ExecBox({ vmRef, disabledReason }: { vmRef: string; disabledReas
   async function submit(e: React.FormEvent) {
     e.preventDefault();
     setError(null);
+    setResult(null); // the previous command's output must not sit under this command's error
     const parsed = execSchema.safeParse({ command: splitArgs(line) });
     if (!parsed.success) {
       setError(describeZodError(parsed.error));
@@ -85,7 +86,7 @@ export function ExecBox({ vmRef, disabledReason }: { vmRef: string; disabledReas
       {result && (
         <div className="rounded border border-slate-800 bg-black/50" data-testid="exec-result">
           <div className="flex gap-3 border-b border-slate-800 px-2 py-1 text-xs text-slate-400">
-            <span className="font-mono">$ {result.cmd}</span>
+            <span className="min-w-0 break-all font-mono">$ {result.cmd}</span>
             <span className={`ml-auto ${result.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {result.exitCode}</span>
             <span>{Math.round(result.ms)} ms</span>
           </div>

@@ -6,7 +6,8 @@ import { useEffect, useRef, useState } from 'react';
 import { sendSerial } from '@/lib/client/api/vms';
 import { errorText } from '@/lib/client/api/http';
 
-export function SerialConsole({ vmRef, canType, rows = 20 }: { vmRef: string; canType: boolean; rows?: number }) {
+/** `readOnlyReason`: why typing is off (the role, the VM's state, a parent being prepared): said as it is. */
+export function SerialConsole({ vmRef, canType, rows = 20, readOnlyReason }: { vmRef: string; canType: boolean; rows?: number; readOnlyReason?: string }) {
   const box = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<'connecting' | 'live' | 'reconnecting'>('connecting');
   const [error, setError] = useState<string | null>(null);
@@ -127,7 +128,7 @@ export function SerialConsole({ vmRef, canType, rows = 20 }: { vmRef: string; ca
       <div className="flex items-center gap-2 text-xs text-slate-400">
         <span className={`h-2 w-2 rounded-full ${status === 'live' ? 'bg-emerald-500' : 'bg-amber-500'}`} aria-hidden />
         serial console: {status}
-        {!canType && <span>(read-only for your role)</span>}
+        {!canType && <span data-testid="serial-readonly">({readOnlyReason ?? 'view only'})</span>}
         {canType && <span>— click the terminal and type; Enter sends</span>}
       </div>
       <div

@@ -27,7 +27,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
     return (
       <div className="space-y-3">
         <ErrorNote error={q.error ?? 'Not found'} />
-        <Link href="/" className="text-sky-400 underline">
+        <Link prefetch={false} href="/" className="text-sky-400 underline">
           Back to the lineage
         </Link>
       </div>
@@ -55,7 +55,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
       <nav aria-label="Lineage" className="flex flex-wrap items-center gap-1 text-sm text-slate-400" data-testid="vm-lineage">
         {chain.map((t) => (
           <span key={t.id} className="flex items-center gap-1">
-            <Link href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
+            <Link prefetch={false} href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
               ◆ {t.name}
             </Link>
             <span>›</span>
@@ -66,7 +66,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
           <span key={t.id}>
             {' '}
             → prepared into{' '}
-            <Link href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
+            <Link prefetch={false} href={`/templates/${t.name}`} className="text-indigo-300 hover:underline">
               {t.name}
             </Link>
           </span>
@@ -108,11 +108,11 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
         <Panel title="Ports and memory">
           <div className="space-y-3 text-sm">
             <ul className="space-y-1" data-testid="vm-ports">
-              {Object.entries(vm.ports).length === 0 && <li className="text-slate-500">No forwarded ports.</li>}
+              {Object.entries(vm.ports).length === 0 && <li className="text-slate-400">No forwarded ports.</li>}
               {Object.entries(vm.ports).map(([guest, hostPort]) => (
                 <li key={guest}>
                   guest {guest} ({PORT_NAMES[guest] ?? 'tcp'}) →{' '}
-                  {guest === '80' ? (
+                  {guest !== '22' ? (
                     <a href={`http://${host}:${hostPort}/`} target="_blank" rel="noreferrer" className="font-mono text-sky-300 underline">
                       http://{host}:{hostPort}/
                     </a>
@@ -137,14 +137,18 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
                   </span>
                 </div>
               ) : (
-                <span className="text-slate-500">No memory figures (not running).</span>
+                <span className="text-slate-400">No memory figures (not running).</span>
               )}
             </div>
           </div>
         </Panel>
       </div>
       <Panel title="Serial console">
-        <SerialConsole vmRef={vm.id} canType={canOperate && (vm.state === 'running' || vm.state === 'starting')} />
+        <SerialConsole
+          vmRef={vm.id}
+          canType={canOperate && (vm.state === 'running' || vm.state === 'starting')}
+          readOnlyReason={!canOperate ? 'read-only for your role' : `view only: ${vm.name} is ${vm.state}`}
+        />
       </Panel>
       <Panel title="Run a command (guest agent)">
         <ExecBox

@@ -7,16 +7,17 @@ import { useLs, useStats, useTasks } from '@/lib/client/hooks';
 import { useEngineEvents } from '@/lib/client/use-engine-events';
 import { buildLineage, type LineageNode, type TemplateNode } from '@/lib/client/lineage';
 import { bytes, ms } from '@/lib/client/format';
+import { LineageGraph } from '@/components/lineage/lineage-graph';
 import { PoolGauges } from './pool-gauges';
 
 function Big({ label, value, sub, testId }: { label: string; value: string | number; sub?: string; testId: string }) {
   return (
-    <div className="rounded-xl border border-slate-800 bg-slate-900/70 p-6">
-      <div className="text-xl uppercase tracking-widest text-slate-400">{label}</div>
-      <div className="mt-2 text-7xl font-bold tabular-nums text-white" data-testid={testId}>
+    <div className="rounded-xl border border-slate-800 bg-slate-900/70 px-6 py-4">
+      <div className="text-xl uppercase tracking-widest text-slate-300">{label}</div>
+      <div className="mt-1 text-6xl font-bold tabular-nums text-white" data-testid={testId}>
         {value}
       </div>
-      {sub && <div className="mt-2 text-lg text-slate-400">{sub}</div>}
+      {sub && <div className="mt-1 text-xl text-slate-300">{sub}</div>}
     </div>
   );
 }
@@ -31,8 +32,10 @@ export function Wall() {
   const ls = useLs();
   const stats = useStats();
   const tasks = useTasks();
-  const [now, setNow] = useState(() => Date.now());
+  // the clock starts after hydration: a server-rendered time never matches the browser's (React #418)
+  const [now, setNow] = useState<number | null>(null);
   useEffect(() => {
+    setNow(Date.now());
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);
   }, []);
@@ -40,9 +43,9 @@ export function Wall() {
   const vms = ls.data?.vms ?? [];
   const running = vms.filter((v) => v.kind === 'child' && v.state === 'running').length;
   const forkTasks = useMemo(() => (tasks.data ?? []).filter((t) => t.kind === 'fork'), [tasks.data]);
-  const childrenLastMinute = vms.filter((v) => v.kind === 'child' && v.createdAt && now - Date.parse(v.createdAt) < 60_000).length;
+  const childrenLastMinute = now === null ? 0 : vms.filter((v) => v.kind === 'child' && v.createdAt && now - Date.parse(v.createdAt) < 60_000).length;
   const forkedLastMinute = forkTasks
-    .filter((t) => t.state === 'succeeded' && t.endedAt && now - Date.parse(t.endedAt) < 60_000)
+    .filter((t) => now !== null && t.state === 'succeeded' && t.endedAt && now - Date.parse(t.endedAt) < 60_000)
     .reduce((a, t) => a + (countFork(t.result) ?? 0), 0);
   const perMinute = Math.max(childrenLastMinute, forkedLastMinute);
   const roots = useMemo(() => buildLineage(ls.data, stats.data), [ls.data, stats.data]);
@@ -52,16 +55,15 @@ export function Wall() {
     n.children.forEach((c) => walk(c, depth + 1));
   };
   roots.forEach((r) => walk(r, 0));
-  const maxKids = Math.max(1, ...templates.map((t) => t.vmCount));
 
   return (
-    <main className="flex min-h-screen cursor-none flex-col gap-6 bg-black p-8 text-slate-100" data-testid="wall">
+    <main className="flex h-screen cursor-none flex-col gap-5 overflow-hidden bg-black p-6 text-slate-100 xl:p-8" data-testid="wall">
       <header className="flex items-baseline gap-6">
         <h1 className="text-4xl font-bold tracking-tight">Instaclone</h1>
         <span className="text-2xl text-slate-400">instant clones of running VMs</span>
         <span className="ml-auto flex items-center gap-3 text-2xl tabular-nums text-slate-400">
-          <span className={`h-4 w-4 rounded-full ${connected ? 'bg-emerald-500' : 'bg-amber-500'}`} aria-label={connected ? 'live' : 'reconnecting'} />
-          {new Date(now).toLocaleTimeString()}
+          <span role="img" className={`h-4 w-4 rounded-full ${connected ? 'bg-emerald-500' : 'bg-amber-500'}`} aria-label={connected ? 'live' : 'reconnecting'} />
+          <span data-testid="wall-clock">{now === null ? '' : new Date(now).toLocaleTimeString()}</span>
         </span>
       </header>
       <section className="grid grid-cols-4 gap-6">
@@ -70,12 +72,17 @@ export function Wall() {
         <Big label="Memory saved" value={stats.data ? bytes(stats.data.totals.savedBytes) : '–'} sub="by sharing template RAM" testId="wall-saved" />
         <Big label="Templates" value={ls.data?.templates.length ?? 0} sub={`${ls.data?.templates.filter((t) => t.quiesced).length ?? 0} quiesced`} testId="wall-templates" />
       </section>
-      <PoolGauges />
-      <section className="grid min-h-0 flex-1 grid-cols-2 gap-6">
+      <section className="grid min-h-0 flex-1 grid-cols-1 gap-6 lg:grid-cols-[3fr_2fr]">
+        <div className="flex min-h-[60vh] flex-col rounded-xl border border-slate-800 bg-slate-900/70 p-4 lg:min-h-0" data-testid="wall-graph">
+          <h2 className="text-xl uppercase tracking-widest text-slate-300">Lineage, live</h2>
+          <LineageGraph roots={roots} big label="Lineage on the wall" />
+        </div>
+        <div className="flex min-h-0 flex-col gap-6 overflow-hidden">
+        <PoolGauges />
         <div className="rounded-xl border border-slate-800 bg-slate-900/70 p-6">
-          <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-400">Last forks</h2>
+          <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-300">Last forks</h2>
           <ul className="space-y-3 text-3xl" data-testid="wall-forks">
-            {forkTasks.slice(0, 6).map((t) => (
+            {forkTasks.slice(0, 4).map((t) => (
               <li key={t.id} className="flex items-baseline gap-4 tabular-nums">
                 <span className={t.state === 'failed' ? 'text-rose-400' : t.state === 'running' ? 'text-sky-300' : 'text-emerald-400'}>
                   {t.state === 'running' ? '…' : t.state === 'failed' ? '✗' : '✓'}
@@ -85,14 +92,14 @@ export function Wall() {
                   {countFork(t.result) !== undefined && <span className="text-slate-400"> × {countFork(t.result)}</span>}
                 </span>
                 <span className="text-slate-300">{t.endedAt ? ms(Date.parse(t.endedAt) - Date.parse(t.startedAt)) : ''}</span>
-                <span className="w-32 text-right text-xl text-slate-500">{new Date(t.startedAt).toLocaleTimeString()}</span>
+                <span className="w-40 text-right text-2xl text-slate-300">{now === null ? '' : new Date(t.startedAt).toLocaleTimeString()}</span>
               </li>
             ))}
-            {forkTasks.length === 0 && <li className="text-slate-500">No forks yet.</li>}
+            {forkTasks.length === 0 && <li className="text-slate-400">No forks yet.</li>}
           </ul>
         </div>
         <div className="rounded-xl border border-slate-800 bg-slate-900/70 p-6">
-          <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-400">Lineage</h2>
+          <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-300">Children running, per template</h2>
           <ul className="space-y-4" data-testid="wall-lineage">
             {templates.map((t) => {
               const depth = (t as TemplateNode & { depth: number }).depth;
@@ -103,18 +110,28 @@ export function Wall() {
                     <span className="truncate">{t.name}</span>
                     <span className="ml-auto tabular-nums text-slate-300">
                       {t.counts.running ?? 0}
-                      <span className="text-slate-500"> / {t.vmCount}</span>
+                      <span className="text-slate-300"> / {t.vmCount}</span>
                     </span>
                   </div>
-                  <div className="mt-1 flex h-3 overflow-hidden rounded bg-slate-800">
-                    <div className="bg-emerald-500" style={{ width: `${((t.counts.running ?? 0) / maxKids) * 100}%` }} />
-                    <div className="bg-slate-500" style={{ width: `${((t.vmCount - (t.counts.running ?? 0)) / maxKids) * 100}%` }} />
+                  {/* the bar is the label: running of this template's children (not scaled to another template) */}
+                  <div
+                    className="mt-1 flex h-4 overflow-hidden rounded bg-slate-700"
+                    role="meter"
+                    aria-label={`${t.name}: running children`}
+                    aria-valuemin={0}
+                    aria-valuemax={Math.max(1, t.vmCount)}
+                    aria-valuenow={t.counts.running ?? 0}
+                    data-testid={`wall-bar-${t.name}`}
+                    data-fraction={t.vmCount ? (t.counts.running ?? 0) / t.vmCount : 0}
+                  >
+                    <div className="bg-emerald-500" style={{ width: `${t.vmCount ? ((t.counts.running ?? 0) / t.vmCount) * 100 : 0}%` }} />
                   </div>
                 </li>
               );
             })}
-            {templates.length === 0 && <li className="text-2xl text-slate-500">No templates yet.</li>}
+            {templates.length === 0 && <li className="text-2xl text-slate-400">No templates yet.</li>}
           </ul>
+        </div>
         </div>
       </section>
     </main>

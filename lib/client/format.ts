@@ -31,6 +31,11 @@ export function randomSuffix(n = 4): string {
   return Math.random().toString(36).slice(2, 2 + n).padEnd(n, '0');
 }
 
+/** "1 child", "3 children", "1 VM", "2 VMs": the count with the word in the right number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** Milliseconds with a decimal below 10 ms (claim latency is often a few ms). */
 export function msFine(v: number | undefined | null): string {
   if (v === undefined || v === null || !Number.isFinite(v)) return '–';

@@ -2,6 +2,7 @@
 // One useX hook per resource (lxd-ui src/context/useInstances.tsx). Live updates come from
 // useEngineEvents (SSE) invalidating these keys; polling is only a slow safety net.
 import { useQuery } from '@tanstack/react-query';
+import { useSyncExternalStore } from 'react';
 import { fetchHealth, fetchImages, fetchLog, fetchLs, fetchMe, fetchStats, fetchTasks } from './api/host';
 import { fetchTemplate } from './api/templates';
 import { fetchVm } from './api/vms';
@@ -22,8 +23,19 @@ export const useTasks = (target?: string) => useQuery({ queryKey: queryKeys.task
 export const usePools = () => useQuery({ queryKey: queryKeys.pools, queryFn: fetchPools, refetchInterval: 15_000 });
 export const useLog = (target?: string) => useQuery({ queryKey: queryKeys.log(target), queryFn: () => fetchLog(target) });
 
-/** Whether the logged-in user has at least this role (buttons are hidden or disabled otherwise). */
+const noSubscribe = () => () => {};
+/** False on the server and while hydrating, true after: markup that depends on fetched data waits for it. */
+export function useHydrated(): boolean {
+  return useSyncExternalStore(noSubscribe, () => true, () => false);
+}
+
+/**
+ * Whether the logged-in user has at least this role (buttons are hidden or disabled otherwise).
+ * False until hydrated: a page's Suspense boundary can hydrate after /api/v1/me has answered, and
+ * role-dependent markup must then still match the server's (React #418 on /demo).
+ */
 export function useCan(needed: Role): boolean {
   const me = useMe();
-  return allows(me.data?.role, needed);
+  const hydrated = useHydrated();
+  return hydrated && allows(me.data?.role, needed);
 }

@@ -175,6 +175,8 @@ export interface ForkResult {
   template?: { id: string; name: string; quiesced: boolean };
   pause?: { pauseMs: number; qemuDowntimeMs: number | null; method: 'background-snapshot' | 'stop-and-copy'; reason?: string };
   snapshotMs?: number;
+  /** per child: where its VMM came from and each step's cost (the engine's own type) */
+  details?: NonNullable<import('@/lib/engine/fork').ForkResult['details']>;
 }
 
 export interface PrepareResult {

@@ -46,6 +46,11 @@ export interface MachineConfig {
   vga?: boolean;
   /** the guest takes its address by DHCP: user-mode net hands out the VM's own address (dhcpstart, see buildArgv) */
   dhcp?: boolean;
+  /**
+   * guest ports the template's children get forwarded from 127.0.0.1 by default (prepare --port);
+   * not an argv device (host forwards are a slirp backend setting), absent on older templates: 80, 22
+   */
+  forwardPorts?: number[];
 }
 
 export interface NetSpec {

@@ -17,7 +17,8 @@ import { allocateNetwork, PARENT_IP, releaseNetwork, type NetworkAllocation } fr
 import { procCpuMs } from './metrics';
 import { paths } from './paths';
 import { watch } from './supervisor';
-import { assertTemplateFiles, childSpec, pool } from './templates';
+import { assertForwards, forwardedPorts, setForwards } from './forwards';
+import { assertTemplateFiles, childSpec, pool, templatePorts } from './templates';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, type Vmm } from './vmm';
 
 export interface ChildResult {
@@ -77,6 +78,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
   // cannot hold p.count more children; released in the finally below.
   const admission = await checkAdmission({ kind: 'fork', template: { id: tpl.id, name: tpl.name, memoryMiB: tpl.memoryMiB }, count: p.count, persistent: p.persistent }, { actor: ctx.actor });
   const prefix = p.prefix ?? tpl.name;
+  const wantPorts = p.ports ?? templatePorts(tpl);
   const t0 = performance.now();
   const task = await core.task('fork', { id: tpl.id, name: tpl.name }, ctx);
   const made: VmRow[] = [];
@@ -111,7 +113,9 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       let vmm = slot?.prelaunched ? core.vmms.get(slot.id) : undefined;
       let source: 'prelaunched' | 'slot' | 'fresh' = vmm ? 'prelaunched' : slot ? 'slot' : 'fresh';
       const cpu0 = vmm ? procCpuMs(vmm.pid) : 0; // a prelaunched VMM already spent its start-up before the fork
-      const net: NetworkAllocation = await allocateNetwork(id, {});
+      // a prelaunched QEMU already forwards the slot's ports: keep those it should, change the rest
+      const bound = vmm ? await forwardedPorts(vmm.qmp) : {};
+      const net: NetworkAllocation = await allocateNetwork(id, { forwardPorts: wantPorts, reuse: { ports: bound, bound: true } });
       let spawnMs = 0;
       if (!vmm) {
         if (slot?.prelaunched) {
@@ -128,7 +132,10 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
         watch(core, vmm);
       }
       vmms.push(vmm);
-      await core.setVm(id, { pid: vmm.pid, mac: net.mac, ip: net.ip, ports: JSON.stringify(net.hostPorts) });
+      // record what QEMU really forwards (read back), never only what was planned
+      const ports = source === 'prelaunched' && net.mode === 'user' ? await setForwards(vmm.qmp, net.ip, bound, net.hostPorts) : await forwardedPorts(vmm.qmp);
+      assertForwards(name, net.hostPorts, ports);
+      await core.setVm(id, { pid: vmm.pid, mac: net.mac, ip: net.ip, ports: JSON.stringify(ports) });
       await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm, { cont: false });
       const { ident, agentMs, identityMs } = await identifyChild(vmm, tpl, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway, sshKeys: p.sshKeys ?? persistent }, () => vmm.qmp.execute('cont'));

@@ -11,7 +11,7 @@ import { liveFork, type LiveForkResult } from './live-fork';
 import { hostMemory, procMemory } from './metrics';
 import { qemuPidsUnder } from './process';
 import { reconcile, startPolling } from './supervisor';
-import { prepare, removeTemplate, type PrepareResult } from './templates';
+import { prepare, removeTemplate, templatePorts, type PrepareResult } from './templates';
 import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
 import { quit } from './vmm';
 import { ensureReserve } from './reserve';
@@ -184,7 +184,7 @@ export class Engine {
     return {
       templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId, sourceVmId: t.sourceVmId })),
       // DESIGN.md's fields, plus the address a console shows (additive)
-      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, pool: pool.get(v.id) ?? null })),
+      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, ports: (safeJson(v.ports) ?? {}) as Record<string, number>, pool: pool.get(v.id) ?? null })),
     };
   }
 
@@ -196,6 +196,7 @@ export class Engine {
         ...vmView(vm),
         image: vm.image,
         memoryMiB: vm.memoryMiB,
+        vcpus: vm.vcpus,
         identity: { hostname: vm.hostname, mac: vm.mac, ip: vm.ip, machineId: vm.machineId, vmgenid: vm.vmgenid },
         verified: safeJson(vm.identity),
         ports: safeJson(vm.ports),
@@ -223,6 +224,8 @@ export class Engine {
       image: t.image,
       memoryMiB: t.memoryMiB,
       vcpus: t.vcpus,
+      /** guest ports forwarded to its children unless a fork names others */
+      ports: templatePorts(t),
       files: { ram: t.ramPath, state: t.statePath, disk: t.diskPath },
       checksums: safeJson(t.checksums),
       warmup: safeJson(t.warmup),

@@ -20,7 +20,7 @@ import { EngineError } from './errors';
 import { fork, type ForkResult } from './fork';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
-import { cleanupTemplate, newTemplateRow, sealTemplate } from './templates';
+import { cleanupTemplate, newTemplateRow, sealTemplate, templatePorts } from './templates';
 import { backgroundSnapshotToVmm, connectAgent, enableBackgroundSnapshot, launch, migrateToFile, migrateToVmm, quit, type SnapshotPause, type Vmm } from './vmm';
 
 export interface LiveForkResult extends ForkResult {
@@ -70,7 +70,7 @@ export async function liveFork(core: Core, src: VmRow, input: unknown, ctx: OpCo
   const t0 = performance.now();
   let tpl: Awaited<ReturnType<typeof newTemplateRow>> | undefined;
   try {
-    tpl = await newTemplateRow(core, { name, image: 'tiny', warmup: [], slots: 0, prelaunch: false, quiesce: p.quiesce, memory: src.memoryMiB, vcpus: src.vcpus, network: machine.guestNet ?? 'isolated' }, machine, src.image, srcTpl.id, src.id);
+    tpl = await newTemplateRow(core, { name, image: 'tiny', warmup: [], slots: 0, prelaunch: false, quiesce: p.quiesce, memory: src.memoryMiB, vcpus: src.vcpus, network: machine.guestNet ?? 'isolated', ports: templatePorts({ config: JSON.stringify(machine) }) }, machine, src.image, srcTpl.id, src.id);
     const made = tpl;
     const task = await core.task('live-fork', { id: src.id, name: src.name }, ctx);
     let pause: LiveForkResult['pause'];
@@ -89,7 +89,7 @@ export async function liveFork(core: Core, src: VmRow, input: unknown, ctx: OpCo
     }
     const snapshotMs = performance.now() - t0;
     admission.release(); // the template exists; the children's admission is fork's own
-    const r = await fork(core, made.id, { count: p.count, persistent: p.persistent, prefix: p.prefix ?? src.name }, ctx);
+    const r = await fork(core, made.id, { count: p.count, persistent: p.persistent, prefix: p.prefix ?? src.name, ...(p.ports ? { ports: p.ports } : {}) }, ctx);
     return { ...r, source: { id: src.id, name: src.name }, template: { id: made.id, name: made.name, quiesced: p.quiesce }, pause: roundPause(pause), snapshotMs: r1(snapshotMs) };
   } catch (e) {
     // a failed fork leaves no children (fork cleans up); the template it was to come from goes too

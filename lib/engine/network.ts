@@ -44,7 +44,7 @@ export interface NetworkAllocation {
 /** The address the tiny image's /init gives a parent (QEMU's slirp default). */
 export const PARENT_IP = '10.0.2.15';
 export const USER_NET = { net: '10.0.0.0/8', host: '10.0.2.2', dns: '10.0.2.3', prefixLen: 8 } as const;
-/** guest ports forwarded by default: the demo web app and SSH */
+/** guest ports forwarded when a template names none: the demo web app and SSH */
 export const DEFAULT_FORWARD_PORTS = [80, 22];
 
 // ------------------------------------------------------------------------------------------------
@@ -240,6 +240,8 @@ function theStore(): NetworkStore {
 interface Held {
   mac: string;
   ports: number[];
+  /** guest port -> host port, so a VM allocated again (reset, fork of its slot) keeps its ports */
+  hostPorts: Record<number, number>;
   tap?: string;
 }
 interface NetState {
@@ -274,6 +276,11 @@ export interface AllocateOptions {
   forwardPorts?: number[];
   /** specific host ports wanted: guest port -> host port. A taken one is an error, not skipped. */
   hostPorts?: Record<number, number>;
+  /**
+   * host ports to keep when still usable (guest port -> host port): a VM's earlier ports (reset,
+   * restart) or, with `bound`, the ones its own running QEMU already forwards (taken, by it)
+   */
+  reuse?: { ports: Record<number, number>; bound?: boolean };
   /** a parent keeps the image's own address (10.0.2.15 in user mode) and takes no lease */
   parent?: boolean;
   env?: NodeJS.ProcessEnv;
@@ -357,6 +364,16 @@ export function allocateNetwork(vmId: string, opts: AllocateOptions = {}): Promi
           hostPorts[gp] = hp;
           mine.add(hp);
         }
+        // keep this VM's earlier ports where possible: what QEMU already forwards, or what was shown
+        const keep: Record<number, number> = { ...(prev?.hostPorts ?? {}), ...(opts.reuse?.ports ?? {}) };
+        for (const gp of forward) {
+          const hp = keep[gp];
+          if (hostPorts[gp] || !hp || usedPorts.has(hp) || mine.has(hp)) continue;
+          if (prev?.ports.includes(hp) || (opts.reuse?.bound && opts.reuse.ports[gp] === hp) || (await portIsFree(hp))) {
+            hostPorts[gp] = hp;
+            mine.add(hp);
+          }
+        }
         const [lo, hi] = cfg.portRange;
         // Start at a random place in the range: engines in other processes (other consoles, test
         // runs) scan the same range, and a port checked free is only taken once QEMU binds it.
@@ -388,7 +405,7 @@ export function allocateNetwork(vmId: string, opts: AllocateOptions = {}): Promi
       let tap = prev?.tap;
       if (cfg.mode === 'bridge' && !tap) tap = await createTap(vmId, cfg.bridge!);
 
-      state.held.set(vmId, { mac, ports: Object.values(hostPorts), tap });
+      state.held.set(vmId, { mac, ports: Object.values(hostPorts), hostPorts, tap });
       const out: NetworkAllocation = { mac, ip, hostPorts, prefixLen: opts.parent ? 24 : prefixLen, gateway, mode: cfg.mode };
       if (tap) out.tap = tap;
       return out;

@@ -16,7 +16,7 @@ import { copyVars, ovmf } from './firmware';
 import { probeCompat, type CompatReport } from './compat';
 import { screenshot } from './screen';
 import { tailFile } from './vmm';
-import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
+import { allocateNetwork, DEFAULT_FORWARD_PORTS, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
 import { qemuVersion } from './qemu-version';
 import { watch } from './supervisor';
@@ -165,7 +165,7 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
     const machine = defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: '', initrd: '', cmdline: '' });
     // firmware boot from the disk, a screen, DHCP from the VM's own address; no identity port
     // (a stock guest does not serve it: the probe would only cost its timeout)
-    Object.assign(machine, { boot: imp.firmware, vga: true, dhcp: true, identityPort: false, guestNet: p.network });
+    Object.assign(machine, { boot: imp.firmware, vga: true, dhcp: true, identityPort: false, guestNet: p.network, forwardPorts: p.ports });
     if (imp.firmware === 'uefi') machine.ovmfCode = ovmf().code;
     return { machine, baseDisk: imp.path, imported: true };
   }
@@ -176,7 +176,7 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
   for (const f of [image.files.kernel, image.files.initrd, image.files.disk]) {
     if (!fs.existsSync(f)) throw new EngineError('not_found', `The ${p.image} image is incomplete (${f} is missing); rebuild it with \`npm run setup\`.`);
   }
-  return { machine: { ...defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }), guestNet: p.network }, baseDisk: image.files.disk, imported: false };
+  return { machine: { ...defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }), guestNet: p.network, forwardPorts: p.ports }, baseDisk: image.files.disk, imported: false };
 }
 
 /** Default wait for a booting parent's guest agent (INSTACLONE_BOOT_TIMEOUT_S overrides, prepare's bootTimeout wins). */
@@ -319,6 +319,7 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
   if (!srcTpl || !srcVmm || !src.diskPath) throw new EngineError('conflict', `VM "${src.name}" is not managed by this engine right now; try again after it is adopted.`);
   const machine = JSON.parse(srcTpl.config) as MachineConfig;
   machine.memoryMiB = src.memoryMiB;
+  machine.forwardPorts = p.ports;
   const tpl = await newTemplateRow(core, { ...p, memory: src.memoryMiB, vcpus: src.vcpus }, machine, src.image, srcTpl.id, src.id);
   // the same guest: its compatibility report carries over (the fork reads how to give identities)
   if (srcTpl.compat && srcTpl.compat !== '{}') await db().template.update({ where: { id: tpl.id }, data: { compat: srcTpl.compat } });
@@ -423,6 +424,11 @@ export function assertTemplateFiles(tpl: TemplateRow) {
   }
 }
 
+/** The guest ports a template's children get forwarded unless a fork names others. */
+export function templatePorts(tpl: { config: string }): number[] {
+  return (JSON.parse(tpl.config) as MachineConfig).forwardPorts ?? DEFAULT_FORWARD_PORTS;
+}
+
 /** Registers `n` slots (id, overlay on tmpfs, address, vmgenid); with `prelaunch` their QEMUs wait with -incoming defer. */
 export async function registerSlots(core: Core, templateId: string, n: number, prelaunch: boolean): Promise<void> {
   const tpl = await db().template.findUniqueOrThrow({ where: { id: templateId } });
@@ -433,7 +439,7 @@ export async function registerSlots(core: Core, templateId: string, n: number, p
     const overlay = paths.overlay(id, false);
     try {
       await createOverlay(overlay, tpl.diskPath);
-      const net = await allocateNetwork(id, {});
+      const net = await allocateNetwork(id, { forwardPorts: templatePorts(tpl) });
       const vmgenid = randomUUID();
       await db().slot.create({ data: { id, templateId, runDir, overlayPath: overlay, prelaunched: false, vmgenid, mac: net.mac } });
       if (prelaunch) {

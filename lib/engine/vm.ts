@@ -9,13 +9,15 @@ import { createOverlay, mkdirPrivate } from './disks';
 import { checkAdmission } from './admission';
 import { EngineError } from './errors';
 import { applyIdentity } from './identity';
+import { AgentError } from './agent';
 import { applyStockIdentity } from './identity-agent';
 import { parseCompat } from './compat';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
-import { assertTemplateFiles, bootTimeoutMs, childSpec } from './templates';
-import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit } from './vmm';
+import { assertForwards, forwardedPorts } from './forwards';
+import { assertTemplateFiles, bootTimeoutMs, childSpec, templatePorts } from './templates';
+import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit, type Vmm } from './vmm';
 import { identifyChild } from './fork';
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
@@ -85,14 +87,14 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
     try {
       await core.setVm(v.id, { state: 'starting', error: null });
       const machine = JSON.parse(tpl.config) as MachineConfig;
-      const net = await allocateNetwork(v.id, {});
+      const net = await allocateNetwork(v.id, keepPorts(v, tpl));
       mkdirPrivate(v.runDir);
       mkdirPrivate(paths.vmHomeDir(v.id));
       const vmgenid = randomUUID();
       const varsPath = machine.boot === 'uefi' ? paths.varsBeside(v.diskPath) : undefined;
       const { vmm } = await launch(v.id, { role: 'cold', machine, runDir: v.runDir, serialLog: paths.vmSerialLog(v.id), diskPath: v.diskPath, net, vmgenid, name: v.name, varsPath });
       watch(core, vmm);
-      await core.setVm(v.id, { pid: vmm.pid });
+      await core.setVm(v.id, { pid: vmm.pid, ports: JSON.stringify(await recordedForwards(vmm, v.name, net.hostPorts)) });
       const agent = await connectAgent(vmm, bootTimeoutMs());
       const bootMs = performance.now() - t0;
       const plan = { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId ?? '', vmgenid };
@@ -136,10 +138,11 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
       mkdirPrivate(v.runDir);
       const overlay = paths.overlay(v.id, false);
       await createOverlay(overlay, tpl.diskPath);
-      const net = await allocateNetwork(v.id, {});
+      const net = await allocateNetwork(v.id, keepPorts(v, tpl));
       const vmgenid = randomUUID();
       const { vmm, spawnMs } = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
       watch(core, vmm);
+      await core.setVm(v.id, { pid: vmm.pid, ports: JSON.stringify(await recordedForwards(vmm, v.name, net.hostPorts)) });
       await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm, { cont: false });
       const { ident } = await identifyChild(vmm, tpl, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway }, () => vmm.qmp.execute('cont'));
@@ -159,6 +162,37 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
   });
 }
 
+/** Allocation options that give a VM again the guest ports it had, on the same host ports if free. */
+function keepPorts(v: VmRow, tpl: { config: string }) {
+  let had: Record<number, number> = {};
+  try {
+    had = JSON.parse(v.ports || '{}');
+  } catch {
+    /* a malformed column: start afresh */
+  }
+  const guest = Object.keys(had).map(Number);
+  return { forwardPorts: guest.length ? guest : templatePorts(tpl), reuse: { ports: had } };
+}
+
+/** What QEMU really forwards (read back), checked against the plan, to be recorded for the VM. */
+async function recordedForwards(vmm: Vmm, name: string, planned: Record<number, number>) {
+  const actual = await forwardedPorts(vmm.qmp);
+  assertForwards(name, planned, actual);
+  return actual;
+}
+
+/**
+ * The agent's refusal to start a program (e.g. `Failed to execute child process "x" (No such file or
+ * directory)`) is the operator's input, not a server fault: one sentence, 422.
+ */
+export function execStartError(program: string, e: unknown): unknown {
+  if (!(e instanceof AgentError) || e.command !== 'guest-exec') return e;
+  // the OS's reason is the last parenthesised phrase that is not the error class (GenericError)
+  const why = [...e.message.matchAll(/\(([^()]+)\)/g)].map((m) => m[1]).filter((g) => !/^[A-Za-z]+$/.test(g)).at(-1) ?? 'the guest agent refused it';
+  const hint = /no such file/i.test(why) ? 'check its name, or give its full path (busybox applets: /bin/busybox NAME)' : 'check the command and its permissions in the guest';
+  return new EngineError('invalid', `The guest could not start "${program.slice(0, 100)}" (${why.toLowerCase()}): ${hint}.`);
+}
+
 export async function execVm(core: Core, v: VmRow, command: unknown, opts: { timeoutMs?: number; actor?: string }) {
   const r = execSchema.safeParse({ command, timeoutMs: opts.timeoutMs ?? 30_000 });
   if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
@@ -167,7 +201,9 @@ export async function execVm(core: Core, v: VmRow, command: unknown, opts: { tim
   if (!h) throw new EngineError('conflict', `VM "${v.name}" is not connected to this engine yet; try again in a moment.`);
   const agent = await connectAgent(h, 10_000);
   const t0 = performance.now();
-  const res = await agent.exec(r.data.command, { timeoutMs: r.data.timeoutMs });
+  const res = await agent.exec(r.data.command, { timeoutMs: r.data.timeoutMs }).catch((e) => {
+    throw execStartError(r.data.command[0], e);
+  });
   await core.event(opts.actor, 'exec', v, res.exitCode === 0 ? 'ok' : 'error', `${r.data.command.join(' ').slice(0, 200)} -> exit ${res.exitCode}`, performance.now() - t0);
   return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
 }

@@ -9,6 +9,7 @@ export const LIMITS = {
   maxVcpus: 8,
   maxWarmups: 20,
   maxCommandLength: 4096,
+  maxForwardPorts: 16,
 } as const;
 
 /** VM and template names: they become file names and hostnames, so keep them to an RFC 1123 label. */
@@ -73,6 +74,12 @@ export const warmupSchema = z
   .min(1, 'A warm-up command must not be empty.')
   .max(LIMITS.maxCommandLength, `A warm-up command has at most ${LIMITS.maxCommandLength} characters.`);
 
+/** Guest TCP ports to forward from the host's 127.0.0.1 (user-mode networking). */
+export const guestPortsSchema = z
+  .array(wholeNumber('A guest port', 1, 65535))
+  .max(LIMITS.maxForwardPorts, `At most ${LIMITS.maxForwardPorts} forwarded guest ports.`)
+  .refine((a) => new Set(a).size === a.length, 'Each guest port may be listed only once.');
+
 export const prepareSchema = z.object({
   image: imageNameSchema.default('tiny'),
   name: nameSchema,
@@ -84,6 +91,8 @@ export const prepareSchema = z.object({
   vcpus: wholeNumber('vCPUs', 1, LIMITS.maxVcpus).default(1),
   /** what its guests may reach on user-mode networking: nothing (isolated) or the outside and the host's loopback (outbound) */
   network: z.enum(['isolated', 'outbound'], { error: 'network is isolated or outbound.' }).default('isolated'),
+  /** guest ports forwarded to every child of the template (each fork may override) */
+  ports: guestPortsSchema.default([80, 22]),
   /** prepare a running child into a new template instead of booting an image */
   fromVm: z.string().min(1).optional(),
   /** the parent is not frozen away: the template is made from this moment and the parent runs on as itself */
@@ -92,7 +101,7 @@ export const prepareSchema = z.object({
   bootTimeout: wholeNumber('The boot timeout (s)', 5, 3600).optional(),
 });
 export type PrepareInput = z.infer<typeof prepareSchema>;
-/** what a client may send (defaults filled in by the schema) */
+/** what a caller may send (defaults filled in by the schema) */
 export type PrepareRequest = z.input<typeof prepareSchema>;
 
 export const forkSchema = z.object({
@@ -101,6 +110,8 @@ export const forkSchema = z.object({
   prefix: prefixSchema.optional(),
   /** new SSH host keys in each child (stock-agent guests); default: on for persistent children */
   sshKeys: z.boolean().optional(),
+  /** guest ports to forward instead of the template's own list */
+  ports: guestPortsSchema.optional(),
 });
 export type ForkInput = z.infer<typeof forkSchema>;
 

@@ -19,6 +19,7 @@ test('prepare wizard, keyboard only', async ({ page }, info) => {
   await expect(wizard).toBeVisible();
 
   // Step 1: the name field has focus; every input is labelled.
+  await expect(page.getByLabel('Template name')).toHaveValue(/^web-/); // hydrated: the default name is chosen in the browser
   await expect(page.getByLabel('Template name')).toBeFocused();
   await page.keyboard.press('Control+A');
   await page.keyboard.type(name);
@@ -72,6 +73,11 @@ test('prepare wizard, keyboard only', async ({ page }, info) => {
   for (const p of ['boot', 'warmup', 'freeze', 'slots']) await expect(page.getByTestId(`phase-${p}`)).toHaveAttribute('data-state', 'done');
   await expect(page.getByTestId('prepare-done')).toContainText('boot');
   await expect(page.getByTestId('warmup-results')).toContainText('httpd started on port 8080');
+  // the success screen shows the files' real sizes (it said "ram 0 B · state 0 B · disk 0 B")
+  const files = page.getByTestId('prepare-files');
+  await expect(files).toContainText('RAM file');
+  await expect(files).toContainText('256 MiB');
+  await expect(files).not.toContainText(/\b0 B\b/);
   await shot(page, info, '01-wizard-done');
   writeState({ template: name });
 

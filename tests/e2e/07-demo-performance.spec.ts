@@ -50,6 +50,8 @@ test('/demo: one button prepares a parent if none, forks, charts clone vs cold b
     await expect(page.getByTestId('demo-run')).toHaveText(`Fork ${DEMO_COUNT} children`);
     await page.getByTestId('demo-run').click();
     if (!hadDemo) await expect(page.getByTestId('demo-run')).toHaveText('Preparing the parent…');
+    // the page is not empty while the parent boots: its serial console streams live
+    if (!hadDemo) await expect(page.getByTestId('demo-parent').getByTestId('serial-text')).toContainText(/Linux|instaclone|agent/i, { timeout: 120_000 });
     const chart = page.getByTestId('demo-chart');
     await expect(chart).toBeVisible({ timeout: 420_000 });
     await expect(page.getByTestId('demo-identity')).toContainText('Every child has its own hostname, MAC, IP, machine-id and vmgenid.');
@@ -67,6 +69,10 @@ test('/demo: one button prepares a parent if none, forks, charts clone vs cold b
     expect(total).toBeGreaterThan(0);
     expect(avg).toBeLessThan(cold); // the point of the demo
     await expect(page.getByTestId('demo-ratio')).toContainText('× faster than booting');
+    // one unit on the page, the spread per child, and what was measured
+    await expect(page.getByTestId('demo-cold-boot')).toContainText(/\d ms$/);
+    await expect(page.getByTestId('demo-distribution')).toContainText('median');
+    await expect(page.getByTestId('demo-measured')).toContainText('Measured in this run');
     await expect(page.getByTestId('demo-total')).toContainText(`All ${DEMO_COUNT} children`);
     // one bar for the cold boot, one per child
     await expect(chart.locator('.recharts-bar-rectangle')).toHaveCount(DEMO_COUNT + 1);

@@ -39,6 +39,8 @@ export async function shot(page: Page, info: TestInfo, name: string) {
 interface State {
   template?: string;
   children?: string[];
+  /** the template with forwarded ports 80 and 8080 (08-round2) */
+  portsTemplate?: string;
 }
 export function readState(): State {
   try {

@@ -15,7 +15,7 @@ export default async function PreparePage() {
         <p role="note" data-testid="readonly-reason" className="rounded border border-slate-700 bg-slate-900 px-3 py-2 text-sm text-slate-300">
           Read-only: you are {p.name} ({p.role}). Preparing a template needs the operator role; ask an admin for an operator account or token.
         </p>
-        <Link href="/" className="text-sm text-sky-400 underline">
+        <Link prefetch={false} href="/" className="text-sm text-sky-400 underline">
           Back to the lineage
         </Link>
       </div>

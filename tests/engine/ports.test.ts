@@ -1,0 +1,118 @@
+// Issue 15 item 1-2: the host ports a child shows are the ones QEMU forwards, proven by connecting
+// to them: children from prelaunched slots, a fork that overrides the template's ports (the slot's
+// QEMU is re-pointed live), a fresh VMM, and a reset (same ports again, still answering).
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { qemuPids, setupEnv, teardownEnv } from './engine-env';
+
+const env = setupEnv('ports');
+type EngineMod = typeof import('../../lib/engine');
+let E: InstanceType<EngineMod['Engine']>;
+let forwardedPorts: typeof import('../../lib/engine/forwards').forwardedPorts;
+
+/** An HTTP GET over the forwarded port (the tiny image's httpd): the child's page, or throws. */
+async function page(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(15_000) });
+  return res.text();
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function vm(name: string) {
+  return (await E.get(name)) as { id: string; ports: Record<string, number>; pid: number };
+}
+
+/** The VM's recorded ports equal what its QEMU forwards (asked over QMP), and every one answers HTTP with its hostname. */
+async function expectPortsWork(name: string, guestPorts: string[], served = guestPorts) {
+  const v = await vm(name);
+  expect(Object.keys(v.ports).sort()).toEqual([...guestPorts].sort());
+  const vmm = (E as any).core.vmms.get(v.id);
+  expect(await forwardedPorts(vmm.qmp)).toEqual(Object.fromEntries(Object.entries(v.ports).map(([g, h]) => [Number(g), h])));
+  for (const gp of served) expect(await page(v.ports[gp]), `${name} guest port ${gp}`).toContain(`hostname: ${name}\n`);
+  // a port without a server in the guest is still forwarded: QEMU accepts on it
+  for (const gp of guestPorts) expect(await listening(v.ports[gp]), `${name} guest port ${gp}`).toBe(true);
+  const ls = (await E.list()) as { vms: { name: string; ports: Record<string, number> }[] };
+  expect(ls.vms.find((x) => x.name === name)?.ports).toEqual(v.ports);
+  return v.ports;
+}
+
+beforeAll(async () => {
+  const dbm = await import('../../lib/db');
+  await dbm.migrate();
+  forwardedPorts = (await import('../../lib/engine/forwards')).forwardedPorts;
+  const { Engine } = await import('../../lib/engine');
+  E = Engine.get();
+  await E.start();
+  // the wizard's own example: a second web server on 8080, forwarded with 80
+  await E.prepare({ name: 'pt', warmup: ['httpd -p 8080 -h /www'], ports: [80, 8080], slots: 2, prelaunch: true });
+});
+
+afterAll(async () => {
+  await teardownEnv(env);
+  expect(qemuPids(env.run)).toEqual([]);
+});
+
+describe('forwarded ports (real QEMU)', () => {
+  it('a child from a prelaunched slot shows the ports QEMU forwards, and they answer', async () => {
+    const r = await E.fork('pt', { count: 1, prefix: 'a' });
+    expect(r.details?.[0].source).toBe('prelaunched');
+    await expectPortsWork('a-1', ['80', '8080']);
+  });
+
+  it('a fork may override the template ports: the prelaunched slot is re-pointed live', async () => {
+    const r = await E.fork('pt', { count: 1, prefix: 'b', ports: [8080, 22] });
+    expect(r.details?.[0].source).toBe('prelaunched');
+    // (22 has no server in the tiny guest: it is checked as forwarded, not served)
+    await expectPortsWork('b-1', ['22', '8080'], ['8080']);
+  });
+
+  it('a child from a fresh VMM forwards the template ports', async () => {
+    const r = await E.fork('pt', { count: 1, prefix: 'c' });
+    expect(r.details?.[0].source).toBe('fresh');
+    await expectPortsWork('c-1', ['80', '8080']);
+  });
+
+  it('a reset keeps the same host ports, and they answer again', async () => {
+    const before = (await vm('a-1')).ports;
+    const oldPid = (await vm('a-1')).pid;
+    await E.reset('a-1');
+    const after = await expectPortsWork('a-1', ['80', '8080']);
+    expect((await vm('a-1')).pid).not.toBe(oldPid);
+    expect(after).toEqual(before);
+  });
+
+  it("the guest's wget reaches a host service (10.0.2.2) without crashing (issue 15 item 9)", async () => {
+    const http = await import('node:http');
+    const srv = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"status":');
+      setTimeout(() => res.end('"ok"}'), 20); // chunked, like the console's /api/health
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (srv.address() as import('node:net').AddressInfo).port;
+      const r = await E.exec('a-1', ['/bin/sh', '-c', `wget -O- http://10.0.2.2:${port}/api/health 2>&1`], { timeoutMs: 30_000 });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('{"status":"ok"}');
+    } finally {
+      srv.close();
+    }
+  });
+
+  it('bad port lists are refused with one sentence, nothing launched', async () => {
+    const pids = qemuPids(env.run).length;
+    await expect(E.fork('pt', { count: 1, ports: [0] })).rejects.toThrow(/guest port must be at least 1/i);
+    await expect(E.fork('pt', { count: 1, ports: [80, 80] })).rejects.toThrow(/only once/);
+    await expect(E.fork('pt', { count: 1, ports: [70000] })).rejects.toThrow(/at most 65535/);
+    expect(qemuPids(env.run).length).toBe(pids);
+  });
+});
