@@ -2,7 +2,8 @@
 // One useX hook per resource (lxd-ui src/context/useInstances.tsx). Live updates come from
 // useEngineEvents (SSE) invalidating these keys; polling is only a slow safety net.
 import { useQuery } from '@tanstack/react-query';
-import { fetchHealth, fetchImages, fetchLog, fetchLs, fetchMe, fetchStats, fetchTasks } from './api/host';
+import { fetchHealth, fetchLog, fetchLs, fetchMe, fetchStats, fetchTasks } from './api/host';
+import { fetchImages } from './api/images';
 import { fetchTemplate } from './api/templates';
 import { fetchVm } from './api/vms';
 import { queryKeys } from './query-keys';

@@ -41,6 +41,8 @@ export interface Vm {
   startedAt?: string | null;
   stoppedAt?: string | null;
   forkMs?: number;
+  /** it has a VGA device (imported images): its screen can be shown */
+  display?: boolean;
 }
 
 export interface Timings {
@@ -84,6 +86,8 @@ export interface Template {
   error?: string | null;
   createdAt?: string;
   frozenAt?: string | null;
+  /** guests without our resident helper: the compatibility report probed at prepare (lib/engine/compat.ts) */
+  compat?: import('@/lib/engine').CompatReport | null;
 }
 
 export interface Ls {
@@ -148,12 +152,8 @@ export interface Me {
   kind?: string;
 }
 
-export interface Image {
-  name: string;
-  sizeBytes: number;
-  kernel: string;
-  builtAt: string;
-}
+/** What GET /api/v1/images returns per image: the engine's own type (type-only import, erased in the bundle). */
+export type { ImageView as Image, CompatReport, CompatLine, ImportedImage } from '@/lib/engine';
 
 export interface ForkChild {
   id: string;
