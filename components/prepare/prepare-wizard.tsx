@@ -286,10 +286,11 @@ export function PrepareWizard() {
             </ul>
           </section>
         ) : null}
-        {running && parentId && hasDisplay && (
+        {(running || error) && parentId && hasDisplay && (
           <section aria-label="Parent screen">
             <h2 className="mb-1 text-xs font-semibold uppercase text-slate-500">Screen of the parent</h2>
-            <ScreenPicture vmRef={parentId} label={`The screen of ${form.name}'s parent while it boots`} />
+            {/* after a failure the last picture stays: it shows where the boot stopped */}
+            <ScreenPicture vmRef={parentId} live={running} label={`The screen of ${form.name}'s parent while it boots`} />
           </section>
         )}
         {(running || error) && parentId && (

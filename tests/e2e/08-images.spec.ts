@@ -15,9 +15,9 @@ import { probeCompat } from '@/lib/engine/compat';
 import type { AgentClient } from '@/lib/engine/agent';
 import { api, HOME, login, rand, shot } from './helpers';
 
-// the console's own SQLite driver (the e2e console runs on SQLite in E2E_HOME)
+// the console's own SQLite driver, as its Prisma adapter has it (the e2e console runs on SQLite in E2E_HOME)
 type Sqlite = new (file: string) => { prepare(q: string): { run(...args: unknown[]): unknown }; close(): void };
-const Database = createRequire(path.join(process.cwd(), 'package.json'))('better-sqlite3') as Sqlite;
+const Database = createRequire(createRequire(path.join(process.cwd(), 'package.json')).resolve('@prisma/adapter-better-sqlite3'))('better-sqlite3') as Sqlite;
 
 const MESSAGE = 'INSTACLONE E2E BOOT SECTOR: NO OS, HALTED';
 
@@ -119,12 +119,12 @@ test('the wizard shows the screen of a parent stuck before its agent, then the e
   const name = rand('e2e-stuck');
   await login(page, '/prepare');
   await page.getByLabel('Template name').fill(name);
-  const select = page.getByLabel('Image', { exact: true });
+  const select = page.locator('select#image');
   // every image is offered, with its firmware
   await expect(select.locator('option', { hasText: imageName })).toHaveText(new RegExp(`${imageName} — imported, BIOS \\(SeaBIOS\\)`));
   await expect(select.locator('option', { hasText: 'tiny' })).toContainText('built in, kernel (direct boot)');
   await select.selectOption(imageName);
-  await page.getByLabel('Boot timeout (s)').fill('25');
+  await page.getByLabel('Boot timeout (s)').fill('45');
   for (let i = 0; i < 4; i++) await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByTestId('prepare-review')).toContainText(name);
   await page.getByRole('button', { name: 'Prepare template' }).click();
@@ -134,7 +134,8 @@ test('the wizard shows the screen of a parent stuck before its agent, then the e
   await expect(picture).toBeVisible({ timeout: 30_000 });
   // it refreshes: a second picture arrives
   await expect.poll(async () => Number(await screen.getAttribute('data-pictures')), { timeout: 20_000 }).toBeGreaterThan(1);
-  // a real picture of a text screen: 720x400 (VGA text mode) with lit pixels on it (the boot sector's line)
+  // a real picture of the text screen (720x400) that follows the boot: SeaBIOS's banner, then the boot
+  // sector's own line on the third text row (pixel rows 32-47)
   await expect
     .poll(
       () =>
@@ -144,20 +145,26 @@ test('the wizard shows the screen of a parent stuck before its agent, then the e
           c.height = img.naturalHeight;
           const g = c.getContext('2d')!;
           g.drawImage(img, 0, 0);
-          const d = g.getImageData(0, 0, c.width, c.height).data;
-          let lit = 0;
-          for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 300) lit++;
-          return { w: img.naturalWidth, h: img.naturalHeight, lit: lit > 500 };
+          const lit = (y0: number, y1: number) => {
+            const d = g.getImageData(0, y0, c.width, y1 - y0).data;
+            let n = 0;
+            for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 300) n++;
+            return n;
+          };
+          return { w: img.naturalWidth, h: img.naturalHeight, banner: lit(0, 16) > 200, bootSector: lit(32, 48) > 200 };
         }),
-      { timeout: 20_000 },
+      { timeout: 40_000, intervals: [1000] },
     )
-    .toEqual({ w: 720, h: 400, lit: true });
+    .toEqual({ w: 720, h: 400, banner: true, bootSector: true });
   await shot(page, info, '08-wizard-screen');
 
   // no agent ever answers: the engine's sentence says what was seen and what to do
   await expect(page.getByRole('heading', { name: `Preparing ${name} failed` })).toBeVisible({ timeout: 120_000 });
   await expect(page.getByRole('alert').first()).toContainText('did not become ready');
   await expect(page.getByRole('alert').first()).toContainText('qemu-guest-agent');
+  // the last picture stays, showing where the boot stopped
+  await expect(picture).toBeVisible();
+  await expect(screen).toContainText('The last picture');
   await shot(page, info, '08-wizard-failed');
   // nothing left behind: no template, no parent
   const ls = (await (await (await api()).get('/api/v1/ls')).json()) as { templates: { name: string }[]; vms: { name: string }[] };
