@@ -137,7 +137,7 @@ test('the wizard shows the screen of a parent stuck before its agent, then the e
   await page.getByLabel('Template name').fill(name);
   await expect(page.getByLabel('Template name')).toHaveValue(name);
   await select.selectOption(imageName);
-  await page.getByLabel('Boot timeout (s)').fill('45');
+  await page.getByLabel('Boot timeout (s)').fill('30');
   for (let i = 0; i < 4; i++) await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByTestId('prepare-review')).toContainText(name);
   await page.getByRole('button', { name: 'Prepare template' }).click();
@@ -165,10 +165,16 @@ test('the wizard shows the screen of a parent stuck before its agent, then the e
           });
           return { w: img.naturalWidth, h: img.naturalHeight, blue };
         }),
-      { timeout: 40_000, intervals: [1000] },
+      { timeout: 30_000, intervals: [1000] },
     )
     .toEqual({ w: 720, h: 400, blue: true });
   await shot(page, info, '08-wizard-screen');
+  // the parent's own VM page shows the same screen while it runs
+  const vmPage = await page.context().newPage();
+  await vmPage.goto(`/vms/${name}.parent`);
+  await expect(vmPage.getByTestId('vm-detail').getByTestId('screen-picture')).toBeVisible();
+  await shot(vmPage, info, '08-vm-screen');
+  await vmPage.close();
 
   // no agent ever answers: the engine's sentence says what was seen and what to do
   await expect(page.getByRole('heading', { name: `Preparing ${name} failed` })).toBeVisible({ timeout: 120_000 });
