@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { config } from '../lib/config';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
+  instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
   instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
   instaclone prepare … [--boot-timeout SECONDS]   (how long to wait for a booting parent's guest agent)
   instaclone fork … [--ssh-keys | --keep-ssh-keys]  (new SSH host keys per child; default: only persistent ones)

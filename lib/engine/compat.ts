@@ -39,7 +39,7 @@ for p in /proc/[0-9]*/comm; do read -r c < "$p" 2>/dev/null; [ "$c" = dhclient ]
 for f in /etc/netplan/*.yaml; do [ -e "$f" ] && { echo netplan=yes; break; }; done
 `;
 
-export async function probeCompat(agent: AgentClient): Promise<CompatReport> {
+export async function probeCompat(agent: AgentClient, opts: { waitNetworkMs?: number } = {}): Promise<CompatReport> {
   const lines: CompatLine[] = [];
   const gi = await agent.call<{ version: string; supported_commands: { name: string; enabled: boolean }[] }>('guest-info', undefined, 10_000);
   const enabled = new Map(gi.supported_commands.map((c) => [c.name, c.enabled]));
@@ -54,12 +54,19 @@ export async function probeCompat(agent: AgentClient): Promise<CompatReport> {
       ? `the agent blocks ${missing.join(', ')}, which the children's identity needs: allow them in the agent's configuration (RHEL: /etc/sysconfig/qemu-ga, the --allow-rpcs/--block-rpcs list) and prepare again.`
       : 'every command the children\'s identity needs is allowed.',
   });
-  const kv = new Map<string, string>();
+  let kv = new Map<string, string>();
   if (enabled.get('guest-exec')) {
-    const r = await agent.exec(['/bin/sh', '-c', PROBE], { timeoutMs: 60_000 });
-    for (const l of r.stdout.split('\n')) {
-      const i = l.indexOf('=');
-      if (i > 0) kv.set(l.slice(0, i), l.slice(i + 1).trim());
+    // the agent often answers before the network is up: wait (bounded) for a default route
+    const until = Date.now() + (opts.waitNetworkMs ?? 60_000);
+    for (;;) {
+      const r = await agent.exec(['/bin/sh', '-c', PROBE], { timeoutMs: 120_000 });
+      kv = new Map();
+      for (const l of r.stdout.split('\n')) {
+        const i = l.indexOf('=');
+        if (i > 0) kv.set(l.slice(0, i), l.slice(i + 1).trim());
+      }
+      if (kv.get('iface') || Date.now() > until) break;
+      await new Promise((res) => setTimeout(res, 2000));
     }
   }
   const vmgenid = kv.get('vmgenid') === 'yes';

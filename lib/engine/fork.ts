@@ -206,12 +206,21 @@ export async function identifyChild(
     return { ident, agent, agentMs, identityMs };
   }
   if (cont) await cont();
-  const agent = await connectAgent(vmm, 30_000);
-  if (tpl.quiesced) await agent.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
-  const agentMs = performance.now() - a0;
-  const i0 = performance.now();
   // a guest without our helper (imported, debian): the stock agent, as its compatibility report says
   const compat = parseCompat(tpl.compat);
+  const agent = await connectAgent(vmm, compat ? 120_000 : 30_000);
+  if (tpl.quiesced) {
+    const thaw = agent.call('guest-fsfreeze-thaw', undefined, compat ? 120_000 : 10_000);
+    // a stock guest's identity writes files: on a still-frozen file system they would hang, so a
+    // failed thaw is the fork's failure there (our images' helper tolerates it, as before)
+    if (compat) {
+      await thaw.catch((e) => {
+        throw new EngineError('qemu', `child ${opts.label ?? plan.hostname}: its file systems stayed frozen (guest-fsfreeze-thaw: ${(e as Error).message}); fork again.`);
+      });
+    } else await thaw.catch(() => undefined);
+  }
+  const agentMs = performance.now() - a0;
+  const i0 = performance.now();
   const ident = compat
     ? await applyStockIdentity(agent, plan, { prefixLen: opts.prefixLen ?? 8, gateway: opts.gateway ?? '10.0.2.2', label: opts.label ?? plan.hostname, iface: compat.network.iface, net: compat.network.method, sshKeys: opts.sshKeys })
     : await applyIdentity(agent, plan, opts);

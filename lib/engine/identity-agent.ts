@@ -50,7 +50,9 @@ if [ -z "$ifc" ] || [ ! -e "/sys/class/net/$ifc" ]; then
 else
   ip link set dev "$ifc" address "$mac" || err "setting MAC $mac on $ifc failed"
   case $net in
-    networkd) networkctl renew "$ifc" || err "networkctl renew $ifc failed" ;;
+    # networkd may already be asking again by itself (it restarts DHCP on a MAC change): a renew
+    # refused in that state is fine, the read-back of the address decides
+    networkd) networkctl renew "$ifc" >/dev/null 2>&1 ;;
     networkmanager) nmcli device reapply "$ifc" >/dev/null || err "nmcli device reapply $ifc failed" ;;
     dhclient)
       # the parent's dhclient holds the parent's lease: stop it, forget the lease, ask again
@@ -110,7 +112,7 @@ const v4 = (i: GuestIf | undefined) => (i?.['ip-addresses'] ?? []).filter((a) =>
  */
 export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan, o: StockIdentityOptions): Promise<VerifiedIdentity> {
   const t0 = performance.now();
-  const timeoutMs = o.timeoutMs ?? 60_000;
+  const timeoutMs = o.timeoutMs ?? 120_000;
   const fail = (what: string) => new EngineError('qemu', `child ${o.label}: identity check failed: ${what}`, { plan });
   let calls = 0;
   const problems: string[] = [];
@@ -140,7 +142,8 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
       { timeoutMs, firstPollMs: 50, maxPollMs: 50 },
     );
   } catch (e) {
-    throw fail(`the guest agent could not run /bin/sh (${(e as Error).message}); the agent may block guest-exec (see the compatibility report).`);
+    const m = (e as Error).message;
+    throw fail(`the guest agent could not run /bin/sh (${m})${/disabled|not allowed|blocked/i.test(m) ? '; the agent blocks guest-exec: allow it (see the compatibility report)' : ''}`);
   }
   calls += res.polls ?? 1;
   const kv = new Map<string, string>();

@@ -134,6 +134,15 @@ export async function importImage(input: unknown, opts: ImportOptions = {}): Pro
       throw new EngineError('not_found', `${what} cannot be read (${(e as NodeJS.ErrnoException).code}); give the path of a disk image on the console's host.`);
     }
     if (!st.isFile()) throw new EngineError('invalid', `${what} is not a regular file; give the path of a disk image file.`);
+    // another VM's disk, a template's RAM or checkpoint: never importable (that would hand one
+    // operator's data to another); our own upload temp files are the exception
+    if (!opts.uploaded) {
+      const real = fs.realpathSync(src);
+      for (const own of [config().home, config().run]) {
+        const root = fs.existsSync(own) ? fs.realpathSync(own) : path.resolve(own);
+        if (real === root || real.startsWith(root + path.sep)) throw new EngineError('invalid', `${what} is inside Instaclone's own state (${own}); import a disk from elsewhere.`);
+      }
+    }
     if (st.size < 512) throw new EngineError('invalid', `${what} is not a disk image (${st.size} bytes); give a bootable disk image.`);
     opts.onProgress?.('inspecting the disk');
     let i: ImgInfo;

@@ -178,9 +178,9 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
 }
 
 /** Default wait for a booting parent's guest agent (INSTACLONE_BOOT_TIMEOUT_S overrides, prepare's bootTimeout wins). */
-export function bootTimeoutMs(p: PrepareInput): number {
+export function bootTimeoutMs(p?: { bootTimeout?: number }): number {
   const env = Number(process.env.INSTACLONE_BOOT_TIMEOUT_S);
-  return (p.bootTimeout ?? (Number.isInteger(env) && env > 0 ? env : 300)) * 1000;
+  return (p?.bootTimeout ?? (Number.isInteger(env) && env > 0 ? env : 300)) * 1000;
 }
 
 /**
@@ -255,7 +255,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     let compat: CompatReport | null = null;
     if (!machine.identityChannel) {
       await task.progress('compat', 0.35, 'checking what the guest agent offers');
-      compat = await probeCompat(await connectAgent(vmm));
+      compat = await probeCompat(await connectAgent(vmm), { waitNetworkMs: Math.max(60_000, waitMs - (performance.now() - t0)) });
       await db().template.update({ where: { id: tpl.id }, data: { compat: JSON.stringify(compat) } });
       const blocking = compat.lines.filter((l) => !l.ok && (l.key === 'commands' || l.key === 'network'));
       if (blocking.length) throw new EngineError('conflict', `The guest of "${p.name}" cannot be forked with its own identity: ${blocking.map((l) => `${l.value}: ${l.meaning}`).join(' ')}`);

@@ -13,7 +13,7 @@ import { parseCompat } from './compat';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
-import { assertTemplateFiles, childSpec } from './templates';
+import { assertTemplateFiles, bootTimeoutMs, childSpec } from './templates';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit } from './vmm';
 import { identifyChild } from './fork';
 
@@ -87,7 +87,7 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
       const { vmm } = await launch(v.id, { role: 'cold', machine, runDir: v.runDir, serialLog: paths.vmSerialLog(v.id), diskPath: v.diskPath, net, vmgenid, name: v.name, varsPath });
       watch(core, vmm);
       await core.setVm(v.id, { pid: vmm.pid });
-      const agent = await connectAgent(vmm, 300_000);
+      const agent = await connectAgent(vmm, bootTimeoutMs());
       const bootMs = performance.now() - t0;
       const plan = { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId ?? '', vmgenid };
       const compat = parseCompat(tpl.compat);

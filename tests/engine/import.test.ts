@@ -37,7 +37,7 @@ beforeAll(async () => {
   const E = await import('../../lib/engine/index');
   engine = E.Engine.get();
   await engine.start();
-  dir = path.join(env.home, 'src');
+  dir = path.join(path.dirname(env.home), 'src');
   fs.mkdirSync(dir);
 }, 60_000);
 
@@ -94,6 +94,8 @@ describe('images import (issue 14)', () => {
     await refused({ name: 'wrongfmt', disk: raw, format: 'vdi' }, /is not a readable vdi image/);
     await refused({ name: 'missing', disk: path.join(dir, 'nope.img') }, /cannot be read \(ENOENT\)/, 'not_found');
     await refused({ name: 'adir', disk: dir }, /is not a regular file/);
+    // another VM's or image's disk inside Instaclone's own state is never importable
+    await refused({ name: 'own', disk: path.join(env.home, 'images', 'imported', 'a-raw.qcow2') }, /inside Instaclone's own state/);
   });
 
   it('refuses a name that clashes, a built-in name and a bad name', async () => {
@@ -104,7 +106,7 @@ describe('images import (issue 14)', () => {
     await refused({ name: '../x', disk: raw }, /lower-case letters/);
   });
 
-  it('refuses an image larger than the free space, and a cancelled import keeps nothing', async () => {
+  it.runIf(process.getuid?.() === 0)('refuses an image larger than the free space (a small tmpfs: root), and a cancelled import keeps nothing', async () => {
     const imported = path.join(env.home, 'images', 'imported');
     // a small file system for the imported images (root: tmpfs mount), so "full" is cheap to reach
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300M', 'tmpfs', imported]);
@@ -122,6 +124,33 @@ describe('images import (issue 14)', () => {
     } finally {
       execFileSync('umount', [imported]);
     }
+  });
+
+  it('REST: a disk streamed as the request body is imported; a cut-off upload keeps nothing', async () => {
+    const { POST } = await import('../../app/api/v1/images/route');
+    const { createToken } = await import('../../lib/auth/tokens');
+    const tok = await createToken('upload', 'operator');
+    const raw = path.join(dir, 'up.raw');
+    rawDisk(raw, 4);
+    const data = fs.readFileSync(raw);
+    const post = (body: ReadableStream, q: string) =>
+      POST(new Request(`http://console.test/api/v1/images?${q}`, { method: 'POST', body, duplex: 'half', headers: { host: 'console.test', authorization: `Bearer ${tok.secret}`, 'content-type': 'application/octet-stream' } } as RequestInit));
+    const chunks = (fail: boolean) =>
+      new ReadableStream({
+        start(c) {
+          for (let i = 0; i < data.length; i += 1 << 20) c.enqueue(data.subarray(i, i + (1 << 20)));
+          if (fail) c.error(new Error('connection reset'));
+          else c.close();
+        },
+      });
+    const ok = await post(chunks(false), 'name=up&format=raw');
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    expect(await ok.json()).toMatchObject({ name: 'up', format: 'raw', virtualSizeBytes: 4 << 20 });
+    const bad = await post(chunks(true), 'name=up2');
+    expect(bad.status).toBe(422);
+    expect((await bad.json()).error).toMatch(/upload was cut off.*nothing was kept/);
+    expect(fs.readdirSync(path.join(env.home, 'images', 'imported')).filter((f) => f.startsWith('.'))).toEqual([]);
+    expect(await db().image.findUnique({ where: { name: 'up2' } })).toBeNull();
   });
 
   it('removes an imported image (file and row)', async () => {
