@@ -50,9 +50,10 @@ if [ -z "$ifc" ] || [ ! -e "/sys/class/net/$ifc" ]; then
 else
   ip link set dev "$ifc" address "$mac" || err "setting MAC $mac on $ifc failed"
   case $net in
-    # networkd may already be asking again by itself (it restarts DHCP on a MAC change): a renew
-    # refused in that state is fine, the read-back of the address decides
-    networkd) networkctl renew "$ifc" >/dev/null 2>&1 ;;
+    # networkd restarts its DHCP client by itself on a MAC change (systemd 252): a renew on top
+    # would make slirp hand out a second address (seen: .3 instead of .2), so the host renews only
+    # if no new lease shows up (older networkd)
+    networkd) ;;
     networkmanager) nmcli device reapply "$ifc" >/dev/null || err "nmcli device reapply $ifc failed" ;;
     dhclient)
       # the parent's dhclient holds the parent's lease: stop it, forget the lease, ask again
@@ -156,7 +157,9 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
   // 4. the address the guest really uses (a renewed lease lands a moment later): poll the agent
   let addrs: string[] = [];
   let macSeen = '';
-  const deadline = Date.now() + Math.min(timeoutMs, 30_000);
+  const deadline = Date.now() + Math.min(timeoutMs, 60_000);
+  let renewed = false;
+  const renewAt = Date.now() + 15_000;
   for (;;) {
     calls++;
     const ifs = await agent.call<GuestIf[]>('guest-network-get-interfaces', undefined, timeoutMs).catch(() => [] as GuestIf[]);
@@ -164,6 +167,11 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
     addrs = v4(me);
     macSeen = (me?.['hardware-address'] ?? '').toLowerCase();
     if ((addrs.length === 1 && addrs[0] === `${plan.ip}/${o.prefixLen}`) || Date.now() > deadline) break;
+    if (o.net === 'networkd' && !renewed && Date.now() > renewAt && !addrs.some((a) => a.startsWith(`${plan.ip}/`))) {
+      renewed = true;
+      calls++;
+      await agent.exec(['networkctl', 'renew', iface], { timeoutMs, firstPollMs: 50, maxPollMs: 50 }).catch(() => undefined);
+    }
     await sleep(100);
   }
   const script = performance.now() - tX;
