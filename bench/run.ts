@@ -10,7 +10,9 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,imported
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,imported,pools
+//          --pool-spares N         pool scenario: spares kept and claimed in one burst (50; quick 10)
+//          --pool-claims N         pool scenario: one-at-a-time claims at the REST API (20)
 //          --no-save               do not write bench/results
 // Environment: INSTACLONE_ACCEL=tcg|kvm forces the accelerator (the engine detects KVM itself);
 //   INSTACLONE_IMAGE_CACHE (image cache; default ~/.cache/instaclone/images).
@@ -58,6 +60,8 @@
 //   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
 //   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs,
 //   imported.coldBoot.readyMs, imported.fork1.readyMs, imported.fork1.identityMs, imported.fork1.speedup, imported.fork10.totalMs
+//   pool.claim.restMs (one claim at a time, HTTP + token + route + engine), pool.burst.totalMs,
+//   pool.burst.claimMs (each claim of the burst, client side), pool.burst.engineClaimMs, pool.refill.perSec
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -86,6 +90,9 @@ const options = {
   idleSeconds: Number(opt('idle-seconds') ?? 10),
   rampMinutes: Number(opt('ramp-minutes') ?? (quick ? 4 : 15)),
   responsiveMs: 500,
+  /** pool scenario: spares in the pool (= claims in the burst) and one-at-a-time claims at the REST API */
+  poolSpares: Number(opt('pool-spares') ?? (quick ? 10 : 50)),
+  poolClaims: Number(opt('pool-claims') ?? 20),
 };
 const skip = new Set((opt('skip') ?? '').split(',').filter(Boolean));
 const save = !flag('no-save');
@@ -350,6 +357,22 @@ async function main() {
       metric(`fork1.${kind}.readyMs`, `Fork of one child to agent-ready with verified identity (${kind === 'fresh' ? 'fresh VMM' : 'prelaunched slot'})`, 'ms', wall);
       log(`fork one (${kind}): median ${r1(summarize(wall).median)} ms, p95 ${r1(summarize(wall).p95)} ms; stages`, Object.fromEntries(Object.entries(det).map(([k, v]) => [k, r1(summarize(v).median)])));
     }
+    await removeTpl(tpl.id);
+  });
+
+  // ── pools: claim latency at the REST API, a burst of claims against ready spares, refill rate
+  await scenario('pools', async () => {
+    const { poolBench } = await import('./pools');
+    const tpl = await E.prepare({ image: 'tiny', name: name('bench-pool'), memory: MEM });
+    const r = await poolBench(E, tpl.id, options.poolSpares, options.poolClaims, log);
+    const { REFILL_CONCURRENCY } = await import('../lib/engine/pools');
+    const bound = `wall time on ${machineFacts.cores} cores at load ${os.loadavg()[0].toFixed(1)} (other VMs, the refill's forks — ${REFILL_CONCURRENCY} at most — and ${r.spares} idle spares); the claim path's own CPU cost is measured by bench/experiments/claim-path.ts`;
+    metric('pool.claim.restMs', 'Pool claim at the REST API (HTTP + token + engine), one at a time', 'ms', r.seqClaimMs, { target: T('<=', 10, '≤ 10 ms (p50)'), boundBy: bound }, 2);
+    metric('pool.burst.totalMs', `Burst of ${r.burst.count} concurrent claims against ${r.spares} ready spares`, 'ms', [r.burst.totalMs], { notes: [`sources: ${JSON.stringify(r.burst.sources)}`] });
+    metric('pool.burst.claimMs', 'Each claim of the burst (client side, queued behind the others)', 'ms', r.burst.claimMs, {}, 2);
+    metric('pool.burst.engineClaimMs', 'Each claim of the burst (inside the engine: DB only)', 'ms', r.burst.engineClaimMs, {}, 2);
+    metric('pool.refill.perSec', `Refill rate: ${r.spares} spares forked, identified and ready from an empty pool`, 'children/s', [r.refillPerSec], { notes: [`fill ${Math.round(r.fillMs)} ms`] }, 2);
+    log(`claim at REST: p50 ${r1(summarize(r.seqClaimMs).median)} ms, p95 ${r1(summarize(r.seqClaimMs).p95)} ms; refill ${r.refillPerSec.toFixed(2)} spares/s`);
     await removeTpl(tpl.id);
   });
 
@@ -620,6 +643,7 @@ async function main() {
     { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
     { id: 'idle.cpuPerChildPct' }, { id: 'idle.coldVmCpuPct' }, { id: 'ramp.maxChildren' }, { id: 'reset.ms' }, { id: 'freeze.pauseMs' }, { id: 'freeze.enginePauseMs' },
     { id: 'imported.coldBoot.readyMs' }, { id: 'imported.fork1.readyMs' }, { id: 'imported.fork1.identityMs' }, { id: 'imported.fork1.speedup' }, { id: 'imported.fork10.totalMs' },
+    { id: 'pool.claim.restMs' }, { id: 'pool.burst.totalMs' }, { id: 'pool.burst.claimMs' }, { id: 'pool.burst.engineClaimMs' }, { id: 'pool.refill.perSec' },
   ];
   const targets = rows
     .filter((r) => metrics[r.id]?.target)

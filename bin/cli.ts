@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { config } from '../lib/config';
+import { poolCommand, POOL_USAGE } from './pool';
 
 const USAGE = `usage:
   instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
@@ -17,6 +18,7 @@ const USAGE = `usage:
   instaclone stats [--json]
   instaclone exec VM -- CMD...
   instaclone stop VM | start VM | reset VM | rm VM|PARENT [--force]
+${POOL_USAGE}
 environment: INSTACLONE_URL (default http://localhost:$PORT), INSTACLONE_TOKEN (default: the local admin token)`;
 
 class CliError extends Error {}
@@ -103,6 +105,14 @@ async function main(argv: string[]): Promise<number> {
       'ssh-keys': { type: 'boolean' },
       'keep-ssh-keys': { type: 'boolean' },
       json: { type: 'boolean' },
+      // pool
+      template: { type: 'string' },
+      size: { type: 'string' },
+      spares: { type: 'string' },
+      'on-release': { type: 'string' },
+      ttl: { type: 'string' },
+      label: { type: 'string' },
+      wait: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -248,6 +258,8 @@ async function main(argv: string[]): Promise<number> {
       out(r, () => `removed ${ref}`);
       return 0;
     }
+    case 'pool':
+      return poolCommand(args, o, { api, out, table, num, fail: (m) => { throw new CliError(m); } });
     default:
       throw new CliError(`Unknown command "${cmd}": run instaclone --help for the list.`);
   }

@@ -12,6 +12,7 @@ const NAV = [
   { href: '/', label: 'Lineage' },
   { href: '/prepare', label: 'Prepare template' },
   { href: '/images', label: 'Images' },
+  { href: '/pools', label: 'Pools' },
   { href: '/demo', label: 'Demo' },
   { href: '/performance', label: 'Performance' },
   { href: '/wall', label: 'Wall screen' },

@@ -12,6 +12,7 @@ import { errorText } from '@/lib/client/api/http';
 import { canReset, canStop } from '@/lib/client/vm-state';
 import type { Template, Vm } from '@/lib/client/types';
 import { Badge, ErrorNote, MemBar, StateDot } from '@/components/ui/misc';
+import { PoolBadge } from '@/components/pools/pool-badge';
 import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { ForkDialog } from '@/components/template/fork-dialog';
@@ -283,6 +284,7 @@ export function LineageView() {
                     <Badge tone={n.kind === 'template' ? 'indigo' : 'slate'}>{stateLabel(n)}</Badge>
                     {n.kind === 'template' && n.template.quiesced && <Badge tone="emerald">quiesced</Badge>}
                     {n.kind === 'vm' && n.vm.persistent && <Badge tone="amber">persistent</Badge>}
+                    {n.kind === 'vm' && <PoolBadge pool={n.vm.pool} />}
                   </span>
                   <span className="text-xs text-slate-300">{n.state}</span>
                   <span className="truncate font-mono text-xs text-slate-400">{n.kind === 'vm' ? (n.vm.ip ?? '') : ''}</span>

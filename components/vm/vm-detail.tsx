@@ -6,6 +6,7 @@ import { bytes, ago } from '@/lib/client/format';
 import { canExec } from '@/lib/client/vm-state';
 import type { Template } from '@/lib/client/types';
 import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge } from '@/components/ui/misc';
+import { PoolBadge } from '@/components/pools/pool-badge';
 import { History } from '@/components/tasks/history';
 import { ExecBox } from './exec-box';
 import { ScreenPicture } from './screen-picture';
@@ -44,6 +45,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
         <StateBadge state={vm.state} />
         <Badge tone={vm.kind === 'child' ? 'slate' : 'sky'}>{vm.kind}</Badge>
         <Badge tone={vm.persistent ? 'amber' : 'slate'}>{vm.persistent ? 'persistent' : 'non-persistent'}</Badge>
+        <PoolBadge pool={vm.pool} />
         <div className="ml-auto">
           <VmActions vm={vm} />
         </div>

@@ -7,6 +7,7 @@ import { useLs, useStats, useTasks } from '@/lib/client/hooks';
 import { useEngineEvents } from '@/lib/client/use-engine-events';
 import { buildLineage, type LineageNode, type TemplateNode } from '@/lib/client/lineage';
 import { bytes, ms } from '@/lib/client/format';
+import { PoolGauges } from './pool-gauges';
 
 function Big({ label, value, sub, testId }: { label: string; value: string | number; sub?: string; testId: string }) {
   return (
@@ -69,6 +70,7 @@ export function Wall() {
         <Big label="Memory saved" value={stats.data ? bytes(stats.data.totals.savedBytes) : '–'} sub="by sharing template RAM" testId="wall-saved" />
         <Big label="Templates" value={ls.data?.templates.length ?? 0} sub={`${ls.data?.templates.filter((t) => t.quiesced).length ?? 0} quiesced`} testId="wall-templates" />
       </section>
+      <PoolGauges />
       <section className="grid min-h-0 flex-1 grid-cols-2 gap-6">
         <div className="rounded-xl border border-slate-800 bg-slate-900/70 p-6">
           <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-400">Last forks</h2>

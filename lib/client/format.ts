@@ -30,3 +30,9 @@ export function ago(iso: string | number | undefined | null, now = Date.now()): 
 export function randomSuffix(n = 4): string {
   return Math.random().toString(36).slice(2, 2 + n).padEnd(n, '0');
 }
+
+/** Milliseconds with a decimal below 10 ms (claim latency is often a few ms). */
+export function msFine(v: number | undefined | null): string {
+  if (v === undefined || v === null || !Number.isFinite(v)) return '–';
+  return v < 10 ? `${v.toFixed(1)} ms` : ms(v);
+}

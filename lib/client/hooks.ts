@@ -6,6 +6,7 @@ import { fetchHealth, fetchLog, fetchLs, fetchMe, fetchStats, fetchTasks } from 
 import { fetchImages } from './api/images';
 import { fetchTemplate } from './api/templates';
 import { fetchVm } from './api/vms';
+import { fetchPools } from './api/pools';
 import { queryKeys } from './query-keys';
 import type { Role } from './types';
 import { allows } from './vm-state';
@@ -19,6 +20,7 @@ export const useHealth = () => useQuery({ queryKey: queryKeys.health, queryFn: f
 export const useMe = () => useQuery({ queryKey: queryKeys.me, queryFn: fetchMe, staleTime: 60_000 });
 export const useImages = () => useQuery({ queryKey: queryKeys.images, queryFn: fetchImages });
 export const useTasks = (target?: string) => useQuery({ queryKey: queryKeys.tasks(target), queryFn: () => fetchTasks(target), refetchInterval: 30_000 });
+export const usePools = () => useQuery({ queryKey: queryKeys.pools, queryFn: fetchPools, refetchInterval: 15_000 });
 export const useLog = (target?: string) => useQuery({ queryKey: queryKeys.log(target), queryFn: () => fetchLog(target) });
 
 /** Whether the logged-in user has at least this role (buttons are hidden or disabled otherwise). */

@@ -9,6 +9,7 @@ export const queryKeys = {
   health: ['health'] as const,
   me: ['me'] as const,
   images: ['images'] as const,
+  pools: ['pools'] as const,
   tasks: (target?: string) => (target ? (['tasks', target] as const) : (['tasks'] as const)),
   log: (target?: string) => (target ? (['log', target] as const) : (['log'] as const)),
 };

@@ -43,6 +43,8 @@ export interface Vm {
   forkMs?: number;
   /** it has a VGA device (imported images): its screen can be shown */
   display?: boolean;
+  /** pool membership (lib/engine/pools): spare or claimed, and by whom */
+  pool?: { pool: string; state: string; claimedBy: string | null; label: string | null } | null;
 }
 
 export interface Timings {

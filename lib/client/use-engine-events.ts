@@ -71,13 +71,16 @@ export function useEngineEvents(): { connected: boolean } {
             if (ev.state !== 'running' && ev.state !== undefined) mark('ls', 'vms', 'templates', 'stats', 'images');
             break;
           case 'vm':
-            mark('ls', 'vms', 'stats', 'log');
+            mark('ls', 'vms', 'stats', 'log', 'pools');
             break;
           case 'template':
           case 'slot':
             mark('ls', 'templates', 'log', 'images');
             break;
           case 'serial':
+            break;
+          case 'pool':
+            mark('pools', 'ls', 'vms', 'log');
             break;
           default:
             mark('ls', 'vms', 'templates', 'tasks', 'log');

@@ -20,7 +20,8 @@ export interface OpContext {
 export type EngineEvent =
   | { type: 'vm'; id: string; name?: string; state?: string; [k: string]: unknown }
   | { type: 'template'; id: string; name?: string; state?: string; [k: string]: unknown }
-  | { type: 'task'; id: string; kind?: string; state?: string; progress?: number; step?: string; [k: string]: unknown };
+  | { type: 'task'; id: string; kind?: string; state?: string; progress?: number; step?: string; [k: string]: unknown }
+  | { type: 'pool'; id: string; name?: string; [k: string]: unknown };
 
 export type VmRow = NonNullable<Awaited<ReturnType<ReturnType<typeof db>['vm']['findUnique']>>>;
 export type TemplateRow = NonNullable<Awaited<ReturnType<ReturnType<typeof db>['template']['findUnique']>>>;

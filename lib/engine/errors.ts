@@ -5,6 +5,7 @@ export type EngineErrorCode =
   | 'not_found' // unknown VM, template or image (404)
   | 'conflict' // wrong state, name taken, dependants exist (409)
   | 'insufficient' // admission control: not enough memory, disk, slots (507)
+  | 'unavailable' // nothing ready yet, try again shortly (503): a pool with no spare
   | 'forbidden' // role does not allow it (403)
   | 'unauthorized' // no or bad credentials (401)
   | 'qemu' // QEMU or the guest misbehaved (500)
@@ -26,6 +27,7 @@ export const httpStatus: Record<EngineErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   insufficient: 507,
+  unavailable: 503,
   forbidden: 403,
   unauthorized: 401,
   qemu: 500,

@@ -21,6 +21,7 @@ import { parseCompat } from './compat';
 import type { MachineConfig } from './argv';
 import { listImages as listBuiltImages } from '../guest/images';
 import { BUILTIN_IMAGES } from '../validations';
+import { Pools } from './pools';
 
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
@@ -30,6 +31,7 @@ export type { ImportedImage } from './imported';
 export type { CompatReport, CompatLine } from './compat';
 /** One entry of `images()` (built-in or imported, with the templates made from it): the console uses this type. */
 export type ImageView = Awaited<ReturnType<Engine['images']>>['images'][number];
+export type { ClaimResult, PoolView } from './pools';
 
 type Ctx = OpContext & { force?: boolean };
 
@@ -39,6 +41,7 @@ export class Engine {
   private core = new Core();
   private started: Promise<unknown> | null = null;
   private poller: NodeJS.Timeout | null = null;
+  private poolsSvc = new Pools(this.core);
 
   /** The process-wide engine. */
   static get(): Engine {
@@ -80,6 +83,7 @@ export class Engine {
         const ids = new Set([...(await db().vm.findMany({ select: { id: true } })).map((v) => v.id), ...(await db().slot.findMany({ select: { id: true } })).map((s) => s.id)]);
         for (const l of await db().lease.findMany()) if (!ids.has(l.vmId)) await db().lease.delete({ where: { ip: l.ip } }).catch(() => undefined);
         this.poller = startPolling(this.core);
+        await this.poolsSvc.start(); // after reconcile: members whose VM did not survive are replaced
         return r;
       })();
     }
@@ -88,6 +92,12 @@ export class Engine {
 
   private async ready() {
     await this.boot();
+  }
+
+  /** Pools of spare children (lib/engine/pools): create, claim, release, resize, push, remove. */
+  async pools(): Promise<Pools> {
+    await this.ready();
+    return this.poolsSvc;
   }
 
   async prepare(input: unknown, ctx: OpContext = {}): Promise<PrepareResult> {
@@ -131,6 +141,8 @@ export class Engine {
     if (vm) return removeVm(this.core, vm, !!ctx.force, ctx);
     const tpl = await this.core.templateByRef(ref).catch(() => null);
     if (!tpl) throw new EngineError('not_found', `No VM or template named "${ref}"; list them with \`instaclone ls\`.`);
+    const user = await db().pool.findFirst({ where: { templateId: tpl.id } });
+    if (user) throw new EngineError('conflict', `Template "${tpl.name}" is used by pool "${user.name}"; push the pool to another template or remove the pool first.`);
     return removeTemplate(this.core, tpl, !!ctx.force, ctx);
   }
 
@@ -142,10 +154,11 @@ export class Engine {
   async list() {
     const templates = await db().template.findMany({ orderBy: { createdAt: 'asc' } });
     const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
+    const pool = await this.poolsSvc.membership();
     return {
       templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId })),
       // DESIGN.md's fields, plus the address a console shows (additive)
-      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip })),
+      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, pool: pool.get(v.id) ?? null })),
     };
   }
 
@@ -160,6 +173,7 @@ export class Engine {
         identity: { hostname: vm.hostname, mac: vm.mac, ip: vm.ip, machineId: vm.machineId, vmgenid: vm.vmgenid },
         verified: safeJson(vm.identity),
         ports: safeJson(vm.ports),
+        pool: (await this.poolsSvc.membership()).get(vm.id) ?? null,
         lastSerial: vm.lastSerial,
         error: vm.error,
         createdAt: vm.createdAt,
@@ -274,6 +288,7 @@ export class Engine {
   async shutdown(opts: { killAll?: boolean } = {}) {
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
+    this.poolsSvc.stop();
     for (const [id, h] of this.core.vmms) {
       h.expectExit = true;
       if (opts.killAll) await quit(h, 1000).catch(() => undefined);

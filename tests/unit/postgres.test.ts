@@ -18,6 +18,12 @@ describe.runIf(url || mustRun)('PostgreSQL mode', () => {
         data: { id, name: id, state: 'frozen', image: 'tiny', memoryMiB: 256, dir: '/x', ramPath: '/r', statePath: '/s', diskPath: '/d' },
       });
       expect((await db().template.findUnique({ where: { name: id } }))?.state).toBe('frozen');
+      // pools (migration 0004): the claim's conditional update works the same on PostgreSQL
+      await db().pool.create({ data: { id: `p-${id}`, name: `p-${id}`, templateId: id, size: 2, spares: 1, onRelease: 'reset', state: 'active', members: { create: { vmId: `v-${id}`, templateId: id, state: 'spare' } } } });
+      expect((await db().poolMember.updateMany({ where: { vmId: `v-${id}`, state: 'spare' }, data: { state: 'claimed', claimedAt: new Date() } })).count).toBe(1);
+      expect((await db().poolMember.updateMany({ where: { vmId: `v-${id}`, state: 'spare' }, data: { state: 'claimed' } })).count).toBe(0);
+      await db().pool.delete({ where: { id: `p-${id}` } });
+      expect(await db().poolMember.count({ where: { vmId: `v-${id}` } })).toBe(0);
       const { health } = await import('@/lib/health');
       expect((await health()).database).toMatchObject({ ok: true, kind: 'postgresql' });
     } finally {

@@ -1,7 +1,13 @@
 import { Demo } from '@/components/demo/demo';
+import { PoolDemo } from '@/components/demo/pool-demo';
 
 export const metadata = { title: 'Demo · Instaclone' };
 
 export default function DemoPage() {
-  return <Demo />;
+  return (
+    <div className="space-y-6">
+      <Demo />
+      <PoolDemo />
+    </div>
+  );
 }

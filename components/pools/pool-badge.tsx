@@ -1,0 +1,16 @@
+// A child's pool membership, in the lineage tree and on the VM page: which pool, spare or claimed, by whom.
+import { Badge } from '@/components/ui/misc';
+import type { Vm } from '@/lib/client/types';
+
+export function PoolBadge({ pool }: { pool: Vm['pool'] }) {
+  if (!pool) return null;
+  const claimed = pool.state === 'claimed';
+  const who = claimed ? ` by ${pool.claimedBy ?? '?'}${pool.label ? ` (${pool.label})` : ''}` : '';
+  return (
+    <span data-testid="pool-badge">
+      <Badge tone={claimed ? 'sky' : 'emerald'} title={`pool ${pool.pool}: ${pool.state}${who}`}>
+        {`pool ${pool.pool}: ${pool.state}${who}`}
+      </Badge>
+    </span>
+  );
+}

@@ -1,0 +1,241 @@
+// Pools against real QEMU (TCG, tiny image): spares kept ready, claim, release (reset / delete),
+// a crashed spare replaced, a console restart, push, TTL, claim --wait, and every refusal. At most
+// 4 guests run at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+
+const env = setupEnv('pools');
+type EngineMod = typeof import('../../lib/engine');
+let E: InstanceType<EngineMod['Engine']>;
+let db: typeof import('../../lib/db').db;
+const figures: Record<string, unknown> = {};
+
+async function refusal(p: Promise<unknown>, code: string, re: RegExp) {
+  const err = await p.then(
+    () => null,
+    (e) => e,
+  );
+  expect(err, 'expected an EngineError').toBeTruthy();
+  expect(err.name).toBe('EngineError');
+  expect(err.message).toMatch(re);
+  expect(err.code).toBe(code);
+  // one sentence: no stack, no second line
+  expect(err.message).not.toMatch(/\n/);
+}
+
+const pools = () => E.pools();
+const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Every QEMU under the run dir belongs to a VM row, every VM run dir to a live VM, every member to a VM. */
+async function expectNoLeftovers() {
+  const vms = await db().vm.findMany();
+  expect(qemuPids(env.run).sort()).toEqual(vms.map((v) => v.pid).filter(Boolean).sort());
+  const live = new Set(vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => v.id));
+  expect(runEntries(env).filter((e) => !live.has(e))).toEqual([]);
+  const ids = new Set(vms.map((v) => v.id));
+  expect((await db().poolMember.findMany()).filter((m) => !ids.has(m.vmId))).toEqual([]);
+  const leases = await db().lease.findMany();
+  expect(leases.filter((l) => !ids.has(l.vmId))).toEqual([]);
+}
+
+beforeAll(async () => {
+  const dbm = await import('../../lib/db');
+  await dbm.migrate();
+  db = dbm.db;
+  const { Engine } = await import('../../lib/engine');
+  E = Engine.get();
+  await E.start();
+  await E.prepare({ name: 'base', warmup: ['echo one > /tmp/gen'] });
+  await E.prepare({ name: 'base2', warmup: ['echo two > /tmp/gen'] });
+});
+
+afterAll(async () => {
+  console.log('FIGURES', JSON.stringify(figures, null, 1));
+  await teardownEnv(env);
+  expect(qemuPids(env.run)).toEqual([]);
+});
+
+describe('pools (real QEMU)', () => {
+  it('refuses bad input with one clear sentence each, leaving nothing', async () => {
+    const P = await pools();
+    await refusal(P.create({ name: 'x', template: 'nope', size: 2 }), 'not_found', /No template named "nope"/);
+    await refusal(P.create({ name: 'x', template: 'base', size: 2, spares: 3 }), 'invalid', /spares cannot be more than the pool size/);
+    await refusal(P.create({ name: 'x', template: 'base', size: 0 }), 'invalid', /pool size must be at least 1/);
+    await refusal(P.create({ name: 'x', template: 'base', size: 2, onRelease: 'keep' }), 'invalid', /"reset".*"delete"/);
+    await refusal(P.create({ name: 'x', template: 'base', size: 2, ttl: 'soon' }), 'invalid', /TTL must be a duration/);
+    const { setLimits, resetLimits } = await import('../../lib/engine/limits');
+    await setLimits({ maxChildrenPerTemplate: 3 });
+    await refusal(P.create({ name: 'x', template: 'base', size: 5 }), 'insufficient', /above what admission control allows now \(3 fit/);
+    await resetLimits();
+    await refusal(P.claim('nope', {}), 'not_found', /No pool named "nope"/);
+    await refusal(P.release('nope'), 'not_found', /No VM named "nope"/);
+    const c = (await E.fork('base', { count: 1, prefix: 'loose' })).children[0];
+    await refusal(P.release(c.name), 'conflict', /VM "loose-1" is not claimed from a pool; only claimed children can be released/);
+    await E.remove(c.name);
+    expect(await db().pool.count()).toBe(0);
+    await expectNoLeftovers();
+  });
+
+  it('keeps 3 spares; a claim returns a running child with verified identity in milliseconds', async () => {
+    const P = await pools();
+    const t0 = performance.now();
+    const created = await P.create({ name: 'web', template: 'base', size: 4, spares: 3 });
+    expect(created).toMatchObject({ name: 'web', size: 4, spares: 3, onRelease: 'reset' });
+    const v = await P.waitReady('web', 3);
+    figures.fill3Ms = Math.round(performance.now() - t0);
+    expect(v).toMatchObject({ ready: 3, claimed: 0 });
+    const c = await P.claim('web', { label: 'alice-session' }, { actor: 'alice' });
+    figures.claimMs = c.claimMs;
+    expect(c.source).toBe('spare');
+    expect(c.claimMs).toBeLessThan(200);
+    expect(Object.keys(c.vm.identity).sort()).toEqual(['hostname', 'ip', 'mac', 'machineId', 'vmgenid']);
+    // the identity was verified at fork: the guest says the same now
+    const r = await sh(c.vm.name, 'hostname; cat /etc/machine-id; cat /tmp/gen');
+    expect(r.stdout).toBe(`${c.vm.identity.hostname}\n${c.vm.identity.machineId}\none\n`);
+    const vm = (await E.get(c.vm.name)) as { state: string; pool: { pool: string; state: string; claimedBy: string; label: string } };
+    expect(vm.state).toBe('running');
+    expect(vm.pool).toEqual({ pool: 'web', state: 'claimed', claimedBy: 'alice', label: 'alice-session' });
+    // the keeper forks the 4th child (size 4) to get back to 3 spares
+    const after = await until('refill', async () => {
+      const x = await P.get('web');
+      return x.ready === 3 && x.refilling === 0 && x;
+    });
+    expect(after).toMatchObject({ ready: 3, claimed: 1 });
+    expect(after.claims).toBe(1);
+    expect(after.claimLatencyMs.p50).toBe(c.claimMs);
+    // the claimed child writes a file; release with reset removes it and makes it a spare again
+    await sh(c.vm.name, 'echo mine > /tmp/mine && echo disk > /data/mine && sync');
+    const rel = await P.release(c.vm.name, { actor: 'alice' });
+    expect(rel).toMatchObject({ action: 'reset', state: 'spare' });
+    expect((await sh(c.vm.name, 'ls /tmp/mine /data/mine 2>&1; cat /tmp/gen')).stdout).toMatch(/No such file[\s\S]*No such file[\s\S]*one\n$/);
+    const m = await db().poolMember.findUnique({ where: { vmId: c.vm.id } });
+    expect(m).toMatchObject({ state: 'spare', claimedBy: null, label: null });
+    // size 4 and 4 spares now: the keeper trims back to 3
+    await until('trim', async () => (await P.get('web')).ready === 3);
+    await refusal(P.release(c.vm.name), 'conflict', /is not claimed from a pool \(it is a spare of pool "web"\)/);
+    await expectNoLeftovers();
+  });
+
+  it('replaces a crashed spare', async () => {
+    const P = await pools();
+    const spare = (await P.get('web')).members.find((m) => m.state === 'spare')!;
+    const pid = (await db().vm.findUnique({ where: { id: spare.vmId } }))!.pid!;
+    process.kill(pid, 'SIGKILL');
+    const t0 = performance.now();
+    await until('replacement', async () => {
+      const v = await P.get('web');
+      return !v.members.some((m) => m.vmId === spare.vmId) && v.ready === 3 && v.refilling === 0;
+    });
+    figures.crashReplaceMs = Math.round(performance.now() - t0);
+    expect(await db().vm.findUnique({ where: { id: spare.vmId } })).toBeNull();
+    const ev = await db().event.findFirst({ where: { action: 'pool.replace' } });
+    expect(ev?.message).toMatch(/crashed \(spare\); a fresh spare replaces it/);
+    await expectNoLeftovers();
+  });
+
+  it('survives a console restart with its claimed and spare states', async () => {
+    const P = await pools();
+    const c = await P.claim('web', { label: 'kept' }, { actor: 'bob' });
+    await until('refill', async () => (await P.get('web')).refilling === 0);
+    const before = await P.get('web');
+    const pidsBefore = qemuPids(env.run).sort();
+    await E.shutdown(); // QEMUs keep running (daemonized); a new engine adopts them
+    const { Engine } = await import('../../lib/engine');
+    E = Engine.get();
+    const r = await E.start();
+    expect(r.crashed).toEqual([]);
+    const P2 = await pools();
+    const after = await P2.get('web');
+    expect(after.members.map((m) => [m.vmId, m.state, m.claimedBy]).sort()).toEqual(before.members.map((m) => [m.vmId, m.state, m.claimedBy]).sort());
+    expect(qemuPids(env.run).sort()).toEqual(pidsBefore);
+    expect((await sh(c.vm.name, 'hostname')).stdout).toBe(`${c.vm.name}\n`);
+    const c2 = await P2.claim('web', {}, { actor: 'bob' });
+    expect(c2.source).toBe('spare');
+    await P2.release(c2.vm.name);
+    await expectNoLeftovers();
+  });
+
+  it('push: spares roll now, the claimed child when it is released', async () => {
+    const P = await pools();
+    const claimed = (await P.get('web')).members.find((m) => m.state === 'claimed')!;
+    const base = await E.get('base');
+    const base2 = await E.get('base2');
+    const t0 = performance.now();
+    const pushed = await P.push('web', { template: 'base2' });
+    expect(pushed.templateId).toBe(base2.id);
+    const v = await until(
+      'roll',
+      async () => {
+        const x = await P.get('web');
+        return x.ready === 3 && x.refilling === 0 && x;
+      },
+      120_000,
+    );
+    figures.pushSparesMs = Math.round(performance.now() - t0);
+    expect(v.members.filter((m) => m.state === 'spare').every((m) => m.templateId === base2.id)).toBe(true);
+    expect(v.push).toEqual({ templateId: base2.id, done: 3, total: 4 });
+    expect(v.members.find((m) => m.vmId === claimed.vmId)).toMatchObject({ state: 'claimed', templateId: base.id });
+    const c = await P.claim('web', {});
+    expect((await sh(c.vm.name, 'cat /tmp/gen')).stdout).toBe('two\n');
+    const rel = await P.release(claimed.vmId);
+    expect(rel).toMatchObject({ action: 'delete' });
+    const done = await until('push done', async () => {
+      const x = await P.get('web');
+      return x.push === null && x.refilling === 0 && x.ready === 3 && x;
+    });
+    expect(done.members.every((m) => m.templateId === base2.id)).toBe(true);
+    await refusal(E.remove('base2'), 'conflict', /used by pool "web"/);
+    await P.release(c.vm.name);
+    await expectNoLeftovers();
+  });
+
+  it('claim of a pool being removed is refused; removal leaves nothing', async () => {
+    const P = await pools();
+    const rm = P.remove('web');
+    await until('removing', async () => (await db().pool.findUnique({ where: { name: 'web' } }))?.state === 'removing');
+    await refusal(P.claim('web', {}), 'conflict', /Pool "web" is being removed; claim from another pool/);
+    expect(await rm).toMatchObject({ removed: true, children: 4 });
+    expect(await db().poolMember.count()).toBe(0);
+    expect(await db().vm.count()).toBe(0);
+    await expectNoLeftovers();
+  });
+
+  it('no spare: refuses without --wait, forks on demand with it; delete on release; TTL releases', async () => {
+    const P = await pools();
+    await P.create({ name: 'job', template: 'base', size: 2, spares: 0, onRelease: 'delete', ttl: '3s' });
+    await refusal(P.claim('job', {}), 'unavailable', /Pool "job" has no spare ready \(the pool keeps no spares \(--spares 0\)\); try again in a moment or claim with --wait SECONDS/);
+    const c = await P.claim('job', { wait: 60 });
+    figures.claimForkedMs = c.claimMs;
+    expect(c.source).toBe('forked');
+    expect((await sh(c.vm.name, 'hostname')).stdout).toBe(`${c.vm.name}\n`);
+    const rel = await P.release(c.vm.name);
+    expect(rel).toMatchObject({ action: 'delete', state: 'removed' });
+    expect(await db().vm.findUnique({ where: { id: c.vm.id } })).toBeNull();
+    // delete forks a replacement when the pool keeps spares
+    await P.resize('job', { spares: 1 });
+    const s = (await P.waitReady('job', 1)).members[0];
+    const c2 = await P.claim('job', {}, { actor: 'carol' });
+    expect(c2.vm.id).toBe(s.vmId);
+    expect(c2.expiresAt).not.toBeNull();
+    await P.waitReady('job', 1);
+    // --ttl 3s: released automatically, and the event log says so
+    await until('ttl release', async () => !(await db().vm.findUnique({ where: { id: c2.vm.id } })), 20_000);
+    const ev = await db().event.findFirst({ where: { action: 'pool.release', message: { contains: c2.vm.name } }, orderBy: { id: 'desc' } });
+    expect(ev?.message).toMatch(/claim by carol expired after 3 s \(ttl\)/);
+    expect(ev?.actor).toBe('system');
+    await until('refilled', async () => (await P.get('job')).ready === 1);
+    await P.remove('job');
+    await expectNoLeftovers();
+  });
+});
