@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { config } from '../config';
-import { netdevArgs as identityNetdevArgs } from './network';
+import { intToIp, ipToInt, netdevArgs as identityNetdevArgs } from './network';
 
 export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
 
@@ -38,7 +38,7 @@ export interface MachineConfig {
   ovmfCode?: string;
   /** a VGA device (imported images: many guests print only to the screen; QMP screendump reads it) */
   vga?: boolean;
-  /** the guest takes its address by DHCP: user-mode net hands out the VM's own address (dhcpstart) */
+  /** the guest takes its address by DHCP: user-mode net hands out the VM's own address (dhcpstart, see buildArgv) */
   dhcp?: boolean;
 }
 
@@ -48,8 +48,6 @@ export interface NetSpec {
   hostPorts: Record<number, number>;
   tap?: string;
   mode?: 'user' | 'bridge';
-  /** user mode: the DHCP server's first address is the VM's own (guests that use DHCP) */
-  dhcp?: boolean;
 }
 
 export type Role =
@@ -187,8 +185,8 @@ export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: st
   return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...m };
 }
 
-export function netdevArgs(n: NetSpec): string[] {
-  return identityNetdevArgs(n, n.mode ?? 'user', n.dhcp);
+export function netdevArgs(n: NetSpec & { dhcpStart?: string }): string[] {
+  return identityNetdevArgs(n, n.mode ?? 'user', n.dhcpStart);
 }
 
 export function buildArgv(s: LaunchSpec): string[] {
@@ -244,7 +242,11 @@ export function buildArgv(s: LaunchSpec): string[] {
     '-drive', `file=${s.diskPath},if=none,id=data0,format=qcow2,cache=writeback,discard=unmap${u ? ',file.auto-read-only=off' : ''}`,
     '-device', 'virtio-blk-pci,drive=data0,id=vblk0',
   );
-  a.push(...netdevArgs({ ...s.net, dhcp: m.dhcp }));
+  // DHCP guests: slirp's lease table is part of the migrated state, so a child resumes with the
+  // parent's lease in entry 0 (entry i is dhcpstart + i): start the child's range one below its own
+  // address, and its new MAC gets exactly that address (seen: dhcpstart=ip gave ip + 1)
+  const dhcpStart = m.dhcp ? (s.role === 'child' ? intToIp(ipToInt(s.net.ip) - 1) : s.net.ip) : undefined;
+  a.push(...netdevArgs({ ...s.net, dhcpStart }));
   // last on the PCI bus, so the NIC keeps its slot (and the guest its predictable name, ens4)
   if (m.vga) a.push('-device', 'VGA,id=vga0');
   a.push('-device', `vmgenid,guid=${s.vmgenid}`);

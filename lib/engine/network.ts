@@ -456,8 +456,8 @@ async function createTap(vmId: string, bridge: string): Promise<string> {
 export function netdevArgs(
   n: { mac: string; ip: string; hostPorts: Record<number, number>; tap?: string },
   mode: NetMode = 'user',
-  /** the guest uses DHCP: slirp's first lease is this VM's own address */
-  dhcp = false,
+  /** the guest uses DHCP: the first address slirp's DHCP server hands out (argv.ts says which) */
+  dhcpStart?: string,
 ): string[] {
   if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(n.mac)) throw new EngineError('invalid', `"${n.mac}" is not a MAC address.`);
   ipToInt(n.ip);
@@ -467,7 +467,7 @@ export function netdevArgs(
       .sort(([a], [b]) => Number(a) - Number(b))
       .map(([gp, hp]) => `,hostfwd=tcp:127.0.0.1:${Number(hp)}-${n.ip}:${Number(gp)}`)
       .join('');
-    netdev = `user,id=net0,net=${USER_NET.net},host=${USER_NET.host},dns=${USER_NET.dns}${dhcp ? `,dhcpstart=${n.ip}` : ''}${fwd}`;
+    netdev = `user,id=net0,net=${USER_NET.net},host=${USER_NET.host},dns=${USER_NET.dns}${dhcpStart ? `,dhcpstart=${intToIp(ipToInt(dhcpStart))}` : ''}${fwd}`;
   } else {
     if (!n.tap) throw new EngineError('invalid', 'bridge mode needs the tap device from allocateNetwork().');
     netdev = `tap,id=net0,ifname=${n.tap},script=no,downscript=no`;
