@@ -7,7 +7,7 @@ import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--json]
+  instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--memory MiB] [--network isolated|outbound] [--json]
   instaclone fork PARENT --count N [--persistent] [--prefix P] [--json]
   instaclone prepare … [--boot-timeout SECONDS]   (how long to wait for a booting parent's guest agent)
   instaclone fork … [--ssh-keys | --keep-ssh-keys]  (new SSH host keys per child; default: only persistent ones)
@@ -91,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       slots: { type: 'string' },
       prelaunch: { type: 'boolean' },
       quiesce: { type: 'boolean' },
+      network: { type: 'string' },
       memory: { type: 'string' },
       vcpus: { type: 'string' },
       count: { type: 'string' },
@@ -140,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
         memory: num(o.memory) ?? 256,
         ...(o.vcpus ? { vcpus: num(o.vcpus) } : {}),
         ...(o['boot-timeout'] !== undefined ? { bootTimeout: num(o['boot-timeout']) } : {}),
+        ...(o.network ? { network: o.network } : {}),
       });
       out(r, () => {
         const t = r.timings ?? {};

@@ -21,7 +21,21 @@ export interface HealthReport {
 /** The QEMU binary; INSTACLONE_QEMU overrides it (read at call time). */
 export const qemuBinary = () => process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
 
-export async function qemuVersion(): Promise<string> {
+const versions = new Map<string, Promise<string>>();
+
+/** QEMU's version, asked once per binary and process (every call used to start a QEMU). */
+export function qemuVersion(): Promise<string> {
+  const bin = qemuBinary();
+  let v = versions.get(bin);
+  if (!v) {
+    v = askQemuVersion();
+    versions.set(bin, v);
+    v.catch(() => versions.delete(bin)); // a failure is asked again (QEMU may get installed)
+  }
+  return v;
+}
+
+async function askQemuVersion(): Promise<string> {
   try {
     const { stdout } = await exec(qemuBinary(), ['--version'], { timeout: 10_000 });
     const m = /version (\S+)/.exec(stdout);
@@ -55,11 +69,8 @@ export function kvmStatus(): { available: boolean; reason: string } {
 
 export function dirStatus(dir: string): { path: string; writable: boolean; freeBytes?: number } {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    // no mkdir and no probe file: health is read often (and used to be anonymous); start-up probes
     fs.accessSync(dir, fs.constants.W_OK);
-    const probe = `${dir}/.write-probe-${process.pid}`;
-    fs.writeFileSync(probe, '');
-    fs.rmSync(probe);
     const st = fs.statfsSync(dir);
     return { path: dir, writable: true, freeBytes: st.bavail * st.bsize };
   } catch {
@@ -115,4 +126,16 @@ export async function health(): Promise<HealthReport> {
     memory: hostMemory(),
     images,
   };
+}
+
+const HEALTH_CACHE_MS = 15_000;
+const cache = globalThis as unknown as { __instacloneHealth?: { at: number; ok: Promise<boolean> } };
+
+/** Whether the host is healthy, from a report at most HEALTH_CACHE_MS old (one computation at a time). */
+export function cachedHealthOk(now = Date.now()): Promise<boolean> {
+  const c = cache.__instacloneHealth;
+  if (c && now - c.at < HEALTH_CACHE_MS) return c.ok;
+  const ok = health().then((r) => r.ok, () => false);
+  cache.__instacloneHealth = { at: now, ok };
+  return ok;
 }

@@ -14,7 +14,7 @@ export async function startServer(): Promise<void> {
   await ensureAdminToken();
   const setup = await ensureFirstAdmin();
   if (setup) {
-    console.log(`instaclone: first start: set the admin password at http://localhost:${config().port}/setup?token=${setup}`);
+    console.log(`instaclone: set the admin password (link valid 24 h) at http://localhost:${config().port}/setup?token=${setup}`);
   }
   const { Engine } = await import('./engine');
   await Engine.get().start();

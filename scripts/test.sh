@@ -8,8 +8,17 @@ export NEXT_TELEMETRY_DISABLED=1
 export INSTACLONE_IMAGE_CACHE="${INSTACLONE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/instaclone/images}"
 bash scripts/setup.sh --tests || exit 1
 # PostgreSQL mode is tested against a real server when one can be started here (root + Debian's postgresql).
+# Its error is kept: the PostgreSQL suite names it when it must run (INSTACLONE_TEST_STRICT=1) and cannot.
 if [ -z "${INSTACLONE_TEST_PG_URL:-}" ]; then
-  INSTACLONE_TEST_PG_URL=$(bash scripts/test-postgres.sh 2>/dev/null) && export INSTACLONE_TEST_PG_URL || unset INSTACLONE_TEST_PG_URL
+  pg_err=$(mktemp)
+  if INSTACLONE_TEST_PG_URL=$(bash scripts/test-postgres.sh 2>"$pg_err"); then
+    export INSTACLONE_TEST_PG_URL
+  else
+    unset INSTACLONE_TEST_PG_URL
+    INSTACLONE_TEST_PG_ERROR=$(tail -n 3 "$pg_err" | tr '\n' ' ')
+    export INSTACLONE_TEST_PG_ERROR
+  fi
+  rm -f "$pg_err"
 fi
 out=$(mktemp -d /tmp/instaclone-test-results.XXXXXX)
 status=0

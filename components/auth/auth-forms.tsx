@@ -1,5 +1,6 @@
 'use client';
 import { useState } from 'react';
+import { safeNextPath } from '@/lib/auth/safe-next';
 import { api, errorText } from '@/lib/client/api/http';
 
 function Shell({ title, children }: { title: string; children: React.ReactNode }) {
@@ -30,7 +31,7 @@ export function LoginForm({ next }: { next: string }) {
     setError(null);
     try {
       await api('POST', '/api/auth/login', { username: String(f.get('username') ?? ''), password: String(f.get('password') ?? '') });
-      location.assign(next.startsWith('/') && !next.startsWith('//') ? next : '/');
+      location.assign(safeNextPath(next));
     } catch (err) {
       setError(errorText(err));
       setBusy(false);

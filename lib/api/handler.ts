@@ -1,7 +1,8 @@
 // One wrapper for every REST route: who is asking, may they, parse the body with the shared schema,
 // and turn any error into {error} with the right status. Errors are values, never stack traces.
 import { z } from 'zod';
-import { principalFrom, require, SESSION_COOKIE, type Principal, type Role } from '../auth';
+import { principalFrom, require, type Principal, type Role } from '../auth';
+import { sessionIdFrom } from '../auth/sessions';
 import { EngineError, httpStatus, isEngineError } from '../engine/errors';
 import { describeZodError } from '../validations';
 
@@ -18,6 +19,11 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Cookie-authenticated changes must come from our own pages (tokens carry no ambient authority). */
 export function checkSameOrigin(req: Request, principal: Principal) {
   if (principal.kind !== 'session' || !UNSAFE.has(req.method)) return;
+  checkOrigin(req);
+}
+
+/** The request comes from this console's own pages (Sec-Fetch-Site and Origin), e.g. log-in forms (login CSRF). */
+export function checkOrigin(req: Request) {
   const site = req.headers.get('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') {
     throw new EngineError('forbidden', 'Cross-site request refused.');
@@ -40,7 +46,7 @@ export function cookieValue(req: Request, name: string): string | undefined {
 }
 
 export async function authenticate(req: Request, role: Role): Promise<Principal> {
-  const principal = require(await principalFrom(req.headers, cookieValue(req, SESSION_COOKIE)), role);
+  const principal = require(await principalFrom(req.headers, sessionIdFrom((n) => cookieValue(req, n))), role);
   checkSameOrigin(req, principal);
   return principal;
 }
@@ -60,12 +66,38 @@ export function errorResponse(e: unknown): Response {
   if (full) e = full;
   if (isEngineError(e)) return Response.json({ error: e.message, code: e.code }, { status: httpStatus[e.code] });
   if (e instanceof z.ZodError) return Response.json({ error: describeZodError(e), code: 'invalid' }, { status: 422 });
+  // the details go to the server's log, not to whoever sent the request
   console.error('instaclone: unexpected error', e);
-  return Response.json({ error: `Internal error: ${(e as Error)?.message ?? e}`, code: 'internal' }, { status: 500 });
+  return Response.json({ error: 'The console failed unexpectedly while doing this; its log on the server says why. Try again, or report it with the time.', code: 'internal' }, { status: 500 });
 }
 
-export async function readJson(req: Request): Promise<unknown> {
-  const text = await req.text();
+/** Body caps (bytes): every route reads its body through readJson. */
+export const BODY_LIMIT = 64 * 1024;
+export const SMALL_BODY_LIMIT = 4 * 1024;
+
+/** Reads at most `limit` bytes (refused by Content-Length up front, or as soon as the stream passes it). */
+async function readCapped(req: Request, limit: number): Promise<string> {
+  const tooLarge = () => new EngineError('too_large', `The request body is larger than ${Math.round(limit / 1024)} KiB: send less.`);
+  if (Number(req.headers.get('content-length') ?? 0) > limit) throw tooLarge();
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function readJson(req: Request, limit = BODY_LIMIT): Promise<unknown> {
+  const text = await readCapped(req, limit);
   if (!text.trim()) return {};
   try {
     return JSON.parse(text);

@@ -1,7 +1,23 @@
-// The console's session cookie: httpOnly, same-site lax, lives as long as the session.
+// The console's session cookie: httpOnly, same-site lax, lives as long as the session; over HTTPS
+// (directly, or behind a TLS proxy named by INSTACLONE_TRUST_PROXY=1) Secure with the __Host- prefix.
 import { cookies } from 'next/headers';
-import { SESSION_COOKIE, SESSION_HOURS } from '../auth/sessions';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, SESSION_HOURS } from '../auth/sessions';
 
-export async function setSessionCookie(id: string): Promise<void> {
-  (await cookies()).set(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'lax', path: '/', maxAge: SESSION_HOURS * 3600 });
+export function servedOverHttps(req: Request): boolean {
+  if (new URL(req.url).protocol === 'https:') return true;
+  return process.env.INSTACLONE_TRUST_PROXY === '1' && req.headers.get('x-forwarded-proto')?.split(',')[0].trim() === 'https';
+}
+
+export function sessionCookie(id: string, req: Request) {
+  const secure = servedOverHttps(req);
+  return {
+    name: secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE,
+    value: id,
+    options: { httpOnly: true, sameSite: 'lax' as const, path: '/', secure, maxAge: SESSION_HOURS * 3600 },
+  };
+}
+
+export async function setSessionCookie(id: string, req: Request): Promise<void> {
+  const c = sessionCookie(id, req);
+  (await cookies()).set(c.name, c.value, c.options);
 }

@@ -1,12 +1,18 @@
-// Console log-ins: bcrypt-hashed passwords, cookie sessions that expire, and the first admin's setup link.
+// Console log-ins: scrypt-hashed passwords (passwords.ts), cookie sessions that expire, and the first admin's setup link.
 import crypto from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { DUMMY_HASH, hashPassword, isLegacyHash, verifyPassword } from './passwords';
 import { db } from '../db';
 import { EngineError } from '../engine/errors';
 import { type Role, isRole } from './roles';
+import { endStreamsOfSession } from './streams';
 import { hashToken, type Principal } from './tokens';
 
 export const SESSION_COOKIE = 'ic_session';
+/** the same over HTTPS: `__Host-` makes the browser insist on Secure, path=/ and no Domain */
+export const SECURE_SESSION_COOKIE = '__Host-ic_session';
+
+/** The session id from whichever of the two cookies the browser sent. */
+export const sessionIdFrom = (get: (name: string) => string | undefined) => get(SECURE_SESSION_COOKIE) ?? get(SESSION_COOKIE);
 export const SESSION_HOURS = 12;
 
 export async function createUser(username: string, password: string | null, role: Role) {
@@ -23,7 +29,7 @@ export async function createUser(username: string, password: string | null, role
       id: crypto.randomUUID(),
       username,
       role,
-      passwordHash: password === null ? null : await bcrypt.hash(password, 10),
+      passwordHash: password === null ? null : await hashPassword(password),
     },
   });
 }
@@ -39,9 +45,12 @@ export async function startSession(name: string, role: Role, userId?: string, to
 export async function login(username: string, password: string) {
   const user = await db().user.findUnique({ where: { username } });
   // Compare against a dummy hash when the user is unknown, so timing does not reveal user names.
-  const hash = user?.passwordHash ?? '$2b$10$CwTycUXWue0Thq9StjUM0uJ8Sx.Ai1a0pzdE.m4q1vAQKfpCmqE9S';
-  const ok = await bcrypt.compare(password, hash);
+  const hash = user?.passwordHash ?? DUMMY_HASH;
+  const ok = await verifyPassword(password, hash);
   if (!user || !user.passwordHash || !ok) throw new EngineError('unauthorized', 'Wrong user name or password.');
+  if (isLegacyHash(user.passwordHash)) {
+    await db().user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(password) } }).catch(() => undefined);
+  }
   return startSession(user.username, user.role as Role, user.id);
 }
 
@@ -58,28 +67,37 @@ export async function principalForSession(id: string): Promise<Principal | null>
 
 export async function endSession(id: string) {
   await db().session.deleteMany({ where: { id: hashToken(id) } });
+  endStreamsOfSession(hashToken(id));
 }
+
+export const SETUP_HOURS = 24;
 
 /**
- * First start: when no user exists, create "admin" without a password and return a one-time setup
- * secret; the console prints the link on its own console.
+ * First start: when no user exists, create "admin" without a password; while that admin has none,
+ * every start issues a fresh one-time setup secret (the previous one stops working) that expires
+ * after SETUP_HOURS. The expiry is part of the hashed secret, so it cannot be edited.
  */
-export async function ensureFirstAdmin(): Promise<string | null> {
-  if ((await db().user.count()) > 0) return null;
-  const secret = crypto.randomBytes(24).toString('base64url');
-  await db().user.create({
-    data: { id: crypto.randomUUID(), username: 'admin', role: 'admin', setupTokenHash: hashToken(secret) },
-  });
-  return secret;
+export async function ensureFirstAdmin(now = Date.now()): Promise<string | null> {
+  const secret = `${now + SETUP_HOURS * 3600_000}.${crypto.randomBytes(24).toString('base64url')}`;
+  if ((await db().user.count()) === 0) {
+    await db().user.create({ data: { id: crypto.randomUUID(), username: 'admin', role: 'admin', setupTokenHash: hashToken(secret) } });
+    return secret;
+  }
+  const pending = await db().user.updateMany({ where: { username: 'admin', passwordHash: null, NOT: { setupTokenHash: null } }, data: { setupTokenHash: hashToken(secret) } });
+  return pending.count === 1 ? secret : null;
 }
 
-export async function completeSetup(secret: string, password: string) {
+const setupUnusable = 'This setup link was used already, is wrong or has expired: restart the console to print a new one.';
+
+export async function completeSetup(secret: string, password: string, now = Date.now()) {
+  const expires = Number(/^(\d+)\./.exec(secret)?.[1]);
+  if (!(expires > now)) throw new EngineError('unauthorized', setupUnusable);
   const user = await db().user.findUnique({ where: { setupTokenHash: hashToken(secret) } });
-  if (!user) throw new EngineError('unauthorized', 'This setup link was used already or is wrong: ask an admin for a new one.');
+  if (!user) throw new EngineError('unauthorized', setupUnusable);
   if (password.length < 8) throw new EngineError('invalid', 'A password has at least 8 characters.');
-  await db().user.update({
-    where: { id: user.id },
-    data: { passwordHash: await bcrypt.hash(password, 10), setupTokenHash: null },
-  });
+  const passwordHash = await hashPassword(password);
+  // the claim is one conditional update: of two requests with the same secret, only one matches
+  const claimed = await db().user.updateMany({ where: { id: user.id, setupTokenHash: user.setupTokenHash }, data: { passwordHash, setupTokenHash: null } });
+  if (claimed.count !== 1) throw new EngineError('unauthorized', setupUnusable);
   return startSession(user.username, user.role as Role, user.id);
 }

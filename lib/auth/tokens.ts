@@ -32,6 +32,7 @@ export async function revokeToken(id: string) {
   await db().apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
   // Console sessions exchanged for this token (kiosk wall screens) end with it, not when they expire.
   await db().session.deleteMany({ where: { tokenId: id } });
+  return { id, name: row.name };
 }
 
 export async function listTokens() {

@@ -24,8 +24,11 @@
 // the base disk and logs.
 //
 // Concurrent requests: an admitted request reserves what it was admitted for, in this process, until
-// `release()` is called or RESERVATION_TTL_MS passes, so two forks started together cannot both take
-// the last free memory.
+// `release()` is called when the operation ends (however long a big fork or a prepare takes), so two
+// forks started together cannot both take the last free memory.
+//
+// A cold boot (`start` of a stopped persistent child) costs its whole guest RAM (anonymous memory,
+// nothing shared) plus the QEMU overhead.
 import fs from 'node:fs';
 import path from 'node:path';
 import { config } from '../config';
@@ -48,7 +51,6 @@ export const TEMPLATE_HOME_MIB = 64;
 /** Lower bounds on measured costs, so one just-started child does not make the estimate absurdly small. */
 const MIN_MEASURED_PRIVATE_MIB = 8;
 const MIN_MEASURED_OVERLAY_MIB = 1;
-export const RESERVATION_TTL_MS = 60_000;
 
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
@@ -95,6 +97,11 @@ export type AdmissionRequest =
       template: { id: string; name: string; memoryMiB: number };
       count: number;
       persistent?: boolean;
+    }
+  | {
+      kind: 'start';
+      name: string;
+      memoryMiB: number;
     }
   | {
       kind: 'prepare';
@@ -191,6 +198,8 @@ export function evaluate(req: AdmissionRequest, facts: HostFacts, limits: Limits
     }
     return verdict;
   }
+
+  if (req.kind === 'start') return evaluateStart(req, facts, limits, usage, child, memFree, shareFree);
 
   // prepare: first the parent, then as many prelaunched slots as asked
   const slots = req.slots ?? 0;
@@ -324,6 +333,34 @@ function prepareMessage(
     default:
       return `Cannot prepare ${req.name}: ${c.name}.`;
   }
+}
+
+function evaluateStart(
+  req: { name: string; memoryMiB: number },
+  facts: HostFacts,
+  limits: Limits,
+  usage: Usage,
+  child: ChildCost,
+  memFree: number,
+  shareFree: number,
+): Verdict {
+  const mem = req.memoryMiB + PARENT_OVERHEAD_MIB;
+  const constraints: Constraint[] = [
+    { name: 'memory', available: memFree, perChild: mem, fits: fitsIn(memFree, mem) },
+    { name: 'memoryShare', available: shareFree, perChild: mem, fits: fitsIn(shareFree, mem) },
+  ];
+  const binding = constraints.reduce((a, b) => (b.fits < a.fits ? b : a));
+  const ok = binding.fits >= 1;
+  const verdict: Verdict = { ok, fits: ok ? 1 : 0, requested: 1, child, constraints, need: { memoryMiB: mem, runMiB: 0, homeMiB: 0 } };
+  if (!ok) {
+    verdict.binding = binding.name;
+    const cost = `its ${req.memoryMiB} MiB guest RAM + ~${PARENT_OVERHEAD_MIB} MiB QEMU overhead`;
+    verdict.message =
+      binding.name === 'memory'
+        ? `Not enough memory to start ${req.name} (a cold boot takes ${cost}; ${fmt(facts.memAvailableMiB)} MiB available, ${limits.minFreeMemoryMiB} MiB stays free for the host): stop or remove VMs, then start it again.`
+        : `Starting ${req.name} would take VMs past ${Math.round(limits.maxMemoryShare * 100)}% of host memory (VMs use ${fmt(usage.vmMemoryMiB)} MiB of ${fmt(limits.maxMemoryShare * facts.memTotalMiB)} MiB allowed; a cold boot takes ${cost}): stop or remove VMs, or raise the memory share in Settings.`;
+  }
+  return verdict;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,19 +513,13 @@ interface Reservation {
   homeMiB: number;
   children: number;
   templateId?: string;
-  until: number;
 }
 const holder = globalThis as unknown as { __instacloneAdmission?: Set<Reservation> };
 const reservations = (holder.__instacloneAdmission ??= new Set());
 
 function pending(templateId?: string) {
-  const now = Date.now();
   const sum = { memoryMiB: 0, runMiB: 0, homeMiB: 0, children: 0 };
   for (const r of reservations) {
-    if (r.until < now) {
-      reservations.delete(r);
-      continue;
-    }
     sum.memoryMiB += r.memoryMiB;
     sum.runMiB += r.runMiB;
     sum.homeMiB += r.homeMiB;
@@ -558,7 +589,6 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
     homeMiB: v.need.homeMiB,
     children: req.kind === 'fork' ? req.count : 0,
     templateId,
-    until: Date.now() + RESERVATION_TTL_MS,
   };
   reservations.add(r);
   return { ...v, release: () => void reservations.delete(r) };

@@ -49,72 +49,102 @@ interface Pending {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Splits a byte stream into top-level JSON objects (string- and escape-aware). */
-class JsonStream {
-  private buf: Buffer = Buffer.alloc(0);
+/** The largest reply the engine keeps (guest-exec output is base64 and capped by qemu-ga at 16 MiB). */
+export const MAX_AGENT_REPLY_BYTES = 24 * 1024 * 1024;
+
+/**
+ * Splits a byte stream into top-level JSON objects (string- and escape-aware). The guest writes
+ * this stream, so: each byte is scanned once (the scan state survives between chunks; no rescans),
+ * and an object past `maxBytes` is dropped (then everything up to the next 0xFF resync delimiter).
+ */
+export class JsonStream {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private depth = 0;
+  private inStr = false;
+  private esc = false;
   /** when true, discard everything up to and including the next 0xFF byte */
   discardUntilDelimiter = false;
+  /** objects dropped for being too large (the reader fails the pending call on a change) */
+  oversized = 0;
+
+  constructor(private readonly maxBytes = MAX_AGENT_REPLY_BYTES) {}
+
+  private restart() {
+    this.parts = [];
+    this.size = 0;
+    this.depth = 0;
+    this.inStr = false;
+    this.esc = false;
+  }
 
   push(chunk: Buffer): unknown[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: unknown[] = [];
-    for (;;) {
+    let i = 0;
+    while (i < chunk.length) {
       if (this.discardUntilDelimiter) {
-        const i = this.buf.indexOf(0xff);
-        if (i < 0) {
-          this.buf = Buffer.alloc(0);
-          return out;
-        }
-        this.buf = this.buf.subarray(i + 1);
+        this.restart(); // a half object from before the resync is garbage too
+        const j = chunk.indexOf(0xff, i);
+        if (j < 0) return out;
+        i = j + 1;
         this.discardUntilDelimiter = false;
+        continue;
       }
-      // skip whitespace and stray delimiter bytes before an object
-      let start = 0;
-      while (start < this.buf.length && this.buf[start] !== 0x7b /* { */) start++;
-      if (start >= this.buf.length) {
-        this.buf = Buffer.alloc(0);
-        return out;
+      if (this.depth === 0) {
+        // between objects: skip whitespace and stray delimiter bytes
+        const j = chunk.indexOf(0x7b /* { */, i);
+        if (j < 0) return out;
+        i = j;
       }
-      let depth = 0;
-      let inStr = false;
-      let esc = false;
-      let end = -1;
-      for (let i = start; i < this.buf.length; i++) {
-        const c = this.buf[i];
-        if (inStr) {
-          if (esc) esc = false;
-          else if (c === 0x5c) esc = true;
-          else if (c === 0x22) inStr = false;
+      const from = i;
+      let ended = false;
+      let garbage = false;
+      for (; i < chunk.length; i++) {
+        const c = chunk[i];
+        if (this.inStr) {
+          if (this.esc) this.esc = false;
+          else if (c === 0x5c) this.esc = true;
+          else if (c === 0x22) this.inStr = false;
           continue;
         }
-        if (c === 0x22) inStr = true;
-        else if (c === 0x7b) depth++;
+        if (c === 0x22) this.inStr = true;
+        else if (c === 0x7b) this.depth++;
         else if (c === 0x7d) {
-          depth--;
-          if (depth === 0) {
-            end = i;
+          if (--this.depth === 0) {
+            ended = true;
+            i++;
             break;
           }
         } else if (c === 0xff) {
           // a delimiter inside an unfinished object: the object was garbage; restart after it
-          this.buf = this.buf.subarray(i + 1);
-          end = -2;
+          garbage = true;
+          i++;
           break;
         }
       }
-      if (end === -2) continue;
-      if (end < 0) {
-        this.buf = this.buf.subarray(start);
-        return out;
+      if (garbage) {
+        this.restart();
+        continue;
       }
-      const text = this.buf.subarray(start, end + 1).toString('utf8');
-      this.buf = this.buf.subarray(end + 1);
-      try {
-        out.push(JSON.parse(text));
-      } catch {
-        // garbage (e.g. a half reply from before a resync): drop it
+      this.parts.push(chunk.subarray(from, i));
+      this.size += i - from;
+      if (this.size > this.maxBytes) {
+        this.restart();
+        this.discardUntilDelimiter = true;
+        this.oversized++;
+        continue;
+      }
+      if (ended) {
+        const text = Buffer.concat(this.parts).toString('utf8');
+        this.restart();
+        try {
+          out.push(JSON.parse(text));
+        } catch {
+          // garbage (e.g. a half reply from before a resync): drop it
+        }
       }
     }
+    return out;
   }
 }
 
@@ -326,7 +356,15 @@ export class AgentClient {
   }
 
   private onData(d: Buffer) {
-    for (const msg of this.stream.push(d)) {
+    const dropped = this.stream.oversized;
+    const msgs = this.stream.push(d);
+    if (this.stream.oversized !== dropped) {
+      this.needSync = true; // the rest of it is skipped up to the next sync's delimiter
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new EngineError('qemu', `The guest agent on ${this.socketPath} sent a reply larger than ${MAX_AGENT_REPLY_BYTES >> 20} MiB (for ${p.command}); it was dropped. Ask for less output.`, { command: p.command }));
+    }
+    for (const msg of msgs) {
       const p = this.pending;
       if (!p) continue; // stale reply nobody waits for
       const m = msg as { return?: unknown; error?: { class?: string; desc?: string } };

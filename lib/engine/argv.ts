@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { config } from '../config';
-import { intToIp, ipToInt, netdevArgs as identityNetdevArgs } from './network';
+import { EngineError } from './errors';
+import { intToIp, ipToInt, netdevArgs as identityNetdevArgs, type GuestNet } from './network';
 
 export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
 
@@ -40,6 +41,8 @@ export interface MachineConfig {
   vga?: boolean;
   /** the guest takes its address by DHCP: user-mode net hands out the VM's own address (dhcpstart, see buildArgv) */
   dhcp?: boolean;
+  /** what the guest may reach on user-mode networking (network.ts GuestNet); absent = isolated */
+  guestNet?: GuestNet;
 }
 
 export interface NetSpec {
@@ -70,6 +73,8 @@ export interface LaunchSpec {
   name: string;
   /** uefi: this VM's own copy of the OVMF variable store (firmware.ts) */
   varsPath?: string;
+  /** the VM's own uid from the pool (qemu-uids.ts), set by vmm.launch; QEMU drops to it */
+  uid?: number;
 }
 
 export const sockets = (runDir: string) => ({
@@ -86,7 +91,7 @@ export interface QemuUser {
   gid: number;
 }
 
-let qemuUserCache: { run: string; user: QemuUser | null } | undefined;
+let qemuUserCache: { run: string; user: QemuUser | null; refusal?: string } | undefined;
 
 /** Whether `u` can search (x) every directory from / down to `dir` (QEMU reaches its run dir after dropping root). */
 function canTraverse(dir: string, u: QemuUser): boolean {
@@ -108,17 +113,22 @@ function canTraverse(dir: string, u: QemuUser): boolean {
 /**
  * The unprivileged user QEMU drops to with `-runas` (after machine init: files and listening
  * sockets named on the command line are opened as root first). INSTACLONE_QEMU_USER names it
- * (default instaclone-qemu, created by scripts/setup.sh; empty = disabled). Used only when the
- * engine runs as root, the user exists in /etc/passwd and it can reach INSTACLONE_RUN (the dirs
- * above it must be searchable; the engine makes the ones inside it so, for that group only).
+ * (default instaclone-qemu, created by scripts/setup.sh; empty = the operator accepts QEMU as
+ * root). When the engine is root it fails closed: a missing user, or one that cannot reach
+ * INSTACLONE_RUN, refuses the launch (one sentence) instead of leaving QEMU root. Not root: null.
  * Decided once per process (per run dir).
  */
 export function qemuUser(): QemuUser | null {
   const run = config().run;
-  if (qemuUserCache && qemuUserCache.run === run) return qemuUserCache.user;
-  qemuUserCache = { run, user: null };
+  if (!qemuUserCache || qemuUserCache.run !== run) qemuUserCache = decideQemuUser(run);
+  if (qemuUserCache.refusal) throw new EngineError('conflict', qemuUserCache.refusal);
+  return qemuUserCache.user;
+}
+
+function decideQemuUser(run: string): { run: string; user: QemuUser | null; refusal?: string } {
+  const d: { run: string; user: QemuUser | null; refusal?: string } = { run, user: null };
   const name = process.env.INSTACLONE_QEMU_USER ?? 'instaclone-qemu';
-  if (!name || process.getuid?.() !== 0) return null;
+  if (!name || process.getuid?.() !== 0) return d;
   let u: QemuUser | null = null;
   try {
     for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
@@ -132,12 +142,13 @@ export function qemuUser(): QemuUser | null {
   } catch {
     /* no /etc/passwd: run as today */
   }
-  if (u && !canTraverse(path.dirname(path.resolve(run)), u)) {
-    console.warn(`instaclone: QEMU runs as root: user ${name} cannot reach ${run} (a directory above it is not searchable).`);
-    u = null;
-  }
-  qemuUserCache.user = u;
-  return u;
+  const optOut = 'or set INSTACLONE_QEMU_USER= (empty) to accept QEMU running as root.';
+  if (!u) {
+    d.refusal = `QEMU would run as root because the user ${name} does not exist: create it with "bash scripts/setup.sh" (as root), ${optOut}`;
+  } else if (!canTraverse(path.dirname(path.resolve(run)), u)) {
+    d.refusal = `QEMU would run as root because the user ${name} cannot reach ${run} (a directory above it is not searchable): move INSTACLONE_RUN, ${optOut}`;
+  } else d.user = u;
+  return d;
 }
 
 /** Tests only: forget the cached decision (after changing INSTACLONE_QEMU_USER). */
@@ -185,8 +196,8 @@ export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: st
   return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...m };
 }
 
-export function netdevArgs(n: NetSpec & { dhcpStart?: string }): string[] {
-  return identityNetdevArgs(n, n.mode ?? 'user', n.dhcpStart);
+export function netdevArgs(n: NetSpec & { dhcpStart?: string }, guestNet?: GuestNet): string[] {
+  return identityNetdevArgs(n, n.mode ?? 'user', guestNet, n.dhcpStart);
 }
 
 export function buildArgv(s: LaunchSpec): string[] {
@@ -246,16 +257,16 @@ export function buildArgv(s: LaunchSpec): string[] {
   // parent's lease in entry 0 (entry i is dhcpstart + i): start the child's range one below its own
   // address, and its new MAC gets exactly that address (seen: dhcpstart=ip gave ip + 1)
   const dhcpStart = m.dhcp ? (s.role === 'child' ? intToIp(ipToInt(s.net.ip) - 1) : s.net.ip) : undefined;
-  a.push(...netdevArgs({ ...s.net, dhcpStart }));
+  a.push(...netdevArgs({ ...s.net, dhcpStart }, m.guestNet));
   // last on the PCI bus, so the NIC keeps its slot (and the guest its predictable name, ens4)
   if (m.vga) a.push('-device', 'VGA,id=vga0');
   a.push('-device', `vmgenid,guid=${s.vmgenid}`);
   a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
   // seccomp: spawn=deny and elevateprivileges=deny kill QEMU 7.2 at -daemonize (fork/setsid), so not those.
   a.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
-  // drop to the QEMU user after init; what QEMU opens later (migration sockets) lives in the
-  // run dir, which vmm.ts hands to that user (mode stays 0700)
-  if (u) a.push('-runas', u.name);
+  // drop to the VM's own pool uid (in the QEMU user's group) after init; what QEMU opens later
+  // (migration sockets) lives in the run dir, which vmm.ts hands to that uid (mode stays 0700)
+  if (u) a.push('-runas', s.uid !== undefined ? `${s.uid}:${u.gid}` : u.name);
   a.push('-daemonize', '-pidfile', sk.pidfile);
   if (s.role === 'child' || s.role === 'receiver') a.push('-incoming', 'defer');
   return a;

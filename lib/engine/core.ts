@@ -144,9 +144,11 @@ export class Core {
   async destroyVm(id: string, runDir: string, pid: number | null | undefined) {
     await this.killVm(id, runDir, pid);
     rmrf(paths.vmHomeDir(id));
-    // a rollback on a full disk must still forget the VM: withSpace frees the held-back reserve
-    await withSpace(() => releaseNetwork(id)).catch(() => undefined);
-    await withSpace(() => db().vm.deleteMany({ where: { id } }));
+    // a rollback on a full disk must still forget the VM: withSpace frees the held-back reserve. The
+    // row and its address lease go in one transaction: separately, the lease's delete could hit
+    // SQLITE_FULL after an earlier rollback had used the reserve, and stay behind.
+    await withSpace(() => db().$transaction([db().lease.deleteMany({ where: { vmId: id } }), db().vm.deleteMany({ where: { id } })]));
+    await releaseNetwork(id).catch(() => undefined); // ports, MAC, tap (the lease is gone already)
     this.emit({ type: 'vm', id, state: 'removed' });
   }
 

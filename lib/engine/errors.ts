@@ -8,6 +8,8 @@ export type EngineErrorCode =
   | 'unavailable' // nothing ready yet, try again shortly (503): a pool with no spare
   | 'forbidden' // role does not allow it (403)
   | 'unauthorized' // no or bad credentials (401)
+  | 'too_large' // request body over its cap (413)
+  | 'too_many' // rate limited (429)
   | 'qemu' // QEMU or the guest misbehaved (500)
   | 'internal'; // anything else (500)
 
@@ -30,6 +32,8 @@ export const httpStatus: Record<EngineErrorCode, number> = {
   unavailable: 503,
   forbidden: 403,
   unauthorized: 401,
+  too_large: 413,
+  too_many: 429,
   qemu: 500,
   internal: 500,
 };

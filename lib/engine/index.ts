@@ -8,7 +8,6 @@ import { Core, type OpContext } from './core';
 import { EngineError } from './errors';
 import { fork, type ForkResult } from './fork';
 import { hostMemory, procMemory } from './metrics';
-import { mkdirPrivate } from './disks';
 import { qemuPidsUnder } from './process';
 import { reconcile, startPolling } from './supervisor';
 import { prepare, removeTemplate, type PrepareResult } from './templates';
@@ -21,6 +20,7 @@ import { parseCompat } from './compat';
 import type { MachineConfig } from './argv';
 import { listImages as listBuiltImages } from '../guest/images';
 import { BUILTIN_IMAGES } from '../validations';
+import { ensureRunDir } from './run-dir';
 import { Pools } from './pools';
 
 export { EngineError } from './errors';
@@ -74,7 +74,7 @@ export class Engine {
     if (!this.started) {
       this.started = (async () => {
         const c = config();
-        mkdirPrivate(c.run);
+        ensureRunDir(c.run);
         fs.mkdirSync(c.home, { recursive: true });
         ensureReserve();
         cleanPartialImports(); // an import cut off by a crash or restart leaves nothing

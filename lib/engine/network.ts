@@ -21,6 +21,12 @@ import { EngineError } from './errors';
 const execFileP = promisify(execFile);
 
 export type NetMode = 'user' | 'bridge';
+/**
+ * What a guest on user-mode networking may reach: `isolated` (default) nothing but its forwarded
+ * ports coming in; `outbound` the outside world AND the host's loopback through 10.0.2.2 (QEMU's
+ * user networking cannot separate the two). Bridged VMs are governed by the bridge.
+ */
+export type GuestNet = 'isolated' | 'outbound';
 
 export interface NetworkAllocation {
   mac: string;
@@ -456,6 +462,7 @@ async function createTap(vmId: string, bridge: string): Promise<string> {
 export function netdevArgs(
   n: { mac: string; ip: string; hostPorts: Record<number, number>; tap?: string },
   mode: NetMode = 'user',
+  guestNet: GuestNet = 'isolated',
   /** the guest uses DHCP: the first address slirp's DHCP server hands out (argv.ts says which) */
   dhcpStart?: string,
 ): string[] {
@@ -467,7 +474,10 @@ export function netdevArgs(
       .sort(([a], [b]) => Number(a) - Number(b))
       .map(([gp, hp]) => `,hostfwd=tcp:127.0.0.1:${Number(hp)}-${n.ip}:${Number(gp)}`)
       .join('');
-    netdev = `user,id=net0,net=${USER_NET.net},host=${USER_NET.host},dns=${USER_NET.dns}${dhcpStart ? `,dhcpstart=${intToIp(ipToInt(dhcpStart))}` : ''}${fwd}`;
+    // restrict=on: the guest reaches nothing on or beyond the host (10.0.2.2 is the host's loopback:
+    // the console, other VMs' forwarded ports, a local database); forwarded ports still come in
+    const restrict = guestNet === 'isolated' ? ',restrict=on' : '';
+    netdev = `user,id=net0,net=${USER_NET.net},host=${USER_NET.host},dns=${USER_NET.dns}${restrict}${dhcpStart ? `,dhcpstart=${intToIp(ipToInt(dhcpStart))}` : ''}${fwd}`;
   } else {
     if (!n.tap) throw new EngineError('invalid', 'bridge mode needs the tap device from allocateNetwork().');
     netdev = `tap,id=net0,ifname=${n.tap},script=no,downscript=no`;

@@ -12,6 +12,7 @@ import { isOurQemu, killQemu, qemuPidsUnder } from './process';
 import { QmpClient } from './qmp';
 import { IdentityChannel } from './identity-channel';
 import { paths } from './paths';
+import { capSerialLog } from './serial-log';
 import type { Vmm } from './vmm';
 
 /** Registers a live VMM: its QMP disconnect (QEMU exited) becomes a crash unless expected. */
@@ -47,6 +48,11 @@ export async function markCrashed(core: Core, id: string, why: string) {
 export function startPolling(core: Core): NodeJS.Timeout {
   const t = setInterval(() => {
     for (const [id, v] of core.vmms) {
+      try {
+        capSerialLog(paths.vmSerialLog(id));
+      } catch {
+        /* next round */
+      }
       if (v.expectExit || core.busy.has(id)) continue;
       if (!isOurQemu(v.pid, v.runDir)) {
         core.vmms.delete(id);

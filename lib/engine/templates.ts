@@ -163,7 +163,7 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
     const machine = defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: '', initrd: '', cmdline: '' });
     // firmware boot from the disk, a screen, DHCP from the VM's own address; no identity port
     // (a stock guest does not serve it: the probe would only cost its timeout)
-    Object.assign(machine, { boot: imp.firmware, vga: true, dhcp: true, identityPort: false });
+    Object.assign(machine, { boot: imp.firmware, vga: true, dhcp: true, identityPort: false, guestNet: p.network });
     if (imp.firmware === 'uefi') machine.ovmfCode = ovmf().code;
     return { machine, baseDisk: imp.path, imported: true };
   }
@@ -174,7 +174,7 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
   for (const f of [image.files.kernel, image.files.initrd, image.files.disk]) {
     if (!fs.existsSync(f)) throw new EngineError('not_found', `The ${p.image} image is incomplete (${f} is missing); rebuild it with \`npm run setup\`.`);
   }
-  return { machine: defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }), baseDisk: image.files.disk, imported: false };
+  return { machine: { ...defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }), guestNet: p.network }, baseDisk: image.files.disk, imported: false };
 }
 
 /** Default wait for a booting parent's guest agent (INSTACLONE_BOOT_TIMEOUT_S overrides, prepare's bootTimeout wins). */

@@ -6,6 +6,7 @@ import { execSchema, describeZodError } from '../validations';
 import type { MachineConfig } from './argv';
 import type { Core, OpContext, VmRow } from './core';
 import { createOverlay, mkdirPrivate } from './disks';
+import { checkAdmission } from './admission';
 import { EngineError } from './errors';
 import { applyIdentity } from './identity';
 import { applyStockIdentity } from './identity-agent';
@@ -73,9 +74,14 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
     const tpl = v.templateId ? await db().template.findUnique({ where: { id: v.templateId } }) : null;
     if (!tpl) throw new EngineError('conflict', `VM "${v.name}" has no template any more; remove it.`);
     if (!v.diskPath || !fs.existsSync(v.diskPath)) throw new EngineError('conflict', `VM "${v.name}"'s disk ${v.diskPath} is missing; remove the VM.`);
+    // a cold boot takes the guest's whole RAM: admitted like a fork, held until it has booted
+    const admission = await checkAdmission({ kind: 'start', name: v.name, memoryMiB: v.memoryMiB }, { actor: ctx.actor });
     const t0 = performance.now();
     core.busy.add(v.id);
-    const task = await core.task('start', v, ctx);
+    const task = await core.task('start', v, ctx).catch((e) => {
+      admission.release();
+      throw e;
+    });
     try {
       await core.setVm(v.id, { state: 'starting', error: null });
       const machine = JSON.parse(tpl.config) as MachineConfig;
@@ -104,6 +110,7 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
       await core.setVm(v.id, { state: 'failed', pid: null, error: (e as Error).message, lastSerial: core.lastSerial(v.id) });
       throw e;
     } finally {
+      admission.release();
       core.busy.delete(v.id);
     }
   });

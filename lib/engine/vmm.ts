@@ -10,37 +10,56 @@ import { EngineError } from './errors';
 import { spawnQemu } from './process';
 import { QmpClient } from './qmp';
 import { mkdirPrivate } from './disks';
+import { assignQemuUid, qemuUidOf } from './qemu-uids';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * With `-runas`, QEMU opens migration sockets after dropping to the QEMU user, so that user owns
- * the VM's run dir (mode stays 0700: that user and root only). The dirs above it up to
- * INSTACLONE_RUN become root:<qemu group> 0710: traversal for that group only, no listing, nothing
- * for anyone else. No-op when QEMU runs as root.
+ * With `-runas`, QEMU opens migration sockets after dropping root, so its uid owns the VM's run dir
+ * (mode stays 0700: that uid and root only). Every VM has its own uid from the pool
+ * (qemu-uids.ts); returns it. The dirs above it up to INSTACLONE_RUN become root:<qemu group>
+ * 0710: traversal for that group only, no listing, nothing for anyone else. Null when QEMU runs as
+ * root (not root, or the operator opted out).
  */
-export function shareRunDirWithQemu(runDir: string): void {
+export function shareRunDirWithQemu(runDir: string): number | null {
   const u = qemuUser();
-  if (!u) return;
-  fs.chownSync(runDir, u.uid, u.gid);
-  fs.chmodSync(runDir, 0o700);
+  if (!u) return null;
+  const uid = assignQemuUid(runDir, u.gid);
+  fs.chmodSync(runDir, 0o700); // a real dir (assignQemuUid lstat'ed it), ours to set
   const root = path.resolve(config().run);
   let d = path.resolve(runDir);
-  if (!d.startsWith(root + path.sep)) return;
+  if (!d.startsWith(root + path.sep)) return uid;
   while (d !== root) {
     d = path.dirname(d);
-    const st = fs.statSync(d);
-    if (st.uid !== 0 || st.gid !== u.gid) fs.chownSync(d, 0, u.gid);
+    const st = fs.lstatSync(d);
+    if (!st.isDirectory()) throw new EngineError('internal', `${d} is not a directory; remove it and try again.`);
+    if (st.uid !== 0 || st.gid !== u.gid) fs.lchownSync(d, 0, u.gid);
     if ((st.mode & 0o777) !== 0o710) fs.chmodSync(d, 0o710);
   }
+  return uid;
 }
 
-/** A socket this (root) process listens on for QEMU to connect to: owned by the QEMU user when it has one. */
+/** A socket this (root) process listens on for QEMU to connect to: owned by the uid of the VM whose run dir holds it. */
 function giveSocketToQemu(sockPath: string): void {
   const u = qemuUser();
   if (!u) return;
-  fs.chownSync(sockPath, u.uid, u.gid);
-  fs.chmodSync(sockPath, 0o600);
+  const uid = qemuUidOf(path.dirname(sockPath));
+  if (uid === null) throw new EngineError('internal', `${path.dirname(sockPath)} has no QEMU uid; the VM cannot reach ${sockPath}.`);
+  // lchown only, no chmod: the VM's uid owns the dir the socket is in and could swap the socket for a
+  // symlink, which chmod would follow; the socket's owner bits are all it needs, the dir keeps others out
+  fs.lchownSync(sockPath, uid, u.gid);
+}
+
+/** Creates `file` 0600 when missing; never through a symlink (O_NOFOLLOW) and never someone else's. */
+function createPrivateFile(file: string): void {
+  const { O_CREAT, O_WRONLY, O_APPEND, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(file, O_CREAT | O_WRONLY | O_APPEND | O_NOFOLLOW, 0o600);
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.uid === process.geteuid?.() && (st.mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export interface Vmm {
@@ -66,9 +85,10 @@ export interface LaunchResult {
  */
 export async function launch(id: string, spec: LaunchSpec, checkpoint?: string): Promise<LaunchResult> {
   mkdirPrivate(spec.runDir);
-  shareRunDirWithQemu(spec.runDir);
+  const uid = shareRunDirWithQemu(spec.runDir);
   const sk = sockets(spec.runDir);
   for (const f of [sk.qmp, sk.agent, sk.serial, sk.identity, sk.pidfile]) fs.rmSync(f, { force: true });
+  createPrivateFile(spec.serialLog); // QEMU appends to it (logappend=on) and keeps its mode: 0600
   let fd: number | undefined;
   if (checkpoint) {
     try {
@@ -79,13 +99,13 @@ export async function launch(id: string, spec: LaunchSpec, checkpoint?: string):
   }
   let spawned;
   try {
-    spawned = await spawnQemu(buildArgv(spec), spec.runDir, fd === undefined ? [] : [fd]);
+    spawned = await spawnQemu(buildArgv({ ...spec, uid: uid ?? undefined }), spec.runDir, fd === undefined ? [] : [fd]);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
   for (const f of [sk.qmp, sk.agent, sk.serial, sk.identity]) {
     try {
-      fs.chmodSync(f, 0o600);
+      if (fs.lstatSync(f).isSocket()) fs.chmodSync(f, 0o600); // never through a symlink put in its place
     } catch {
       /* created lazily */
     }
@@ -219,16 +239,40 @@ export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string,
   }
 }
 
-/** Migrates the stopped VM straight into another QEMU listening with -incoming defer (local, no file). */
+/**
+ * Migrates the stopped VM straight into another QEMU listening with -incoming defer (local, no
+ * file). Each VM has its own uid and cannot enter the other's run dir, so the engine relays: src
+ * sends to a socket in its own run dir, the engine forwards to dst's socket in dst's run dir.
+ */
 export async function migrateToVmm(src: Vmm, dst: Vmm, sockPath: string): Promise<void> {
-  shareRunDirWithQemu(path.dirname(sockPath)); // dst listens there, src connects, both as the QEMU user
+  shareRunDirWithQemu(path.dirname(sockPath)); // dst listens there as its own uid
   fs.rmSync(sockPath, { force: true });
   await dst.qmp.execute('migrate-incoming', { uri: `unix:${sockPath}` });
   for (let i = 0; i < 200 && !fs.existsSync(sockPath); i++) await sleep(5);
-  await src.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: false }] });
-  await src.qmp.execute('migrate', { uri: `unix:${sockPath}` });
-  await migrationDone(src, 300_000);
-  await waitIncoming(dst, 60_000);
+  const relayPath = path.join(src.runDir, 'migrate-out.sock');
+  fs.rmSync(relayPath, { force: true });
+  const relay = net.createServer((from) => {
+    const to = net.createConnection(sockPath);
+    const stop = () => {
+      from.destroy();
+      to.destroy();
+    };
+    from.on('error', stop);
+    to.on('error', stop);
+    from.pipe(to);
+    to.pipe(from);
+  });
+  await new Promise<void>((res, rej) => relay.listen(relayPath, () => res()).once('error', rej));
+  try {
+    giveSocketToQemu(relayPath);
+    await src.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: false }] });
+    await src.qmp.execute('migrate', { uri: `unix:${relayPath}` });
+    await migrationDone(src, 300_000);
+    await waitIncoming(dst, 60_000);
+  } finally {
+    relay.close();
+    fs.rmSync(relayPath, { force: true });
+  }
   fs.rmSync(sockPath, { force: true });
 }
 

@@ -82,12 +82,16 @@ export const prepareSchema = z.object({
   quiesce: z.boolean().default(false),
   memory: wholeNumber('Memory (MiB)', LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB).default(256),
   vcpus: wholeNumber('vCPUs', 1, LIMITS.maxVcpus).default(1),
+  /** what its guests may reach on user-mode networking: nothing (isolated) or the outside and the host's loopback (outbound) */
+  network: z.enum(['isolated', 'outbound'], { error: 'network is isolated or outbound.' }).default('isolated'),
   /** prepare a running child into a new template instead of booting an image */
   fromVm: z.string().min(1).optional(),
   /** seconds to wait for the guest agent of a booting parent (imported images boot slowly under TCG) */
   bootTimeout: wholeNumber('The boot timeout (s)', 5, 3600).optional(),
 });
 export type PrepareInput = z.infer<typeof prepareSchema>;
+/** what a client may send (defaults filled in by the schema) */
+export type PrepareRequest = z.input<typeof prepareSchema>;
 
 export const forkSchema = z.object({
   count: wholeNumber('The child count', 1, LIMITS.maxForkCount),

@@ -99,7 +99,9 @@ afterAll(async () => {
   } catch {
     /* keep cleaning */
   }
-  for (const pid of qemuPids(env.run)) {
+  // what the engine's own shutdown left running: checked before the kill below, asserted at the end
+  const left = qemuPids(env.run);
+  for (const pid of left) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -113,29 +115,36 @@ afterAll(async () => {
   }
   await teardownEnv(env);
   fs.rmSync(hostMarker, { force: true });
+  expect(left, 'QEMU left running after the engine shut down').toEqual([]);
   expect(qemuPids(env.run)).toEqual([]);
   expect(pgrep(env.run)).toBe('');
   expect(fs.existsSync(env.run)).toBe(false);
 });
 
 describe('privilege', () => {
-  it('every QEMU (slots and children) runs as the QEMU user, not root, when the engine is root and the user exists', async () => {
+  it('every QEMU (slots and children) runs as its own pool uid, not root, when the engine is root and the QEMU user exists', async () => {
     const { qemuUser } = await import('../../lib/engine/argv');
+    const { inPool } = await import('../../lib/engine/qemu-uids');
     const u = qemuUser();
     const pids = qemuPids(env.run);
     expect(pids.length).toBeGreaterThan(0);
+    const seen = new Set<number>();
     for (const pid of pids) {
       const uids = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(.*)$/m)![1].trim().split(/\s+/).map(Number);
-      if (u) expect(uids, `pid ${pid}`).toEqual(Array(4).fill(u.uid));
-      else expect(uids[1]).toBe(process.getuid?.());
-      if (u) expect(uids[0]).not.toBe(0);
+      if (u) {
+        expect(new Set(uids).size, `pid ${pid}`).toBe(1);
+        expect(inPool(uids[0]), `pid ${pid} uid ${uids[0]}`).toBe(true);
+        expect(seen.has(uids[0]), `pid ${pid} shares uid ${uids[0]}`).toBe(false);
+        seen.add(uids[0]);
+      } else expect(uids[1]).toBe(process.getuid?.());
     }
-    // the run dirs QEMU needs after it dropped root: owned by that user, still 0700
+    // the run dirs QEMU needs after it dropped root: owned by that VM's uid, still 0700
     if (u) {
       const kids = await db().vm.findMany({ where: { kind: 'child', state: 'running' } });
       for (const k of kids) {
         const st = fs.statSync(k.runDir!);
-        expect([st.uid, st.mode & 0o777]).toEqual([u.uid, 0o700]);
+        expect(inPool(st.uid)).toBe(true);
+        expect([st.gid, st.mode & 0o777]).toEqual([u.gid, 0o700]);
       }
       expect(fs.statSync(env.run).mode & 0o007).toBe(0);
     }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { need, when } from '../strict';
 import { stopEverything } from './engine-env';
 
 const canNetns = (() => {
@@ -25,8 +26,9 @@ const runRoot = fs.mkdtempSync(path.join('/dev/shm', 'ic-bridge-'));
 let engine: any;
 let kids: { id: string; name: string; ip: string; mac: string }[] = [];
 
-describe.skipIf(!canNetns)('bridged children in a private network namespace', () => {
+describe.runIf(when(canNetns))('bridged children in a private network namespace', () => {
   beforeAll(async () => {
+    need(canNetns, 'bridged networking needs root, `ip netns` and /dev/net/tun');
     execFileSync('ip', ['netns', 'add', ns]);
     const ipn = (...a: string[]) => execFileSync('ip', ['-n', ns, ...a]);
     ipn('link', 'set', 'lo', 'up');

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { need, when } from '../strict';
 import { EngineError } from '../../lib/engine/errors';
 import {
   allocateNetwork,
@@ -119,12 +120,16 @@ describe('user mode allocation (memory store)', () => {
   });
 
   it('builds the QEMU arguments', () => {
+    // isolated by default: restrict=on (no way to the host's loopback through 10.0.2.2), forwards still come in
     expect(netdevArgs({ mac: '52:54:00:AA:bb:01', ip: '10.1.0.9', hostPorts: { 80: 20001, 22: 20002 } })).toEqual([
       '-netdev',
-      'user,id=net0,net=10.0.0.0/8,host=10.0.2.2,dns=10.0.2.3,hostfwd=tcp:127.0.0.1:20002-10.1.0.9:22,hostfwd=tcp:127.0.0.1:20001-10.1.0.9:80',
+      'user,id=net0,net=10.0.0.0/8,host=10.0.2.2,dns=10.0.2.3,restrict=on,hostfwd=tcp:127.0.0.1:20002-10.1.0.9:22,hostfwd=tcp:127.0.0.1:20001-10.1.0.9:80',
       '-device',
       'virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:01',
     ]);
+    expect(netdevArgs({ mac: '52:54:00:AA:bb:01', ip: '10.1.0.9', hostPorts: { 80: 20001 } }, 'user', 'outbound')[1]).toBe(
+      'user,id=net0,net=10.0.0.0/8,host=10.0.2.2,dns=10.0.2.3,hostfwd=tcp:127.0.0.1:20001-10.1.0.9:80',
+    );
     expect(netdevArgs({ mac: '52:54:00:aa:bb:01', ip: '10.77.0.9', hostPorts: {}, tap: 'ic123' }, 'bridge')).toEqual([
       '-netdev',
       'tap,id=net0,ifname=ic123,script=no,downscript=no',
@@ -178,9 +183,10 @@ const canNetns = (() => {
   }
 })();
 
-describe.skipIf(!canNetns)('bridge mode in a private network namespace', () => {
+describe.runIf(when(canNetns))('bridge mode in a private network namespace', () => {
   const ns = `ictest${process.pid}`;
   beforeAll(() => {
+    need(canNetns, 'bridged networking needs root, `ip netns` and /dev/net/tun');
     execFileSync('ip', ['netns', 'add', ns]);
     const ipn = (...a: string[]) => execFileSync('ip', ['-n', ns, ...a]);
     ipn('link', 'set', 'lo', 'up');

@@ -23,7 +23,7 @@ import type { Limits } from '@/lib/engine/limits';
 
 beforeAll(async () => {
   await migrate();
-});
+}, 60_000);
 afterAll(async () => {
   await disconnectDb();
   fs.rmSync(home, { recursive: true, force: true });
@@ -235,6 +235,52 @@ describe('checkAdmission', () => {
     a.release();
     const b = await adm.checkAdmission(fork(6), opts);
     b.release();
+  });
+
+  it('holds a reservation until the operation ends, however long it takes (no expiry)', async () => {
+    adm.clearReservations();
+    const opts = { facts: facts({ avail: 1024 + 32 * 10 }), limits: limits(), usage: usage(measured()) };
+    const a = await adm.checkAdmission(fork(6), opts);
+    const realNow = Date.now;
+    Date.now = () => realNow() + 3600_000; // an hour into a big fork or a slow prepare
+    try {
+      await expect(adm.checkAdmission(fork(6), opts)).rejects.toMatchObject({ code: 'insufficient' });
+    } finally {
+      Date.now = realNow;
+    }
+    a.release();
+    (await adm.checkAdmission(fork(6), opts)).release();
+  });
+
+  it('admits the cold boot of a stopped persistent child (start) against its whole RAM', async () => {
+    adm.clearReservations();
+    const v = adm.evaluate({ kind: 'start', name: 'db-1', memoryMiB: 2048 }, facts({ avail: 1024 + 2000 }), limits(), usage());
+    expect(v.ok).toBe(false);
+    expect(v.message).toMatch(/^Not enough memory to start db-1 \(a cold boot takes its 2048 MiB guest RAM \+ ~96 MiB QEMU overhead; 3024 MiB available, 1024 MiB stays free for the host\): stop or remove VMs, then start it again\.$/);
+    const ok = await adm.checkAdmission({ kind: 'start', name: 'db-1', memoryMiB: 256 }, { facts: facts({ avail: 1024 + 400 }), limits: limits(), usage: usage() });
+    expect(ok.need.memoryMiB).toBe(256 + 96);
+    // held while it boots: a second start of the same size no longer fits
+    await expect(adm.checkAdmission({ kind: 'start', name: 'db-2', memoryMiB: 256 }, { facts: facts({ avail: 1024 + 400 }), limits: limits(), usage: usage() })).rejects.toMatchObject({ code: 'insufficient' });
+    ok.release();
+  });
+
+  it('refuses Engine.start of a persistent child before anything is launched when it does not fit', async () => {
+    const { Engine } = await import('@/lib/engine');
+    await db().template.create({ data: { id: 'tpl_start', name: 'startt', state: 'frozen', image: 'tiny', memoryMiB: 256, dir: home, ramPath: '/r', statePath: '/s', diskPath: '/d' } });
+    const disk = path.join(home, 'p-disk.qcow2');
+    fs.writeFileSync(disk, '');
+    await db().vm.create({ data: { id: 'vm_startme', name: 'big-1', kind: 'child', state: 'stopped', persistent: true, templateId: 'tpl_start', image: 'tiny', memoryMiB: 16384 * 64, runDir: path.join(home, 'run', 'vms', 'vm_startme'), diskPath: disk } });
+    try {
+      const e = await Engine.get().start('big-1').catch((x: unknown) => x as Error & { code?: string });
+      expect((e as { code?: string }).code).toBe('insufficient');
+      expect((e as Error).message).toMatch(/^(Not enough memory to start big-1|Starting big-1 would take VMs past)/);
+      expect((await db().vm.findUniqueOrThrow({ where: { id: 'vm_startme' } })).state).toBe('stopped');
+      expect(await db().task.count({ where: { kind: 'start' } })).toBe(0); // refused before any work
+    } finally {
+      await Engine.get().shutdown();
+      await db().vm.deleteMany({ where: { id: 'vm_startme' } });
+      await db().template.deleteMany({ where: { id: 'tpl_start' } });
+    }
   });
 
   it('reserves child slots against the per-template limit', async () => {

@@ -189,3 +189,66 @@ describe('AgentClient', () => {
     expect(err2.message).toMatch(/closed/);
   });
 });
+
+describe('a hostile guest flooding its agent channel', () => {
+  it('cannot make the reader hold more than the cap: an endless reply fails its call, and the next call resyncs', async () => {
+    const { MAX_AGENT_REPLY_BYTES } = await import('../../lib/engine/agent');
+    const sock = path.join(dir, 'ga.sock');
+    let flooded = 0;
+    await fakeAgent(sock, (req, reply, raw) => {
+      if (req.execute === 'guest-sync-delimited') return reply({ return: req.arguments!.id });
+      if (req.execute === 'flood') {
+        // an object that never ends: '{"return":"aaaa…' past the cap
+        raw.on('error', () => undefined); // the client hangs up mid-flood at the end
+        raw.write('{"return":"');
+        const chunk = Buffer.alloc(1 << 20, 0x61);
+        const more = () => {
+          while (flooded < MAX_AGENT_REPLY_BYTES + (4 << 20)) {
+            flooded += chunk.length;
+            if (!raw.write(chunk)) return void raw.once('drain', more);
+          }
+        };
+        more();
+        return;
+      }
+      if (req.execute === 'after') return reply({ return: 'fine' });
+    });
+    const a = await AgentClient.connect(sock, { timeoutMs: 5000 });
+    clients.push(a);
+    const err: any = await a.call('flood', undefined, 60_000).catch((e: any) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err.message).toMatch(/sent a reply larger than 24 MiB \(for flood\)/);
+    expect(await a.call('after')).toBe('fine');
+  });
+
+  it('parses a reply that arrives in many small chunks in linear time (no rescans)', async () => {
+    const { JsonStream } = await import('../../lib/engine/agent');
+    const feed = (mib: number) => {
+      const body = Buffer.from(JSON.stringify({ return: 'x'.repeat(mib << 20) }));
+      let best = Infinity;
+      for (let run = 0; run < 3; run++) {
+        const s = new JsonStream();
+        const t0 = performance.now();
+        let got: unknown[] = [];
+        for (let i = 0; i < body.length; i += 16 * 1024) got = got.concat(s.push(body.subarray(i, i + 16 * 1024)));
+        best = Math.min(best, performance.now() - t0);
+        expect(got).toHaveLength(1);
+      }
+      return best;
+    };
+    const small = feed(1);
+    const big = feed(8);
+    // linear: ~8x; the old concat-and-rescan reader was quadratic (~64x)
+    expect(big / small).toBeLessThan(24);
+  });
+});
+
+describe('JsonStream resync', () => {
+  it('drops a half object when a resync starts, and parses the reply after the delimiter', async () => {
+    const { JsonStream } = await import('../../lib/engine/agent');
+    const s = new JsonStream();
+    expect(s.push(Buffer.from('{"return": {"a": [1, '))).toEqual([]);
+    s.discardUntilDelimiter = true;
+    expect(s.push(Buffer.concat([Buffer.from('2]}}\n'), Buffer.from([0xff]), Buffer.from('{"return": 42}\n')]))).toEqual([{ return: 42 }]);
+  });
+});

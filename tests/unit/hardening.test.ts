@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { need, when } from '../strict';
 import { buildArgv, qemuUser, QEMU_BINARY, resetQemuUserCache, type LaunchSpec, type Role } from '@/lib/engine/argv';
 import { forkSchema, nameSchema, prefixSchema, prepareSchema } from '@/lib/validations';
 
@@ -68,7 +69,8 @@ describe('QEMU sandbox', () => {
     spawnSync(QEMU_BINARY, ['-machine', 'none', '-nodefaults', '-no-user-config', '-display', 'none', '-S', ...args], { input, encoding: 'utf8', timeout: 15_000 });
   const haveQemu = !(qemu(['-version']).error);
 
-  it.runIf(haveQemu)('is accepted by the installed QEMU, daemonized the way the engine starts it', async () => {
+  it.runIf(when(haveQemu))('is accepted by the installed QEMU, daemonized the way the engine starts it', async () => {
+    need(haveQemu, 'QEMU is not installed');
     const a = buildArgv(spec('child'));
     const sandbox = a[a.indexOf('-sandbox') + 1];
     const dir = fs.mkdtempSync('/tmp/ic-sandbox-');
@@ -89,7 +91,8 @@ describe('QEMU sandbox', () => {
     }
   });
 
-  it.runIf(haveQemu)('documents why: QEMU 7.2 -daemonize dies under spawn=deny / elevateprivileges=deny, while a non-daemonized QEMU runs with both', async () => {
+  it.runIf(when(haveQemu))('documents why: QEMU 7.2 -daemonize dies under spawn=deny / elevateprivileges=deny, while a non-daemonized QEMU runs with both', async () => {
+    need(haveQemu, 'QEMU is not installed');
     const dir = fs.mkdtempSync('/tmp/ic-sandbox-');
     try {
       for (const deny of ['spawn=deny', 'elevateprivileges=deny']) {
@@ -133,7 +136,8 @@ describe('QEMU runs as its own unprivileged user (-runas) when the engine is roo
     }
   };
 
-  it.runIf(isRoot && userExists).each(roles)('the %s argv drops to the QEMU user before daemonizing, and keeps its disk fd (no reopen by path)', (role) => {
+  it.runIf(when(isRoot && userExists)).each(roles)('the %s argv drops to the QEMU user before daemonizing, and keeps its disk fd (no reopen by path)', (role) => {
+    need(isRoot && userExists, `needs root and the user ${userName} (scripts/setup.sh creates it)`);
     const a = buildArgv(spec(role));
     const i = a.indexOf('-runas');
     expect(i).toBeGreaterThan(-1);
@@ -144,8 +148,16 @@ describe('QEMU runs as its own unprivileged user (-runas) when the engine is roo
     expect(u?.uid).toBeGreaterThan(0);
   });
 
-  it('uses no -runas when INSTACLONE_QEMU_USER is empty, names no such user, or the engine is not root', () => {
-    for (const v of ['', 'ic-no-such-user-zz']) {
+  it.runIf(when(isRoot))('fails closed as root: a QEMU user that does not exist refuses the launch with one sentence (no silent root QEMU)', () => {
+    need(isRoot, 'the fallback to root only exists when the engine is root');
+    withUser('ic-no-such-user-zz', () => {
+      expect(() => qemuUser()).toThrow(/^QEMU would run as root because the user ic-no-such-user-zz does not exist: create it with "bash scripts\/setup.sh" \(as root\), or set INSTACLONE_QEMU_USER= \(empty\) to accept QEMU running as root\.$/);
+      expect(() => buildArgv(spec('child'))).toThrow(/QEMU would run as root/);
+    });
+  });
+
+  it('uses no -runas when INSTACLONE_QEMU_USER is empty (the operator opted out) or the engine is not root', () => {
+    for (const v of ['', ...(isRoot ? [] : ['ic-no-such-user-zz'])]) {
       withUser(v, () => {
         expect(qemuUser()).toBeNull();
         for (const role of roles) {
@@ -167,7 +179,8 @@ describe('QEMU runs as its own unprivileged user (-runas) when the engine is roo
   });
 
   const haveQemu = !spawnSync(QEMU_BINARY, ['-version']).error;
-  it.runIf(isRoot && userExists && haveQemu)('the installed QEMU accepts -runas with the sandbox and really runs as that uid', () => {
+  it.runIf(when(isRoot && userExists && haveQemu))('the installed QEMU accepts -runas with the sandbox and really runs as that uid', () => {
+    need(isRoot && userExists && haveQemu, `needs root, QEMU and the user ${userName} (scripts/setup.sh creates it)`);
     const a = buildArgv(spec('child'));
     const dir = fs.mkdtempSync('/tmp/ic-runas-');
     try {

@@ -1,13 +1,14 @@
 // PostgreSQL mode against a real server (scripts/test-postgres.sh starts one for npm test when root).
 import { describe, expect, it } from 'vitest';
+import { strict } from '../strict';
 
 const url = process.env.INSTACLONE_TEST_PG_URL;
-// In CI a missing server is a failure, not a skip: .ci/run runs as root and installs PostgreSQL.
-const mustRun = !!process.env.CI;
+// In CI (.ci/run sets INSTACLONE_TEST_STRICT=1) a missing server is a failure, not a skip.
+const mustRun = strict || !!process.env.CI;
 
 describe.runIf(url || mustRun)('PostgreSQL mode', () => {
   it('applies the migrations twice without harm and stores records through the same client API', async () => {
-    expect(url, 'INSTACLONE_TEST_PG_URL is not set: scripts/test-postgres.sh could not start PostgreSQL').toBeTruthy();
+    expect(url, `INSTACLONE_TEST_PG_URL is not set: scripts/test-postgres.sh could not start PostgreSQL${process.env.INSTACLONE_TEST_PG_ERROR ? ` (${process.env.INSTACLONE_TEST_PG_ERROR})` : ''}`).toBeTruthy();
     process.env.DATABASE_URL = url;
     const { migrate, db, disconnectDb } = await import('@/lib/db');
     try {

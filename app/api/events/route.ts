@@ -1,16 +1,14 @@
 // Server-sent events: every engine state change (vm, template, task), so the console updates live.
 // Hand-written: a ReadableStream of "data:" lines is all SSE needs; the browser's EventSource reconnects.
 import { engine } from '@/lib/api/engine';
-import { authenticate, errorResponse } from '@/lib/api/handler';
+import { authenticateStream } from '@/lib/api/stream-auth';
 
 export const dynamic = 'force-dynamic';
 
 export async function GET(req: Request) {
-  try {
-    await authenticate(req, 'viewer');
-  } catch (e) {
-    return errorResponse(e);
-  }
+  const auth = await authenticateStream(req); // capped per user; ends at logout, expiry, revocation
+  if ('error' in auth) return auth.error;
+  const { slot } = auth;
   const events = engine().events;
   const encoder = new TextEncoder();
   let cleanup = () => {};
@@ -29,7 +27,16 @@ export async function GET(req: Request) {
       cleanup = () => {
         clearInterval(ping);
         events.off('event', send);
+        slot.release();
       };
+      slot.onEnd(() => {
+        cleanup();
+        try {
+          controller.close();
+        } catch {
+          /* already closed */
+        }
+      });
       req.signal.addEventListener('abort', () => {
         cleanup();
         try {

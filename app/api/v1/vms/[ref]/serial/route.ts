@@ -2,7 +2,9 @@
 // then whatever is appended); POST {data} = type into it (through the VM's serial chardev socket).
 import fs from 'node:fs';
 import path from 'node:path';
-import { authenticate, errorResponse, readJson, route } from '@/lib/api/handler';
+import { readJson, route } from '@/lib/api/handler';
+import { authenticateStream } from '@/lib/api/stream-auth';
+import { audit } from '@/lib/auth/audit';
 import { db } from '@/lib/db';
 import { EngineError } from '@/lib/engine/errors';
 import { paths } from '@/lib/engine/paths';
@@ -19,14 +21,12 @@ async function findVm(ref: string) {
 }
 
 export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }) {
-  let logFile: string;
-  try {
-    await authenticate(req, 'viewer');
-    const vm = await findVm((await rc.params).ref);
-    logFile = paths.vmSerialLog(vm.id);
-  } catch (e) {
-    return errorResponse(e);
-  }
+  let logFile = '';
+  const auth = await authenticateStream(req, 'viewer', async () => {
+    logFile = paths.vmSerialLog((await findVm((await rc.params).ref)).id);
+  });
+  if ('error' in auth) return auth.error;
+  const { slot } = auth;
   const encoder = new TextEncoder();
   let cleanup = () => {};
   const stream = new ReadableStream({
@@ -104,7 +104,16 @@ export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }
         closed = true;
         clearInterval(timer);
         clearInterval(ping);
+        slot.release();
       };
+      slot.onEnd(() => {
+        cleanup();
+        try {
+          controller.close();
+        } catch {
+          /* closed */
+        }
+      });
       req.signal.addEventListener('abort', () => {
         cleanup();
         try {
@@ -123,7 +132,12 @@ export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }
   });
 }
 
-export const POST = route('operator', async ({ req, params }) => {
+// Typing is logged once per user, VM and TYPING_LOG_MS (not every keystroke, and never the keys:
+// they may be a password).
+const TYPING_LOG_MS = 5 * 60_000;
+const typingLogged = new Map<string, number>();
+
+export const POST = route('operator', async ({ req, params, principal }) => {
   const body = (await readJson(req)) as { data?: unknown };
   if (typeof body.data !== 'string' || body.data.length === 0 || body.data.length > 4096) {
     throw new EngineError('invalid', 'Send {"data": "…"} with 1 to 4096 characters to type into the serial console.');
@@ -132,5 +146,11 @@ export const POST = route('operator', async ({ req, params }) => {
   if (vm.state !== 'running' && vm.state !== 'starting') throw new EngineError('conflict', `${vm.name} is ${vm.state}: start it to use its serial console.`);
   // One kept-open connection per VM, writes queued in order (lib/engine/serial.ts says why).
   await typeSerial(vm, path.join(vm.runDir, 'serial.sock'), body.data);
+  const key = `${principal.name}\0${vm.id}`;
+  const now = Date.now();
+  if (now - (typingLogged.get(key) ?? 0) > TYPING_LOG_MS) {
+    typingLogged.set(key, now);
+    await audit(principal.name, 'serial.type', 'ok', { id: vm.id, name: vm.name }, 'typed into the serial console');
+  }
   return { ok: true };
 });
