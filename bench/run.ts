@@ -10,7 +10,7 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,imported,pools
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,imported
 //          --pool-spares N         pool scenario: spares kept and claimed in one burst (50; quick 10)
 //          --pool-claims N         pool scenario: one-at-a-time claims at the REST API (20)
 //          --no-save               do not write bench/results
@@ -59,7 +59,7 @@
 //   medians), fork1.speedupFresh, throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
 //   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
 //   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs,
-//   imported.coldBoot.readyMs, imported.fork1.readyMs, imported.fork1.identityMs, imported.fork1.speedup, imported.fork10.totalMs
+//   imported.coldBoot.readyMs, imported.fork1.readyMs, imported.fork1.identityMs, imported.fork1.speedup, imported.fork10.totalMs,
 //   pool.claim.restMs (one claim at a time, HTTP + token + route + engine), pool.burst.totalMs,
 //   pool.burst.claimMs (each claim of the burst, client side), pool.burst.engineClaimMs, pool.refill.perSec
 import fs from 'node:fs';
