@@ -10,9 +10,11 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,imported
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,imported,liveFork,api,qemu
 //          --pool-spares N         pool scenario: spares kept and claimed in one burst (50; quick 10)
 //          --pool-claims N         pool scenario: one-at-a-time claims at the REST API (20)
+//          --compare-qemu PATH     second QEMU for the side-by-side (default /opt/qemu10/usr/bin/qemu-system-x86_64 when there)
+//          --qemu-rounds N --qemu-children N   its rounds (2; quick 1) and fork size (50; quick 10)
 //          --no-save               do not write bench/results
 // Environment: INSTACLONE_ACCEL=tcg|kvm forces the accelerator (the engine detects KVM itself);
 //   INSTACLONE_IMAGE_CACHE (image cache; default ~/.cache/instaclone/images).
@@ -43,7 +45,8 @@
 //               "notes"?: string[] } },
 //   "breakdown": {          // per-child stage timings (ms) by path, each a summary {n,median,p95,mean,min,max,samples}
 //     "forkFresh": {spawnMs,loadMs,agentMs,identityMs,totalMs}, "forkPrelaunched": {...},
-//     "stages": {spawnMs,qmpMs,loadMs,contMs,agentMs,identityMs}   // bench/lib/minifork.ts on the engine's pieces
+//     "stages": {spawnMs,qmpMs,loadMs,contMs,agentMs,identityMs,cpuSpawnMs,cpuReadyMs}   // bench/lib/minifork.ts on the engine's pieces
+//     (cpuMs / cpuSpawnMs / cpuReadyMs: user+sys CPU of the child's QEMU, /proc/PID/stat: spawn → QMP, load → identity verified)
 //   },
 //   "throughput": [ { "count", "prelaunched": bool, "totalMs", "childrenPerSec", "perChildMs": summary,
 //                     "stages": { spawnMs, loadMs, agentMs, identityMs } } ],
@@ -51,17 +54,23 @@
 //               "totalPssMiB", "fullCopyMiB", "fullCopyPerVmMiB", "coldVm": { pssMiB, ramRssMiB, overheadMiB }, "savedPct" },
 //   "ramp": { "definition", "steps": [ { "children", "forkMs", "listMs", "httpMs", "ok", "hostCpuPct",
 //             "memAvailableMiB", "totalPssMiB" } ], "maxResponsive", "stopReason" },
+//   "qemuCompare": null | { "rounds", "children", "runs": [ { "binary", "version", "rounds": [figures…],
+//                    "median": { coldBootMs, fork1Ms, fork1CpuMs, forkNMs, forkNCpuMs, pssPerChildMiB, idleCpuPerChildPct } } ],
+//                  "ratio": { same keys: second ÷ first }, "errors" },   // bench/qemu/compare.ts
+//   "api": null | { children, connections, seconds, requestsPerSec, latencyP50Ms, latencyP99Ms, latencyMaxMs, non2xx, errors,
+//                   cliLsMs: [], nodeStartMs: [] },   // bench/scenarios/api.ts
 //   "targets": [ { "id", "label", "value", "unit", "target", "op", "pass", "boundBy" } ],   // the table rows
 //   "recommendations": string[],
 //   "errors": [ { "scenario", "message" } ]
 // }
 // METRIC IDS: coldBoot.readyMs, fork1.fresh.readyMs, fork1.prelaunched.readyMs, fork1.speedup (x, cold/prelaunched
-//   medians), fork1.speedupFresh, throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
+//   medians), fork1.speedupFresh, fork1.<prelaunched|fresh>.cpuMs (CPU of the child's QEMU, fork → ready), throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
 //   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
 //   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms, freeze.pauseMs, freeze.enginePauseMs,
 //   imported.coldBoot.readyMs, imported.fork1.readyMs, imported.fork1.identityMs, imported.fork1.speedup, imported.fork10.totalMs,
 //   pool.claim.restMs (one claim at a time, HTTP + token + route + engine), pool.burst.totalMs,
-//   pool.burst.claimMs (each claim of the burst, client side), pool.burst.engineClaimMs, pool.refill.perSec
+//   pool.burst.claimMs (each claim of the burst, client side), pool.burst.engineClaimMs, pool.refill.perSec,
+//   api.ls.requestsPerSec, api.ls.p99Ms, cli.lsMs, cli.nodeStartMs
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -211,7 +220,8 @@ async function main() {
   const accel = detectAccel();
   const MEM = 256;
   const machine = mf.machineFor(img, MEM);
-  const qemuVersion = execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/^QEMU emulator version /, '');
+  const { qemuVersion: probeQemu } = await import('../lib/engine/qemu-version');
+  const qemuVersion = (probeQemu()?.text ?? execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0]).replace(/^QEMU emulator version /, '');
   const machineFacts: Record<string, unknown> = {
     hostname: os.hostname(),
     cores: os.cpus().length,
@@ -307,7 +317,7 @@ async function main() {
 
     // stages: one child at a time on the engine's pieces, from the last frozen parent
     if (!skip.has('stages') && frozen) {
-      const st: Record<string, number[]> = { spawnMs: [], qmpMs: [], loadMs: [], contMs: [], agentMs: [], identityMs: [], totalMs: [] };
+      const st: Record<string, number[]> = { spawnMs: [], qmpMs: [], loadMs: [], contMs: [], agentMs: [], identityMs: [], cpuSpawnMs: [], cpuReadyMs: [], totalMs: [] };
       const vms = [];
       for (let i = 0; i < options.runs; i++) {
         const t0 = performance.now();
@@ -320,6 +330,8 @@ async function main() {
         st.contMs.push(g.contMs);
         st.agentMs.push(g.agentMs);
         st.identityMs.push(g.identityMs);
+        if (s.cpuMs != null) st.cpuSpawnMs.push(s.cpuMs);
+        if (g.cpuMs != null) st.cpuReadyMs.push(g.cpuMs);
         vms.push(s.vm);
       }
       breakdown.stages = Object.fromEntries(Object.entries(st).map(([k, v]) => [k, sum(v)]));
@@ -337,7 +349,7 @@ async function main() {
     if (g.timings?.pauseMs != null) metric('freeze.enginePauseMs', 'Parent paused during freeze (engine prepare)', 'ms', [g.timings.pauseMs], {}, 2);
     for (const kind of ['prelaunched', 'fresh'] as const) {
       const wall: number[] = [];
-      const det: Record<string, number[]> = { spawnMs: [], loadMs: [], agentMs: [], identityMs: [], totalMs: [] };
+      const det: Record<string, number[]> = { spawnMs: [], loadMs: [], agentMs: [], identityMs: [], cpuMs: [], totalMs: [] };
       for (let i = 0; i < runs; i++) {
         const t0 = performance.now();
         const r = await E.fork(tpl.id, { count: 1, prefix: `one-${kind}` });
@@ -349,11 +361,17 @@ async function main() {
           det.loadMs.push(d.loadMs);
           det.agentMs.push(d.agentMs);
           det.identityMs.push(d.identityMs);
+          if (d.cpuMs != null) det.cpuMs.push(d.cpuMs);
         }
         det.totalMs.push(r.timings.perChildMs[0]);
         await removeAll(r.children.map((c) => c.id));
       }
       breakdown[kind === 'fresh' ? 'forkFresh' : 'forkPrelaunched'] = Object.fromEntries(Object.entries(det).map(([k, v]) => [k, sum(v)]));
+      if (det.cpuMs.length) {
+        metric(`fork1.${kind}.cpuMs`, `CPU time (user+sys) of the child's QEMU from fork to ready (${kind === 'fresh' ? 'fresh VMM, incl. its start' : 'prelaunched slot'})`, 'ms', det.cpuMs, {
+          notes: ['/proc/PID/stat utime+stime, 10 ms ticks; on 2 cores this, not wall time, bounds children per second'],
+        });
+      }
       metric(`fork1.${kind}.readyMs`, `Fork of one child to agent-ready with verified identity (${kind === 'fresh' ? 'fresh VMM' : 'prelaunched slot'})`, 'ms', wall);
       log(`fork one (${kind}): median ${r1(summarize(wall).median)} ms, p95 ${r1(summarize(wall).p95)} ms; stages`, Object.fromEntries(Object.entries(det).map(([k, v]) => [k, r1(summarize(v).median)])));
     }
@@ -403,6 +421,80 @@ async function main() {
     await removeTpl(tpl.id);
   });
 
+  // ── live fork (issue 13): a running child forked while it carries on; its pause as the engine sees
+  // it and as a 10 ms ticker in the guest lives it, beside the freeze pause; memory afterwards
+  await scenario('liveFork', async () => {
+    const { listenTicks, maxGap, TICKER_CMD } = await import('./lib/ticker');
+    const { procMemory } = await import('../lib/engine/metrics');
+    const { resetQemuUserCache } = await import('../lib/engine/argv');
+    // QEMU 7.2 opens userfaultfd itself: as the unprivileged QEMU user (vm.unprivileged_userfaultfd=0)
+    // background-snapshot is refused, so the fast path is measured with QEMU left as root; the
+    // configured user's path is the stop-and-copy row
+    const savedUser = process.env.INSTACLONE_QEMU_USER;
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) process.env.INSTACLONE_QEMU_USER = '';
+    resetQemuUserCache();
+    try {
+      const tpl = await E.prepare({ image: 'tiny', name: name('bench-live'), memory: MEM });
+      const src = (await E.fork(tpl.id, { count: 1, prefix: name('live') })).children[0];
+      const row = (await E.list()).vms.find((v) => v.id === src.id)!;
+      const runDir = (await import('../lib/engine/paths')).paths.vmRunDir(src.id);
+      const ticks = listenTicks(`${runDir}/serial.sock`);
+      await E.exec(src.id, ['/bin/sh', '-c', TICKER_CMD], { timeoutMs: 20_000 });
+      await sleep(1000);
+      const runs = Math.min(options.runs, 5);
+      const res: Record<string, { pause: number[]; qemu: number[]; gap: number[]; base: number[]; snap: number[]; methods: string[] }> = {};
+      let memAfter: Record<string, unknown> | null = null;
+      for (const quiesce of [true, false]) {
+        const k = quiesce ? 'quiesced' : 'unquiesced';
+        const acc = (res[k] = { pause: [] as number[], qemu: [] as number[], gap: [] as number[], base: [] as number[], snap: [] as number[], methods: [] as string[] });
+        for (let i = 0; i < (quiesce ? runs : Math.min(runs, 3)); i++) {
+          const win: Record<string, number> = {};
+          const onProgress = (p: { message?: string }) => {
+            if (/while it runs|pausing/.test(p.message ?? '')) win.snap = performance.now();
+            if (/checkpoint/.test(p.message ?? '')) win.ckpt = performance.now();
+          };
+          const t0 = performance.now();
+          const r = (await E.fork(src.id, { count: 1, quiesce, prefix: `lf${i}` }, { onProgress })) as import('../lib/engine').LiveForkResult;
+          acc.pause.push(r.pause.pauseMs);
+          if (r.pause.qemuDowntimeMs != null) acc.qemu.push(r.pause.qemuDowntimeMs);
+          acc.gap.push(maxGap(ticks.stamps, win.snap, win.ckpt + 50));
+          acc.base.push(maxGap(ticks.stamps, t0 - 1000, t0));
+          acc.snap.push(r.snapshotMs);
+          acc.methods.push(r.pause.method + (r.pause.reason ? ` (${r.pause.reason})` : ''));
+          if (quiesce && i === runs - 1) {
+            await sleep(1000);
+            const childPid = (await E.list()).vms.find((v) => v.id === r.children[0].id)?.pid;
+            memAfter = { source: row.pid ? procMemory(row.pid) : null, child: childPid ? procMemory(childPid) : null };
+          }
+          await removeTpl(r.template.id);
+          await sleep(1000);
+        }
+        log(`live fork (${k}): pause median ${r1(summarize(acc.pause).median)} ms (QEMU downtime ${r1(summarize(acc.qemu).median)}), guest max tick gap ${r1(summarize(acc.gap).median)} ms (baseline ${r1(summarize(acc.base).median)}), snapshot ${r1(summarize(acc.snap).median)} ms; ${[...new Set(acc.methods)].join(', ')}`);
+      }
+      ticks.close();
+      const q = res.quiesced;
+      const u = res.unquiesced;
+      metric('liveFork.pauseMs', 'Live fork: source paused, engine view (STOP → RESUME), quiesced', 'ms', q.pause, { notes: [`method: ${[...new Set(q.methods)].join(', ')}`, `QEMU downtime median ${r1(summarize(q.qemu).median)} ms`] }, 2);
+      metric('liveFork.guestGapMs', 'Live fork: longest gap a 10 ms guest ticker shows during the snapshot, quiesced', 'ms', q.gap, { notes: [`baseline (1 s before) median ${r1(summarize(q.base).median)} ms: the ticker's own jitter on this host`] });
+      metric('liveFork.stopCopy.pauseMs', 'Live fork: source paused, engine view, without quiesce (stop-and-copy of the RAM)', 'ms', u.pause, {}, 2);
+      metric('liveFork.stopCopy.guestGapMs', 'Live fork: longest gap of the guest ticker, without quiesce', 'ms', u.gap);
+      metric('liveFork.snapshotMs', 'Live fork: template made from the running source (quiesce, disk, RAM, checkpoint)', 'ms', q.snap);
+      const mem = memAfter as { source: { pssKiB: number; privateKiB: number; sharedKiB: number } | null; child: { pssKiB: number; privateKiB: number; sharedKiB: number } | null } | null;
+      if (mem?.source && mem.child) {
+        metric('liveFork.sourcePrivateMiB', 'Live fork: source private memory after (smaps_rollup)', 'MiB', [mem.source.privateKiB / 1024], { notes: [`source PSS ${r1(mem.source.pssKiB / 1024)} MiB, shared ${r1(mem.source.sharedKiB / 1024)} MiB`] });
+        metric('liveFork.childSharedMiB', 'Live fork: a new child\'s shared memory after (smaps_rollup)', 'MiB', [mem.child.sharedKiB / 1024], { notes: [`child PSS ${r1(mem.child.pssKiB / 1024)} MiB, private ${r1(mem.child.privateKiB / 1024)} MiB`] });
+      }
+      breakdown.liveFork = Object.fromEntries(Object.entries({ qPause: q.pause, qQemu: q.qemu, qGap: q.gap, qBase: q.base, uPause: u.pause, uGap: u.gap }).map(([kk, v]) => [kk, sum(v)]));
+      await removeAll([src.id]);
+      await removeTpl(tpl.id);
+    } finally {
+      if (savedUser === undefined) delete process.env.INSTACLONE_QEMU_USER;
+      else process.env.INSTACLONE_QEMU_USER = savedUser;
+      resetQemuUserCache();
+    }
+  });
+
   // ── 2 + 3 + 4a: throughput; memory and idle CPU on the largest fresh group
   await scenario('throughput', async () => {
     const sizes = [...options.sizes].sort((a, b) => a - b);
@@ -423,7 +515,7 @@ async function main() {
         const totalMs = performance.now() - t0;
         const det = r.details ?? [];
         const st = Object.fromEntries(
-          (['spawnMs', 'loadMs', 'agentMs', 'identityMs'] as const).map((k) => [k, sum(det.map((d) => d[k]))]),
+          (['spawnMs', 'loadMs', 'agentMs', 'identityMs', 'cpuMs'] as const).map((k) => [k, sum(det.map((d) => d[k]).filter((x): x is number => x != null))]),
         );
         const row = {
           count: n, prelaunched, totalMs: r1(totalMs), childrenPerSec: round(n / (totalMs / 1000), 2),
@@ -433,7 +525,7 @@ async function main() {
         throughput.push(row);
         const kind = prelaunched ? 'prelaunched' : 'fresh';
         metric(`throughput.${kind}.${n}.totalMs`, `${n} children ${prelaunched ? 'from prelaunched slots' : 'with fresh VMMs'}: all agent-ready with verified identity`, 'ms', [totalMs], {
-          notes: [`${row.childrenPerSec} children/s; per child median ${row.perChildMs.median} ms; stages median spawn ${st.spawnMs.median}, load ${st.loadMs.median}, agent ${st.agentMs.median}, identity ${st.identityMs.median} ms; ${FORK_CONCURRENCY} at a time`],
+          notes: [`${row.childrenPerSec} children/s; per child median ${row.perChildMs.median} ms; stages median spawn ${st.spawnMs.median}, load ${st.loadMs.median}, agent ${st.agentMs.median}, identity ${st.identityMs.median} ms; CPU per child median ${st.cpuMs.median} ms; ${FORK_CONCURRENCY} at a time`],
         });
         log(`${n} children (${kind}): ${Math.round(totalMs)} ms, ${row.childrenPerSec} children/s; stage medians spawn ${st.spawnMs.median} load ${st.loadMs.median} agent ${st.agentMs.median} identity ${st.identityMs.median} ms`);
 
@@ -613,6 +705,45 @@ async function main() {
     await E.removeImage('bench-netd').catch(() => undefined);
   });
 
+  // ── the console's own API under load, and the CLI's whole-process time (bench/scenarios/api.ts)
+  let api: Record<string, unknown> | null = null;
+  await scenario('api', async () => {
+    const { apiLoad } = await import('./scenarios/api');
+    const a = await apiLoad({ children: 10, connections: 50, seconds: quick ? 5 : 10, log });
+    api = { ...a };
+    const nodeMs = summarize(a.nodeStartMs).median;
+    metric('api.ls.requestsPerSec', `GET /api/v1/ls with a token, ${a.connections} connections, ${a.children} children running`, 'req/s', [], {
+      value: a.requestsPerSec,
+      target: T('>=', 1000, '≥ 1000/s'),
+      boundBy: `the route is answered from the engine's cached list and cached token; what is left is Next.js routing and JSON on ${os.cpus().length} shared cores (p50 ${a.latencyP50Ms} ms)`,
+      notes: [`non-2xx ${a.non2xx}, errors ${a.errors}`],
+    }, 0);
+    metric('api.ls.p99Ms', `GET /api/v1/ls p99 latency (${a.connections} connections)`, 'ms', [], { value: a.latencyP99Ms, target: T('<=', 100, '≤ 100 ms'), notes: [`p50 ${a.latencyP50Ms} ms, max ${a.latencyMaxMs} ms`] });
+    metric('cli.lsMs', '`instaclone ls` wall time (whole process, bundled CLI)', 'ms', a.cliLsMs, {
+      target: T('<=', 100, '≤ 100 ms'),
+      boundBy: `a bare \`node -e 0\` takes ${r1(nodeMs)} ms here at the same moment (Node's own start is the floor)`,
+    });
+    metric('cli.nodeStartMs', '`node -e 0` wall time (same moment; the floor for any Node CLI)', 'ms', a.nodeStartMs);
+    log(`API: ${Math.round(a.requestsPerSec)} req/s, p50 ${a.latencyP50Ms} ms, p99 ${a.latencyP99Ms} ms; instaclone ls ${r1(summarize(a.cliLsMs).median)} ms (node -e 0: ${r1(nodeMs)} ms)`);
+  });
+
+  // ── QEMU side by side: the system QEMU vs another (default /opt/qemu10, see scripts/qemu10.sh), same guest, one run
+  let qemuCompare: Awaited<ReturnType<typeof import('./qemu/compare').compareQemus>> | null = null;
+  await scenario('qemu', async () => {
+    const alt = opt('compare-qemu') ?? process.env.INSTACLONE_QEMU_COMPARE ?? '/opt/qemu10/usr/bin/qemu-system-x86_64';
+    if (!fs.existsSync(alt)) {
+      log(`no second QEMU at ${alt} (scripts/qemu10.sh installs one; --compare-qemu PATH): skipped`);
+      return;
+    }
+    const { compareQemus } = await import('./qemu/compare');
+    const rounds = Number(opt('qemu-rounds') ?? (quick ? 1 : 2));
+    const children = Number(opt('qemu-children') ?? (quick ? 10 : 50));
+    qemuCompare = await compareQemus([process.env.INSTACLONE_QEMU || 'qemu-system-x86_64', alt], { rounds, children, log });
+    for (const e of qemuCompare.errors) errors.push({ scenario: 'qemu', message: e });
+    const [a, b] = qemuCompare.runs;
+    log(`QEMU ${b.version} ÷ QEMU ${a.version} (medians of ${rounds} round(s)):`, qemuCompare.ratio);
+  });
+
   // ── derived: speedup
   const cold = metrics['coldBoot.readyMs']?.median ?? null;
   const pre1 = metrics['fork1.prelaunched.readyMs'];
@@ -637,13 +768,15 @@ async function main() {
   void accelOf;
 
   const rows: { id: string }[] = [
-    { id: 'coldBoot.readyMs' }, { id: 'fork1.prelaunched.readyMs' }, { id: 'fork1.fresh.readyMs' }, { id: 'fork1.speedup' }, { id: 'fork1.speedupFresh' },
+    { id: 'coldBoot.readyMs' }, { id: 'fork1.prelaunched.readyMs' }, { id: 'fork1.fresh.readyMs' }, { id: 'fork1.speedup' }, { id: 'fork1.speedupFresh' }, { id: 'fork1.prelaunched.cpuMs' }, { id: 'fork1.fresh.cpuMs' },
     ...options.sizes.flatMap((n) => [{ id: `throughput.fresh.${n}.totalMs` }, { id: `throughput.prelaunched.${n}.totalMs` }]),
     { id: 'throughput.prelaunched.max.totalMs' },
     { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
     { id: 'idle.cpuPerChildPct' }, { id: 'idle.coldVmCpuPct' }, { id: 'ramp.maxChildren' }, { id: 'reset.ms' }, { id: 'freeze.pauseMs' }, { id: 'freeze.enginePauseMs' },
     { id: 'imported.coldBoot.readyMs' }, { id: 'imported.fork1.readyMs' }, { id: 'imported.fork1.identityMs' }, { id: 'imported.fork1.speedup' }, { id: 'imported.fork10.totalMs' },
+    { id: 'liveFork.pauseMs' }, { id: 'liveFork.guestGapMs' }, { id: 'liveFork.stopCopy.pauseMs' }, { id: 'liveFork.stopCopy.guestGapMs' }, { id: 'liveFork.snapshotMs' }, { id: 'liveFork.sourcePrivateMiB' }, { id: 'liveFork.childSharedMiB' },
     { id: 'pool.claim.restMs' }, { id: 'pool.burst.totalMs' }, { id: 'pool.burst.claimMs' }, { id: 'pool.burst.engineClaimMs' }, { id: 'pool.refill.perSec' },
+    { id: 'api.ls.requestsPerSec' }, { id: 'api.ls.p99Ms' }, { id: 'cli.lsMs' }, { id: 'cli.nodeStartMs' },
   ];
   const targets = rows
     .filter((r) => metrics[r.id]?.target)
@@ -666,6 +799,8 @@ async function main() {
     throughput,
     memory,
     ramp,
+    qemuCompare,
+    api,
     targets,
     recommendations,
     errors,

@@ -4,13 +4,14 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { config } from './config';
 import { detectAccel } from './engine/argv';
+import { parseQemuVersion, qemuVersionWarning } from './engine/qemu-version';
 
 const exec = promisify(execFile);
 
 export interface HealthReport {
   ok: boolean;
   database: { ok: boolean; kind: 'sqlite' | 'postgresql'; error?: string };
-  qemu: { ok: boolean; version?: string; binary: string; error?: string };
+  qemu: { ok: boolean; version?: string; binary: string; error?: string; /** set when this QEMU is older than the engine prefers (< 8.2) */ warning?: string };
   kvm: { available: boolean; reason: string };
   home: { path: string; writable: boolean; freeBytes?: number };
   run: { path: string; writable: boolean; freeBytes?: number };
@@ -97,7 +98,10 @@ export async function health(): Promise<HealthReport> {
       }
     })(),
     qemuVersion().then(
-      (version) => ({ ok: true, version, binary: qemuBinary() }),
+      (version) => {
+        const warning = qemuVersionWarning(parseQemuVersion(`version ${version}`, qemuBinary()));
+        return { ok: true, version, binary: qemuBinary(), ...(warning ? { warning } : {}) };
+      },
       (e: Error) => ({ ok: false, binary: qemuBinary(), error: e.message }),
     ),
     (async () => {

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NEXT_TELEMETRY_DISABLED=1
+bash scripts/build-cli.sh
 if [ -f .next/BUILD_ID ] && [ -z "$(find app components lib instrumentation.ts next.config.js package.json -newer .next/BUILD_ID -not -path 'lib/db/generated/*' -print -quit)" ]; then
   exit 0
 fi

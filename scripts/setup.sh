@@ -28,6 +28,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# QEMU 10 beside the system QEMU (opt-in, INSTACLONE_QEMU10=1): Debian 12's 7.2 stays the default
+# because the side-by-side benchmark (bench/qemu/compare.ts, README "QEMU") did not show 10.0
+# faster under TCG. scripts/qemu10.sh unpacks it into /opt/qemu10 from bookworm-backports
+# (INSTACLONE_NO_BACKPORTS=1: never add that suite); start.sh then points INSTACLONE_QEMU at it.
+if [ "${INSTACLONE_QEMU10:-}" = 1 ]; then
+  bash scripts/qemu10.sh >/dev/null
+fi
+
 # QEMU drops to its own unprivileged user with -runas when the engine runs as root (lib/engine/argv.ts,
 # INSTACLONE_QEMU_USER; empty disables it). Created once, only when we are root.
 qemu_user="${INSTACLONE_QEMU_USER-instaclone-qemu}"
@@ -45,4 +53,5 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || [ package-lock.json -nt
 fi
 
 bash scripts/prisma.sh generate
+bash scripts/build-cli.sh
 npx tsx scripts/ensure-image.ts tiny

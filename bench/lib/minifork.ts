@@ -15,6 +15,8 @@ import { AgentClient } from '../../lib/engine/agent';
 import { applyIdentity, newMachineId, type VerifiedIdentity } from '../../lib/engine/identity';
 import { IdentityChannel } from '../../lib/engine/identity-channel';
 import { createOverlay } from '../../lib/engine/disks';
+import { giveSocketToQemu, shareRunDirWithQemu } from '../../lib/engine/vmm';
+import { cpuSeconds } from './proc';
 
 export interface ImageFiles {
   kernel: string;
@@ -60,6 +62,8 @@ export async function spawnVm(
   const name = opts.name ?? `${role}-${++seq}-${process.pid}`;
   const runDir = path.join(root, name);
   fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  // as root, QEMU drops to its own user after init (like the engine's VMs): hand it the run dir
+  shareRunDirWithQemu(runDir);
   const disk = path.join(runDir, 'disk.qcow2');
   await createOverlay(disk, img.disk);
   const argv = buildArgv({
@@ -134,8 +138,10 @@ export async function freeze(parent: Vm, machine: MachineConfig, root: string): 
   if (!parent.qmp) await connectQmp(parent);
   const q = parent.qmp!;
   const stateFile = path.join(root, `${parent.name}.state`);
-  const sockPath = path.join(root, `${parent.name}.mig.sock`);
+  // the parent's QEMU connects after it dropped to the QEMU user: the socket sits in its run dir, owned by that user
+  const sockPath = path.join(parent.runDir, 'freeze.mig.sock');
   const out = fs.createWriteStream(stateFile);
+  let listening!: Promise<void>;
   const received = new Promise<void>((resolve, reject) => {
     const srv = net.createServer((c) => {
       c.pipe(out);
@@ -145,8 +151,10 @@ export async function freeze(parent: Vm, machine: MachineConfig, root: string): 
       });
     });
     srv.on('error', reject);
-    srv.listen(sockPath);
+    listening = new Promise<void>((ok) => srv.listen(sockPath, () => ok()));
   });
+  await listening;
+  giveSocketToQemu(sockPath);
   await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
   const t0 = now();
   await q.execute('stop');
@@ -175,12 +183,13 @@ export interface ChildStages {
 }
 
 /** A slot: QEMU launched with -incoming defer, the checkpoint open as fd 3. */
-export async function launchSlot(root: string, t: Frozen, img: ImageFiles, extraArgv: string[] = []): Promise<{ vm: Vm; spawnMs: number; qmpMs: number }> {
+export async function launchSlot(root: string, t: Frozen, img: ImageFiles, extraArgv: string[] = []): Promise<{ vm: Vm; spawnMs: number; qmpMs: number; cpuMs: number | null }> {
   const fd = fs.openSync(t.stateFile, 'r');
   try {
     const vm = await spawnVm(root, 'child', t.machine, img, { ramPath: t.ramPath, stateFd: fd, extraArgv });
     const qmpMs = await connectQmp(vm);
-    return { vm, spawnMs: vm.spawnMs, qmpMs };
+    const cpu = cpuSeconds(vm.pid);
+    return { vm, spawnMs: vm.spawnMs, qmpMs, cpuMs: cpu == null ? null : cpu * 1000 };
   } finally {
     fs.closeSync(fd); // QEMU holds its own copy
   }
@@ -188,8 +197,9 @@ export async function launchSlot(root: string, t: Frozen, img: ImageFiles, extra
 
 let ipSeq = 10;
 /** Load the checkpoint, cont, wait for the agent, apply and verify identity. */
-export async function goChild(vm: Vm, opts: { identity?: boolean } = {}): Promise<Omit<ChildStages, 'spawnMs' | 'qmpMs' | 'totalMs'> & { identity?: VerifiedIdentity }> {
+export async function goChild(vm: Vm, opts: { identity?: boolean } = {}): Promise<Omit<ChildStages, 'spawnMs' | 'qmpMs' | 'totalMs'> & { identity?: VerifiedIdentity; cpuMs: number | null }> {
   const q = vm.qmp!;
+  const c0 = cpuSeconds(vm.pid);
   const t0 = now();
   await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
   await q.execute('migrate-incoming', { uri: 'fd:3' });
@@ -215,7 +225,9 @@ export async function goChild(vm: Vm, opts: { identity?: boolean } = {}): Promis
     }, { channel: vm.identity });
   }
   const t4 = now();
-  return { loadMs: t1 - t0, contMs: t2 - t1, agentMs: t3 - t2, identityMs: t4 - t3, identity };
+  const c1 = cpuSeconds(vm.pid);
+  const cpuMs = c0 != null && c1 != null ? (c1 - c0) * 1000 : null;
+  return { loadMs: t1 - t0, contMs: t2 - t1, agentMs: t3 - t2, identityMs: t4 - t3, identity, cpuMs };
 }
 
 export async function destroy(vm: Vm): Promise<void> {

@@ -9,7 +9,7 @@ export function HealthSummary() {
   if (!h) return null;
   const items = [
     { ok: h.database.ok, label: 'Database', text: h.database.ok ? `${h.database.kind} ok` : (h.database.error ?? 'down') },
-    { ok: h.qemu.ok, label: 'QEMU', text: h.qemu.ok ? `${h.qemu.version}` : (h.qemu.error ?? 'missing') },
+    { ok: h.qemu.ok && !h.qemu.warning, label: 'QEMU', text: h.qemu.ok ? `${h.qemu.version}${h.qemu.warning ? ` — ${h.qemu.warning}` : ''}` : (h.qemu.error ?? 'missing') },
     { ok: h.kvm.available, label: 'Acceleration', text: `${h.kvm.available ? 'KVM' : 'TCG (software)'}: ${h.kvm.reason}` },
     {
       ok: h.images.length > 0,

@@ -30,7 +30,7 @@ export function TopBar({ connected }: { connected: boolean }) {
         Instaclone
       </Link>
       <div className="ml-4 flex flex-wrap items-center gap-2" data-testid="health-bar">
-        <Chip testId="health-qemu" ok={h?.qemu.ok} label="QEMU" value={h ? (h.qemu.ok ? (h.qemu.version ?? 'ok') : 'missing') : '…'} title={h?.qemu.error} />
+        <Chip testId="health-qemu" ok={h?.qemu.ok} label="QEMU" value={h ? (h.qemu.ok ? (h.qemu.version ?? 'ok') : 'missing') : '…'} title={h?.qemu.error ?? h?.qemu.warning} />
         <Chip testId="health-kvm" ok={h?.kvm.available} label="Accel" value={h ? (h.kvm.available ? 'KVM' : 'TCG') : '…'} title={h?.kvm.reason} />
         <Chip testId="health-db" ok={h?.database.ok} label="DB" value={h ? `${h.database.kind}${h.database.ok ? '' : ' down'}` : '…'} title={h?.database.error} />
         <Chip ok={connected} label="Live" value={connected ? 'on' : 'reconnecting'} title="Server-sent events from the engine" testId="live" />

@@ -25,12 +25,19 @@ interface Metric {
 interface Target {
   id: string;
   label: string;
-  value: number;
+  value: number | null;
   unit: string;
   target: number;
   op: string;
-  pass: boolean;
+  pass: boolean | null;
   boundBy?: string | null;
+}
+/** bench/qemu/compare.ts: the same figures on two QEMUs in one run */
+interface QemuCompare {
+  rounds: number;
+  children: number;
+  runs: { binary: string; version: string; median: Record<string, number | null> }[];
+  ratio: Record<string, number | null>;
 }
 interface Bench {
   schema?: string;
@@ -39,6 +46,50 @@ interface Bench {
   machine?: { accel?: string; cores?: number; qemuVersion?: string };
   metrics?: Record<string, Metric>;
   targets?: Target[];
+  qemuCompare?: QemuCompare | null;
+}
+
+const COMPARE_ROWS: [string, string, string][] = [
+  ['coldBootMs', 'Cold boot to agent-ready', 'ms'],
+  ['fork1Ms', 'Fork of one child (prelaunched slot)', 'ms'],
+  ['fork1CpuMs', 'CPU of that child, fork to ready', 'ms'],
+  ['forkNMs', 'Fork of N children (fresh VMMs), all ready', 'ms'],
+  ['forkNCpuMs', 'CPU per child of those N, fork to ready', 'ms'],
+  ['pssPerChildMiB', 'PSS per idle child', 'MiB'],
+  ['idleCpuPerChildPct', 'CPU per idle child', '% core'],
+];
+
+function QemuSideBySide({ c }: { c: QemuCompare }) {
+  const [a, b] = c.runs;
+  if (!a || !b) return null;
+  const f = (v: number | null | undefined) => (v == null ? '–' : v >= 100 ? String(Math.round(v)) : v.toFixed(2));
+  return (
+    <section className="rounded-md border border-slate-800 bg-slate-900/70 p-3">
+      <h2 className="mb-2 text-xs font-semibold uppercase tracking-wide text-slate-400">
+        QEMU {a.version} vs {b.version}, same guest, same run (medians of {c.rounds} round(s), N = {c.children})
+      </h2>
+      <table className="w-full text-left text-sm" data-testid="bench-qemu-compare">
+        <thead className="text-xs text-slate-500">
+          <tr>
+            <th className="py-1 font-normal">figure</th>
+            <th className="font-normal">QEMU {a.version}</th>
+            <th className="font-normal">QEMU {b.version}</th>
+            <th className="font-normal">{b.version} ÷ {a.version}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {COMPARE_ROWS.map(([k, label, unit]) => (
+            <tr key={k} className="border-t border-slate-800/60">
+              <td className="py-1 pr-3 text-slate-300">{label}</td>
+              <td className="whitespace-nowrap pr-3 font-mono text-slate-100">{f(a.median[k])} {unit}</td>
+              <td className="whitespace-nowrap pr-3 font-mono text-slate-100">{f(b.median[k])} {unit}</td>
+              <td className="whitespace-nowrap font-mono text-slate-400">{c.ratio[k] == null ? '–' : `${c.ratio[k]}×`}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
 }
 
 const num = (m: Metric | undefined) => (typeof m?.median === 'number' ? m.median : typeof m?.value === 'number' ? m.value : undefined);
@@ -104,12 +155,12 @@ function Targets({ targets }: { targets: Target[] }) {
                 {t.boundBy && <div className="text-[11px] text-slate-500">{t.boundBy}</div>}
               </td>
               <td className="whitespace-nowrap pr-3 font-mono text-slate-100">
-                {t.value} {t.unit}
+                {t.value ?? '–'} {t.unit}
               </td>
               <td className="whitespace-nowrap pr-3 font-mono text-slate-400">
                 {t.op} {t.target} {t.unit}
               </td>
-              <td className={t.pass ? 'text-emerald-300' : 'text-amber-300'}>{t.pass ? 'met' : 'not met'}</td>
+              <td className={t.pass ? 'text-emerald-300' : t.pass === false ? 'text-amber-300' : 'text-slate-500'}>{t.pass ? 'met' : t.pass === false ? 'not met' : 'not measured'}</td>
             </tr>
           ))}
         </tbody>
@@ -159,7 +210,8 @@ export function BenchCharts({ data, file, mtime }: { data: unknown; file: string
         From <code>{file}</code>, written {new Date(mtime).toLocaleString()}
         {b.mode ? ` · ${b.mode} run` : ''}
         {accel ? ` · ${accel.toUpperCase()}` : ''}
-        {b.machine?.cores ? ` · ${b.machine.cores} cores` : ''}.
+        {b.machine?.cores ? ` · ${b.machine.cores} cores` : ''}
+        {b.machine?.qemuVersion ? ` · QEMU ${b.machine.qemuVersion}` : ''}.
       </p>
       {known && <KeyFigures b={b} />}
       {groups.map((g) => (
@@ -181,6 +233,7 @@ export function BenchCharts({ data, file, mtime }: { data: unknown; file: string
         </section>
       ))}
       {known && Array.isArray(b.targets) && b.targets.length > 0 && <Targets targets={b.targets} />}
+      {known && b.qemuCompare && <QemuSideBySide c={b.qemuCompare} />}
       {groups.length === 0 && <p className="text-sm text-slate-400">The file has no summaries (median/p95) to chart.</p>}
       <details className="rounded border border-slate-800">
         <summary className="cursor-pointer px-3 py-1 text-xs text-slate-400">Raw results</summary>

@@ -20,7 +20,7 @@ import { ScreenPicture } from '@/components/vm/screen-picture';
 import { firmwareLabel } from '@/components/images/image-fields';
 
 const STEPS = ['Image and size', 'Warm-up', 'Quiesce', 'Slots', 'Review'] as const;
-const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus', 'bootTimeout'], ['warmup'], ['quiesce'], ['slots', 'prelaunch'], []];
+const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus', 'bootTimeout'], ['warmup'], ['quiesce', 'keepParent'], ['slots', 'prelaunch'], []];
 export const PHASES = [
   { key: 'boot', label: 'Boot the parent', match: /boot|launch|start|agent/ },
   { key: 'warmup', label: 'Run warm-up commands', match: /warm/ },
@@ -39,6 +39,7 @@ interface Form {
   vcpus: string;
   warmup: string[];
   quiesce: boolean;
+  keepParent: boolean;
   slots: string;
   prelaunch: boolean;
   /** seconds to wait for the guest agent (imported images; empty: the server's default) */
@@ -54,6 +55,7 @@ function toInput(f: Form) {
     vcpus: num(f.vcpus),
     warmup: f.warmup.filter((w) => w.trim() !== ''),
     quiesce: f.quiesce,
+    keepParent: f.keepParent,
     slots: num(f.slots),
     prelaunch: f.prelaunch,
     bootTimeout: num(f.bootTimeout),
@@ -85,6 +87,7 @@ export function PrepareWizard() {
     vcpus: '1',
     warmup: [DEFAULT_WARMUP],
     quiesce: true,
+    keepParent: false,
     slots: '4',
     prelaunch: false,
     bootTimeout: '',
@@ -235,6 +238,15 @@ export function PrepareWizard() {
           <div className="space-y-3 rounded border border-slate-800 bg-slate-900/70 p-4" data-testid="prepare-done">
             <p className="text-sm text-slate-300">
               Frozen {result.quiesced ? 'and quiesced' : '(not quiesced)'} in {started ? ms(Date.now() - started) : '–'} in all.
+              {form.keepParent && (
+                <>
+                  {' '}The parent runs on as{' '}
+                  <Link href={`/vms/${form.name}.parent`} className="text-sky-300 hover:underline">
+                    {form.name}.parent
+                  </Link>
+                  .
+                </>
+              )}
             </p>
             <dl className="grid grid-cols-2 gap-2 text-sm md:grid-cols-5">
               {Object.entries(timings)
@@ -454,6 +466,11 @@ export function PrepareWizard() {
             its own. It is <b className="text-slate-200">required for persistent children</b>, which get their own delta disk on that base and can later be stopped and cold-booted. Without it, only
             non-persistent (throwaway) children can be forked.
           </p>
+          {/* before quiesce in tab order: quiesce stays the last field before Back / Next */}
+          <label className="flex items-center gap-2 text-sm text-slate-200" htmlFor="keep-parent">
+            <input id="keep-parent" type="checkbox" checked={form.keepParent} onChange={(e) => set('keepParent', e.target.checked)} />
+            Keep the parent running (the template is a copy of this moment; the parent continues as itself)
+          </label>
           <label className="flex items-center gap-2 text-sm text-slate-200" htmlFor="quiesce">
             <input id="quiesce" type="checkbox" checked={form.quiesce} onChange={(e) => set('quiesce', e.target.checked)} />
             Quiesce before the freeze (allows persistent children)
@@ -500,6 +517,8 @@ export function PrepareWizard() {
             <dd className="font-mono text-xs">{form.warmup.filter((w) => w.trim()).join(' ; ') || 'none'}</dd>
             <dt className="text-slate-400">Quiesce</dt>
             <dd>{form.quiesce ? 'yes (persistent children allowed)' : 'no (non-persistent children only)'}</dd>
+            <dt className="text-slate-400">Parent</dt>
+            <dd>{form.keepParent ? 'keeps running after the freeze' : 'frozen into the template'}</dd>
             <dt className="text-slate-400">Slots</dt>
             <dd>
               {form.slots || 0}

@@ -1,17 +1,20 @@
 'use client';
 // Fork dialog: count, name prefix, persistence toggle (disabled with the reason when the template is not
 // quiesced). Validated with the same zod schema as REST and the CLI; engine errors shown verbatim.
+// With `source` (a running VM) it is the live-fork dialog: it offers the quiesce that persistent
+// children need, and the result shows the source's pause.
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import { forkSchema, describeZodError } from '@/lib/validations';
+import { liveForkSchema, describeZodError } from '@/lib/validations';
 import { forkTemplate } from '@/lib/client/api/templates';
+import { liveForkVm } from '@/lib/client/api/vms';
 import { errorText } from '@/lib/client/api/http';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { useTemplate } from '@/lib/client/hooks';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { ms } from '@/lib/client/format';
-import type { ForkResult, Template } from '@/lib/client/types';
+import type { ForkResult, Template, Vm } from '@/lib/client/types';
 import { Dialog } from '@/components/ui/dialog';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
@@ -58,6 +61,15 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
           <div className="text-lg font-semibold text-slate-200">{ms(bootMs)}</div>
         </div>
       </div>
+      {result.pause && result.source && (
+        <p className="text-sm text-slate-300" data-testid="live-fork-pause">
+          {result.source.name} was paused {ms(result.pause.pauseMs)} ({result.pause.method === 'background-snapshot' ? 'device state only; RAM copied while it ran' : `stop-and-copy: ${result.pause.reason ?? 'RAM copied while paused'}`}) and runs on as itself; the children come from template{' '}
+          <Link href={`/templates/${result.template?.name}`} className="text-sky-300 hover:underline">
+            {result.template?.name}
+          </Link>
+          .
+        </p>
+      )}
       {bootMs && avg > 0 && <p className="text-sm text-slate-300">A child was ready {Math.max(1, Math.round(bootMs / avg))}× faster than a cold boot.</p>}
       <p className={`text-sm ${check.ok ? 'text-emerald-300' : 'text-rose-300'}`} data-testid="identity-check">
         Identity check: {check.ok ? `all ${result.children.length} children have distinct hostname, MAC, IP, machine-id and vmgenid.` : check.problems.join('; ')}
@@ -94,7 +106,7 @@ export function ForkResultView({ result, template }: { result: ForkResult; templ
   );
 }
 
-export function ForkDialog({ template: listed, open, onClose }: { template: Template; open: boolean; onClose: () => void }) {
+export function ForkDialog({ template: listed, source, open, onClose }: { template: Template; source?: Vm; open: boolean; onClose: () => void }) {
   // The list carries only a summary: the full record has the boot time and slots.
   const full = useTemplate(listed.id);
   const template = full.data ?? listed;
@@ -103,6 +115,7 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
   const [count, setCount] = useState('3');
   const [prefix, setPrefix] = useState('');
   const [persistent, setPersistent] = useState(false);
+  const [quiesce, setQuiesce] = useState(true);
   const [fieldError, setFieldError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -110,7 +123,12 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
   const [started, setStarted] = useState<number | null>(null);
   const [now, setNow] = useState(Date.now());
   const [result, setResult] = useState<ForkResult | null>(null);
-  const blocked = persistenceBlockedReason(template);
+  const blocked = source
+    ? quiesce
+      ? null
+      : 'Persistent children of a live fork need a quiesce (the file systems frozen for the moment of the fork): tick "Quiesce" above.'
+    : persistenceBlockedReason(template);
+  const title = source ? source.name : template.name;
   const seen = useRef(new Set<string>());
 
   // Children coming up during this fork (vm events for this template) drive the per-child progress.
@@ -119,7 +137,8 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
     seen.current.clear();
     const off = onEngineEvent((ev) => {
       const vm = (ev.vm ?? ev) as { id?: string; templateId?: string; state?: string };
-      if (ev.type === 'vm' && vm.templateId === template.id && vm.state === 'running' && vm.id && !seen.current.has(vm.id)) {
+      // a live fork's children belong to a template made during the fork: any other template's
+      if (ev.type === 'vm' && (source ? vm.templateId !== template.id : vm.templateId === template.id) && vm.state === 'running' && vm.id && !seen.current.has(vm.id)) {
         seen.current.add(vm.id);
         setUpCount(seen.current.size);
       }
@@ -129,12 +148,12 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
       off();
       clearInterval(tick);
     };
-  }, [busy, template.id]);
+  }, [busy, template.id, source]);
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
     setError(null);
-    const parsed = forkSchema.safeParse({ count: count.trim() === '' ? undefined : Number(count), persistent: blocked ? false : persistent, prefix: prefix.trim() || undefined });
+    const parsed = liveForkSchema.safeParse({ count: count.trim() === '' ? undefined : Number(count), persistent: blocked ? false : persistent, prefix: prefix.trim() || undefined, quiesce: !!source && quiesce });
     if (!parsed.success) {
       setFieldError(describeZodError(parsed.error));
       return;
@@ -144,9 +163,11 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
     setUpCount(0);
     setStarted(Date.now());
     try {
-      const r = await forkTemplate(template.id, parsed.data);
+      const { quiesce: q, ...forkInput } = parsed.data;
+      const r = source ? await liveForkVm(source.id, { ...forkInput, quiesce: q }) : await forkTemplate(template.id, forkInput);
       setResult(r);
-      toast({ tone: 'ok', target: template.name, href: `/templates/${template.name}`, text: `forked ${r.children.length} children in ${ms(r.timings.totalMs)}` });
+      const href = source ? `/vms/${source.name}` : `/templates/${template.name}`;
+      toast({ tone: 'ok', target: title, href, text: `forked ${r.children.length} children in ${ms(r.timings.totalMs)}${r.pause ? `; ${title} paused ${ms(r.pause.pauseMs)}` : ''}` });
     } catch (err) {
       setError(errorText(err));
     } finally {
@@ -158,7 +179,7 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
 
   const n = Number(count) || 0;
   return (
-    <Dialog open={open} onClose={busy ? () => {} : onClose} title={`Fork ${template.name}`} wide={!!result}>
+    <Dialog open={open} onClose={busy ? () => {} : onClose} title={source ? `Fork ${source.name} (live)` : `Fork ${template.name}`} wide={!!result}>
       {result ? (
         <div className="space-y-4">
           <ForkResultView result={result} template={template} />
@@ -172,8 +193,10 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
       ) : (
         <form onSubmit={submit} className="space-y-4" noValidate aria-describedby="fork-help">
           <p id="fork-help" className="text-sm text-slate-400">
-            Each child maps the template&apos;s memory copy-on-write and resumes from its checkpoint.
-            {template.slots.free > 0 && ` ${template.slots.free} pre-registered slots are free${template.slots.prelaunched ? ' (VMMs already launched)' : ''}.`}
+            {source
+              ? `${source.name} pauses briefly while a template is made from this moment; it then runs on as itself (same identity, processes and disk) and the children fork from that template.`
+              : "Each child maps the template's memory copy-on-write and resumes from its checkpoint."}
+            {!source && template.slots.free > 0 && ` ${template.slots.free} pre-registered slots are free${template.slots.prelaunched ? ' (VMMs already launched)' : ''}.`}
           </p>
           <div className="grid grid-cols-2 gap-3">
             <label className="block text-sm text-slate-300" htmlFor="fork-count">
@@ -198,11 +221,22 @@ export function ForkDialog({ template: listed, open, onClose }: { template: Temp
                 name="prefix"
                 value={prefix}
                 onChange={(e) => setPrefix(e.target.value)}
-                placeholder={`${template.name} (children become PREFIX-1, PREFIX-2, …)`}
+                placeholder={`${title} (children become PREFIX-1, PREFIX-2, …)`}
                 className="mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5"
               />
             </label>
           </div>
+          {source && (
+            <div>
+              <label className="flex items-center gap-2 text-sm text-slate-200" htmlFor="fork-quiesce">
+                <input id="fork-quiesce" type="checkbox" checked={quiesce} aria-describedby="fork-quiesce-help" onChange={(e) => setQuiesce(e.target.checked)} />
+                Quiesce {source.name} (freeze its file systems for the moment of the fork)
+              </label>
+              <p id="fork-quiesce-help" className="mt-1 text-xs text-slate-400">
+                With quiesce the disk is copied while {source.name} runs and it pauses only to save its device state; without, it pauses for its whole RAM.
+              </p>
+            </div>
+          )}
           <div>
             <label className={`flex items-center gap-2 text-sm ${blocked ? 'text-slate-500' : 'text-slate-200'}`} htmlFor="fork-persistent">
               <input

@@ -12,6 +12,7 @@ import { ExecBox } from './exec-box';
 import { ScreenPicture } from './screen-picture';
 import { SerialConsole } from './serial-console';
 import { VmActions } from './vm-actions';
+import { ForkVmButton } from './fork-vm-button';
 
 const PORT_NAMES: Record<string, string> = { '80': 'http', '22': 'ssh' };
 
@@ -46,7 +47,8 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
         <Badge tone={vm.kind === 'child' ? 'slate' : 'sky'}>{vm.kind}</Badge>
         <Badge tone={vm.persistent ? 'amber' : 'slate'}>{vm.persistent ? 'persistent' : 'non-persistent'}</Badge>
         <PoolBadge pool={vm.pool} />
-        <div className="ml-auto">
+        <div className="ml-auto flex flex-wrap items-center gap-2">
+          <ForkVmButton vm={vm} template={vm.templateId ? templates.get(vm.templateId) : undefined} />
           <VmActions vm={vm} />
         </div>
       </div>

@@ -12,7 +12,7 @@ export async function authenticateStream(req: Request, role: Role = 'viewer', ch
     await check(); // e.g. the VM exists: before a stream slot is taken
     const sid = sessionIdFrom((n) => cookieValue(req, n));
     const headers = new Headers(req.headers);
-    const slot = admitStream(principal.name, sid ? hashToken(sid) : undefined, async () => !!(await principalFrom(headers, sid)));
+    const slot = admitStream(principal.name, sid ? hashToken(sid) : undefined, async () => !!(await principalFrom(headers, sid, { fresh: true })));
     return { slot };
   } catch (e) {
     return { error: errorResponse(e) };

@@ -7,10 +7,11 @@ import { principalForToken, type Principal } from './tokens';
 export type { Principal } from './tokens';
 export type { Role } from './roles';
 
-export async function principalFrom(headers: Headers, cookie?: string): Promise<Principal | null> {
+/** `fresh`: skip the short-lived cache (long-lived streams re-check against the database itself). */
+export async function principalFrom(headers: Headers, cookie?: string, opts: { fresh?: boolean } = {}): Promise<Principal | null> {
   const auth = headers.get('authorization');
-  if (auth?.startsWith('Bearer ')) return principalForToken(auth.slice(7).trim());
-  if (cookie) return principalForSession(cookie);
+  if (auth?.startsWith('Bearer ')) return principalForToken(auth.slice(7).trim(), opts);
+  if (cookie) return principalForSession(cookie, opts);
   return null;
 }
 

@@ -6,6 +6,7 @@ import { EngineError } from '../engine/errors';
 import { type Role, isRole } from './roles';
 import { endStreamsOfSession } from './streams';
 import { hashToken, type Principal } from './tokens';
+import { cachedPrincipal, invalidateAuthCache } from './cache';
 
 export const SESSION_COOKIE = 'ic_session';
 /** the same over HTTPS: `__Host-` makes the browser insist on Secure, path=/ and no Domain */
@@ -54,20 +55,28 @@ export async function login(username: string, password: string) {
   return startSession(user.username, user.role as Role, user.id);
 }
 
-export async function principalForSession(id: string): Promise<Principal | null> {
-  const row = await db().session.findUnique({ where: { id: hashToken(id) } });
-  if (!row || row.expiresAt < new Date() || !isRole(row.role)) return null;
-  if (row.tokenId) {
-    // revokeToken deletes these sessions; this also closes the gap of a log-in racing the revocation.
-    const token = await db().apiToken.findUnique({ where: { id: row.tokenId } });
-    if (!token || token.revokedAt) return null;
-  }
-  return { kind: 'session', name: row.name, role: row.role };
+/** Looked up at most every AUTH_CACHE_MS per session (lib/auth/cache.ts); expiry checked on every call. */
+export async function principalForSession(id: string, opts: { fresh?: boolean } = {}): Promise<Principal | null> {
+  const hash = hashToken(id);
+  const found = await cachedPrincipal(`s:${hash}`, async () => {
+    const row = await db().session.findUnique({ where: { id: hash } });
+    if (!row || row.expiresAt < new Date() || !isRole(row.role)) return null;
+    if (row.tokenId) {
+      // revokeToken deletes these sessions; this also closes the gap of a log-in racing the revocation.
+      const token = await db().apiToken.findUnique({ where: { id: row.tokenId } });
+      if (!token || token.revokedAt) return null;
+    }
+    return { kind: 'session', name: row.name, role: row.role, expiresAt: row.expiresAt.getTime() };
+  }, Date.now(), opts.fresh ? 0 : undefined);
+  if (!found || (found.expiresAt !== undefined && found.expiresAt < Date.now())) return null;
+  const { expiresAt: _e, ...principal } = found;
+  return principal;
 }
 
 export async function endSession(id: string) {
   await db().session.deleteMany({ where: { id: hashToken(id) } });
   endStreamsOfSession(hashToken(id));
+  invalidateAuthCache();
 }
 
 export const SETUP_HOURS = 24;
@@ -95,6 +104,7 @@ export async function completeSetup(secret: string, password: string, now = Date
   const user = await db().user.findUnique({ where: { setupTokenHash: hashToken(secret) } });
   if (!user) throw new EngineError('unauthorized', setupUnusable);
   if (password.length < 8) throw new EngineError('invalid', 'A password has at least 8 characters.');
+  invalidateAuthCache();
   const passwordHash = await hashPassword(password);
   // the claim is one conditional update: of two requests with the same secret, only one matches
   const claimed = await db().user.updateMany({ where: { id: user.id, setupTokenHash: user.setupTokenHash }, data: { passwordHash, setupTokenHash: null } });

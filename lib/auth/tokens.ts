@@ -6,6 +6,7 @@ import { config } from '../config';
 import { db } from '../db';
 import { EngineError } from '../engine/errors';
 import { type Role, isRole } from './roles';
+import { cachedPrincipal, invalidateAuthCache, shouldWriteLastUsed } from './cache';
 
 export const hashToken = (secret: string) => crypto.createHash('sha256').update(secret).digest('hex');
 
@@ -15,6 +16,8 @@ export interface Principal {
   role: Role;
   /** the API token's id (kind "token") */
   tokenId?: string;
+  /** a session's expiry (ms since the epoch), kept with a cached session; not part of what callers see */
+  expiresAt?: number;
 }
 
 export async function createToken(name: string, role: Role, createdBy?: string) {
@@ -30,6 +33,7 @@ export async function revokeToken(id: string) {
   const row = await db().apiToken.findUnique({ where: { id } });
   if (!row) throw new EngineError('not_found', `No token with id ${id}.`);
   await db().apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
+  invalidateAuthCache();
   // Console sessions exchanged for this token (kiosk wall screens) end with it, not when they expire.
   await db().session.deleteMany({ where: { tokenId: id } });
   return { id, name: row.name };
@@ -40,14 +44,21 @@ export async function listTokens() {
   return rows.map(({ hash: _hash, ...t }) => t);
 }
 
-export async function principalForToken(secret: string): Promise<Principal | null> {
-  const row = await db().apiToken.findUnique({ where: { hash: hashToken(secret) } });
-  if (!row || row.revokedAt || !isRole(row.role)) return null;
-  // Best effort: last-use bookkeeping must never fail a request.
-  db()
-    .apiToken.update({ where: { id: row.id }, data: { lastUsed: new Date() } })
-    .catch(() => {});
-  return { kind: 'token', name: `token:${row.name}`, role: row.role, tokenId: row.id };
+/** Looked up at most every AUTH_CACHE_MS per token (lib/auth/cache.ts); lastUsed written at most once a minute. */
+export async function principalForToken(secret: string, opts: { fresh?: boolean } = {}): Promise<Principal | null> {
+  const hash = hashToken(secret);
+  const p = await cachedPrincipal(`t:${hash}`, async () => {
+    const row = await db().apiToken.findUnique({ where: { hash } });
+    if (!row || row.revokedAt || !isRole(row.role)) return null;
+    return { kind: 'token', name: `token:${row.name}`, role: row.role, tokenId: row.id } satisfies Principal;
+  }, Date.now(), opts.fresh ? 0 : undefined);
+  if (p?.tokenId && shouldWriteLastUsed(p.tokenId)) {
+    // Best effort: last-use bookkeeping must never fail a request.
+    db()
+      .apiToken.update({ where: { id: p.tokenId }, data: { lastUsed: new Date() } })
+      .catch(() => {});
+  }
+  return p;
 }
 
 /**

@@ -142,7 +142,7 @@ export interface Stats {
 export interface Health {
   ok: boolean;
   database: { ok: boolean; kind: string; error?: string };
-  qemu: { ok: boolean; version?: string; binary: string; error?: string };
+  qemu: { ok: boolean; version?: string; binary: string; error?: string; warning?: string };
   kvm: { available: boolean; reason: string };
   memory?: { totalBytes: number; availableBytes: number };
   images: { name: string; kernel: string; sizeBytes: number; builtAt: string }[];
@@ -170,6 +170,11 @@ export interface ForkResult {
   children: ForkChild[];
   timings: { totalMs: number; perChildMs: number[] };
   identityCheck?: { ok: boolean; duplicates?: string[] };
+  /** live fork only (a running VM forked): the source, the template made from that moment, its pause */
+  source?: { id: string; name: string };
+  template?: { id: string; name: string; quiesced: boolean };
+  pause?: { pauseMs: number; qemuDowntimeMs: number | null; method: 'background-snapshot' | 'stop-and-copy'; reason?: string };
+  snapshotMs?: number;
 }
 
 export interface PrepareResult {

@@ -12,16 +12,43 @@ import { config } from '../config';
 
 export type Db = PrismaClient;
 
-const holder = globalThis as unknown as { __instacloneDb?: { url: string; client: Db } };
+const holder = globalThis as unknown as { __instacloneDb?: { url: string; client: Db }; __instacloneDbWrites?: { n: number } };
+const writes = (holder.__instacloneDbWrites ??= { n: 0 });
+// model writes, and every raw query (the pool claim UPDATEs in raw SQL; counting a raw SELECT too only costs a recompute)
+const WRITE = /^(create|update|upsert|delete|\$queryRaw|\$executeRaw)/;
+
+/**
+ * Counts writes through this process's client (bumped when each write has completed): a reader
+ * such as the engine's `ls` keeps its answer while the count is unchanged. Writes by another
+ * process are not seen; the engine is the single owner of its database.
+ */
+export const dbWriteCount = () => writes.n;
+
+function counted<T extends { $extends: (e: any) => unknown }>(client: T): T {
+  return client.$extends({
+    query: {
+      // top level: every model operation and the raw queries
+      async $allOperations({ operation, args, query }: { operation: string; args: unknown; query: (a: unknown) => Promise<unknown> }) {
+        if (!WRITE.test(operation)) return query(args);
+        try {
+          return await query(args);
+        } finally {
+          writes.n++;
+        }
+      },
+    },
+  }) as T;
+}
 
 export function db(): Db {
   const cfg = config();
   if (holder.__instacloneDb?.url === cfg.databaseUrl) return holder.__instacloneDb.client;
   // The PostgreSQL client is generated from the same models, so its API is the SQLite client's.
-  const client =
+  const client = counted(
     cfg.databaseKind === 'postgresql'
       ? (new PgPrismaClient({ adapter: new PrismaPg({ connectionString: cfg.databaseUrl }) }) as unknown as Db)
-      : new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: cfg.databaseUrl }) });
+      : new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: cfg.databaseUrl }) }),
+  );
   holder.__instacloneDb = { url: cfg.databaseUrl, client };
   return client;
 }

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { config } from '../config';
 import { EngineError } from './errors';
 import { intToIp, ipToInt, netdevArgs as identityNetdevArgs, type GuestNet } from './network';
+import { hasReadonlyRam, hasRunWith, qemuDataDirs, qemuVersion } from './qemu-version';
 
 export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
 
@@ -43,6 +44,8 @@ export interface MachineConfig {
   dhcp?: boolean;
   /** what the guest may reach on user-mode networking (network.ts GuestNet); absent = isolated */
   guestNet?: GuestNet;
+  /** the QEMU version that froze it ("7.2.22"): another QEMU's devices may not load its checkpoint */
+  qemuVersion?: string;
 }
 
 export interface NetSpec {
@@ -172,6 +175,9 @@ export function detectAccel(): Accel {
   accelCache = 'tcg';
   try {
     fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+    // seen here: /dev/kvm opens and a KVM QEMU starts and runs its BIOS, yet a Linux guest never
+    // prints a line, on a CPU that exposes no VT-x/AMD-V. Without those flags, no KVM.
+    if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) return accelCache;
     const r = spawnSync(
       QEMU_BINARY,
       // boot fails at once (no disk), SeaBIOS resets instead of waiting (reboot-timeout=0), QEMU exits (-no-reboot)
@@ -193,7 +199,8 @@ export function tcgCacheMiB(): number {
 
 export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }): MachineConfig {
   const accel = detectAccel();
-  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...m };
+  const qemu = qemuVersion()?.version;
+  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...(qemu ? { qemuVersion: qemu } : {}), ...m };
 }
 
 export function netdevArgs(n: NetSpec & { dhcpStart?: string }, guestNet?: GuestNet): string[] {
@@ -212,16 +219,21 @@ export function buildArgv(s: LaunchSpec): string[] {
     '-smp', String(m.vcpus),
     '-nodefaults', '-no-user-config', '-display', 'none',
   ];
+  // a QEMU unpacked into its own prefix must load its own firmware, not the system QEMU's
+  for (const d of qemuDataDirs()) a.push('-L', d);
   const size = `size=${m.memoryMiB}M`;
   if (s.role === 'cold') {
     a.push('-object', `memory-backend-ram,id=ram0,${size}`);
   } else {
     if (!s.ramPath) throw new Error('buildArgv: ramPath is required for this role');
     // parent/receiver: share=on writes go to the template file. child: share=off is MAP_PRIVATE,
-    // the host kernel copies a 4 KiB page on the child's first write. (QEMU 7.2's readonly=on maps
-    // PROT_READ, which a guest write would fault on; `rom=off` arrived in 8.2.)
+    // the host kernel copies a 4 KiB page on the child's first write. From QEMU 8.2 the child also
+    // opens the file O_RDONLY (`readonly=on,rom=off`: still a writable private mapping), so no
+    // child can write the template file, root included. (7.2's readonly=on maps PROT_READ, which a
+    // guest write would fault on.)
     const share = s.role === 'child' ? 'off' : 'on';
-    a.push('-object', `memory-backend-file,id=ram0,${size},mem-path=${s.ramPath},share=${share},prealloc=off`);
+    const ro = s.role === 'child' && hasReadonlyRam(qemuVersion()) ? ',readonly=on,rom=off' : '';
+    a.push('-object', `memory-backend-file,id=ram0,${size},mem-path=${s.ramPath},share=${share}${ro},prealloc=off`);
   }
   a.push('-machine', 'memory-backend=ram0');
   if (m.boot === 'uefi') {
@@ -266,7 +278,11 @@ export function buildArgv(s: LaunchSpec): string[] {
   a.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
   // drop to the VM's own pool uid (in the QEMU user's group) after init; what QEMU opens later
   // (migration sockets) lives in the run dir, which vmm.ts hands to that uid (mode stays 0700)
-  if (u) a.push('-runas', s.uid !== undefined ? `${s.uid}:${u.gid}` : u.name);
+  if (u) {
+    const who = s.uid !== undefined ? `${s.uid}:${u.gid}` : u.name;
+    // QEMU 9.1 replaced -runas (gone in 10) by -run-with user=
+    a.push(...(hasRunWith(qemuVersion()) ? ['-run-with', `user=${who}`] : ['-runas', who]));
+  }
   a.push('-daemonize', '-pidfile', sk.pidfile);
   if (s.role === 'child' || s.role === 'receiver') a.push('-incoming', 'defer');
   return a;

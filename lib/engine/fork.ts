@@ -14,6 +14,7 @@ import type { MachineConfig } from './argv';
 import { parseCompat } from './compat';
 import { applyStockIdentity } from './identity-agent';
 import { allocateNetwork, PARENT_IP, releaseNetwork, type NetworkAllocation } from './network';
+import { procCpuMs } from './metrics';
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { assertTemplateFiles, childSpec, pool } from './templates';
@@ -31,7 +32,11 @@ export interface ForkResult {
   children: ChildResult[];
   timings: { totalMs: number; perChildMs: number[] };
   /** per child: where its VMM came from and what each step cost */
-  details?: { name: string; source: 'prelaunched' | 'slot' | 'fresh'; spawnMs: number; loadMs: number; agentMs: number; identityMs: number }[];
+  details?: {
+    name: string; source: 'prelaunched' | 'slot' | 'fresh'; spawnMs: number; loadMs: number; agentMs: number; identityMs: number;
+    /** CPU time (user+sys) of the child's QEMU from fork to ready (a fresh VMM: its whole life); null if unreadable */
+    cpuMs: number | null;
+  }[];
 }
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
@@ -105,6 +110,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       core.emit({ type: 'vm', id, name, state: 'starting', templateId: tpl.id, persistent });
       let vmm = slot?.prelaunched ? core.vmms.get(slot.id) : undefined;
       let source: 'prelaunched' | 'slot' | 'fresh' = vmm ? 'prelaunched' : slot ? 'slot' : 'fresh';
+      const cpu0 = vmm ? procCpuMs(vmm.pid) : 0; // a prelaunched VMM already spent its start-up before the fork
       const net: NetworkAllocation = await allocateNetwork(id, {});
       let spawnMs = 0;
       if (!vmm) {
@@ -126,11 +132,13 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       await openAgentEarly(vmm);
       const loadMs = await loadCheckpoint(vmm, { cont: false });
       const { ident, agentMs, identityMs } = await identifyChild(vmm, tpl, { hostname: name, mac: net.mac, ip: net.ip, machineId: newMachineId(), vmgenid }, { label: name, prefixLen: net.prefixLen, gateway: net.gateway, sshKeys: p.sshKeys ?? persistent }, () => vmm.qmp.execute('cont'));
+      const cpu1 = procCpuMs(vmm.pid);
+      const cpuMs = cpu0 != null && cpu1 != null ? cpu1 - cpu0 : null;
       idents.push(ident);
       await core.setVm(id, { state: 'running', startedAt: new Date(), machineId: ident.machineId, identity: JSON.stringify(ident) });
       done++;
       await task.progress('fork', 0.05 + (0.95 * done) / p.count, `${name} is running`);
-      details.push({ name, source, spawnMs: r1(spawnMs), loadMs: r1(loadMs), agentMs: r1(agentMs), identityMs: r1(identityMs) });
+      details.push({ name, source, spawnMs: r1(spawnMs), loadMs: r1(loadMs), agentMs: r1(agentMs), identityMs: r1(identityMs), cpuMs: cpuMs == null ? null : r1(cpuMs) });
       return { ms: r1(performance.now() - c0), child: { id, name, state: 'running', persistent, identity: { hostname: ident.hostname, mac: ident.mac, ip: ident.ip, machineId: ident.machineId, vmgenid: ident.vmgenid } } };
     }).finally(() => taken.forEach((s) => claimed.delete(s.id)));
     // every child is verified: now none may collide with a sibling, with the template's other live

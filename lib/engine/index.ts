@@ -3,10 +3,11 @@
 import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { config } from '../config';
-import { db } from '../db';
+import { db, dbWriteCount } from '../db';
 import { Core, type OpContext } from './core';
 import { EngineError } from './errors';
 import { fork, type ForkResult } from './fork';
+import { liveFork, type LiveForkResult } from './live-fork';
 import { hostMemory, procMemory } from './metrics';
 import { qemuPidsUnder } from './process';
 import { reconcile, startPolling } from './supervisor';
@@ -26,6 +27,7 @@ import { Pools } from './pools';
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
 export type { ForkResult } from './fork';
+export type { LiveForkResult } from './live-fork';
 export type { PrepareResult } from './templates';
 export type { ImportedImage } from './imported';
 export type { CompatReport, CompatLine } from './compat';
@@ -105,10 +107,23 @@ export class Engine {
     return prepare(this.core, input, ctx);
   }
 
-  async fork(templateRef: string, input: unknown, ctx: OpContext = {}): Promise<ForkResult> {
+  /** Forks a template, or live-forks a running VM when `ref` names a VM (DESIGN.md: `fork VM …`). */
+  async fork(ref: string, input: unknown, ctx: OpContext = {}): Promise<ForkResult | LiveForkResult> {
     await this.ready();
     ensureReserve(); // a rollback on a full disk may have used it
-    return fork(this.core, templateRef, input, ctx);
+    const isTemplate = await this.core.templateByRef(ref).then(() => true, () => false);
+    if (!isTemplate) {
+      const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+      if (vm) return liveFork(this.core, vm, input, ctx);
+    }
+    return fork(this.core, ref, input, ctx);
+  }
+
+  /** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it; the VM carries on as itself. */
+  async liveFork(vmRef: string, input: unknown, ctx: OpContext = {}): Promise<LiveForkResult> {
+    await this.ready();
+    ensureReserve();
+    return liveFork(this.core, await this.core.vmByRef(vmRef), input, ctx);
   }
 
   /** Resumes a frozen template as a running VM again: a child of itself. */
@@ -151,12 +166,27 @@ export class Engine {
     return execVm(this.core, await this.core.vmByRef(vmRef), argv, opts);
   }
 
-  async list() {
+  /** `ls` answers, kept until the next database write (lib/db dbWriteCount): computed once per change, not per request */
+  private listCache: { writes: number; value: ReturnType<Engine['computeList']> } | null = null;
+
+  list() {
+    const w = dbWriteCount();
+    if (this.listCache?.writes === w) return this.listCache.value;
+    const value = this.computeList();
+    const entry = { writes: w, value };
+    this.listCache = entry;
+    value.catch(() => {
+      if (this.listCache === entry) this.listCache = null;
+    });
+    return value;
+  }
+
+  private async computeList() {
     const templates = await db().template.findMany({ orderBy: { createdAt: 'asc' } });
     const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
     const pool = await this.poolsSvc.membership();
     return {
-      templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId })),
+      templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId, sourceVmId: t.sourceVmId })),
       // DESIGN.md's fields, plus the address a console shows (additive)
       vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, pool: pool.get(v.id) ?? null })),
     };

@@ -18,8 +18,10 @@ import { screenshot } from './screen';
 import { tailFile } from './vmm';
 import { allocateNetwork, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
+import { qemuVersion } from './qemu-version';
 import { watch } from './supervisor';
 import { connectAgent, launch, migrateToFile, migrateToVmm, quit, type Vmm } from './vmm';
+import { keepParentRunning } from './live-fork';
 
 export interface PrepareResult {
   id: string;
@@ -78,7 +80,7 @@ export async function prepare(core: Core, input: unknown, ctx: OpContext): Promi
   }
 }
 
-async function newTemplateRow(core: Core, p: PrepareInput, machine: MachineConfig, image: string, parentId: string | null, sourceVmId: string | null) {
+export async function newTemplateRow(core: Core, p: PrepareInput, machine: MachineConfig, image: string, parentId: string | null, sourceVmId: string | null) {
   const id = newId('tpl');
   mkdirPrivate(paths.templateHomeDir(id));
   mkdirPrivate(paths.templateRunDir(id));
@@ -131,7 +133,7 @@ async function freeze(vmm: Vmm, tpl: TemplateRow, quiesce: boolean): Promise<num
   return pause;
 }
 
-async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
+export async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
   const files = { ram: tpl.ramPath, state: tpl.statePath, disk: tpl.diskPath };
   const sums: Record<string, string> = {};
   for (const [k, f] of Object.entries(files)) {
@@ -141,7 +143,7 @@ async function sealTemplate(tpl: TemplateRow): Promise<Record<string, string>> {
   return sums;
 }
 
-async function cleanupTemplate(core: Core, tplId: string, extraVms: { id: string; runDir: string; pid?: number | null }[]) {
+export async function cleanupTemplate(core: Core, tplId: string, extraVms: { id: string; runDir: string; pid?: number | null }[]) {
   for (const v of extraVms) await core.destroyVm(v.id, v.runDir, v.pid);
   for (const s of await db().slot.findMany({ where: { templateId: tplId } })) {
     await core.killVm(s.id, s.runDir, s.pid);
@@ -268,11 +270,19 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     const warmupMs = performance.now() - t1;
     await task.progress('freeze', 0.7, p.quiesce ? 'quiescing and freezing' : 'freezing');
     const t2 = performance.now();
-    const pauseMs = await freeze(vmm, tpl, p.quiesce);
+    let pauseMs: number;
+    if (p.keepParent) {
+      // the parent runs on as itself (live-fork.ts): its own RAM file and disk, the template a copy of this moment
+      const parentRow = await db().vm.findUniqueOrThrow({ where: { id: parentId } });
+      pauseMs = (await keepParentRunning(core, parentRow, vmm, tpl, machine, p.quiesce, (m) => task.progress('freeze', 0.75, m))).pauseMs;
+      core.busy.delete(parentId);
+    } else {
+      pauseMs = await freeze(vmm, tpl, p.quiesce);
+      core.vmms.delete(parentId);
+      core.busy.delete(parentId);
+      await core.destroyVm(parentId, parentRun, null);
+    }
     const freezeMs = performance.now() - t2;
-    core.vmms.delete(parentId);
-    core.busy.delete(parentId);
-    await core.destroyVm(parentId, parentRun, null);
     const checksums = await sealTemplate(tpl);
     if (machine.boot === 'uefi') fs.chmodSync(paths.templateVars(tpl.id), 0o444);
     const timings = { bootMs: r1(bootMs), warmupMs: r1(warmupMs), freezeMs: r1(freezeMs), pauseMs: r1(pauseMs) };
@@ -387,6 +397,14 @@ async function prepareFromVm(core: Core, p: PrepareInput, ctx: OpContext): Promi
 
 /** Checks that a frozen template's files are all there (a deleted RAM file would boot garbage). */
 export function assertTemplateFiles(tpl: TemplateRow) {
+  // the pc machine type follows the QEMU release (major.minor; a stable update keeps it): a
+  // checkpoint of one release does not load in another
+  const frozenWith = (JSON.parse(tpl.config) as MachineConfig).qemuVersion;
+  const now = qemuVersion()?.version;
+  const release = (v: string) => v.split('.').slice(0, 2).join('.');
+  if (frozenWith && now && release(frozenWith) !== release(now)) {
+    throw new EngineError('conflict', `Template "${tpl.name}" was frozen by QEMU ${frozenWith} and this engine runs QEMU ${now}, which cannot load its checkpoint; prepare the template again, or run the engine with that QEMU (INSTACLONE_QEMU).`);
+  }
   const want: [string, string, number | null][] = [
     ['RAM file', tpl.ramPath, tpl.memoryMiB * 1024 * 1024],
     ['checkpoint', tpl.statePath, null],

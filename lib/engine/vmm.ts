@@ -40,7 +40,7 @@ export function shareRunDirWithQemu(runDir: string): number | null {
 }
 
 /** A socket this (root) process listens on for QEMU to connect to: owned by the uid of the VM whose run dir holds it. */
-function giveSocketToQemu(sockPath: string): void {
+export function giveSocketToQemu(sockPath: string): void {
   const u = qemuUser();
   if (!u) return;
   const uid = qemuUidOf(path.dirname(sockPath));
@@ -249,6 +249,23 @@ export async function migrateToVmm(src: Vmm, dst: Vmm, sockPath: string): Promis
   fs.rmSync(sockPath, { force: true });
   await dst.qmp.execute('migrate-incoming', { uri: `unix:${sockPath}` });
   for (let i = 0; i < 200 && !fs.existsSync(sockPath); i++) await sleep(5);
+  const relay = await openRelay(src, sockPath);
+  try {
+    await src.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: false }] });
+    await src.qmp.execute('migrate', { uri: `unix:${relay.path}` });
+    await migrationDone(src, 300_000);
+    await waitIncoming(dst, 60_000);
+  } finally {
+    relay.close();
+  }
+  fs.rmSync(sockPath, { force: true });
+}
+
+/**
+ * A socket in `src`'s own run dir that the engine forwards to `sockPath` (the receiver's, in a run
+ * dir that src's uid cannot enter): QEMUs of different VMs never reach each other's files.
+ */
+async function openRelay(src: Vmm, sockPath: string): Promise<{ path: string; close: () => void }> {
   const relayPath = path.join(src.runDir, 'migrate-out.sock');
   fs.rmSync(relayPath, { force: true });
   const relay = net.createServer((from) => {
@@ -263,17 +280,17 @@ export async function migrateToVmm(src: Vmm, dst: Vmm, sockPath: string): Promis
     to.pipe(from);
   });
   await new Promise<void>((res, rej) => relay.listen(relayPath, () => res()).once('error', rej));
-  try {
-    giveSocketToQemu(relayPath);
-    await src.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: false }] });
-    await src.qmp.execute('migrate', { uri: `unix:${relayPath}` });
-    await migrationDone(src, 300_000);
-    await waitIncoming(dst, 60_000);
-  } finally {
+  const close = () => {
     relay.close();
     fs.rmSync(relayPath, { force: true });
+  };
+  try {
+    giveSocketToQemu(relayPath);
+  } catch (e) {
+    close();
+    throw e;
   }
-  fs.rmSync(sockPath, { force: true });
+  return { path: relayPath, close };
 }
 
 async function migrationDone(vmm: Vmm, timeoutMs: number, ev?: Promise<string>) {
@@ -348,4 +365,81 @@ export function tailFile(file: string, n = 30): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Turns on background-snapshot for the source's next migration; returns why not when QEMU refuses
+ * (it needs userfaultfd write-protect as its own user: QEMU 7.2 calls userfaultfd(2) itself, which
+ * an unprivileged user may only do when vm.unprivileged_userfaultfd=1), with nothing paused.
+ */
+export async function enableBackgroundSnapshot(src: Vmm): Promise<string | null> {
+  try {
+    await src.qmp.execute('migrate-set-capabilities', {
+      capabilities: [
+        { capability: 'x-ignore-shared', state: false },
+        { capability: 'events', state: true },
+        { capability: 'background-snapshot', state: true },
+      ],
+    });
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(/^QEMU refused migrate-set-capabilities: /, '').replace(/\.$/, '');
+  }
+}
+
+export interface SnapshotPause {
+  /** stop → resume of the source as the engine sees it (QMP STOP and RESUME events, or its own stop/cont) */
+  pauseMs: number;
+  /** QEMU's own figure for the same pause (query-migrate `downtime`), when it gives one */
+  qemuDowntimeMs: number | null;
+  method: 'background-snapshot' | 'stop-and-copy';
+}
+
+/**
+ * Snapshots a RUNNING source into a receiver QEMU (listening with -incoming defer) without stopping
+ * it for the RAM copy: QEMU's background-snapshot capability pauses the source only to save its
+ * device state, then write-protects its RAM with userfaultfd and streams it while the guest runs
+ * (a page the guest writes meanwhile is copied first). Call enableBackgroundSnapshot first.
+ */
+export async function backgroundSnapshotToVmm(src: Vmm, dst: Vmm, sockPath: string): Promise<SnapshotPause> {
+  const q = src.qmp;
+  let tStop = 0;
+  let tResume = 0;
+  const onStop = () => (tStop ||= performance.now());
+  const onResume = () => {
+    if (tStop && !tResume) tResume = performance.now();
+  };
+  q.on('STOP', onStop);
+  q.on('RESUME', onResume);
+  try {
+    await listenIncoming(dst, sockPath);
+    const ev = migrationEvent(src, 300_000);
+    const relay = await openRelay(src, sockPath);
+    try {
+      await q.execute('migrate', { uri: `unix:${relay.path}` });
+      await migrationDone(src, 300_000, ev.promise);
+    } finally {
+      ev.cancel();
+      relay.close();
+    }
+    await waitIncoming(dst, 60_000);
+    const st = await q.execute<{ status: string }>('query-status');
+    if (st.status !== 'running') await q.execute('cont'); // QEMU restarts it itself; never leave it paused
+    const info = await q.execute<{ downtime?: number }>('query-migrate').catch(() => ({}) as { downtime?: number });
+    return { pauseMs: tStop && tResume ? tResume - tStop : NaN, qemuDowntimeMs: info.downtime ?? null, method: 'background-snapshot' };
+  } finally {
+    q.off('STOP', onStop);
+    q.off('RESUME', onResume);
+    fs.rmSync(sockPath, { force: true });
+    // later migrations of this VM (freeze, prepare from it) are ordinary ones again
+    await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'background-snapshot', state: false }] }).catch(() => undefined);
+  }
+}
+
+/** The receiver listens on `sockPath` (it and the source connect as the QEMU user). */
+async function listenIncoming(dst: Vmm, sockPath: string): Promise<void> {
+  shareRunDirWithQemu(path.dirname(sockPath));
+  fs.rmSync(sockPath, { force: true });
+  await dst.qmp.execute('migrate-incoming', { uri: `unix:${sockPath}` });
+  for (let i = 0; i < 200 && !fs.existsSync(sockPath); i++) await sleep(5);
 }

@@ -88,6 +88,8 @@ export const prepareSchema = z.object({
   fromVm: z.string().min(1).optional(),
   /** seconds to wait for the guest agent of a booting parent (imported images boot slowly under TCG) */
   bootTimeout: wholeNumber('The boot timeout (s)', 5, 3600).optional(),
+  /** the parent is not frozen away: the template is made from this moment and the parent runs on as itself */
+  keepParent: z.boolean().optional(),
 });
 export type PrepareInput = z.infer<typeof prepareSchema>;
 /** what a client may send (defaults filled in by the schema) */
@@ -101,6 +103,12 @@ export const forkSchema = z.object({
   sshKeys: z.boolean().optional(),
 });
 export type ForkInput = z.infer<typeof forkSchema>;
+
+/** Forking a running VM (live fork): as a fork, plus quiesce (required for persistent children). */
+export const liveForkSchema = forkSchema.extend({
+  quiesce: z.boolean().default(false),
+});
+export type LiveForkInput = z.infer<typeof liveForkSchema>;
 
 export const execSchema = z.object({
   command: z

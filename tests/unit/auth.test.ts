@@ -49,6 +49,38 @@ describe('roles and tokens', () => {
     expect((await whoami(req('GET', bearer(t.secret)))).status).toBe(401);
   });
 
+  it('looks a token up once per moment and writes its lastUsed once, but sees a revocation at once', async () => {
+    const { db } = await import('@/lib/db');
+    const t = await createToken('loop', 'viewer');
+    let writes = 0;
+    const client = db();
+    const orig = client.apiToken.update.bind(client.apiToken);
+    (client.apiToken as { update: unknown }).update = (a: Parameters<typeof orig>[0]) => {
+      if ((a.data as { lastUsed?: unknown }).lastUsed) writes++;
+      return orig(a);
+    };
+    try {
+      const codes = await Promise.all(Array.from({ length: 50 }, () => whoami(req('GET', bearer(t.secret))).then((r) => r.status)));
+      expect(codes.every((c) => c === 200)).toBe(true);
+      for (let i = 0; i < 20; i++) expect((await whoami(req('GET', bearer(t.secret)))).status).toBe(200);
+      expect(writes).toBe(1);
+    } finally {
+      (client.apiToken as { update: unknown }).update = orig;
+    }
+    await revokeToken(t.id);
+    expect((await whoami(req('GET', bearer(t.secret)))).status).toBe(401);
+  });
+
+  it('sees a revocation written by another process within the cache lifetime', async () => {
+    const { db } = await import('@/lib/db');
+    const { AUTH_CACHE_MS } = await import('@/lib/auth/cache');
+    const t = await createToken('other', 'viewer');
+    expect((await whoami(req('GET', bearer(t.secret)))).status).toBe(200);
+    await db().apiToken.update({ where: { id: t.id }, data: { revokedAt: new Date() } }); // not through revokeToken
+    await new Promise((r) => setTimeout(r, AUTH_CACHE_MS + 50));
+    expect((await whoami(req('GET', bearer(t.secret)))).status).toBe(401);
+  });
+
   it('keeps the local admin token in INSTACLONE_HOME with mode 0600, stable across restarts', async () => {
     const a = await ensureAdminToken();
     const b = await ensureAdminToken();

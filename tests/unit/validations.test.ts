@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeZodError, forkSchema, nameSchema, prepareSchema } from '@/lib/validations';
+import { describeZodError, forkSchema, liveForkSchema, nameSchema, prepareSchema } from '@/lib/validations';
 
 const forkError = (count: unknown) => {
   const r = forkSchema.safeParse({ count });
@@ -7,6 +7,14 @@ const forkError = (count: unknown) => {
 };
 
 describe('shared input schemas', () => {
+  it('live fork: a fork plus quiesce (off unless asked), with the same count and prefix rules', () => {
+    expect(liveForkSchema.parse({ count: 3 })).toEqual({ count: 3, persistent: false, quiesce: false });
+    expect(liveForkSchema.parse({ count: 1, persistent: true, quiesce: true, prefix: 'web-1' })).toMatchObject({ persistent: true, quiesce: true, prefix: 'web-1' });
+    const bad = liveForkSchema.safeParse({ count: 0, quiesce: 'yes', prefix: '../x' });
+    expect(bad.success).toBe(false);
+    expect(describeZodError(bad.error!)).toMatch(/at least 1[\s\S]*prefix[\s\S]*quiesce/);
+  });
+
   it('refuses fork counts that are not a whole number in range, with a sentence that says why', () => {
     expect(forkError(0)).toMatch(/at least 1/);
     expect(forkError(-1)).toMatch(/at least 1/);

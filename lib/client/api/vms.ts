@@ -1,4 +1,5 @@
-import type { ExecResult, Identity, Vm } from '../types';
+import type { LiveForkInput } from '@/lib/validations';
+import type { ExecResult, ForkResult, Identity, Vm } from '../types';
 import { api, enc, parseMaybe } from './http';
 
 type Raw = Record<string, unknown>;
@@ -42,3 +43,6 @@ export const deleteVm = (ref: string, force = false) => api<Raw>('DELETE', `/api
 export const execVm = (ref: string, command: string[], timeoutMs?: number) =>
   api<ExecResult>('POST', `/api/v1/vms/${enc(ref)}/exec`, { command, ...(timeoutMs ? { timeoutMs } : {}) });
 export const sendSerial = (ref: string, data: string) => api<Raw>('POST', `/api/v1/vms/${enc(ref)}/serial`, { data });
+
+/** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it. */
+export const liveForkVm = (ref: string, input: LiveForkInput) => api<ForkResult>('POST', `/api/v1/vms/${enc(ref)}/fork`, input);

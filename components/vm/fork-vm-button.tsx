@@ -1,0 +1,30 @@
+'use client';
+// "Fork this VM…": the template fork dialog in its live-fork form (a running child forked while it
+// carries on as itself). Shown to operators; disabled with the reason when the VM cannot be forked.
+import { useState } from 'react';
+import { useCan } from '@/lib/client/hooks';
+import type { Template, Vm } from '@/lib/client/types';
+import { Button } from '@/components/ui/button';
+import { ForkDialog } from '@/components/template/fork-dialog';
+
+export function liveForkBlockedReason(vm: Vm, template: Template | undefined): string | null {
+  if (vm.kind !== 'child') return `${vm.name} is a ${vm.kind}; live fork works on running children.`;
+  if (vm.state !== 'running') return `${vm.name} is ${vm.state}; start it first.`;
+  if (!template) return `${vm.name}'s template is not loaded yet.`;
+  return null;
+}
+
+export function ForkVmButton({ vm, template }: { vm: Vm; template: Template | undefined }) {
+  const can = useCan('operator');
+  const [open, setOpen] = useState(false);
+  if (!can) return null;
+  const reason = liveForkBlockedReason(vm, template);
+  return (
+    <>
+      <Button size="sm" variant="primary" disabled={!!reason} title={reason ?? `Fork ${vm.name} while it keeps running`} onClick={() => setOpen(true)}>
+        Fork this VM…
+      </Button>
+      {open && template && <ForkDialog template={template} source={vm} open onClose={() => setOpen(false)} />}
+    </>
+  );
+}
