@@ -11,6 +11,7 @@ import { TopBar } from './top-bar';
 const NAV = [
   { href: '/', label: 'Lineage' },
   { href: '/prepare', label: 'Prepare template' },
+  { href: '/images', label: 'Images' },
   { href: '/pools', label: 'Pools' },
   { href: '/demo', label: 'Demo' },
   { href: '/performance', label: 'Performance' },

@@ -69,7 +69,7 @@ function QemuSideBySide({ c }: { c: QemuCompare }) {
         QEMU {a.version} vs {b.version}, same guest, same run (medians of {c.rounds} round(s), N = {c.children})
       </h2>
       <table className="w-full text-left text-sm" data-testid="bench-qemu-compare">
-        <thead className="text-xs text-slate-500">
+        <thead className="text-xs text-slate-400">
           <tr>
             <th className="py-1 font-normal">figure</th>
             <th className="font-normal">QEMU {a.version}</th>

@@ -18,9 +18,11 @@ import type { PrepareResult, Template } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
 import { SerialConsole } from '@/components/vm/serial-console';
+import { ScreenPicture } from '@/components/vm/screen-picture';
+import { firmwareLabel } from '@/components/images/image-fields';
 
 const STEPS = ['Image and size', 'Warm-up', 'Quiesce', 'Slots', 'Review'] as const;
-const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus'], ['warmup', 'ports'], ['quiesce', 'keepParent'], ['slots', 'prelaunch'], []];
+const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus', 'bootTimeout'], ['warmup', 'ports'], ['quiesce', 'keepParent'], ['slots', 'prelaunch'], []];
 export const PHASES = [
   { key: 'boot', label: 'Boot the parent', match: /boot|launch|start|agent/ },
   { key: 'warmup', label: 'Run warm-up commands', match: /warm/ },
@@ -29,6 +31,7 @@ export const PHASES = [
   { key: 'slots', label: 'Register slots', match: /slot|prelaunch/ },
 ] as const;
 
+const DEFAULT_WARMUP = 'httpd -p 8080 -h /www && echo httpd started on port 8080';
 const field = 'mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5 text-slate-100 disabled:opacity-50';
 
 interface Form {
@@ -43,6 +46,8 @@ interface Form {
   prelaunch: boolean;
   /** guest ports to forward, as typed: "80, 8080, 22" */
   ports: string;
+  /** seconds to wait for the guest agent (imported images; empty: the server's default) */
+  bootTimeout: string;
 }
 
 
@@ -59,6 +64,7 @@ function toInput(f: Form) {
     slots: num(f.slots),
     prelaunch: f.prelaunch,
     ports: parsePorts(f.ports),
+    bootTimeout: num(f.bootTimeout),
   };
 }
 
@@ -85,12 +91,13 @@ export function PrepareWizard() {
     name: '', // a random default is chosen after hydration (server and browser would pick different ones)
     memory: '256',
     vcpus: '1',
-    warmup: ['httpd -p 8080 -h /www && echo httpd started on port 8080'],
+    warmup: [DEFAULT_WARMUP],
     quiesce: true,
     keepParent: false,
     slots: '4',
     prelaunch: false,
     ports: '80, 8080, 22',
+    bootTimeout: '',
   }));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [running, setRunning] = useState(false);
@@ -195,6 +202,9 @@ export function PrepareWizard() {
     });
   }, [running]);
   const phase = result ? PHASES.length : Math.max(livePhase, phaseFromLog(task?.log ?? ''));
+  const selected = images.data?.find((i) => i.name === form.image);
+  // imported images boot through firmware with a VGA device: their screen shows what the serial console may not
+  const hasDisplay = !!selected && selected.firmware !== 'kernel';
 
   // ---- running / done view ----
   if (running || result || (error && started)) {
@@ -306,6 +316,13 @@ export function PrepareWizard() {
             </ul>
           </section>
         ) : null}
+        {(running || error) && parentId && hasDisplay && (
+          <section aria-label="Parent screen">
+            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-400">Screen of the parent</h2>
+            {/* after a failure the last picture stays: it shows where the boot stopped */}
+            <ScreenPicture vmRef={parentId} live={running} label={`The screen of ${form.name}'s parent while it boots`} />
+          </section>
+        )}
         {(running || error) && parentId && (
           <section aria-label="Parent serial console">
             <h2 className="mb-1 text-xs font-semibold uppercase text-slate-400">Serial console of the parent</h2>
@@ -342,7 +359,8 @@ export function PrepareWizard() {
         {errors[k]}
       </p>
     ) : null;
-  const imageNames = Array.from(new Set(['tiny', 'debian', ...(images.data ?? []).map((i) => i.name)]));
+  const imageList = images.data ?? [];
+  const imageNames = Array.from(new Set(['tiny', 'debian', ...imageList.map((i) => i.name)]));
   return (
     <form onSubmit={next} noValidate className="max-w-3xl space-y-5" data-testid="prepare-wizard">
       <ol className="flex flex-wrap gap-2 text-xs" aria-label="Wizard steps">
@@ -368,19 +386,38 @@ export function PrepareWizard() {
         <div className="grid gap-4 md:grid-cols-2">
           <label className="block text-sm text-slate-300" htmlFor="image">
             Image
-            <select id="image" value={form.image} onChange={(e) => set('image', e.target.value)} className={field} aria-describedby="image-help">
+            <select
+              id="image"
+              value={form.image}
+              onChange={(e) => {
+                const img = e.target.value;
+                setForm((f) => ({
+                  ...f,
+                  image: img,
+                  // the default warm-up starts the tiny image's web server; other guests have their own
+                  warmup: img !== 'tiny' && f.warmup.length === 1 && f.warmup[0] === DEFAULT_WARMUP ? [] : f.warmup,
+                }));
+              }}
+              className={field}
+              aria-describedby="image-help"
+            >
               {imageNames.map((n) => {
-                const img = images.data?.find((i) => i.name === n);
+                const img = imageList.find((i) => i.name === n);
                 return (
                   <option key={n} value={n}>
                     {n}
-                    {img ? ` — kernel ${img.kernel}, ${bytes(img.sizeBytes)}` : ' (built on first use)'}
+                    {img ? ` — ${img.source === 'imported' ? 'imported' : 'built in'}, ${firmwareLabel(img.firmware)}${img.built ? `, ${bytes(img.sizeBytes)}` : ' (built on first use)'}` : ''}
                   </option>
                 );
               })}
             </select>
             <span id="image-help" className="mt-1 block text-xs text-slate-400">
-              tiny: busybox guest with a web server, boots in seconds. debian: a full Debian root disk.
+              tiny: busybox guest with a web server, boots in seconds. debian: a full Debian root disk. Imported images boot from their own disk through BIOS or UEFI (minutes under TCG); add
+              one on the{' '}
+              <Link href="/images" className="text-sky-400 underline">
+                Images
+              </Link>{' '}
+              page.
             </span>
           </label>
           <label className="block text-sm text-slate-300" htmlFor="name">
@@ -404,6 +441,16 @@ export function PrepareWizard() {
             <input id="vcpus" type="number" min={1} max={LIMITS.maxVcpus} value={form.vcpus} onChange={(e) => set('vcpus', e.target.value)} className={field} aria-invalid={!!errors.vcpus} aria-describedby="vcpus-error" />
             {err('vcpus')}
           </label>
+          {hasDisplay && (
+            <label className="block text-sm text-slate-300" htmlFor="bootTimeout">
+              Boot timeout (s)
+              <input id="bootTimeout" type="number" min={5} max={3600} placeholder="300" value={form.bootTimeout} onChange={(e) => set('bootTimeout', e.target.value)} className={field} aria-invalid={!!errors.bootTimeout} aria-describedby="bootTimeout-help bootTimeout-error" />
+              <span id="bootTimeout-help" className="mt-1 block text-xs text-slate-400">
+                How long to wait for the guest agent to answer after power-on; a disk that does not boot fails after this, with its last screen and serial lines.
+              </span>
+              {err('bootTimeout')}
+            </label>
+          )}
           {err('image')}
         </div>
       )}

@@ -14,6 +14,7 @@ import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { useToast } from '@/components/ui/toasts';
 import { History } from '@/components/tasks/history';
+import { CompatReport, NO_COMPAT } from './compat-report';
 import { ForkDialog } from './fork-dialog';
 import { ReadOnlyNote } from '@/components/auth/read-only-note';
 
@@ -181,6 +182,15 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
           </div>
         </Panel>
       </div>
+      <Panel title="Compatibility report">
+        {t.compat ? (
+          <CompatReport report={t.compat} />
+        ) : (
+          <p className="text-sm text-slate-400" data-testid="no-compat">
+            {NO_COMPAT}
+          </p>
+        )}
+      </Panel>
       {t.warmup.length > 0 && (
         <Panel title="Warm-up commands">
           <ul className="space-y-2">

@@ -9,6 +9,7 @@ import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge } from '@/components/ui
 import { PoolBadge } from '@/components/pools/pool-badge';
 import { History } from '@/components/tasks/history';
 import { ExecBox } from './exec-box';
+import { ScreenPicture } from './screen-picture';
 import { SerialConsole } from './serial-console';
 import { VmActions } from './vm-actions';
 import { ForkVmButton } from './fork-vm-button';
@@ -143,6 +144,17 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
           </div>
         </Panel>
       </div>
+      <Panel title="Screen">
+        {!vm.display ? (
+          <p className="text-sm text-slate-400" data-testid="no-screen">
+            {vm.name} has no display device: built-in images print only to the serial console below.
+          </p>
+        ) : vm.state === 'running' || vm.state === 'starting' ? (
+          <ScreenPicture vmRef={vm.id} label={`The screen of ${vm.name}`} />
+        ) : (
+          <p className="text-sm text-slate-400">{vm.name} is {vm.state}: its screen can be seen only while it runs.</p>
+        )}
+      </Panel>
       <Panel title="Serial console">
         <SerialConsole
           vmRef={vm.id}

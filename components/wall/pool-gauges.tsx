@@ -28,11 +28,11 @@ export function PoolGauges() {
                 <span className="ml-auto tabular-nums text-emerald-400" data-testid="wall-pool-spares">
                   {p.ready}
                 </span>
-                <span className="text-slate-500">spare</span>
+                <span className="text-slate-400">spare</span>
                 <span className="tabular-nums text-sky-300" data-testid="wall-pool-claimed">
                   {p.claimed}
                 </span>
-                <span className="text-slate-500">claimed</span>
+                <span className="text-slate-400">claimed</span>
               </div>
               <div className="mt-1 flex h-3 overflow-hidden rounded bg-slate-800" role="img" aria-label={`${p.ready} spare, ${p.claimed} claimed of ${p.size}`}>
                 <div className="bg-sky-500" style={{ width: `${(p.claimed / total) * 100}%` }} />

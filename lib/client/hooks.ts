@@ -3,7 +3,8 @@
 // useEngineEvents (SSE) invalidating these keys; polling is only a slow safety net.
 import { useQuery } from '@tanstack/react-query';
 import { useSyncExternalStore } from 'react';
-import { fetchHealth, fetchImages, fetchLog, fetchLs, fetchMe, fetchStats, fetchTasks } from './api/host';
+import { fetchHealth, fetchLog, fetchLs, fetchMe, fetchStats, fetchTasks } from './api/host';
+import { fetchImages } from './api/images';
 import { fetchTemplate } from './api/templates';
 import { fetchVm } from './api/vms';
 import { fetchPools } from './api/pools';

@@ -41,6 +41,8 @@ export interface Vm {
   startedAt?: string | null;
   stoppedAt?: string | null;
   forkMs?: number;
+  /** it has a VGA device (imported images): its screen can be shown */
+  display?: boolean;
   /** pool membership (lib/engine/pools): spare or claimed, and by whom */
   pool?: { pool: string; state: string; claimedBy: string | null; label: string | null } | null;
 }
@@ -86,6 +88,8 @@ export interface Template {
   error?: string | null;
   createdAt?: string;
   frozenAt?: string | null;
+  /** guests without our resident helper: the compatibility report probed at prepare (lib/engine/compat.ts) */
+  compat?: import('@/lib/engine').CompatReport | null;
 }
 
 export interface Ls {
@@ -150,12 +154,8 @@ export interface Me {
   kind?: string;
 }
 
-export interface Image {
-  name: string;
-  sizeBytes: number;
-  kernel: string;
-  builtAt: string;
-}
+/** What GET /api/v1/images returns per image: the engine's own type (type-only import, erased in the bundle). */
+export type { ImageView as Image, CompatReport, CompatLine, ImportedImage } from '@/lib/engine';
 
 export interface ForkChild {
   id: string;

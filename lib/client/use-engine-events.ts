@@ -68,14 +68,14 @@ export function useEngineEvents(): { connected: boolean } {
         switch (ev.type) {
           case 'task':
             mark('tasks', 'log');
-            if (ev.state !== 'running' && ev.state !== undefined) mark('ls', 'vms', 'templates', 'stats');
+            if (ev.state !== 'running' && ev.state !== undefined) mark('ls', 'vms', 'templates', 'stats', 'images');
             break;
           case 'vm':
             mark('ls', 'vms', 'stats', 'log', 'pools');
             break;
           case 'template':
           case 'slot':
-            mark('ls', 'templates', 'log');
+            mark('ls', 'templates', 'log', 'images');
             break;
           case 'serial':
             break;

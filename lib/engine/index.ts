@@ -18,6 +18,8 @@ import { ensureReserve } from './reserve';
 import { ensureRunDir } from './run-dir';
 import { cleanPartialImports, importImage, listImported, removeImported, type ImportOptions } from './imported';
 import { screenshot } from './screen';
+import { parseCompat } from './compat';
+import type { MachineConfig } from './argv';
 import { listImages as listBuiltImages } from '../guest/images';
 import { BUILTIN_IMAGES } from '../validations';
 import { Pools } from './pools';
@@ -28,7 +30,9 @@ export type { ForkResult } from './fork';
 export type { LiveForkResult } from './live-fork';
 export type { PrepareResult } from './templates';
 export type { ImportedImage } from './imported';
-export type { CompatReport } from './compat';
+export type { CompatReport, CompatLine } from './compat';
+/** One entry of `images()` (built-in or imported, with the templates made from it): the console uses this type. */
+export type ImageView = Awaited<ReturnType<Engine['images']>>['images'][number];
 export type { ClaimResult, PoolView } from './pools';
 
 type Ctx = OpContext & { force?: boolean };
@@ -207,6 +211,8 @@ export class Engine {
         startedAt: vm.startedAt,
         stoppedAt: vm.stoppedAt,
         memory: vm.pid ? procMemory(vm.pid) : null,
+        // a VGA device (imported images): its screen can be seen with GET …/screen
+        display: await hasDisplay(vm.templateId),
       };
     }
     const t = await this.core.templateByRef(ref).catch(() => null);
@@ -250,7 +256,11 @@ export class Engine {
       return { name, source: 'builtin' as const, built: !!m, firmware: 'kernel' as const, sizeBytes: m?.sizeBytes ?? null, kernel: m?.kernel ?? null, builtAt: m?.builtAt ?? null };
     });
     const imported = (await listImported()).map((i) => ({ ...i, source: 'imported' as const, built: true, kernel: null, builtAt: i.importedAt }));
-    return { images: [...builtin, ...imported] };
+    // the templates prepared from each image, with their compatibility reports (the console's Images page)
+    const tpls = await db().template.findMany({ select: { id: true, name: true, state: true, image: true, compat: true }, orderBy: { createdAt: 'asc' } });
+    const templatesOf = (name: string) =>
+      tpls.filter((t) => t.image === name).map((t) => ({ id: t.id, name: t.name, state: t.state, compat: parseCompat(t.compat) }));
+    return { images: [...builtin, ...imported].map((i) => ({ ...i, templates: templatesOf(i.name) })) };
   }
 
   /** Imports an operator's disk (imported.ts); a task records it like other long actions. */
@@ -332,4 +342,12 @@ function safeJson(s: string | null | undefined): unknown {
   } catch {
     return s;
   }
+}
+
+/** Whether VMs of this template have a VGA device (its machine config says so; imported images do). */
+async function hasDisplay(templateId: string | null): Promise<boolean> {
+  if (!templateId) return false;
+  const t = await db().template.findUnique({ where: { id: templateId }, select: { config: true } });
+  const m = safeJson(t?.config) as Partial<MachineConfig> | null;
+  return !!(m && typeof m === 'object' && m.vga);
 }

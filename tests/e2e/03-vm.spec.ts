@@ -22,6 +22,8 @@ test('VM page: identity, serial console, exec, reset', async ({ page }, info) =>
   await expect(identity).toContainText(/\d+\.\d+\.\d+\.\d+/); // IP
   await expect(identity).toContainText(/[0-9a-f]{32}/); // machine-id
   await expect(page.getByTestId('vm-lineage')).toContainText(first);
+  // built-in images have no display device: a sentence says so instead of a screen picture
+  await expect(page.getByTestId('no-screen')).toContainText('has no display device');
 
   // Serial console: type a command; its output (not its echo) comes back through the stream.
   await page.getByTestId('serial-console').click();

@@ -1,5 +1,5 @@
-// Everything that is not a template or a VM: lineage listing, health, who am I, stats, tasks, log, images.
-import type { Health, Image, LogEvent, Ls, Me, Stats, Task, VmMemory } from '../types';
+// Everything that is not a template, a VM or an image: lineage listing, health, who am I, stats, tasks, log.
+import type { Health, LogEvent, Ls, Me, Stats, Task, VmMemory } from '../types';
 import { api, enc, parseMaybe } from './http';
 import { reshapeTemplate } from './templates';
 import { reshapeVm } from './vms';
@@ -19,7 +19,6 @@ export async function fetchHealth(): Promise<Health> {
 }
 
 export const fetchMe = () => api<Me>('GET', '/api/v1/me');
-export const fetchImages = async () => (await api<{ images: Image[] }>('GET', '/api/v1/images')).images;
 
 /** The engine reports smaps_rollup figures in KiB per VM (and per prelaunched slot); the app uses bytes. */
 export const fetchStats = async (): Promise<Stats> => {

@@ -47,6 +47,10 @@ export const POST = route('operator', async ({ req, principal }) => {
       if (e instanceof EngineError) throw e;
       throw new EngineError('invalid', `The upload was cut off (${(e as Error).message}); nothing was kept, upload again.`);
     }
+    // a body that ended early (a client gone without the stream erroring) must not be imported as a shorter disk
+    if (Number.isFinite(declared) && seen !== declared) {
+      throw new EngineError('invalid', `The upload was cut off after ${seen} of ${declared} bytes; nothing was kept, upload again.`);
+    }
     return await engine().importImage({ ...input, disk: tmp }, { ...ctx, uploaded: true });
   } finally {
     fs.rmSync(tmp, { force: true });

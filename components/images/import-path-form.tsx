@@ -1,0 +1,79 @@
+'use client';
+// Import a disk that is already on the console's host (a path there), e.g. one copied in with scp.
+import { useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { describeZodError, IMAGE_FORMATS, importImageSchema } from '@/lib/validations';
+import { importImagePath } from '@/lib/client/api/images';
+import { errorText } from '@/lib/client/api/http';
+import { queryKeys } from '@/lib/client/query-keys';
+import { bytes } from '@/lib/client/format';
+import { Button } from '@/components/ui/button';
+import { ErrorNote } from '@/components/ui/misc';
+import { useToast } from '@/components/ui/toasts';
+import { FIELD } from './image-fields';
+
+export function ImportPathForm() {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [form, setForm] = useState({ name: '', disk: '', format: 'auto', firmware: 'bios' });
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const set = (k: keyof typeof form, v: string) => setForm((f) => ({ ...f, [k]: v }));
+
+  async function submit(e: React.FormEvent) {
+    e.preventDefault();
+    setError(null);
+    const parsed = importImageSchema.safeParse(form);
+    if (!parsed.success) return setError(describeZodError(parsed.error));
+    if (!parsed.data.disk) return setError('Give the path of the disk image on the console’s host.');
+    setBusy(true);
+    try {
+      const img = await importImagePath(parsed.data);
+      toast({ tone: 'ok', target: img.name, text: `imported (${img.format}, ${bytes(img.virtualSizeBytes)})`, href: '/images' });
+      setForm({ name: '', disk: '', format: 'auto', firmware: 'bios' });
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+      void qc.invalidateQueries({ queryKey: queryKeys.images });
+    }
+  }
+
+  return (
+    <form onSubmit={submit} noValidate className="space-y-3" data-testid="import-path" aria-label="Import from a path on the console's host">
+      <div className="grid gap-3 md:grid-cols-2">
+        <label className="block text-sm text-slate-300 md:col-span-2" htmlFor="import-disk">
+          Path of the disk image on the console&apos;s host
+          <input id="import-disk" value={form.disk} disabled={busy} onChange={(e) => set('disk', e.target.value)} placeholder="/srv/vms/web.qcow2" className={`${FIELD} font-mono`} />
+        </label>
+        <label className="block text-sm text-slate-300" htmlFor="import-name">
+          Image name
+          <input id="import-name" value={form.name} disabled={busy} onChange={(e) => set('name', e.target.value)} className={FIELD} />
+        </label>
+        <div className="grid grid-cols-2 gap-3">
+          <label className="block text-sm text-slate-300" htmlFor="import-format">
+            Format
+            <select id="import-format" value={form.format} disabled={busy} onChange={(e) => set('format', e.target.value)} className={FIELD}>
+              {['auto', ...IMAGE_FORMATS].map((f) => (
+                <option key={f} value={f}>
+                  {f}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="block text-sm text-slate-300" htmlFor="import-firmware">
+            Firmware
+            <select id="import-firmware" value={form.firmware} disabled={busy} onChange={(e) => set('firmware', e.target.value)} className={FIELD}>
+              <option value="bios">BIOS</option>
+              <option value="uefi">UEFI</option>
+            </select>
+          </label>
+        </div>
+      </div>
+      <ErrorNote error={error} />
+      <Button type="submit" variant="primary" busy={busy} disabled={busy}>
+        {busy ? 'Importing…' : 'Import'}
+      </Button>
+    </form>
+  );
+}
