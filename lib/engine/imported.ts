@@ -93,6 +93,22 @@ function mbrOrGpt(file: string): boolean {
   }
 }
 
+/** A text VMDK descriptor ("# Disk DescriptorFile", createType=…), not a binary VMDK (magic KDMV or COWD). */
+export function isVmdkDescriptor(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(4096);
+    const n = fs.readSync(fd, b, 0, b.length, 0);
+    const head = b.subarray(0, n);
+    const magic = head.subarray(0, 4).toString('latin1');
+    if (magic === 'KDMV' || magic === 'COWD') return false;
+    const text = head.toString('latin1');
+    return /#\s*Disk\s*DescriptorFile/i.test(text) || /^\s*createType\s*=/im.test(text);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The paths an image names (backing file, external data file, vmdk extents other than itself). */
 function namedPaths(i: ImgInfo, file: string): string[] {
   const out: string[] = [];
@@ -144,6 +160,11 @@ export async function importImage(input: unknown, opts: ImportOptions = {}): Pro
       }
     }
     if (st.size < 512) throw new EngineError('invalid', `${what} is not a disk image (${st.size} bytes); give a bootable disk image.`);
+    // a VMDK text descriptor names its extent files, and qemu-img opens them as soon as it reads the
+    // descriptor (even `info`): refuse it before any qemu-img sees the file
+    if (isVmdkDescriptor(src)) {
+      throw new EngineError('invalid', `${what} is a VMDK descriptor that refers to other files, which Instaclone never opens; export the disk as one monolithic (sparse or streamOptimized) VMDK, qcow2 or raw image and import that.`);
+    }
     opts.onProgress?.('inspecting the disk');
     let i: ImgInfo;
     try {

@@ -81,6 +81,12 @@ describe('images import (issue 14)', () => {
     await refused({ name: 'backed', disk: path.join(dir, 'backed.qcow2') }, /refers to other files \(backing file .*secret\.raw\).*flatten it/);
     img('create', '-q', '-f', 'qcow2', '-o', `data_file=${secret}`, path.join(dir, 'ext.qcow2'), '1M');
     await refused({ name: 'ext', disk: path.join(dir, 'ext.qcow2') }, /external data file .*flatten it/);
+    // a VMDK text descriptor names extent files that qemu-img would open at once (even for `info`):
+    // refused before any qemu-img reads it
+    const desc = ['# Disk DescriptorFile', 'version=1', 'CID=fffffffe', 'parentCID=ffffffff', 'createType="monolithicFlat"', `RW 2048 FLAT "${secret}" 0`, ''].join('\n');
+    fs.writeFileSync(path.join(dir, 'desc.vmdk'), desc + '\n'.repeat(600));
+    await refused({ name: 'desc', disk: path.join(dir, 'desc.vmdk') }, /VMDK descriptor that refers to other files/);
+    await refused({ name: 'desc2', disk: path.join(dir, 'desc.vmdk'), format: 'vmdk' }, /VMDK descriptor that refers to other files/);
   });
 
   it('refuses a file that is not a disk, a truncated qcow2, a wrong format and a missing file', async () => {
