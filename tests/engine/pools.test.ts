@@ -202,10 +202,21 @@ describe('pools (real QEMU)', () => {
 
   it('claim of a pool being removed is refused; removal leaves nothing', async () => {
     const P = await pools();
-    const rm = P.remove('web');
-    await until('removing', async () => (await db().pool.findUnique({ where: { name: 'web' } }))?.state === 'removing');
-    await refusal(P.claim('web', {}), 'conflict', /Pool "web" is being removed; claim from another pool/);
-    expect(await rm).toMatchObject({ removed: true, children: 4 });
+    // claim the moment the pool is marked removing (polling for that state can miss it: a removal
+    // with nothing in flight is over in a few ms on a quiet host)
+    let during: Promise<unknown> | null = null;
+    const onEvent = (e: { type: string; state?: string }) => {
+      // settled at once into a value (its error, or null), so it is never an unhandled rejection
+      if (e.type === 'pool' && e.state === 'removing' && !during) during = P.claim('web', {}).then(() => null, (err) => err);
+    };
+    E.events.on('event', onEvent);
+    try {
+      expect(await P.remove('web')).toMatchObject({ removed: true, children: 4 });
+    } finally {
+      E.events.off('event', onEvent);
+    }
+    expect(during, 'a claim was tried while the pool was being removed').not.toBeNull();
+    await refusal(during!.then((err) => { if (err) throw err; }), 'conflict', /Pool "web" is being removed; claim from another pool/);
     expect(await db().poolMember.count()).toBe(0);
     expect(await db().vm.count()).toBe(0);
     await expectNoLeftovers();
