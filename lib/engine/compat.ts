@@ -26,7 +26,7 @@ export const NEEDED_COMMANDS = ['guest-exec', 'guest-exec-status', 'guest-file-o
 
 // one guest-exec at prepare (its cost does not matter there); builtins where they do
 const PROBE = `
-ifc=; while read -r i d rest; do [ "$d" = 00000000 ] && { ifc=$i; break; }; done < /proc/net/route
+ifc=; any=; while read -r i d rest; do [ "$i" = Iface ] || [ "$i" = lo ] && continue; [ -n "$any" ] || any=$i; [ "$d" = 00000000 ] && { ifc=$i; break; }; done < /proc/net/route; [ -n "$ifc" ] || ifc=$any
 echo "iface=$ifc"
 [ -e /sys/bus/acpi/drivers/vmgenid ] && echo vmgenid=yes
 case "$(ip -4 -o addr show dev "$ifc" 2>/dev/null)" in *dynamic*) echo dhcp=yes;; esac
@@ -56,7 +56,8 @@ export async function probeCompat(agent: AgentClient, opts: { waitNetworkMs?: nu
   });
   let kv = new Map<string, string>();
   if (enabled.get('guest-exec')) {
-    // the agent often answers before the network is up: wait (bounded) for a default route
+    // the agent often answers before the network is up: wait (bounded) for a route. The default
+    // route's interface, else any routed one: an isolated guest (restrict=on) gets no gateway by DHCP
     const until = Date.now() + (opts.waitNetworkMs ?? 60_000);
     for (;;) {
       const r = await agent.exec(['/bin/sh', '-c', PROBE], { timeoutMs: 120_000 });
@@ -88,7 +89,7 @@ export async function probeCompat(agent: AgentClient, opts: { waitNetworkMs?: nu
     ok: netOk,
     value: `${manager}${kv.get('netplan') ? ' (from netplan)' : ''}, primary interface ${iface || 'none'}, ${dhcp ? 'DHCP' : 'static address'}`,
     meaning: !iface
-      ? 'the guest has no default route, so children get no address of their own: configure its network and prepare again.'
+      ? 'the guest has no routed network interface, so children get no address of their own: configure its network and prepare again.'
       : dhcp && method === 'static'
         ? 'the address comes by DHCP from a client Instaclone does not know, so children may keep the parent\'s address: use systemd-networkd, NetworkManager or ifupdown.'
         : dhcp

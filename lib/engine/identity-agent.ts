@@ -30,7 +30,7 @@ export const STOCK_IDENTITY_SCRIPT = `
 h=$1 mid=$2 mac=$3 ip=$4 plen=$5 gw=$6 ifc=$7 net=$8 ssh=$9
 err() { echo "$*" >&2; }
 if [ -z "$ifc" ]; then
-  while read -r i d rest; do [ "$d" = 00000000 ] && { ifc=$i; break; }; done < /proc/net/route
+  any=; while read -r i d rest; do [ "$i" = Iface ] || [ "$i" = lo ] && continue; [ -n "$any" ] || any=$i; [ "$d" = 00000000 ] && { ifc=$i; break; }; done < /proc/net/route; [ -n "$ifc" ] || ifc=$any
 fi
 echo "$h" > /proc/sys/kernel/hostname || err "setting the hostname failed"
 echo "$h" > /etc/hostname || err "writing /etc/hostname failed"
@@ -46,7 +46,7 @@ printf '%s' "$hosts" > /etc/hosts || err "writing /etc/hosts failed"
 echo "$mid" > /etc/machine-id || err "writing /etc/machine-id failed"
 [ -f /var/lib/dbus/machine-id ] && [ ! -L /var/lib/dbus/machine-id ] && echo "$mid" > /var/lib/dbus/machine-id
 if [ -z "$ifc" ] || [ ! -e "/sys/class/net/$ifc" ]; then
-  err "the guest has no primary network interface (no default route)"
+  err "the guest has no primary network interface (no routed interface)"
 else
   ip link set dev "$ifc" address "$mac" || err "setting MAC $mac on $ifc failed"
   case $net in
