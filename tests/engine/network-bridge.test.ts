@@ -23,6 +23,8 @@ const canNetns = (() => {
 const ns = `icbr${process.pid}`;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-bridge-'));
 const runRoot = fs.mkdtempSync(path.join('/dev/shm', 'ic-bridge-'));
+// mkdtemp makes it 0700: the per-VM QEMU uids must be able to pass through it to their run dirs
+fs.chmodSync(runRoot, 0o711);
 let engine: any;
 let kids: { id: string; name: string; ip: string; mac: string }[] = [];
 

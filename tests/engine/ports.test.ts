@@ -53,7 +53,7 @@ beforeAll(async () => {
   E = Engine.get();
   await E.start();
   // the wizard's own example: a second web server on 8080, forwarded with 80
-  await E.prepare({ name: 'pt', warmup: ['httpd -p 8080 -h /www'], ports: [80, 8080], slots: 2, prelaunch: true });
+  await E.prepare({ name: 'pt', warmup: ['httpd -p 8080 -h /www'], ports: [80, 8080], slots: 2, prelaunch: true, network: 'outbound' }); // outbound: the wget check reaches a host service through 10.0.2.2
 });
 
 afterAll(async () => {
