@@ -245,7 +245,9 @@ export function buildArgv(s: LaunchSpec): string[] {
     if (!m.ovmfCode || !s.varsPath) throw new Error('buildArgv: a uefi machine needs ovmfCode and varsPath');
     a.push(
       '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${m.ovmfCode}`,
-      '-drive', `if=pflash,format=raw,unit=1,file=${s.varsPath}`,
+      // the vars store is written by the guest: like the data disk, keep the fd QEMU opened as root
+      // (7.2 reopens an inactivated drive by path at the end of a migration, as the dropped uid)
+      '-drive', `if=pflash,format=raw,unit=1,file=${s.varsPath}${qemuUser() ? ',file.auto-read-only=off' : ''}`,
     );
   } else if (m.boot !== 'bios') {
     a.push('-kernel', m.kernel, '-initrd', m.initrd, '-append', m.cmdline);
