@@ -13,6 +13,8 @@ import { stopEverything } from './engine-env';
 process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache', 'instaclone', 'images');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-identity-'));
 const runRoot = fs.mkdtempSync(path.join('/dev/shm', 'ic-identity-'));
+// mkdtemp makes it 0700: the per-VM QEMU uids must be able to pass through it to their run dirs
+fs.chmodSync(runRoot, 0o711);
 process.env.INSTACLONE_HOME = path.join(root, 'home');
 process.env.INSTACLONE_RUN = path.join(runRoot, 'run');
 delete process.env.DATABASE_URL;
