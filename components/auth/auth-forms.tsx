@@ -1,5 +1,5 @@
 'use client';
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { safeNextPath } from '@/lib/auth/safe-next';
 import { api, errorText } from '@/lib/client/api/http';
 
@@ -108,6 +108,57 @@ export function SetupForm({ token }: { token: string }) {
         )}
         <button type="submit" disabled={busy} className="w-full rounded bg-sky-700 py-2 font-medium text-white hover:bg-sky-600 disabled:opacity-50">
           {busy ? 'Saving…' : 'Set password and log in'}
+        </button>
+      </form>
+    </Shell>
+  );
+}
+
+/**
+ * Wall screens and kiosks: /token-login#token=VIEWER_TOKEN&next=/wall. The fragment never reaches
+ * the server (no token in its logs) and is wiped from the address bar before the token is POSTed.
+ */
+export function TokenLoginForm() {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const next = useRef('/wall');
+  async function send(token: string) {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api<{ next: string }>('POST', '/api/auth/token-login', { token, next: next.current });
+      location.replace(safeNextPath(r.next));
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(false);
+    }
+  }
+  useEffect(() => {
+    const h = new URLSearchParams(location.hash.slice(1));
+    if (h.get('next')) next.current = safeNextPath(h.get('next'));
+    const token = h.get('token');
+    history.replaceState(null, '', location.pathname);
+    if (token) void send(token);
+  }, []);
+  function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    void send(String(new FormData(e.currentTarget).get('token') ?? ''));
+  }
+  return (
+    <Shell title="Open the wall screen">
+      <form onSubmit={submit} className="space-y-4">
+        <p className="text-sm text-slate-400">A viewer API token opens a read-only session (operators and admins log in with a password).</p>
+        <label className="block text-sm text-slate-300" htmlFor="token">
+          Viewer token
+          <input id="token" name="token" type="password" autoComplete="off" required className={`${input} font-mono text-xs`} />
+        </label>
+        {error && (
+          <p role="alert" className="rounded border border-rose-800 bg-rose-950/60 px-3 py-2 text-sm text-rose-200">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy} className="w-full rounded bg-sky-700 py-2 font-medium text-white hover:bg-sky-600 disabled:opacity-50">
+          {busy ? 'Opening…' : 'Open'}
         </button>
       </form>
     </Shell>

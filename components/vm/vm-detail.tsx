@@ -149,6 +149,10 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
           <p className="text-sm text-slate-400" data-testid="no-screen">
             {vm.name} has no display device: built-in images print only to the serial console below.
           </p>
+        ) : !canOperate ? (
+          <p className="text-sm text-slate-400" data-testid="screen-hidden">
+            Hidden: the screen shows what the guest prints, which only operators and admins may see.
+          </p>
         ) : vm.state === 'running' || vm.state === 'starting' ? (
           <ScreenPicture vmRef={vm.id} label={`The screen of ${vm.name}`} />
         ) : (
@@ -156,11 +160,13 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
         )}
       </Panel>
       <Panel title="Serial console">
-        <SerialConsole
-          vmRef={vm.id}
-          canType={canOperate && (vm.state === 'running' || vm.state === 'starting')}
-          readOnlyReason={!canOperate ? 'read-only for your role' : `view only: ${vm.name} is ${vm.state}`}
-        />
+        {canOperate ? (
+          <SerialConsole vmRef={vm.id} canType={vm.state === 'running' || vm.state === 'starting'} readOnlyReason={`view only: ${vm.name} is ${vm.state}`} />
+        ) : (
+          <p className="text-sm text-slate-400" data-testid="serial-hidden">
+            Hidden: the serial console can show passwords and secrets the guest prints, so it needs the operator role.
+          </p>
+        )}
       </Panel>
       <Panel title="Run a command (guest agent)">
         <ExecBox

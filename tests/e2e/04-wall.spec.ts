@@ -1,10 +1,14 @@
-// The wall screen updates, without reload or interaction, when a fork happens elsewhere (the CLI).
+// The wall screen (opened as a kiosk does: a viewer token in /token-login's fragment) updates, without
+// reload or interaction, when a fork happens elsewhere (the CLI).
 import { expect, test } from '@playwright/test';
-import { cli, ensureTemplate, login, rand, shot } from './helpers';
+import { api, cli, ensureTemplate, rand, shot, tokenLogin } from './helpers';
 
 test('/wall updates live when the CLI forks', async ({ page }, info) => {
   const template = await ensureTemplate();
-  await login(page, '/wall');
+  const admin = await api();
+  const kiosk = (await (await admin.post('/api/v1/tokens', { data: { name: rand('e2e-kiosk'), role: 'viewer' } })).json()) as { id: string; secret: string };
+  await tokenLogin(page, kiosk.secret, '/wall');
+  expect(page.url()).not.toContain(kiosk.secret); // the fragment is wiped before the POST
   const running = page.getByTestId('wall-running');
   await expect(running).toHaveText(/^\d+$/);
   await expect(page.getByTestId('wall-lineage')).toContainText(template);
@@ -26,4 +30,6 @@ test('/wall updates live when the CLI forks', async ({ page }, info) => {
   await expect(page.getByTestId('wall-fpm')).not.toHaveText('0');
   expect(await page.evaluate(() => (window as unknown as { __noReload?: number }).__noReload)).toBe(7);
   await shot(page, info, '04-wall-after');
+  await admin.delete(`/api/v1/tokens/${kiosk.id}`);
+  await admin.dispose();
 });

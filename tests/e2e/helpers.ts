@@ -1,6 +1,7 @@
 // Helpers shared by the specs: credentials, an API client, one prepared template reused across specs,
 // random names, screenshots kept as artifacts.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -23,9 +24,31 @@ export async function api(): Promise<APIRequestContext> {
   return request.newContext({ baseURL: BASE, extraHTTPHeaders: { authorization: `Bearer ${adminToken()}` }, timeout: 180_000 });
 }
 
-/** Logs the page in through the token → session exchange, landing on `next`. */
-export async function login(page: Page, next = '/') {
-  await page.goto(`/api/auth/token-login?token=${encodeURIComponent(adminToken())}&next=${encodeURIComponent(next)}`);
+/** A password user of `role` in the console under test (made once per run; its password derives from the run's admin token). */
+export async function ensureUser(role: 'admin' | 'operator' | 'viewer'): Promise<{ username: string; password: string }> {
+  const username = `e2e-${role}`;
+  const password = createHash('sha256').update(`${adminToken()}:${role}`).digest('hex').slice(0, 24);
+  const made = readState().users ?? [];
+  if (!made.includes(username)) {
+    const env = { ...process.env, INSTACLONE_HOME: HOME, DATABASE_URL: `file:${path.join(HOME, 'instaclone.db')}` };
+    await pexec('npx', ['tsx', 'tests/e2e/make-user.ts', username, role, password], { env, timeout: 120_000 });
+    writeState({ users: [...made, username] });
+  }
+  return { username, password };
+}
+
+/** Logs the page in with a password (the admin, unless `role` says otherwise), landing on `next`. */
+export async function login(page: Page, next = '/', role: 'admin' | 'operator' = 'admin') {
+  const u = await ensureUser(role);
+  const r = await page.request.post('/api/auth/login', { data: u, headers: { origin: BASE } });
+  expect(r.ok(), await r.text()).toBeTruthy();
+  await page.goto(next);
+  await expect(page).toHaveURL(new RegExp(`${next.replace(/[/?]/g, '\\$&')}$`));
+}
+
+/** A kiosk's log-in: the viewer token in the fragment of /token-login (never sent to the server in a URL). */
+export async function tokenLogin(page: Page, secret: string, next: string) {
+  await page.goto(`/token-login#token=${encodeURIComponent(secret)}&next=${encodeURIComponent(next)}`);
   await expect(page).toHaveURL(new RegExp(`${next.replace(/[/?]/g, '\\$&')}$`));
 }
 
@@ -41,6 +64,8 @@ interface State {
   children?: string[];
   /** the template with forwarded ports 80 and 8080 (08-round2) */
   portsTemplate?: string;
+  /** password users made by ensureUser */
+  users?: string[];
 }
 export function readState(): State {
   try {

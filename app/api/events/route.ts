@@ -2,6 +2,7 @@
 // Hand-written: a ReadableStream of "data:" lines is all SSE needs; the browser's EventSource reconnects.
 import { engine } from '@/lib/api/engine';
 import { authenticateStream } from '@/lib/api/stream-auth';
+import { needsRedaction, redactEngineEvent } from '@/lib/auth/redact';
 
 export const dynamic = 'force-dynamic';
 
@@ -9,14 +10,15 @@ export async function GET(req: Request) {
   const auth = await authenticateStream(req); // capped per user; ends at logout, expiry, revocation
   if ('error' in auth) return auth.error;
   const { slot } = auth;
+  const redact = needsRedaction(auth.principal); // viewers: no warm-up commands or serial lines
   const events = engine().events;
   const encoder = new TextEncoder();
   let cleanup = () => {};
   const stream = new ReadableStream({
     start(controller) {
-      const send = (ev: unknown) => {
+      const send = (ev: { type: string; [k: string]: unknown }) => {
         try {
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(ev)}\n\n`));
+          controller.enqueue(encoder.encode(`data: ${JSON.stringify(redact ? redactEngineEvent(ev) : ev)}\n\n`));
         } catch {
           cleanup();
         }

@@ -1,17 +1,51 @@
-// Exchanges an API token for a console session: kiosks open /wall?token=… (a viewer token).
+// Exchanges a viewer API token for a console session (wall screens, kiosks). A POST from this
+// console's own /token-login page (Origin checked): a token in a GET URL would land in server and
+// proxy logs and in the browser's history. Only viewer tokens open a session: an operator's or
+// admin's browser logs in with a password, so a leaked kiosk link can change nothing.
+import { checkOrigin, errorResponse, readJson, SMALL_BODY_LIMIT } from '@/lib/api/handler';
 import { setSessionCookie } from '@/lib/api/session-cookie';
-import { principalForToken } from '@/lib/auth/tokens';
+import { audit } from '@/lib/auth/audit';
+import { clientAddress, loginRefusal, noteLoginFailure } from '@/lib/auth/login-limit';
 import { safeNextPath } from '@/lib/auth/safe-next';
 import { startSession } from '@/lib/auth/sessions';
+import { principalForToken } from '@/lib/auth/tokens';
+import { EngineError } from '@/lib/engine/errors';
 
 export const dynamic = 'force-dynamic';
 
-export async function GET(req: Request) {
-  const url = new URL(req.url);
-  const safeNext = safeNextPath(url.searchParams.get('next'));
-  const p = await principalForToken(url.searchParams.get('token') ?? '');
-  if (!p) return Response.json({ error: 'This token is unknown or revoked: ask an admin for a new one.' }, { status: 401 });
-  const s = await startSession(p.name, p.role, undefined, p.tokenId);
-  await setSessionCookie(s.id, req);
-  return new Response(null, { status: 303, headers: { location: safeNext } });
+// failed token log-ins share one rate-limit name per address (a token has no user name)
+const TOKEN_USER = '(token)';
+
+export async function POST(req: Request) {
+  try {
+    checkOrigin(req);
+    const body = (await readJson(req, SMALL_BODY_LIMIT)) as { token?: unknown; next?: unknown };
+    if (typeof body.token !== 'string' || !body.token) throw new EngineError('invalid', 'Give the viewer token: {"token": "…"}.');
+    const address = clientAddress(req.headers);
+    const refusal = loginRefusal(TOKEN_USER, address);
+    if (refusal) throw new EngineError('too_many', refusal);
+    const p = await principalForToken(body.token.slice(0, 512), { fresh: true });
+    if (!p) {
+      noteLoginFailure(TOKEN_USER, address);
+      await audit(TOKEN_USER, 'login', 'error', { name: 'token' }, `unknown or revoked token from ${address}`);
+      throw new EngineError('unauthorized', 'This token is unknown or revoked: ask an admin for a new one.');
+    }
+    if (p.role !== 'viewer') {
+      await audit(p.name, 'login', 'error', { id: p.tokenId, name: p.name }, `refused a ${p.role} token (only viewer tokens open a session) from ${address}`);
+      throw new EngineError('forbidden', `Only a viewer token opens a console session (wall screens); this one is ${p.role}: use it with the CLI or API, and log in with a user name and password in the browser.`);
+    }
+    const s = await startSession(p.name, p.role, undefined, p.tokenId);
+    await audit(p.name, 'login', 'ok', { id: p.tokenId, name: p.name }, `token log-in from ${address}`);
+    await setSessionCookie(s.id, req);
+    return Response.json({ ok: true, next: safeNextPath(typeof body.next === 'string' ? body.next : null) });
+  } catch (e) {
+    return errorResponse(e);
+  }
+}
+
+export function GET() {
+  return Response.json(
+    { error: 'Token log-in is a POST from the console now (a token in a URL lands in logs): open /token-login#token=VIEWER_TOKEN&next=/wall instead.', code: 'gone' },
+    { status: 410 },
+  );
 }

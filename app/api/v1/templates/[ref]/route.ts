@@ -1,9 +1,13 @@
 import { engine } from '@/lib/api/engine';
 import { route } from '@/lib/api/handler';
+import { needsRedaction, redactView } from '@/lib/auth/redact';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async ({ params }) => engine().get(params.ref));
+export const GET = route('viewer', async ({ params, principal }) => {
+  const view = await engine().get(params.ref);
+  return needsRedaction(principal) ? redactView(view) : view;
+});
 
 export const DELETE = route('operator', async ({ req, params, principal }) => {
   const force = new URL(req.url).searchParams.get('force') === '1';

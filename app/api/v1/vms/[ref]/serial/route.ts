@@ -1,4 +1,4 @@
-// Serial console of a VM: GET = server-sent events of its serial output (the tail of the log QEMU writes,
+// Serial console of a VM (operators and admins: a viewer sees no guest output, README): GET = server-sent events of its serial output (the tail of the log QEMU writes,
 // then whatever is appended); POST {data} = type into it (through the VM's serial chardev socket).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +22,7 @@ async function findVm(ref: string) {
 
 export async function GET(req: Request, rc: { params: Promise<{ ref: string }> }) {
   let logFile = '';
-  const auth = await authenticateStream(req, 'viewer', async () => {
+  const auth = await authenticateStream(req, 'operator', async () => {
     logFile = paths.vmSerialLog((await findVm((await rc.params).ref)).id);
   });
   if ('error' in auth) return auth.error;
