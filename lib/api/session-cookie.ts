@@ -21,3 +21,9 @@ export async function setSessionCookie(id: string, req: Request): Promise<void> 
   const c = sessionCookie(id, req);
   (await cookies()).set(c.name, c.value, c.options);
 }
+
+/** The same cookie as a Set-Cookie header value, for a route that builds its own Response. */
+export function sessionCookieHeader(id: string, req: Request): string {
+  const c = sessionCookie(id, req);
+  return [`${c.name}=${encodeURIComponent(c.value)}`, `Path=${c.options.path}`, `Max-Age=${c.options.maxAge}`, 'HttpOnly', 'SameSite=Lax', ...(c.options.secure ? ['Secure'] : [])].join('; ');
+}

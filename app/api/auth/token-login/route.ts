@@ -3,7 +3,7 @@
 // proxy logs and in the browser's history. Only viewer tokens open a session: an operator's or
 // admin's browser logs in with a password, so a leaked kiosk link can change nothing.
 import { checkOrigin, errorResponse, readJson, SMALL_BODY_LIMIT } from '@/lib/api/handler';
-import { setSessionCookie } from '@/lib/api/session-cookie';
+import { sessionCookieHeader } from '@/lib/api/session-cookie';
 import { audit } from '@/lib/auth/audit';
 import { clientAddress, loginRefusal, noteLoginFailure } from '@/lib/auth/login-limit';
 import { safeNextPath } from '@/lib/auth/safe-next';
@@ -36,8 +36,8 @@ export async function POST(req: Request) {
     }
     const s = await startSession(p.name, p.role, undefined, p.tokenId);
     await audit(p.name, 'login', 'ok', { id: p.tokenId, name: p.name }, `token log-in from ${address}`);
-    await setSessionCookie(s.id, req);
-    return Response.json({ ok: true, next: safeNextPath(typeof body.next === 'string' ? body.next : null) });
+    const next = safeNextPath(typeof body.next === 'string' ? body.next : null);
+    return Response.json({ ok: true, next }, { headers: { 'set-cookie': sessionCookieHeader(s.id, req) } });
   } catch (e) {
     return errorResponse(e);
   }
