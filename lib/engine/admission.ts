@@ -35,6 +35,7 @@ import { config } from '../config';
 import { db } from '../db';
 import { EngineError } from './errors';
 import { getLimits, type Limits } from './limits';
+import { checkQuota } from './quotas';
 
 const MiB = 1024 * 1024;
 
@@ -536,6 +537,8 @@ export interface Admission extends Verdict {
 export interface AdmissionOptions {
   /** who asked (for the event log entry of a refusal) */
   actor?: string;
+  /** whose quota the request counts against (lib/engine/quotas.ts); default: the actor */
+  owner?: string;
   facts?: HostFacts;
   limits?: Limits;
   usage?: Usage;
@@ -567,8 +570,8 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
     template: usage.template && { ...usage.template, children: usage.template.children + p.children },
   };
   const v = evaluate(req, adjFacts, limits, adjUsage);
-  if (!v.ok) {
-    // the refusal goes to the event log (who, what, result) like any other failed action
+  // the refusal goes to the event log (who, what, result) like any other failed action
+  const refuse = async (e: EngineError) => {
     await db()
       .event.create({
         data: {
@@ -577,12 +580,18 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
           targetId: req.kind === 'fork' ? req.template.id : undefined,
           targetName: req.kind === 'fork' ? req.template.name : req.name,
           result: 'error',
-          message: `refused by admission control: ${v.message}`.slice(0, 2000),
+          message: `refused by ${e.code === 'quota' ? 'quota' : 'admission control'}: ${e.message}`.slice(0, 2000),
         },
       })
       .catch(() => undefined);
-    throw new EngineError('insufficient', v.message!, v);
-  }
+    return e;
+  };
+  if (!v.ok) throw await refuse(new EngineError('insufficient', v.message!, v));
+  const n = req.kind === 'fork' ? req.count : 1;
+  const memoryMiB = (req.kind === 'fork' ? req.template.memoryMiB : req.memoryMiB) * n;
+  const releaseQuota = await checkQuota(opts.owner ?? opts.actor, { children: req.kind === 'fork' ? n : 0, memoryMiB }).catch(async (e) => {
+    throw await refuse(e);
+  });
   const r: Reservation = {
     memoryMiB: v.need.memoryMiB,
     runMiB: v.need.runMiB,
@@ -591,7 +600,13 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
     templateId,
   };
   reservations.add(r);
-  return { ...v, release: () => void reservations.delete(r) };
+  return {
+    ...v,
+    release: () => {
+      reservations.delete(r);
+      releaseQuota();
+    },
+  };
 }
 
 /** How many children of a template would fit now (for the fork dialog), with the binding constraint. */

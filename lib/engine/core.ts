@@ -14,6 +14,8 @@ import { tailFile, type Vmm } from './vmm';
 
 export interface OpContext {
   actor?: string;
+  /** whose quota new VMs count against (a pool's owner for its spares); default: the actor */
+  owner?: string;
   onProgress?: (p: { step: string; progress: number; message?: string }) => void;
 }
 

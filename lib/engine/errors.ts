@@ -10,6 +10,7 @@ export type EngineErrorCode =
   | 'unauthorized' // no or bad credentials (401)
   | 'too_large' // request body over its cap (413)
   | 'too_many' // rate limited (429)
+  | 'quota' // over the user's or token's quota (403)
   | 'qemu' // QEMU or the guest misbehaved (500)
   | 'internal'; // anything else (500)
 
@@ -34,6 +35,7 @@ export const httpStatus: Record<EngineErrorCode, number> = {
   unauthorized: 401,
   too_large: 413,
   too_many: 429,
+  quota: 403,
   qemu: 500,
   internal: 500,
 };

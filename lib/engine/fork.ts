@@ -76,7 +76,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
   assertTemplateFiles(tpl);
   // admission control (lib/engine/admission.ts): refuse before anything is launched when the host
   // cannot hold p.count more children; released in the finally below.
-  const admission = await checkAdmission({ kind: 'fork', template: { id: tpl.id, name: tpl.name, memoryMiB: tpl.memoryMiB }, count: p.count, persistent: p.persistent }, { actor: ctx.actor });
+  const admission = await checkAdmission({ kind: 'fork', template: { id: tpl.id, name: tpl.name, memoryMiB: tpl.memoryMiB }, count: p.count, persistent: p.persistent }, { actor: ctx.actor, owner: ctx.owner ?? ctx.actor });
   const prefix = p.prefix ?? tpl.name;
   const wantPorts = p.ports ?? templatePorts(tpl);
   const t0 = performance.now();
@@ -105,7 +105,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       const overlay = slot?.overlayPath ?? paths.overlay(id, persistent);
       const vmgenid = slot?.vmgenid ?? randomUUID();
       const row = await db().vm.create({
-        data: { id, name, kind: 'child', state: 'starting', persistent, templateId: tpl.id, image: tpl.image, memoryMiB: tpl.memoryMiB, vcpus: tpl.vcpus, runDir, diskPath: overlay, hostname: name, vmgenid, pid: slot?.pid ?? null },
+        data: { id, name, kind: 'child', state: 'starting', persistent, templateId: tpl.id, image: tpl.image, memoryMiB: tpl.memoryMiB, vcpus: tpl.vcpus, runDir, diskPath: overlay, hostname: name, vmgenid, pid: slot?.pid ?? null, owner: ctx.owner ?? ctx.actor },
       });
       made.push(row);
       if (slot) await db().slot.delete({ where: { id: slot.id } });

@@ -66,7 +66,8 @@ export async function liveFork(core: Core, src: VmRow, input: unknown, ctx: OpCo
   const machine = JSON.parse(srcTpl.config) as MachineConfig;
   machine.memoryMiB = src.memoryMiB;
   const name = await templateName(core, src.name);
-  const admission = await checkAdmission({ kind: 'prepare', name, memoryMiB: src.memoryMiB, slots: 0, prelaunch: false }, { actor: ctx.actor });
+  // quota: the template adds no running VM (its children are counted by fork below)
+  const admission = await checkAdmission({ kind: 'prepare', name, memoryMiB: src.memoryMiB, slots: 0, prelaunch: false }, { actor: ctx.actor, owner: 'system' });
   const t0 = performance.now();
   let tpl: Awaited<ReturnType<typeof newTemplateRow>> | undefined;
   try {

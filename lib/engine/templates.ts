@@ -72,7 +72,9 @@ export async function prepare(core: Core, input: unknown, ctx: OpContext): Promi
   // admission control (lib/engine/admission.ts): refuse before the parent is launched when the host
   // cannot hold its RAM file, QEMU and slots; released once the prepare has finished either way.
   const memoryMiB = p.fromVm ? (await core.vmByRef(p.fromVm)).memoryMiB : p.memory;
-  const admission = await checkAdmission({ kind: 'prepare', name: p.name, memoryMiB, slots: p.slots, prelaunch: p.prelaunch }, { actor: ctx.actor });
+  // quota: a parent booted from an image is one more running VM; one prepared from a running VM is not
+  const owner = p.fromVm ? 'system' : (ctx.owner ?? ctx.actor);
+  const admission = await checkAdmission({ kind: 'prepare', name: p.name, memoryMiB, slots: p.slots, prelaunch: p.prelaunch }, { actor: ctx.actor, owner });
   try {
     return await (p.fromVm ? prepareFromVm(core, p, ctx) : prepareFromImage(core, p, ctx));
   } finally {
@@ -227,7 +229,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     if (machine.boot === 'uefi') copyVars(ovmf().vars, paths.templateVars(tpl.id));
     fs.mkdirSync(paths.vmHomeDir(parentId), { recursive: true, mode: 0o700 });
     await db().vm.create({
-      data: { id: parentId, name: `${p.name}.parent`, kind: 'parent', state: 'starting', templateId: tpl.id, image: p.image, memoryMiB: p.memory, vcpus: p.vcpus, runDir: parentRun, diskPath: tpl.diskPath },
+      data: { id: parentId, name: `${p.name}.parent`, kind: 'parent', state: 'starting', templateId: tpl.id, image: p.image, memoryMiB: p.memory, vcpus: p.vcpus, runDir: parentRun, diskPath: tpl.diskPath, owner: ctx.owner ?? ctx.actor },
     });
     const net = await allocateNetwork(parentId, { parent: true, forwardPorts: [] });
     await task.progress('boot', 0.05, 'booting the parent');

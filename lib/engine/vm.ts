@@ -77,7 +77,7 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
     if (!tpl) throw new EngineError('conflict', `VM "${v.name}" has no template any more; remove it.`);
     if (!v.diskPath || !fs.existsSync(v.diskPath)) throw new EngineError('conflict', `VM "${v.name}"'s disk ${v.diskPath} is missing; remove the VM.`);
     // a cold boot takes the guest's whole RAM: admitted like a fork, held until it has booted
-    const admission = await checkAdmission({ kind: 'start', name: v.name, memoryMiB: v.memoryMiB }, { actor: ctx.actor });
+    const admission = await checkAdmission({ kind: 'start', name: v.name, memoryMiB: v.memoryMiB }, { actor: ctx.actor, owner: v.owner ?? ctx.actor });
     const t0 = performance.now();
     core.busy.add(v.id);
     const task = await core.task('start', v, ctx).catch((e) => {

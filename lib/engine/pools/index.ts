@@ -97,7 +97,7 @@ export class Pools {
     if (p.size > cap.fits) {
       throw new EngineError('insufficient', `A pool of ${p.size} children of "${tpl.name}" is above what admission control allows now (${cap.fits} fit, bound by ${cap.binding ?? 'the limits'}); choose --size ${Math.max(1, cap.fits)} or less, or free host memory.`);
     }
-    const row = await db().pool.create({ data: { id: newId('pool'), name: p.name, templateId: tpl.id, size: p.size, spares: p.spares, onRelease: p.onRelease, ttlSec: p.ttl ?? null, state: 'active' } });
+    const row = await db().pool.create({ data: { id: newId('pool'), name: p.name, templateId: tpl.id, size: p.size, spares: p.spares, onRelease: p.onRelease, ttlSec: p.ttl ?? null, state: 'active', owner: ctx.actor ?? null } });
     await this.core.event(ctx.actor, 'pool.create', row, 'ok', `template ${tpl.name}, size ${p.size}, spares ${p.spares}, on release ${p.onRelease}${p.ttl ? `, ttl ${p.ttl}s` : ''}`);
     this.emit(row, { state: 'active' });
     void this.keeper.kick();
