@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
+import { quotaCommand, QUOTA_USAGE } from './quota';
 
 const USAGE = `usage:
   instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--port GUESTPORT]... [--network isolated|outbound] [--boot-timeout SECONDS] [--json]
@@ -21,6 +22,7 @@ const USAGE = `usage:
   instaclone exec VM -- CMD...
   instaclone stop VM | start VM | reset VM | rm VM|PARENT [--force]
 ${POOL_USAGE}
+${QUOTA_USAGE}
 environment: INSTACLONE_URL (default http://localhost:$PORT), INSTACLONE_TOKEN (default: the local admin token)`;
 
 class CliError extends Error {}
@@ -136,6 +138,8 @@ async function main(argv: string[]): Promise<number> {
       ttl: { type: 'string' },
       label: { type: 'string' },
       wait: { type: 'string' },
+      // quota
+      children: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -289,6 +293,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'pool':
       return poolCommand(args, o, { api, out, table, num, fail: (m) => { throw new CliError(m); } });
+    case 'quota':
+      return quotaCommand(args, o, { api, out, table, num, fail: (m) => { throw new CliError(m); } });
     default:
       throw new CliError(`Unknown command "${cmd}": run instaclone --help for the list.`);
   }
