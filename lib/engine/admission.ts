@@ -587,11 +587,7 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
     return e;
   };
   if (!v.ok) throw await refuse(new EngineError('insufficient', v.message!, v));
-  const n = req.kind === 'fork' ? req.count : 1;
-  const memoryMiB = (req.kind === 'fork' ? req.template.memoryMiB : req.memoryMiB) * n;
-  const releaseQuota = await checkQuota(opts.owner ?? opts.actor, { children: req.kind === 'fork' ? n : 0, memoryMiB }).catch(async (e) => {
-    throw await refuse(e);
-  });
+  // reserved before any further await: a concurrent request evaluates with this one counted
   const r: Reservation = {
     memoryMiB: v.need.memoryMiB,
     runMiB: v.need.runMiB,
@@ -600,6 +596,12 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
     templateId,
   };
   reservations.add(r);
+  const n = req.kind === 'fork' ? req.count : 1;
+  const memoryMiB = (req.kind === 'fork' ? req.template.memoryMiB : req.memoryMiB) * n;
+  const releaseQuota = await checkQuota(opts.owner ?? opts.actor, { children: req.kind === 'fork' ? n : 0, memoryMiB }).catch(async (e) => {
+    reservations.delete(r);
+    throw await refuse(e);
+  });
   return {
     ...v,
     release: () => {

@@ -281,8 +281,9 @@ export function buildArgv(s: LaunchSpec): string[] {
   if (m.vga) a.push('-device', 'VGA,id=vga0');
   a.push('-device', `vmgenid,guid=${s.vmgenid}`);
   a.push('-qmp', `unix:${sk.qmp},server=on,wait=off`);
-  // seccomp: spawn=deny and elevateprivileges=deny kill QEMU 7.2 at -daemonize (fork/setsid), so not those.
-  a.push('-sandbox', 'on,obsolete=deny,resourcecontrol=deny');
+  // seccomp: no fork/exec (spawn=deny: QEMU is not daemonized, process.ts). elevateprivileges=deny
+  // forbids the setuid of -runas/-run-with (SIGSYS in 7.2), so only when QEMU keeps the engine's user.
+  a.push('-sandbox', `on,obsolete=deny,resourcecontrol=deny,spawn=deny${u ? '' : ',elevateprivileges=deny'}`);
   // drop to the VM's own pool uid (in the QEMU user's group) after init; what QEMU opens later
   // (migration sockets) lives in the run dir, which vmm.ts hands to that uid (mode stays 0700)
   if (u) {
@@ -290,7 +291,6 @@ export function buildArgv(s: LaunchSpec): string[] {
     // QEMU 9.1 replaced -runas (gone in 10) by -run-with user=
     a.push(...(hasRunWith(qemuVersion()) ? ['-run-with', `user=${who}`] : ['-runas', who]));
   }
-  a.push('-daemonize', '-pidfile', sk.pidfile);
   if (s.role === 'child' || s.role === 'receiver') a.push('-incoming', 'defer');
   return a;
 }

@@ -1,6 +1,11 @@
-// Spawning daemonized QEMU processes and recognising them again (pidfile + /proc cmdline).
+// Spawning QEMU processes and recognising them again (pidfile + /proc cmdline). QEMU is not
+// daemonized: -daemonize forks, which the seccomp sandbox's spawn=deny forbids. The engine spawns it
+// detached (its own process group and session: it outlives a console restart, then reparented to
+// init), waits for QMP's greeting (QEMU's main loop runs: what -daemonize waited for), and writes the
+// pidfile itself.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import { EngineError } from './errors';
 import { QEMU_BINARY, sockets } from './argv';
 
@@ -9,36 +14,100 @@ export interface Spawned {
   spawnMs: number;
 }
 
+/** Longest a QEMU may take from exec to its QMP greeting (a loaded two-core host, many starting at once). */
+const START_TIMEOUT_MS = 120_000;
+
+/** Resolves at QMP's greeting on `sock` (QEMU's main loop runs); rejects while it is not there yet. */
+function greeting(sock: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(sock);
+    const done = (e?: Error) => {
+      c.destroy();
+      if (e) reject(e);
+      else resolve();
+    };
+    c.once('data', () => done());
+    c.once('error', done);
+    c.once('close', () => done(new Error('closed before its greeting')));
+    c.setTimeout(START_TIMEOUT_MS, () => done(new Error('no greeting')));
+  });
+}
+
+/** The engine's pidfile for QEMU: a new 0600 file, never through a link put in its place. */
+function writePidfile(file: string, pid: number): void {
+  const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW } = fs.constants;
+  fs.rmSync(file, { force: true });
+  const fd = fs.openSync(file, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, `${pid}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
- * Starts QEMU with `-daemonize`: resolves once the daemon has finished initialising (the
- * foreground process exits), with the daemon's pid from the pidfile. `fds` are passed to QEMU as
- * fds 3, 4, … (e.g. the checkpoint file for `migrate-incoming fd:3`); no shell is involved.
+ * Starts QEMU detached and resolves once it has finished initialising (its QMP monitor greets), with
+ * its pid (also written to the pidfile). `fds` are passed to QEMU as fds 3, 4, … (e.g. the checkpoint
+ * file for `migrate-incoming fd:3`); no shell is involved. QEMU's stderr is read until then (for the
+ * error of a failed start), then closed: QEMU ignores SIGPIPE, as it wrote to /dev/null when daemonized.
  */
 export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): Promise<Spawned> {
   const t0 = performance.now();
+  const sk = sockets(runDir);
   return new Promise((resolve, reject) => {
-    const child = spawn(QEMU_BINARY, argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true });
+    const child = spawn(QEMU_BINARY, argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, cwd: '/' });
     let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('error', (e) =>
-      reject(new EngineError('qemu', `Could not start ${QEMU_BINARY} (${e.message}); install qemu-system-x86 or set INSTACLONE_QEMU.`)),
-    );
-    child.on('close', (code) => {
+    let settled = false;
+    child.stderr!.on('data', (d) => {
+      if (stderr.length < 65536) stderr += d;
+    });
+    const fail = (e: EngineError) => {
+      if (settled) return;
+      settled = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      reject(e);
+    };
+    const deadline = setTimeout(() => fail(new EngineError('qemu', `QEMU did not finish starting within ${START_TIMEOUT_MS / 1000} s; the host may be overloaded: try again.`)), START_TIMEOUT_MS);
+    child.on('error', (e) => {
+      clearTimeout(deadline);
+      fail(new EngineError('qemu', `Could not start ${QEMU_BINARY} (${e.message}); install qemu-system-x86 or set INSTACLONE_QEMU.`));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(deadline);
       const msg = stderr
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l && !/warning: host doesn't support/.test(l));
-      if (code !== 0) {
-        reject(new EngineError('qemu', `QEMU failed to start: ${msg.slice(-2).join(' ') || `exit code ${code}`}`));
-        return;
-      }
-      const pid = readPidfile(sockets(runDir).pidfile);
-      if (!pid) {
-        reject(new EngineError('qemu', `QEMU started but wrote no pidfile in ${runDir}.`));
-        return;
-      }
-      resolve({ pid, spawnMs: performance.now() - t0 });
+      fail(new EngineError('qemu', `QEMU failed to start: ${msg.slice(-2).join(' ') || (signal ? `killed by ${signal}` : `exit code ${code}`)}`));
     });
+    const poll = async () => {
+      while (!settled) {
+        try {
+          if (fs.lstatSync(sk.qmp).isSocket()) {
+            await greeting(sk.qmp);
+            break;
+          }
+        } catch {
+          /* not listening yet */
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      if (settled) return;
+      try {
+        writePidfile(sk.pidfile, child.pid!);
+      } catch (e) {
+        clearTimeout(deadline);
+        fail(new EngineError('qemu', `Could not write QEMU's pidfile in ${runDir} (${(e as NodeJS.ErrnoException).code}): something else is there; stop the VM and try again.`));
+        return;
+      }
+      settled = true;
+      clearTimeout(deadline);
+      child.removeAllListeners('exit');
+      child.stderr!.destroy();
+      child.unref(); // the console may exit (or restart) while QEMU runs on
+      resolve({ pid: child.pid!, spawnMs: performance.now() - t0 });
+    };
+    void poll();
   });
 }
 

@@ -1,6 +1,7 @@
 // Admission control through the real Engine against a real template (TCG, tiny image): a tiny
 // operator limit refuses a fork before anything is launched, the refusal says how many would fit,
-// the estimate uses measured children, and a prepare the host cannot hold is refused with nothing left.
+// the estimate uses measured children, and a prepare the host cannot hold is refused with nothing left;
+// quotas per user/token refuse a fork before anything is launched, and a pool's spares count against its owner.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
@@ -136,4 +137,39 @@ describe('admission control through the engine (real QEMU)', () => {
     expect(await snapshot()).toEqual(before);
     await limits.resetLimits();
   });
+});
+
+describe('quotas through the engine (real QEMU)', () => {
+  it('refuse a fork past a user\'s child quota before launching anything; the children it admits are that user\'s', async () => {
+    const q = await import('../../lib/engine/quotas');
+    await q.setQuota('alice', { maxChildren: 1, maxMemoryMiB: null });
+    const before = await snapshot();
+    const e = await E.fork('adm', { count: 2, prefix: 'qa' }, { actor: 'alice' }).then(() => null, (x) => x);
+    expect(e?.code).toBe('quota');
+    expect(e?.message).toBe('The quota of alice allows 1 children and 0 exist, so only 1 more fit (asked for 2): remove some children, or ask an admin to raise the quota.');
+    expect(await snapshot()).toEqual(before);
+    const f = await E.fork('adm', { count: 1, prefix: 'qa' }, { actor: 'alice' });
+    expect((await db().vm.findUniqueOrThrow({ where: { id: f.children[0].id } })).owner).toBe('alice');
+    expect(await q.quotaUse('alice')).toEqual({ children: 1, memoryMiB: 256 });
+    await expect(E.fork('adm', { count: 1, prefix: 'qa' }, { actor: 'alice' })).rejects.toMatchObject({ code: 'quota' });
+    await E.remove(f.children[0].id, { actor: 'alice' });
+  });
+
+  it('count a pool\'s refills against the pool\'s owner', async () => {
+    const q = await import('../../lib/engine/quotas');
+    await q.setQuota('carol', { maxChildren: 0, maxMemoryMiB: null });
+    const pools = await E.pools();
+    await pools.create({ name: 'qp', template: 'adm', size: 2, spares: 1 }, { actor: 'carol' });
+    const refusedRefill = async () => db().event.findFirst({ where: { action: 'pool.refill', result: 'error', targetName: 'qp' } });
+    for (let i = 0; i < 120 && !(await refusedRefill()); i++) await new Promise((r) => setTimeout(r, 500));
+    expect((await refusedRefill())?.message).toMatch(/^The quota of carol allows 0 children and 0 exist, so no more fit/);
+    expect(await db().poolMember.count()).toBe(0);
+    // room for one: the keeper's next try forks the spare, owned by carol
+    await q.setQuota('carol', { maxChildren: 1, maxMemoryMiB: null });
+    for (let i = 0; i < 240 && (await db().poolMember.count()) === 0; i++) await new Promise((r) => setTimeout(r, 500));
+    const m = await db().poolMember.findFirstOrThrow();
+    expect((await db().vm.findUniqueOrThrow({ where: { id: m.vmId } })).owner).toBe('carol');
+    expect((await q.quotaUse('carol')).children).toBe(1);
+    await pools.remove('qp', { actor: 'carol' });
+  }, 240_000);
 });
