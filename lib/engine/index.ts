@@ -1,5 +1,5 @@
 // The clone engine: one instance per process, kept on globalThis (Next.js bundles server code
-// more than once). All state lives in the database; QEMU processes are daemonized and re-adopted.
+// more than once). All state lives in the database; QEMU processes run detached and are re-adopted.
 import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { config } from '../config';
@@ -315,7 +315,7 @@ export class Engine {
   }
 
   /**
-   * Stops supervising. QEMU processes keep running (they are daemonized) and are re-adopted by
+   * Stops supervising. QEMU processes keep running (spawned detached) and are re-adopted by
    * the next start(); with `{ killAll: true }` every VM and slot QEMU is stopped too (tests).
    */
   async shutdown(opts: { killAll?: boolean } = {}) {

@@ -80,7 +80,7 @@ export interface LaunchResult {
 }
 
 /**
- * Launches QEMU for `spec` (daemonized) and connects QMP. For a child, `checkpoint` is opened here
+ * Launches QEMU for `spec` (detached, sandboxed) and connects QMP. For a child, `checkpoint` is opened here
  * and handed to QEMU as fd 3 (then `migrate-incoming fd:3`): no shell, no SCM_RIGHTS needed.
  */
 export async function launch(id: string, spec: LaunchSpec, checkpoint?: string): Promise<LaunchResult> {

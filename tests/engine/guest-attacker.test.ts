@@ -1,7 +1,7 @@
 // The guest as an attacker, from inside real tiny guests (TCG): on user-mode networking an isolated
 // child cannot reach the host's loopback through 10.0.2.2 (an outbound one can, which proves the
-// probe works) while its forwarded port still serves; and a child flooding its serial port does not
-// grow its serial log past the cap.
+// probe works) while its forwarded port still serves; a child flooding its serial port does not
+// grow its serial log past the cap; and a QEMU that tries to start a program is killed by its sandbox.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -124,4 +124,40 @@ describe('a guest flooding its serial port', () => {
     const all = fs.readFileSync(`${log}.1`, 'utf8') + fs.readFileSync(log, 'utf8');
     expect(all).toMatch(/\[instaclone: serial log cut at \S+: it passed 0 MiB/);
   }, 180_000);
+});
+
+describe('a guest that took over its QEMU (seccomp sandbox)', () => {
+  it('finds every QEMU under the full sandbox, not daemonized, with the pidfile the engine wrote', async () => {
+    const { db } = await import('../../lib/db');
+    const rows = [...(await db().vm.findMany({ where: { pid: { not: null } } })), ...(await db().slot.findMany({ where: { pid: { not: null } } }))];
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const r of rows) {
+      const status = fs.readFileSync(`/proc/${r.pid}/status`, 'utf8');
+      expect(status, `pid ${r.pid}`).toMatch(/^Seccomp:\s+2$/m); // a seccomp filter is installed
+      const argv = fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').split('\0');
+      expect(argv).not.toContain('-daemonize');
+      expect(argv[argv.indexOf('-sandbox') + 1]).toMatch(/^on,obsolete=deny,resourcecontrol=deny,spawn=deny(,elevateprivileges=deny)?$/);
+      const pidfile = path.join(r.runDir, 'qemu.pid');
+      const st = fs.lstatSync(pidfile);
+      expect([st.isFile(), st.uid, st.mode & 0o777, fs.readFileSync(pidfile, 'utf8').trim()]).toEqual([true, process.geteuid?.(), 0o600, String(r.pid)]);
+    }
+  });
+
+  it('kills a QEMU that tries to start a program, before the program runs', async () => {
+    const vm = await E.get('out-1');
+    const marker = path.join(env.home, 'spawned-by-qemu');
+    const h = E.core.vmms.get(vm.id);
+    // migrate to "exec:" makes QEMU fork and exec a shell: what code running in QEMU would do
+    await h.qmp.execute('migrate', { uri: `exec:touch ${marker}` }).catch(() => undefined);
+    const alive = () => {
+      try {
+        return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${vm.pid}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(), 'QEMU still running').toBe(false);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
 });
