@@ -77,11 +77,6 @@ export async function spawnVm(
     vmgenid: randomUUID(),
     name,
   }).concat(opts.extraArgv ?? []);
-  // QEMU 7.2 applies -sandbox before -daemonize forks: spawn=deny kills the daemon with SIGSYS on
-  // clone (syscall 56), elevateprivileges=deny on setsid (112). Until the engine's builder stops
-  // combining them, drop -sandbox here.
-  const sb = argv.indexOf('-sandbox');
-  if (sb >= 0 && argv.includes('-daemonize')) argv.splice(sb, 2);
   const fds = opts.stateFd !== undefined ? [opts.stateFd] : [];
   const sp = await spawnQemu(argv, runDir, fds);
   const identity = machine.identityPort ? await IdentityChannel.connect(sockets(runDir).identity, 3000).catch(() => null) : null;
