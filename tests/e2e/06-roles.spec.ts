@@ -24,7 +24,7 @@ async function createToken(admin: APIRequestContext, role: 'viewer' | 'operator'
 
 const bearer = (secret: string) => request.newContext({ baseURL: BASE, extraHTTPHeaders: { authorization: `Bearer ${secret}` }, timeout: 180_000 });
 
-test('viewer reads everything and changes nothing; operator forks but cannot manage tokens; revocation', async ({ browser }, info) => {
+test('viewer reads states but no guest output and changes nothing; operator logs in with a password, forks, cannot manage tokens; revocation', async ({ browser }, info) => {
   const admin = await api();
   const template = await ensureTemplate();
   const prefix = rand('e2e-r');
