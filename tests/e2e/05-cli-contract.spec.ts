@@ -100,3 +100,12 @@ test('instaclone prepare, fork, ls, exec, images, errors and rm keep the DESIGN.
   }
   expect(left).toBe('');
 });
+
+test('instaclone quota set/ls/remove (admin), with the shared schema\'s sentence for bad input', async () => {
+  const name = rand('e2e-quota');
+  expect(json(await cli('quota', 'set', name, '--children', '3', '--memory', '1024', '--json'))).toMatchObject({ name, maxChildren: 3, maxMemoryMiB: 1024, removed: false, used: { children: 0, memoryMiB: 0 } });
+  expect(json(await cli('quota', 'ls', '--json')).quotas).toContainEqual({ name, maxChildren: 3, maxMemoryMiB: 1024, used: { children: 0, memoryMiB: 0 } });
+  oneLineError(await cli('quota', 'set', name, '--children', 'lots'), /^instaclone: maxChildren: The child quota must be a whole number, or null for no limit\.\n$/);
+  expect(json(await cli('quota', 'set', name, '--children', 'none', '--memory', 'none', '--json'))).toMatchObject({ name, removed: true });
+  expect(json(await cli('quota', 'ls', '--json')).quotas.map((q: { name: string }) => q.name)).not.toContain(name);
+});
