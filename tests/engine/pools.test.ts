@@ -150,7 +150,7 @@ describe('pools (real QEMU)', () => {
     await until('refill', async () => (await P.get('web')).refilling === 0);
     const before = await P.get('web');
     const pidsBefore = qemuPids(env.run).sort();
-    await E.shutdown(); // QEMUs keep running (daemonized); a new engine adopts them
+    await E.shutdown(); // QEMUs keep running (detached); a new engine adopts them
     const { Engine } = await import('../../lib/engine');
     E = Engine.get();
     const r = await E.start();
