@@ -27,6 +27,18 @@ export function noteLoginFailure(username: string, address: string, now = Date.n
   for (const key of [`u:${username}`, `a:${address}`]) failures.set(key, [...recent(key, now), now]);
 }
 
+/** Token log-ins have no user name: they are limited per address only (a shared name would let ten bad tries lock out every wall screen). */
+export function tokenLoginRefusal(address: string, now = Date.now()): string | null {
+  const a = recent(`a:${address}`, now);
+  if (a.length < LOGIN_LIMITS.perAddress) return null;
+  const minutes = Math.max(1, Math.ceil((Math.min(...a) + WINDOW_MS - now) / 60_000));
+  return `Too many failed log-ins from this address: wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.`;
+}
+
+export function noteTokenLoginFailure(address: string, now = Date.now()): void {
+  failures.set(`a:${address}`, [...recent(`a:${address}`, now), now]);
+}
+
 export function clearLoginFailures(username: string): void {
   failures.delete(`u:${username}`);
 }

@@ -177,4 +177,15 @@ describe('token log-in (wall screens)', () => {
     expect((await res.json()).error).toBe('This token is unknown or revoked: ask an admin for a new one.');
     expect(await db().event.count({ where: { action: 'login', result: 'error' } })).toBeGreaterThanOrEqual(2);
   });
+
+  it('limits failed token log-ins per address (not under one shared name), then refuses even a good token', async () => {
+    const { LOGIN_LIMITS } = await import('@/lib/auth/login-limit');
+    let refusedAt = 0;
+    for (let i = 1; i <= LOGIN_LIMITS.perAddress + 1 && !refusedAt; i++) if ((await post({ token: `ic_bad${i}` })).status === 429) refusedAt = i;
+    // ten bad tries do not lock token log-in for everyone; the address limit does
+    expect(refusedAt).toBeGreaterThan(10);
+    const res = await post({ token: viewer });
+    expect(res.status).toBe(429);
+    expect((await res.json()).error).toMatch(/^Too many failed log-ins from this address: wait \d+ minutes? and try again\.$/);
+  });
 });

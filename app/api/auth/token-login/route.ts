@@ -5,7 +5,7 @@
 import { checkOrigin, errorResponse, readJson, SMALL_BODY_LIMIT } from '@/lib/api/handler';
 import { sessionCookieHeader } from '@/lib/api/session-cookie';
 import { audit } from '@/lib/auth/audit';
-import { clientAddress, loginRefusal, noteLoginFailure } from '@/lib/auth/login-limit';
+import { clientAddress, noteTokenLoginFailure, tokenLoginRefusal } from '@/lib/auth/login-limit';
 import { safeNextPath } from '@/lib/auth/safe-next';
 import { startSession } from '@/lib/auth/sessions';
 import { principalForToken } from '@/lib/auth/tokens';
@@ -13,21 +13,18 @@ import { EngineError } from '@/lib/engine/errors';
 
 export const dynamic = 'force-dynamic';
 
-// failed token log-ins share one rate-limit name per address (a token has no user name)
-const TOKEN_USER = '(token)';
-
 export async function POST(req: Request) {
   try {
     checkOrigin(req);
     const body = (await readJson(req, SMALL_BODY_LIMIT)) as { token?: unknown; next?: unknown };
     if (typeof body.token !== 'string' || !body.token) throw new EngineError('invalid', 'Give the viewer token: {"token": "…"}.');
     const address = clientAddress(req.headers);
-    const refusal = loginRefusal(TOKEN_USER, address);
+    const refusal = tokenLoginRefusal(address); // failures count with the address's password log-ins
     if (refusal) throw new EngineError('too_many', refusal);
     const p = await principalForToken(body.token.slice(0, 512), { fresh: true });
     if (!p) {
-      noteLoginFailure(TOKEN_USER, address);
-      await audit(TOKEN_USER, 'login', 'error', { name: 'token' }, `unknown or revoked token from ${address}`);
+      noteTokenLoginFailure(address);
+      await audit('(token)', 'login', 'error', { name: 'token' }, `unknown or revoked token from ${address}`);
       throw new EngineError('unauthorized', 'This token is unknown or revoked: ask an admin for a new one.');
     }
     if (p.role !== 'viewer') {
