@@ -94,6 +94,14 @@ export function quotaRefusal(owner: string, quota: Quota | null, use: QuotaUse, 
   return null;
 }
 
+/** Children `owner` may still have under its quota (Infinity without one; the engine's own work has none). */
+export async function childRoom(owner: string | undefined): Promise<number> {
+  if (!owner || owner === 'system' || owner.startsWith('pool:')) return Infinity;
+  const q = await quotaFor(owner);
+  if (q?.maxChildren === null || !q) return Infinity;
+  return Math.max(0, q.maxChildren - (await quotaUse(owner)).children - pending(owner).children);
+}
+
 /**
  * Throws EngineError('quota', …) when `req` would take `owner` past its quota; otherwise reserves it
  * until the returned release() (the operation's end). No owner (the system itself): no quota.

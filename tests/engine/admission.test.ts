@@ -155,21 +155,26 @@ describe('quotas through the engine (real QEMU)', () => {
     await E.remove(f.children[0].id, { actor: 'alice' });
   });
 
-  it('count a pool\'s refills against the pool\'s owner', async () => {
+  it('count a pool\'s spares against its owner: refused up front past the quota, and a refill the quota refuses is logged', async () => {
     const q = await import('../../lib/engine/quotas');
-    await q.setQuota('carol', { maxChildren: 0, maxMemoryMiB: null });
-    const pools = await E.pools();
-    await pools.create({ name: 'qp', template: 'adm', size: 2, spares: 1 }, { actor: 'carol' });
-    const refusedRefill = async () => db().event.findFirst({ where: { action: 'pool.refill', result: 'error', targetName: 'qp' } });
-    for (let i = 0; i < 120 && !(await refusedRefill()); i++) await new Promise((r) => setTimeout(r, 500));
-    expect((await refusedRefill())?.message).toMatch(/^The quota of carol allows 0 children and 0 exist, so no more fit/);
-    expect(await db().poolMember.count()).toBe(0);
-    // room for one: the keeper's next try forks the spare, owned by carol
     await q.setQuota('carol', { maxChildren: 1, maxMemoryMiB: null });
+    const pools = await E.pools();
+    const before = await snapshot();
+    await expect(pools.create({ name: 'qp', template: 'adm', size: 3, spares: 2 }, { actor: 'carol' })).rejects.toMatchObject({
+      code: 'quota',
+      message: 'The quota of carol leaves room for 1 more children, fewer than the 2 spares asked for: choose --spares 1 or less, remove some children, or ask an admin to raise the quota.',
+    });
+    expect(await snapshot()).toEqual(before);
+    await pools.create({ name: 'qp', template: 'adm', size: 3, spares: 1 }, { actor: 'carol' });
     for (let i = 0; i < 240 && (await db().poolMember.count()) === 0; i++) await new Promise((r) => setTimeout(r, 500));
     const m = await db().poolMember.findFirstOrThrow();
     expect((await db().vm.findUniqueOrThrow({ where: { id: m.vmId } })).owner).toBe('carol');
-    expect((await q.quotaUse('carol')).children).toBe(1);
+    // claimed, the spare still counts: the keeper's refill for a new spare is refused by carol's quota
+    await pools.claim('qp', {}, { actor: 'carol' });
+    const refusedRefill = async () => db().event.findFirst({ where: { action: 'pool.refill', result: 'error', targetName: 'qp' } });
+    for (let i = 0; i < 120 && !(await refusedRefill()); i++) await new Promise((r) => setTimeout(r, 500));
+    expect((await refusedRefill())?.message).toBe('The quota of carol allows 1 children and 1 exist, so no more fit (asked for 1): remove some children, or ask an admin to raise the quota.');
+    expect(await db().poolMember.count()).toBe(1);
     await pools.remove('qp', { actor: 'carol' });
   }, 240_000);
 });

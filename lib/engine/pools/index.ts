@@ -6,6 +6,7 @@ import { db } from '../../db';
 import { describeZodError } from '../../validations';
 import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema } from '../../validations/pools';
 import { forkCapacity } from '../admission';
+import { childRoom } from '../quotas';
 import { newId, type Core, type OpContext } from '../core';
 import { EngineError } from '../errors';
 import { resetVm } from '../vm';
@@ -96,6 +97,11 @@ export class Pools {
     const cap = await forkCapacity(tpl);
     if (p.size > cap.fits) {
       throw new EngineError('insufficient', `A pool of ${p.size} children of "${tpl.name}" is above what admission control allows now (${cap.fits} fit, bound by ${cap.binding ?? 'the limits'}); choose --size ${Math.max(1, cap.fits)} or less, or free host memory.`);
+    }
+    // its spares count against whoever creates it (lib/engine/quotas.ts): say so now, not at each refill
+    const room = await childRoom(ctx.actor);
+    if (p.spares > room) {
+      throw new EngineError('quota', `The quota of ${ctx.actor} leaves room for ${room} more children, fewer than the ${p.spares} spares asked for: choose --spares ${room} or less, remove some children, or ask an admin to raise the quota.`);
     }
     const row = await db().pool.create({ data: { id: newId('pool'), name: p.name, templateId: tpl.id, size: p.size, spares: p.spares, onRelease: p.onRelease, ttlSec: p.ttl ?? null, state: 'active', owner: ctx.actor ?? null } });
     await this.core.event(ctx.actor, 'pool.create', row, 'ok', `template ${tpl.name}, size ${p.size}, spares ${p.spares}, on release ${p.onRelease}${p.ttl ? `, ttl ${p.ttl}s` : ''}`);
