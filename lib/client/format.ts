@@ -41,3 +41,12 @@ export function msFine(v: number | undefined | null): string {
   if (v === undefined || v === null || !Number.isFinite(v)) return '–';
   return v < 10 ? `${v.toFixed(1)} ms` : ms(v);
 }
+
+/**
+ * "2026-12-01 21:03 UTC": the same text on the server and in every browser (a date rendered on the
+ * server with the browser's zone or language would not match at hydration: React #418).
+ */
+export function utcMinute(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '–' : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
