@@ -108,14 +108,18 @@ describe('forwarded ports (real QEMU)', () => {
       const r = await E.exec('a-1', ['/bin/sh', '-c', `wget -O- http://10.0.2.2:${port}/api/health 2>&1`], { timeoutMs: 30_000 });
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toContain('{"status":"ok"}');
-      // -T is what crashed Debian's busybox wget (exit 139 for any address): each spelling works
-      for (const t of ['-T 20', '-T20', '--timeout=20', '--timeout 20']) {
-        const w = await E.exec('a-1', ['/bin/sh', '-c', `wget ${t} -q -O- http://10.0.2.2:${port}/api/health 2>&1`], { timeoutMs: 60_000 });
-        expect(w.exitCode, `${t}: ${w.stdout}${w.stderr}`).toBe(0);
+      // -T is what crashed Debian's busybox wget (exit 139 for any address): each spelling works as
+      // the exec box and `instaclone exec` run it (argv through the agent, no shell)
+      for (const t of [['-T', '20'], ['-T20'], ['--timeout=20'], ['--timeout', '20']]) {
+        const w = await E.exec('a-1', ['wget', ...t, '-q', '-O-', `http://10.0.2.2:${port}/api/health`], { timeoutMs: 60_000 });
+        expect(w.exitCode, `${t.join(' ')}: ${w.stdout}${w.stderr}`).toBe(0);
         expect(w.stdout).toContain('{"status":"ok"}');
       }
+      // a login shell (the serial console) gets the same wget
+      const login = await E.exec('a-1', ['/bin/sh', '-l', '-c', `wget -T 20 -q -O- http://10.0.2.2:${port}/api/health`], { timeoutMs: 60_000 });
+      expect(login.exitCode, login.stdout + login.stderr).toBe(0);
       // and gives up on a server that accepts but never answers, with a sentence instead of a hang
-      const stuck = await E.exec('a-1', ['/bin/sh', '-c', `wget -T 2 -q -O- http://10.0.2.2:${silentPort}/ 2>&1`], { timeoutMs: 60_000 });
+      const stuck = await E.exec('a-1', ['wget', '-T', '2', '-q', '-O-', `http://10.0.2.2:${silentPort}/`], { timeoutMs: 60_000 });
       expect(stuck.exitCode, stuck.stdout + stuck.stderr).toBe(1);
       expect(stuck.stdout + stuck.stderr).toMatch(/timed out after 2 s/);
     } finally {
