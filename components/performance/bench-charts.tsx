@@ -237,7 +237,7 @@ export function BenchCharts({ data, file, mtime }: { data: unknown; file: string
       {groups.length === 0 && <p className="text-sm text-slate-400">The file has no summaries (median/p95) to chart.</p>}
       <details className="rounded border border-slate-800">
         <summary className="cursor-pointer px-3 py-1 text-xs text-slate-400">Raw results</summary>
-        <pre className="max-h-96 overflow-auto px-3 py-2 font-mono text-[11px] text-slate-300">{JSON.stringify(data, null, 2)}</pre>
+        <pre className="max-h-96 overflow-y-auto px-3 py-2 font-mono text-[11px] whitespace-pre-wrap text-slate-300 [overflow-wrap:anywhere]">{JSON.stringify(data, null, 2)}</pre>
       </details>
     </div>
   );

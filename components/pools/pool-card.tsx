@@ -88,7 +88,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
           {pool.error && <ErrorNote error={`Last refill failed: ${pool.error}`} />}
           <ul className="space-y-1" data-testid="pool-members">
             {pool.members.map((m) => (
-              <li key={m.vmId} className="flex items-center gap-2">
+              <li key={m.vmId} className="flex flex-wrap items-center gap-x-2 gap-y-1">
                 <Link href={`/vms/${m.name ?? m.vmId}`} className="text-sky-300 hover:underline">
                   {m.name ?? m.vmId}
                 </Link>
