@@ -1,8 +1,8 @@
 // Spawning QEMU processes and recognising them again (pidfile + /proc cmdline). QEMU is not
 // daemonized: -daemonize forks, which the seccomp sandbox's spawn=deny forbids. The engine spawns it
 // detached (its own process group and session: it outlives a console restart, then reparented to
-// init), waits for QMP's greeting (QEMU's main loop runs: what -daemonize waited for), and writes the
-// pidfile itself.
+// init), waits until QMP answers from QEMU's main loop (initialised: what -daemonize waited for), and
+// writes the pidfile itself.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -17,16 +17,28 @@ export interface Spawned {
 /** Longest a QEMU may take from exec to its QMP greeting (a loaded two-core host, many starting at once). */
 const START_TIMEOUT_MS = 120_000;
 
-/** Resolves at QMP's greeting on `sock` (QEMU's main loop runs); rejects while it is not there yet. */
+/**
+ * Resolves once QMP answers `qmp_capabilities` on `sock`: that answer comes from QEMU's main loop, so
+ * its initialisation (privilege drop included) is over. The greeting alone is not enough: QMP's I/O
+ * runs in its own thread and greets before -runas has taken effect. Rejects while not there yet.
+ */
 function greeting(sock: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const c = net.connect(sock);
+    let got = '';
+    let asked = false;
     const done = (e?: Error) => {
       c.destroy();
       if (e) reject(e);
       else resolve();
     };
-    c.once('data', () => done());
+    c.on('data', (d) => {
+      got += d;
+      if (!asked && got.includes('"QMP"')) {
+        asked = true;
+        c.write('{"execute":"qmp_capabilities"}\n');
+      } else if (asked && got.includes('"return"')) done();
+    });
     c.once('error', done);
     c.once('close', () => done(new Error('closed before its greeting')));
     c.setTimeout(START_TIMEOUT_MS, () => done(new Error('no greeting')));
@@ -46,7 +58,7 @@ function writePidfile(file: string, pid: number): void {
 }
 
 /**
- * Starts QEMU detached and resolves once it has finished initialising (its QMP monitor greets), with
+ * Starts QEMU detached and resolves once it has finished initialising (QMP answers), with
  * its pid (also written to the pidfile). `fds` are passed to QEMU as fds 3, 4, … (e.g. the checkpoint
  * file for `migrate-incoming fd:3`); no shell is involved. QEMU's stderr is read until then (for the
  * error of a failed start), then closed: QEMU ignores SIGPIPE, as it wrote to /dev/null when daemonized.
