@@ -126,7 +126,7 @@ describe.runIf(run)('an imported systemd-networkd disk (issue 14)', () => {
     expect(v.verified.sshHostKey).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
     await engine.exec(c.id, ['/bin/sh', '-c', 'echo kept > /root/mark; sync']);
     await engine.stop(c.id);
-    const s: any = await engine.start(c.id);
+    const s: any = await engine.startVm(c.id);
     expect(s.state).toBe('running');
     const out: any = await engine.exec(c.id, ['/bin/sh', '-c', 'cat /root/mark /proc/sys/kernel/hostname /etc/machine-id']);
     expect(String(out.stdout).trim().split('\n')).toEqual(['kept', c.name, c.identity.machineId]);
