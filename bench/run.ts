@@ -216,7 +216,7 @@ async function main() {
   const img = await findImage(HOME);
   const { detectAccel } = await import('../lib/engine/argv');
   const mf = await import('./lib/minifork');
-  const { FORK_CONCURRENCY } = await import('../lib/engine/fork');
+  const FORK_CONCURRENCY = (await import('../lib/engine/fork')).forkConcurrency();
   const accel = detectAccel();
   const MEM = 256;
   const machine = mf.machineFor(img, MEM);
@@ -383,7 +383,7 @@ async function main() {
     const { poolBench } = await import('./pools');
     const tpl = await E.prepare({ image: 'tiny', name: name('bench-pool'), memory: MEM });
     const r = await poolBench(E, tpl.id, options.poolSpares, options.poolClaims, log);
-    const { REFILL_CONCURRENCY } = await import('../lib/engine/pools');
+    const REFILL_CONCURRENCY = (await import('../lib/engine/pools')).refillConcurrency();
     const bound = `wall time on ${machineFacts.cores} cores at load ${os.loadavg()[0].toFixed(1)} (other VMs, the refill's forks — ${REFILL_CONCURRENCY} at most — and ${r.spares} idle spares); the claim path's own CPU cost is measured by bench/experiments/claim-path.ts`;
     metric('pool.claim.restMs', 'Pool claim at the REST API (HTTP + token + engine), one at a time', 'ms', r.seqClaimMs, { target: T('<=', 10, '≤ 10 ms (p50)'), boundBy: bound }, 2);
     metric('pool.burst.totalMs', `Burst of ${r.burst.count} concurrent claims against ${r.spares} ready spares`, 'ms', [r.burst.totalMs], { notes: [`sources: ${JSON.stringify(r.burst.sources)}`] });

@@ -29,11 +29,12 @@ environment: INSTACLONE_URL (default http://localhost:$PORT), INSTACLONE_TOKEN (
 class CliError extends Error {}
 
 function baseUrl(): string {
-  return (process.env.INSTACLONE_URL || `http://localhost:${process.env.PORT || 3000}`).replace(/\/+$/, '');
+  return config().cli.url;
 }
 
 function token(): string | undefined {
-  if (process.env.INSTACLONE_TOKEN) return process.env.INSTACLONE_TOKEN;
+  const given = config().cli.token;
+  if (given) return given;
   try {
     return fs.readFileSync(path.join(config().home, 'admin.token'), 'utf8').trim();
   } catch {

@@ -18,8 +18,10 @@ import { procCpuMs } from './metrics';
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { assertForwards, forwardedPorts, setForwards } from './forwards';
-import { assertTemplateFiles, childSpec, pool, templatePorts } from './templates';
+import { assertTemplateFiles, childSpec, templatePorts } from './templates';
+import { pool } from './bounded';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, type Vmm } from './vmm';
+import { config } from '../config';
 
 export interface ChildResult {
   id: string;
@@ -43,7 +45,8 @@ export interface ForkResult {
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
 /** Children launched at once: each QEMU start is CPU-bound under TCG; two cores. */
-export const FORK_CONCURRENCY = Number(process.env.INSTACLONE_FORK_CONCURRENCY) || 4;
+/** children set up at once (INSTACLONE_FORK_CONCURRENCY) */
+export const forkConcurrency = () => config().forkConcurrency;
 
 export function parseFork(input: unknown): ForkInput {
   const r = forkSchema.safeParse(input ?? {});
@@ -95,7 +98,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
     let done = 0;
     const details: NonNullable<ForkResult['details']> = [];
     const idents: VerifiedIdentity[] = [];
-    const perChild = await pool(p.count, FORK_CONCURRENCY, async (i) => {
+    const perChild = await pool(p.count, forkConcurrency(), async (i) => {
       const c0 = performance.now();
       const slot = taken[i];
       const name = names[i];

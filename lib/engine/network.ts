@@ -17,6 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { EngineError } from './errors';
+import { config } from '../config';
 
 const execFileP = promisify(execFile);
 
@@ -59,32 +60,13 @@ export interface NetConfig {
   portRange: [number, number];
 }
 
+/** The network settings (lib/config checks the variables' form; the pool's place is checked here). */
 export function netConfig(env: NodeJS.ProcessEnv = process.env): NetConfig {
-  const mode: NetMode = env.INSTACLONE_NET === 'bridge' ? 'bridge' : 'user';
-  if (env.INSTACLONE_NET && env.INSTACLONE_NET !== 'bridge' && env.INSTACLONE_NET !== 'user') {
-    throw new EngineError('invalid', `INSTACLONE_NET must be "user" or "bridge", not "${env.INSTACLONE_NET}".`);
-  }
-  let bridge: string | undefined;
-  if (mode === 'bridge') {
-    bridge = env.INSTACLONE_BRIDGE;
-    if (!bridge || !/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) {
-      throw new EngineError('invalid', 'INSTACLONE_NET=bridge needs INSTACLONE_BRIDGE set to the name of an existing Linux bridge (up to 15 characters).');
-    }
-  }
-  const pool = env.INSTACLONE_NET_POOL || (mode === 'bridge' ? '10.77.0.0/16' : '10.1.0.0/16');
+  const { mode, bridge, pool: given, portRange } = config(env).net;
+  const pool = given ?? (mode === 'bridge' ? '10.77.0.0/16' : '10.1.0.0/16');
   parseCidr(pool, 'INSTACLONE_NET_POOL');
   if (mode === 'user' && !cidrInside(pool, USER_NET.net)) {
     throw new EngineError('invalid', `INSTACLONE_NET_POOL ${pool} must lie inside ${USER_NET.net} (the user-mode network).`);
-  }
-  let portRange: [number, number] = [20000, 29999];
-  if (env.INSTACLONE_PORT_RANGE) {
-    const m = /^(\d+)-(\d+)$/.exec(env.INSTACLONE_PORT_RANGE);
-    const lo = m ? Number(m[1]) : NaN;
-    const hi = m ? Number(m[2]) : NaN;
-    if (!m || lo < 1024 || hi > 65535 || lo > hi) {
-      throw new EngineError('invalid', `INSTACLONE_PORT_RANGE must look like 20000-29999 (1024-65535), not "${env.INSTACLONE_PORT_RANGE}".`);
-    }
-    portRange = [lo, hi];
   }
   return { mode, bridge, pool, portRange };
 }
@@ -442,7 +424,7 @@ export function heldNetworks(): Map<string, { mac: string; ports: number[]; tap?
 
 /** `ip` arguments, inside INSTACLONE_NETNS when set (tests run bridged mode in their own namespace). */
 function ipArgs(args: string[]): string[] {
-  const ns = process.env.INSTACLONE_NETNS;
+  const ns = config().net.netns;
   return ns ? ['-n', ns, ...args] : args;
 }
 

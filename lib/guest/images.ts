@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { config } from '../config';
 
 export type ImageName = 'tiny' | 'debian';
 
@@ -66,7 +67,8 @@ export function imagesDir(home: string): string {
 /** Directory holding build-image.sh and the recipes. */
 export function guestDir(): string {
   const candidates: string[] = [];
-  if (process.env.INSTACLONE_GUEST_DIR) candidates.push(process.env.INSTACLONE_GUEST_DIR);
+  const given = config().guest.dir;
+  if (given) candidates.push(given);
   try {
     candidates.push(path.dirname(fileURLToPath(import.meta.url)));
   } catch {
@@ -109,7 +111,7 @@ export function recipeHash(name: ImageName): string {
   if (fs.existsSync(recipe)) {
     for (const f of listFilesRecursive(recipe)) add(`${name}/${f}`, fs.readFileSync(path.join(recipe, f)));
   }
-  add('env:INSTACLONE_KERNEL_PACKAGE', process.env.INSTACLONE_KERNEL_PACKAGE ?? '');
+  add('env:INSTACLONE_KERNEL_PACKAGE', config().guest.kernelPackage ?? '');
   return h.digest('hex');
 }
 
@@ -361,7 +363,7 @@ export function ensureImage(name: ImageName, home: string, opts: EnsureImageOpti
   const log = (l: string) => opts.onLog?.(l);
   const p = (async () => {
     const hash = recipeHash(name);
-    const cacheEnv = process.env.INSTACLONE_IMAGE_CACHE;
+    const cacheEnv = config().guest.imageCache;
     const cache = cacheEnv ? path.resolve(cacheEnv) : null;
     if (cache && cache !== dir) {
       const current = readManifestIn(path.join(dir, name), name);

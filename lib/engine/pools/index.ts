@@ -14,7 +14,7 @@ import { claimLatency } from './stats';
 import { clearClaim, dropMember, poolByRef, type PoolRow } from './store';
 import { takeSpareFast } from './take';
 
-export { REFILL_CONCURRENCY } from './keeper';
+export { refillConcurrency } from './keeper';
 
 function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, input: unknown): T {
   const r = schema.safeParse(input ?? {});
