@@ -1,4 +1,4 @@
-// The compatibility report of a guest (issue 14): what the parent's stock qemu-guest-agent and
+// The compatibility report of a guest: what the parent's stock qemu-guest-agent and
 // system offer, probed once at prepare, stored with the template (Template.compat) and returned
 // by the API. Each line says what it means for the children. The fork reads `network` from it to
 // know how a child takes its address.

@@ -1,5 +1,5 @@
 // Per-child identity: hostname, /etc/machine-id, MAC, IP, clock and a fresh RNG, applied through
-// the guest agent right after a fork and then read back from inside the guest (issue 5).
+// the guest agent right after a fork and then read back from inside the guest.
 //
 // Latency matters (this runs for every child of every fork, and a fresh child's TCG translation
 // cache is empty, so every guest process start is slow), so the whole customisation is ONE

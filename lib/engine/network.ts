@@ -1,4 +1,4 @@
-// Networking for parents and children (issue 5). Pure TypeScript, no React/Next.
+// Networking for parents and children. Pure TypeScript, no React/Next.
 //
 // user mode (default, unprivileged): every VM has its own QEMU slirp stack,
 //   -netdev user,id=net0,net=10.0.0.0/8,host=10.0.2.2,dns=10.0.2.3,hostfwd=tcp:127.0.0.1:HP-IP:GP…
