@@ -53,7 +53,7 @@ const VARS = {
   INSTACLONE_GUEST_DIR: [filePath, 'the folder holding build-image.sh'],
   INSTACLONE_KERNEL_PACKAGE: [z.string().regex(/^[a-z0-9][a-z0-9.+-]+$/), 'a Debian package name'],
   INSTACLONE_IMAGE_CACHE: [filePath, 'a folder path'],
-  INSTACLONE_DEBIAN_MIRROR: [z.url({ protocol: /^(https?|file)$/ }), 'a Debian mirror URL like http://deb.debian.org/debian'],
+  INSTACLONE_DEBIAN_MIRROR: [z.url({ protocol: /^(https?|file)$/ }), 'a Debian mirror URL (ending in /debian)'],
 } as const satisfies Record<string, readonly [z.ZodType<unknown, string>, string]>;
 
 type VarName = keyof typeof VARS;
