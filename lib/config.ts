@@ -57,6 +57,8 @@ const VARS = {
 } as const satisfies Record<string, readonly [z.ZodType<unknown, string>, string]>;
 
 type VarName = keyof typeof VARS;
+/** process.env, or any set of variables (tests, preflight of another environment) */
+type Env = Record<string, string | undefined>;
 type Parsed = { [K in VarName]?: z.output<(typeof VARS)[K][0]> };
 
 export interface Config {
@@ -93,7 +95,7 @@ export interface Config {
 const KEEP_EMPTY = new Set<VarName>(['INSTACLONE_QEMU_USER', 'INSTACLONE_QEMU_DATADIR']);
 
 /** The variables' raw values, with "" as unset (except KEEP_EMPTY). */
-function raw(env: NodeJS.ProcessEnv): Partial<Record<VarName, string>> {
+function raw(env: Env): Partial<Record<VarName, string>> {
   const out: Partial<Record<VarName, string>> = {};
   for (const k of Object.keys(VARS) as VarName[]) {
     const v = env[k];
@@ -103,7 +105,7 @@ function raw(env: NodeJS.ProcessEnv): Partial<Record<VarName, string>> {
 }
 
 /** Checks every set variable; the first bad one throws its sentence. */
-export function parseEnv(env: NodeJS.ProcessEnv = process.env): Parsed {
+export function parseEnv(env: Env = process.env): Parsed {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw(env)) as [VarName, string][]) {
     const [schema, words] = VARS[k];
@@ -162,7 +164,7 @@ function build(e: Parsed): Config {
 // is parsed again only when one of its values changed.
 let memo: { key: string; value: Config } | null = null;
 
-export function config(env: NodeJS.ProcessEnv = process.env): Config {
+export function config(env: Env = process.env): Config {
   const r = raw(env);
   const key = JSON.stringify(r);
   if (env === process.env && memo?.key === key) return memo.value;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const mirror = (env: Record<string, string>) =>
-  spawnSync('bash', ['-c', 'source lib/guest/debian-mirror.sh; debian_mirror || { echo "$DEBIAN_MIRROR_MISSING"; exit 3; }'], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH!, ...env } });
+  spawnSync('bash', ['-c', 'source lib/guest/debian-mirror.sh; debian_mirror || { echo "$DEBIAN_MIRROR_MISSING"; exit 3; }'], { cwd: root, encoding: 'utf8', env: { ...process.env, INSTACLONE_DEBIAN_MIRROR: '', ...env } });
 
 describe('debian mirror', () => {
   it('takes INSTACLONE_DEBIAN_MIRROR first', () => {
