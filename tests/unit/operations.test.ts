@@ -101,6 +101,19 @@ describe('operations', () => {
   });
 });
 
+describe('reset of many', () => {
+  it('answers per VM and runs as one operation; one failure stops none of the others', async () => {
+    const e = Engine.get();
+    const op = await e.startOperation('reset', 'alice', (ctx) => e.resetMany(['ghost-a', 'ghost-b'], ctx));
+    const r = await op.promise;
+    expect(r.results).toEqual([
+      { ref: 'ghost-a', ok: false, error: 'No VM named "ghost-a"; list VMs with `instaclone ls`.' },
+      { ref: 'ghost-b', ok: false, error: 'No VM named "ghost-b"; list VMs with `instaclone ls`.' },
+    ]);
+    expect(await e.operation(op.id)).toMatchObject({ kind: 'reset', state: 'succeeded', actor: 'alice', result: r });
+  });
+});
+
 describe('operations over REST', () => {
   let operator = '';
   const post = (url: string, headers: Record<string, string> = {}) =>
