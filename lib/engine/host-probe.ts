@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const MiB = 1024 * 1024;
+export const MiB = 1024 * 1024;
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
 
@@ -14,7 +14,6 @@ export interface DirFacts {
   /** tmpfs/ramfs: files here are RAM */
   inMemory: boolean;
 }
-
 
 /** The "Key:   N kB" fields of a /proc file, in KiB (absent keys read as undefined). */
 function kbFields(text: string): Record<string, number> {

@@ -24,13 +24,12 @@
 //
 // A cold boot (`start` of a stopped persistent child) costs its whole guest RAM (anonymous memory,
 // nothing shared) plus the QEMU overhead.
-import type { DirFacts } from '../host-probe';
+import { MiB, type DirFacts } from '../host-probe';
 import type { Limits } from '../limits';
 import { forkMessage, prepareMessage, startMessage } from './messages';
 
-export type { DirFacts } from '../host-probe';
+export { MiB, type DirFacts } from '../host-probe';
 
-export const MiB = 1024 * 1024;
 
 /** Private memory of one child when none of its siblings can be measured (TCG, tb-size=32, idle busybox guest: 25-41 MiB). */
 export const DEFAULT_CHILD_PRIVATE_MIB = 40;
@@ -45,7 +44,6 @@ export const TEMPLATE_HOME_MIB = 64;
 /** Lower bounds on measured costs, so one just-started child does not make the estimate absurdly small. */
 const MIN_MEASURED_PRIVATE_MIB = 8;
 const MIN_MEASURED_OVERLAY_MIB = 1;
-
 
 export interface HostFacts {
   memTotalMiB: number;
@@ -133,7 +131,6 @@ export interface Verdict {
   need: { memoryMiB: number; runMiB: number; homeMiB: number };
 }
 
-
 export function childCost(req: { persistent?: boolean }, facts: HostFacts, t?: TemplateUsage): ChildCost {
   const measured = !!t && t.measured > 0 && t.privateMiB !== null;
   const privateMiB = measured ? Math.max(t!.privateMiB!, MIN_MEASURED_PRIVATE_MIB) : DEFAULT_CHILD_PRIVATE_MIB;
@@ -209,7 +206,6 @@ export function evaluate(req: AdmissionRequest, facts: HostFacts, limits: Limits
   }
   return verdict;
 }
-
 
 function evaluateStart(
   req: { name: string; memoryMiB: number },
