@@ -34,8 +34,8 @@ idx=; [ -n "$ifc" ] && read -r idx < "/sys/class/net/$ifc/ifindex"
 if [ -n "$idx" ] && [ -r "/run/systemd/netif/links/$idx" ]; then
   while IFS= read -r l; do case "$l" in ADMIN_STATE=configured*|ADMIN_STATE=configuring*) echo manager=networkd;; esac; done < "/run/systemd/netif/links/$idx"
 fi
-[ -d /run/NetworkManager ] && [ -S /run/NetworkManager/private ] && echo nm=yes
-for p in /proc/[0-9]*/comm; do read -r c < "$p" 2>/dev/null; [ "$c" = dhclient ] && { echo dhclient=yes; break; }; done
+# running processes, by name (NetworkManager's internal DHCP client is no process of its own)
+for p in /proc/[0-9]*/comm; do read -r c < "$p" 2>/dev/null; case $c in dhclient) echo dhclient=yes;; NetworkManager) echo nm=yes;; esac; done
 for f in /etc/netplan/*.yaml; do [ -e "$f" ] && { echo netplan=yes; break; }; done
 `;
 

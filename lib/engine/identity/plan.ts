@@ -33,7 +33,7 @@ export interface VerifiedIdentity extends IdentityPlan {
   /** agent round trips used (requests sent) */
   agentCalls: number;
   /** where the time went, ms: guest-set-time (0 with the helper), and the identity exec + status polls */
-  phasesMs: { setTime: number; script: number };
+  phasesMs: { setTime: number; script: number; entropy?: number; lease?: number };
   /**
    * 'channel': one line to the resident `instaclone-identity --serve` on the identity port (no guest
    * process start); 'helper': /usr/sbin/instaclone-identity run through guest-exec (one process);
@@ -42,11 +42,16 @@ export interface VerifiedIdentity extends IdentityPlan {
   method?: 'channel' | 'helper' | 'script' | 'agent';
   /** 'agent' (stock qemu-guest-agent): the guest's ed25519 SSH host public key, base64 (when it has one) */
   sshHostKey?: string;
+  /** 'agent': how the clock was set: GNU date in the identity script ("now + offset"), or qemu-ga's guest-set-time */
+  clockMethod?: 'date' | 'guest-set-time';
   /** 'agent': the primary interface the identity was applied to */
   iface?: string;
   /** why the identity channel was not used although the VM has one (it failed or timed out) */
   channelFallback?: string;
-  /** helper only: where its time went in the guest, "step:µs since start,…" (reseed, clock, files, net, readback) */
+  /**
+   * where the time went in the guest: helper "step:µs since start,…" (reseed, clock, files, net, readback);
+   * stock agent "step:ms since the script began,…" (files, mac, lease started, ssh; /proc/uptime, 10 ms)
+   */
   guestSteps?: string;
 }
 
