@@ -14,7 +14,8 @@ import { reconcile, startPolling } from './supervisor';
 import { prepare, removeTemplate, templatePorts, type PrepareResult } from './templates';
 import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
 import { quit } from './vmm';
-import { spareReady, spareVmms, startSpares, stopSpares } from './spare';
+import { spareReady, spareVmms, sparesSettled, startSpares, stopSpares } from './spare';
+import { startTopUps, stopTopUps, topUpsSettled } from './topup';
 import { ensureReserve } from './reserve';
 import { ensureRunDir } from './run-dir';
 import { cleanPartialImports, importImage, listImported, removeImported, type ImportOptions } from './imported';
@@ -87,6 +88,7 @@ export class Engine {
         for (const l of await db().lease.findMany()) if (!ids.has(l.vmId)) await db().lease.delete({ where: { ip: l.ip } }).catch(() => undefined);
         this.poller = startPolling(this.core);
         startSpares(this.core);
+        startTopUps(this.core);
         await this.poolsSvc.start(); // after reconcile: members whose VM did not survive are replaced
         return r;
       })();
@@ -331,10 +333,17 @@ export class Engine {
     return spareReady(this.core, tpl.id, timeoutMs);
   }
 
+  /** Resolves when the engine's background work (slot top-ups, reset spares being made) is done: tests count QEMUs after it. */
+  async settled(): Promise<void> {
+    await topUpsSettled(this.core);
+    await sparesSettled(this.core);
+  }
+
   async shutdown(opts: { killAll?: boolean } = {}) {
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
     this.poolsSvc.stop();
+    await stopTopUps(this.core); // slots being launched become rows (adopted later) or are killed below
     await stopSpares(this.core); // never adopted after a restart: kill them whatever killAll says
     for (const [id, h] of this.core.vmms) {
       h.expectExit = true;

@@ -17,7 +17,7 @@ export interface Spawned {
 export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): Promise<Spawned> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(QEMU_BINARY, argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true });
+    const child = spawn(QEMU_BINARY, argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, env: qemuEnv() });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', (e) =>
@@ -41,6 +41,20 @@ export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): P
     });
   });
 }
+
+/**
+ * QEMU's environment: ours, with glibc's malloc arenas capped (INSTACLONE_QEMU_MALLOC_ARENAS,
+ * default below; 0 = glibc's own default of 8 per core). Each QEMU thread that mallocs can get an
+ * arena of its own, whose touched pages are private to that child.
+ */
+export function qemuEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const v = env.INSTACLONE_QEMU_MALLOC_ARENAS;
+  const n = v === undefined || v === '' ? DEFAULT_MALLOC_ARENAS : Number(v);
+  const out = { ...env };
+  if (Number.isInteger(n) && n > 0) out.MALLOC_ARENA_MAX = String(n);
+  return out;
+}
+export const DEFAULT_MALLOC_ARENAS = 0;
 
 export function readPidfile(file: string): number | null {
   try {

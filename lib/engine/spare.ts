@@ -197,3 +197,9 @@ export function startSpares(core: Core): void {
 export function spareVmms(core: Core): { templateId: string; pid: number; runDir: string }[] {
   return [...st(core).ready.values()].map((s) => ({ templateId: s.templateId, pid: s.vmm.pid, runDir: s.runDir }));
 }
+
+/** Resolves when no spare is being made. */
+export async function sparesSettled(core: Core): Promise<void> {
+  const s = st(core);
+  while (s.making.size) await Promise.all([...s.making.values()]);
+}

@@ -25,6 +25,7 @@ async function expectEngineError(p: Promise<unknown>, code: string, re: RegExp) 
 
 /** Every QEMU under the run dir belongs to a VM or slot row, and every run dir entry too. */
 async function expectNoLeftovers() {
+  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
   const vms = await db().vm.findMany();
   const slots = await db().slot.findMany();
   // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them

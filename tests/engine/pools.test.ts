@@ -40,6 +40,7 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 
 /** Every QEMU under the run dir belongs to a VM row, every VM run dir to a live VM, every member to a VM. */
 async function expectNoLeftovers() {
+  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
   const vms = await db().vm.findMany();
   // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them
   const spares = E.spares();

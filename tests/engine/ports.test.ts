@@ -109,6 +109,7 @@ describe('forwarded ports (real QEMU)', () => {
   });
 
   it('bad port lists are refused with one sentence, nothing launched', async () => {
+    await E.settled(); // the earlier forks' slot top-ups have landed
     const pids = qemuPids(env.run).length;
     await expect(E.fork('pt', { count: 1, ports: [0] })).rejects.toThrow(/guest port must be at least 1/i);
     await expect(E.fork('pt', { count: 1, ports: [80, 80] })).rejects.toThrow(/only once/);

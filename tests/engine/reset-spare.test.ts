@@ -19,6 +19,7 @@ type ResetOut = { state: string; fromSpare: boolean; timings: { totalMs: number;
 
 /** Every QEMU under the run dir is a VM's or a spare's, and so is every run dir entry. */
 async function expectNoLeftovers() {
+  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
   const vms = await db().vm.findMany();
   const spares = E.spares();
   expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
