@@ -16,7 +16,7 @@ import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { assertForwards, forwardedPorts, setForwards } from './forwards';
-import { adoptSerialLog, ensureSpare, killSpare, takeSpare } from './spare';
+import { adoptSerialLog, ensureSpare, killSpare, spareEligible, takeSpare } from './spare';
 import { assertTemplateFiles, bootTimeoutMs, childSpec, templatePorts } from './templates';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit, type Vmm } from './vmm';
 import { identifyChild } from './fork';
@@ -136,7 +136,7 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
     assertTemplateFiles(tpl);
     const t0 = performance.now();
     core.busy.add(v.id);
-    const spare = takeSpare(core, tpl.id);
+    const spare = spareEligible(tpl) ? takeSpare(core, tpl.id) : null;
     let runDir = v.runDir;
     try {
       await core.killVm(v.id, v.runDir, v.pid);
