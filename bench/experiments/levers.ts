@@ -58,6 +58,19 @@ try {
         res.ramPss.push((rm?.pss ?? 0) / 1024);
         res.otherPss.push((m.pss - (rm?.pss ?? 0)) / 1024);
       }
+      if (process.env.LEVERS_SMAPS) {
+        // what one idle child's PSS is made of, largest mappings first
+        const pid = ls.vms.find((x) => x.id === f.children[0].id)!.pid!;
+        const rows: { what: string; pss: number; size: number }[] = [];
+        let cur: { what: string; pss: number; size: number } | null = null;
+        for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+          const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+          if (m) rows.push((cur = { what: m[3] || '[anon]', pss: 0, size: (parseInt(m[2], 16) - parseInt(m[1], 16)) / 1024 }));
+          else if (cur && line.startsWith('Pss:')) cur.pss = Number(line.split(/\s+/)[1]);
+        }
+        rows.sort((a, b) => b.pss - a.pss);
+        for (const r of rows.slice(0, 15)) console.log(`  ${String(Math.round(r.pss)).padStart(7)} KiB PSS of ${String(Math.round(r.size)).padStart(8)} KiB  ${r.what}`);
+      }
       for (const d of f.details ?? []) if (d.cpuMs != null) res.cpu.push(d.cpuMs);
       res.perChild.push(...f.timings.perChildMs);
       console.log(`${v.name} round ${round}: fork of ${N} ${f.timings.totalMs} ms; PSS/child ${r1(median(res.pss.slice(-N)))} MiB (guest RAM ${r1(median(res.ramPss.slice(-N)))}, rest ${r1(median(res.otherPss.slice(-N)))}); CPU/child ${median((f.details ?? []).map((d) => d.cpuMs ?? NaN))} ms`);

@@ -7,6 +7,8 @@ import { qemuPids, setupEnv, teardownEnv } from './engine-env';
 
 const env = setupEnv('ports');
 type EngineMod = typeof import('../../lib/engine');
+// the cases count on the template's two prelaunched slots being used up (then a fresh VMM): no top-up
+process.env.INSTACLONE_SLOT_TOPUP = '0';
 let E: InstanceType<EngineMod['Engine']>;
 let forwardedPorts: typeof import('../../lib/engine/forwards').forwardedPorts;
 

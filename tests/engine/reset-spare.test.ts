@@ -1,4 +1,5 @@
-// Reset from the template's spare VMM (lib/engine/spare.ts), against real QEMU (TCG, tiny image):
+// Background work after forks and resets, against real QEMU (TCG, tiny image): a used prelaunched
+// slot is topped up (lib/engine/topup.ts); reset from the template's spare VMM (lib/engine/spare.ts):
 // the first reset makes the spare, the next one swaps it in (no QEMU start, no checkpoint load)
 // with the child's own name, MAC, IP, machine-id, ports and serial log; a dead spare falls back to
 // a fresh VMM; deleting the template kills its spare. At most 2 guests run at once.
@@ -17,16 +18,17 @@ let db: typeof import('../../lib/db').db;
 const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
 type ResetOut = { state: string; fromSpare: boolean; timings: { totalMs: number; spawnMs: number; loadMs: number } };
 
-/** Every QEMU under the run dir is a VM's or a spare's, and so is every run dir entry. */
+/** Every QEMU under the run dir is a VM's, a slot's or a spare's, and so is every run dir entry. */
 async function expectNoLeftovers() {
   await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
   const vms = await db().vm.findMany();
   const spares = E.spares();
-  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
-  const owned = new Set([...vms.filter((v) => v.state === 'running').map((v) => path.basename(v.runDir)), ...spares.map((s) => path.basename(s.runDir))]);
+  const slots = await db().slot.findMany();
+  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...slots.map((s) => s.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
+  const owned = new Set([...vms.filter((v) => v.state === 'running').map((v) => path.basename(v.runDir)), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
   expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
   const homes = fs.existsSync(`${env.home}/vms`) ? fs.readdirSync(`${env.home}/vms`) : [];
-  const ids = new Set([...vms.map((v) => v.id), ...spares.map((s) => path.basename(s.runDir))]);
+  const ids = new Set([...vms.map((v) => v.id), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
   expect(homes.filter((h) => !ids.has(h))).toEqual([]);
 }
 
@@ -56,9 +58,16 @@ describe('reset from a spare VMM (real QEMU)', () => {
   let child: { id: string; name: string; identity: { mac: string; ip: string; machineId: string; vmgenid: string } };
 
   it('a first reset makes the template its spare; the next reset swaps the spare in', async () => {
-    await E.prepare({ name: 'sp' }); // the tiny image serves port 80 itself
+    await E.prepare({ name: 'sp', slots: 1, prelaunch: true }); // the tiny image serves port 80 itself
+    const slot0 = (await db().slot.findMany())[0];
     const f = await E.fork('sp', { count: 1 });
+    expect(f.details?.[0].source).toBe('prelaunched');
     child = f.children[0];
+    // the used slot is replaced in the background by a new prelaunched one (topup.ts)
+    await E.settled();
+    const slots = await db().slot.findMany();
+    expect(slots.map((s) => [s.prelaunched, s.id === slot0.id])).toEqual([[true, false]]);
+    await expectNoLeftovers();
     const first = (await E.reset(child.name)) as ResetOut;
     expect(first.fromSpare).toBe(false);
     expect(first.timings.spawnMs).toBeGreaterThan(0);
