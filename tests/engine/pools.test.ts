@@ -217,7 +217,11 @@ describe('pools (real QEMU)', () => {
     };
     E.events.on('event', onEvent);
     try {
-      expect(await P.remove('web')).toMatchObject({ removed: true, children: 4 });
+      const r = await P.remove('web');
+      expect(r).toMatchObject({ removed: true });
+      // the 3 spares and the child the last case released (reset into a 4th spare), unless the keeper
+      // has already trimmed that one (the pool keeps 3 spares): which depends on timing
+      expect([3, 4]).toContain(r.children);
     } finally {
       E.events.off('event', onEvent);
     }
