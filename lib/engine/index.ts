@@ -318,10 +318,6 @@ export class Engine {
     return qemuPidsUnder(config().run);
   }
 
-  /**
-   * Stops supervising. QEMU processes keep running (they are daemonized) and are re-adopted by
-   * the next start(); with `{ killAll: true }` every VM and slot QEMU is stopped too (tests).
-   */
   /** The reset spares (spare.ts) running now: QEMUs that belong to no VM row (diagnostics, tests, bench). */
   spares(): { templateId: string; pid: number; runDir: string }[] {
     return spareVmms(this.core);
@@ -339,6 +335,11 @@ export class Engine {
     await sparesSettled(this.core);
   }
 
+  /**
+   * Stops supervising. QEMU processes keep running (they are daemonized) and are re-adopted by
+   * the next start(); with `{ killAll: true }` every VM and slot QEMU is stopped too (tests).
+   * Reset spares are killed either way.
+   */
   async shutdown(opts: { killAll?: boolean } = {}) {
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
