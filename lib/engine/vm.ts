@@ -138,8 +138,12 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
     core.busy.add(v.id);
     const spare = spareEligible(tpl) ? takeSpare(core, tpl.id) : null;
     let runDir = v.runDir;
+    // killVm drops the old QEMU's handle at once; with a spare, the old QEMU exits while the spare
+    // resumes and answers (its host ports are forwarded to the spare once it is gone)
+    const oldGone = core.killVm(v.id, v.runDir, v.pid);
+    oldGone.catch(() => undefined);
     try {
-      await core.killVm(v.id, v.runDir, v.pid);
+      if (!spare) await oldGone;
       await core.setVm(v.id, { state: 'starting', pid: null });
       const net = await allocateNetwork(v.id, keepPorts(v, tpl));
       let vmm: Vmm;
@@ -148,6 +152,9 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
       let spawnMs = 0;
       let loadMs = 0;
       let ports: Record<number, number>;
+      let ident: Awaited<ReturnType<typeof identifyChild>>['ident'];
+      const plan = (id: string) => ({ hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid: id });
+      const identOpts = { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway };
       if (spare) {
         // the spare's run dir, overlay and uid become the child's; its serial log follows the old one
         ({ vmm, runDir, overlay, vmgenid } = spare);
@@ -155,8 +162,13 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
         watch(core, vmm); // from here on killVm(v.id) finds and kills it
         adoptSerialLog(spare, v.id);
         await core.setVm(v.id, { pid: vmm.pid, runDir, diskPath: overlay });
+        const sv = vmm;
+        const identP = identifyChild(sv, tpl, plan(vmgenid), identOpts, () => sv.qmp.execute('cont'));
+        identP.catch(() => undefined); // awaited below, after the forwards
+        await oldGone;
         ports = await setForwards(vmm.qmp, net.ip, {}, net.hostPorts);
         assertForwards(v.name, net.hostPorts, ports);
+        ({ ident } = await identP);
       } else {
         runDir = paths.vmRunDir(v.id);
         mkdirPrivate(runDir);
@@ -164,22 +176,24 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
         await createOverlay(overlay, tpl.diskPath);
         vmgenid = randomUUID();
         const l = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
-        vmm = l.vmm;
+        const fv = l.vmm;
+        vmm = fv;
         spawnMs = l.spawnMs;
         watch(core, vmm);
         ports = await recordedForwards(vmm, v.name, net.hostPorts);
         await core.setVm(v.id, { pid: vmm.pid, runDir, diskPath: overlay });
         await openAgentEarly(vmm);
         loadMs = await loadCheckpoint(vmm, { cont: false });
+        ({ ident } = await identifyChild(fv, tpl, plan(vmgenid), identOpts, () => fv.qmp.execute('cont')));
       }
       await core.setVm(v.id, { ports: JSON.stringify(ports) });
-      const { ident } = await identifyChild(vmm, tpl, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway }, () => vmm.qmp.execute('cont'));
       const out = await core.setVm(v.id, { state: 'running', pid: vmm.pid, vmgenid, identity: JSON.stringify(ident), startedAt: new Date(), error: null });
       const totalMs = performance.now() - t0;
       await core.event(ctx.actor, 'reset', v, 'ok', spare ? 'from the template\'s spare VMM' : undefined, totalMs);
       return { ...vmView(out), fromSpare: !!spare, timings: { totalMs: r1(totalMs), spawnMs: r1(spawnMs), loadMs: r1(loadMs) } };
     } catch (e) {
       await core.event(ctx.actor, 'reset', v, 'error', (e as Error).message);
+      await oldGone.catch(() => undefined);
       await core.killVm(v.id, runDir, null);
       if (spare && runDir !== spare.runDir) await killSpare(spare); // taken but not swapped in yet
       await releaseNetwork(v.id).catch(() => undefined);
