@@ -14,6 +14,8 @@ import { reconcile, startPolling } from './supervisor';
 import { prepare, removeTemplate, templatePorts, type PrepareResult } from './templates';
 import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
 import { quit } from './vmm';
+import { spareReady, spareVmms, sparesSettled, startSpares, stopSpares } from './spare';
+import { startTopUps, stopTopUps, topUpsSettled } from './topup';
 import { ensureReserve } from './reserve';
 import { ensureRunDir } from './run-dir';
 import { cleanPartialImports, importImage, listImported, removeImported, type ImportOptions } from './imported';
@@ -92,6 +94,8 @@ export class Engine {
         const ids = new Set([...(await db().vm.findMany({ select: { id: true } })).map((v) => v.id), ...(await db().slot.findMany({ select: { id: true } })).map((s) => s.id)]);
         for (const l of await db().lease.findMany()) if (!ids.has(l.vmId)) await db().lease.delete({ where: { ip: l.ip } }).catch(() => undefined);
         this.poller = startPolling(this.core);
+        startSpares(this.core);
+        startTopUps(this.core);
         await this.poolsSvc.start(); // after reconcile: members whose VM did not survive are replaced
         return { ...r, interrupted };
       })();
@@ -346,14 +350,34 @@ export class Engine {
     return qemuPidsUnder(config().run);
   }
 
+  /** The reset spares (spare.ts) running now: QEMUs that belong to no VM row (diagnostics, tests, bench). */
+  spares(): { templateId: string; pid: number; runDir: string }[] {
+    return spareVmms(this.core);
+  }
+
+  /** Waits until the template's reset spare is ready; false when it has none coming (bench, tests). */
+  async spareReady(templateRef: string, timeoutMs = 60_000): Promise<boolean> {
+    const tpl = await this.core.templateByRef(templateRef);
+    return spareReady(this.core, tpl.id, timeoutMs);
+  }
+
+  /** Resolves when the engine's background work (slot top-ups, reset spares being made) is done: tests count QEMUs after it. */
+  async settled(): Promise<void> {
+    await topUpsSettled(this.core);
+    await sparesSettled(this.core);
+  }
+
   /**
    * Stops supervising. QEMU processes keep running (they are daemonized) and are re-adopted by
    * the next start(); with `{ killAll: true }` every VM and slot QEMU is stopped too (tests).
+   * Reset spares are killed either way.
    */
   async shutdown(opts: { killAll?: boolean } = {}) {
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
     this.poolsSvc.stop();
+    await stopTopUps(this.core); // slots being launched become rows (adopted later) or are killed below
+    await stopSpares(this.core); // never adopted after a restart: kill them whatever killAll says
     for (const [id, h] of this.core.vmms) {
       h.expectExit = true;
       if (opts.killAll) await quit(h, 1000).catch(() => undefined);
