@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { QEMU_BINARY } from '../../lib/engine/argv';
+import { qemuBinaryPath } from '../../lib/engine/qemu-version';
 import { spawnQemu } from '../../lib/engine/process';
 import { QmpClient } from '../../lib/engine/qmp';
 
@@ -24,7 +24,7 @@ const argv = (dir: string, sandbox: string) => [
 /** The engine's start before #12: -daemonize, wait for the foreground process, read the pidfile. */
 function daemonized(dir: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const c = spawn(QEMU_BINARY, [...argv(dir, 'on,obsolete=deny,resourcecontrol=deny'), '-daemonize', '-pidfile', `${dir}/qemu.pid`], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const c = spawn(qemuBinaryPath(), [...argv(dir, 'on,obsolete=deny,resourcecontrol=deny'), '-daemonize', '-pidfile', `${dir}/qemu.pid`], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     c.on('close', (code) => (code === 0 ? resolve(Number(fs.readFileSync(`${dir}/qemu.pid`, 'utf8'))) : reject(new Error(`exit ${code}`))));
   });
 }

@@ -4,10 +4,12 @@
 // init), waits until QMP answers from QEMU's main loop (initialised: what -daemonize waited for), and
 // writes the pidfile itself.
 import { spawn } from 'node:child_process';
+import { config } from '../config';
 import fs from 'node:fs';
 import net from 'node:net';
 import { EngineError } from './errors';
-import { QEMU_BINARY, sockets } from './argv';
+import { sockets } from './argv';
+import { qemuBinaryPath } from './qemu-version';
 
 export interface Spawned {
   pid: number;
@@ -67,7 +69,7 @@ export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): P
   const t0 = performance.now();
   const sk = sockets(runDir);
   return new Promise((resolve, reject) => {
-    const child = spawn(QEMU_BINARY, argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, cwd: '/' });
+    const child = spawn(qemuBinaryPath(), argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, cwd: '/', env: qemuEnv() });
     let stderr = '';
     let settled = false;
     child.stderr!.on('data', (d) => {
@@ -82,7 +84,7 @@ export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): P
     const deadline = setTimeout(() => fail(new EngineError('qemu', `QEMU did not finish starting within ${START_TIMEOUT_MS / 1000} s; the host may be overloaded: try again.`)), START_TIMEOUT_MS);
     child.on('error', (e) => {
       clearTimeout(deadline);
-      fail(new EngineError('qemu', `Could not start ${QEMU_BINARY} (${e.message}); install qemu-system-x86 or set INSTACLONE_QEMU.`));
+      fail(new EngineError('qemu', `Could not start ${qemuBinaryPath()} (${e.message}); install qemu-system-x86 or set INSTACLONE_QEMU.`));
     });
     child.on('exit', (code, signal) => {
       clearTimeout(deadline);
@@ -121,6 +123,18 @@ export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): P
     };
     void poll();
   });
+}
+
+/**
+ * QEMU's environment: ours, with glibc's malloc arenas capped (INSTACLONE_QEMU_MALLOC_ARENAS,
+ * default below; 0 = glibc's own default of 8 per core). Each QEMU thread that mallocs can get an
+ * arena of its own, whose touched pages are private to that child.
+ */
+export function qemuEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const n = config(env).qemuMallocArenas;
+  const out = { ...env };
+  if (n > 0) out.MALLOC_ARENA_MAX = String(n);
+  return out;
 }
 
 export function readPidfile(file: string): number | null {
@@ -176,7 +190,7 @@ export function qemuPidsUnder(dir: string): number[] {
     if (!/^\d+$/.test(e)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (cmd.startsWith(QEMU_BINARY) || cmd.includes('qemu-system')) {
+      if (cmd.startsWith(qemuBinaryPath()) || cmd.includes('qemu-system')) {
         if (cmd.includes(dir + '/') && pidAlive(Number(e))) out.push(Number(e));
       }
     } catch {

@@ -15,7 +15,8 @@ import { parseCompat } from './compat';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
-import { assertForwards, forwardedPorts } from './forwards';
+import { assertForwards, forwardedPorts, setForwards } from './forwards';
+import { adoptSerialLog, ensureSpare, killSpare, spareEligible, takeSpare } from './spare';
 import { assertTemplateFiles, bootTimeoutMs, childSpec, templatePorts } from './templates';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit, type Vmm } from './vmm';
 import { identifyChild } from './fork';
@@ -119,8 +120,11 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
 }
 
 /**
- * Puts a non-persistent child back to the template's exact state: kill its QEMU, fresh overlay,
- * a new VMM loads the checkpoint (no reboot); same name, MAC, IP and machine-id, new vmgenid.
+ * Puts a non-persistent child back to the template's exact state: kill its QEMU, a VMM with the
+ * checkpoint loaded takes its place (no reboot); same name, MAC, IP and machine-id, new vmgenid.
+ * That VMM is the template's spare when one is ready (spare.ts: launched and loaded beforehand, so
+ * the reset only sets forwards and identity), else a fresh one; either way a new spare is made in
+ * the background for the next reset.
  */
 export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
@@ -132,32 +136,72 @@ export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
     assertTemplateFiles(tpl);
     const t0 = performance.now();
     core.busy.add(v.id);
+    const spare = spareEligible(tpl) ? takeSpare(core, tpl.id) : null;
+    let runDir = v.runDir;
+    // killVm drops the old QEMU's handle at once; with a spare, the old QEMU exits while the spare
+    // resumes and answers (its host ports are forwarded to the spare once it is gone)
+    const oldGone = core.killVm(v.id, v.runDir, v.pid);
+    oldGone.catch(() => undefined);
     try {
-      await core.killVm(v.id, v.runDir, v.pid);
+      if (!spare) await oldGone;
       await core.setVm(v.id, { state: 'starting', pid: null });
-      mkdirPrivate(v.runDir);
-      const overlay = paths.overlay(v.id, false);
-      await createOverlay(overlay, tpl.diskPath);
       const net = await allocateNetwork(v.id, keepPorts(v, tpl));
-      const vmgenid = randomUUID();
-      const { vmm, spawnMs } = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
-      watch(core, vmm);
-      await core.setVm(v.id, { pid: vmm.pid, ports: JSON.stringify(await recordedForwards(vmm, v.name, net.hostPorts)) });
-      await openAgentEarly(vmm);
-      const loadMs = await loadCheckpoint(vmm, { cont: false });
-      const { ident } = await identifyChild(vmm, tpl, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway }, () => vmm.qmp.execute('cont'));
-      const out = await core.setVm(v.id, { state: 'running', pid: vmm.pid, diskPath: overlay, vmgenid, identity: JSON.stringify(ident), startedAt: new Date(), error: null });
+      let vmm: Vmm;
+      let overlay: string;
+      let vmgenid: string;
+      let spawnMs = 0;
+      let loadMs = 0;
+      let ports: Record<number, number>;
+      let ident: Awaited<ReturnType<typeof identifyChild>>['ident'];
+      const plan = (id: string) => ({ hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid: id });
+      const identOpts = { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway };
+      if (spare) {
+        // the spare's run dir, overlay and uid become the child's; its serial log follows the old one
+        ({ vmm, runDir, overlay, vmgenid } = spare);
+        vmm.id = v.id;
+        watch(core, vmm); // from here on killVm(v.id) finds and kills it
+        adoptSerialLog(spare, v.id);
+        await core.setVm(v.id, { pid: vmm.pid, runDir, diskPath: overlay });
+        const sv = vmm;
+        const identP = identifyChild(sv, tpl, plan(vmgenid), identOpts, () => sv.qmp.execute('cont'));
+        identP.catch(() => undefined); // awaited below, after the forwards
+        await oldGone;
+        ports = await setForwards(vmm.qmp, net.ip, {}, net.hostPorts);
+        assertForwards(v.name, net.hostPorts, ports);
+        ({ ident } = await identP);
+      } else {
+        runDir = paths.vmRunDir(v.id);
+        mkdirPrivate(runDir);
+        overlay = paths.overlay(v.id, false);
+        await createOverlay(overlay, tpl.diskPath);
+        vmgenid = randomUUID();
+        const l = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
+        const fv = l.vmm;
+        vmm = fv;
+        spawnMs = l.spawnMs;
+        watch(core, vmm);
+        ports = await recordedForwards(vmm, v.name, net.hostPorts);
+        await core.setVm(v.id, { pid: vmm.pid, runDir, diskPath: overlay });
+        await openAgentEarly(vmm);
+        loadMs = await loadCheckpoint(vmm, { cont: false });
+        ({ ident } = await identifyChild(fv, tpl, plan(vmgenid), identOpts, () => fv.qmp.execute('cont')));
+      }
+      await core.setVm(v.id, { ports: JSON.stringify(ports) });
+      const out = await core.setVm(v.id, { state: 'running', pid: vmm.pid, vmgenid, identity: JSON.stringify(ident), startedAt: new Date(), error: null });
       const totalMs = performance.now() - t0;
-      await core.event(ctx.actor, 'reset', v, 'ok', undefined, totalMs);
-      return { ...vmView(out), timings: { totalMs: r1(totalMs), spawnMs: r1(spawnMs), loadMs: r1(loadMs) } };
+      await core.event(ctx.actor, 'reset', v, 'ok', spare ? 'from the template\'s spare VMM' : undefined, totalMs);
+      return { ...vmView(out), fromSpare: !!spare, timings: { totalMs: r1(totalMs), spawnMs: r1(spawnMs), loadMs: r1(loadMs) } };
     } catch (e) {
       await core.event(ctx.actor, 'reset', v, 'error', (e as Error).message);
-      await core.killVm(v.id, v.runDir, null);
+      await oldGone.catch(() => undefined);
+      await core.killVm(v.id, runDir, null);
+      if (spare && runDir !== spare.runDir) await killSpare(spare); // taken but not swapped in yet
       await releaseNetwork(v.id).catch(() => undefined);
       await core.setVm(v.id, { state: 'failed', pid: null, error: (e as Error).message });
       throw e;
     } finally {
       core.busy.delete(v.id);
+      ensureSpare(core, tpl);
     }
   });
 }

@@ -1,6 +1,7 @@
 // Pools against real QEMU (TCG, tiny image): spares kept ready, claim, release (reset / delete),
 // a crashed spare replaced, a console restart, push, TTL, claim --wait, and every refusal. At most
 // 4 guests run at once.
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
 
@@ -39,9 +40,13 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 
 /** Every QEMU under the run dir belongs to a VM row, every VM run dir to a live VM, every member to a VM. */
 async function expectNoLeftovers() {
+  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
   const vms = await db().vm.findMany();
-  expect(qemuPids(env.run).sort()).toEqual(vms.map((v) => v.pid).filter(Boolean).sort());
-  const live = new Set(vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => v.id));
+  // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them
+  const spares = E.spares();
+  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
+  // a VM reset from a spare keeps the spare's run dir (named after the spare, not the VM)
+  const live = new Set([...vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => path.basename(v.runDir)), ...spares.map((s) => path.basename(s.runDir))]);
   expect(runEntries(env).filter((e) => !live.has(e))).toEqual([]);
   const ids = new Set(vms.map((v) => v.id));
   expect((await db().poolMember.findMany()).filter((m) => !ids.has(m.vmId))).toEqual([]);
@@ -149,7 +154,8 @@ describe('pools (real QEMU)', () => {
     const c = await P.claim('web', { label: 'kept' }, { actor: 'bob' });
     await until('refill', async () => (await P.get('web')).refilling === 0);
     const before = await P.get('web');
-    const pidsBefore = qemuPids(env.run).sort();
+    const sparePids = new Set(E.spares().map((s) => s.pid)); // a reset spare is not adopted: shutdown kills it
+    const pidsBefore = qemuPids(env.run).filter((p) => !sparePids.has(p)).sort();
     await E.shutdown(); // QEMUs keep running (detached); a new engine adopts them
     const { Engine } = await import('../../lib/engine');
     E = Engine.get();
@@ -172,17 +178,19 @@ describe('pools (real QEMU)', () => {
     const base = await E.get('base');
     const base2 = await E.get('base2');
     const t0 = performance.now();
-    const pushed = await P.push('web', { template: 'base2' });
-    expect(pushed.templateId).toBe(base2.id);
-    const v = await until(
-      'roll',
-      async () => {
-        const x = await P.get('web');
-        return x.ready === 3 && x.refilling === 0 && x;
-      },
-      120_000,
-    );
+    // as an operation (REST ?wait=0): its id at once, progress on the event stream, done when the spares rolled
+    const events: { id: string; state?: string; step?: string }[] = [];
+    const onEvent = (e: { type: string; id: string; state?: string; step?: string }) => e.type === 'task' && events.push(e);
+    E.events.on('event', onEvent);
+    const op = await E.startOperation('pool-push', 'tester', (ctx) => P.pushAndRoll('web', { template: 'base2' }, ctx, 120_000), { name: 'web' });
+    const v = await op.promise;
+    E.events.off('event', onEvent);
     figures.pushSparesMs = Math.round(performance.now() - t0);
+    expect(v).toMatchObject({ templateId: base2.id, ready: 3, refilling: 0, claimedOnOldTemplate: 1 });
+    expect(await E.operation(op.id)).toMatchObject({ kind: 'pool-push', state: 'succeeded', progress: 1, result: { templateId: base2.id, claimedOnOldTemplate: 1 } });
+    const mine = events.filter((e) => e.id === op.id);
+    expect(mine.some((e) => e.step === 'roll')).toBe(true);
+    expect(mine.at(-1)?.state).toBe('succeeded');
     expect(v.members.filter((m) => m.state === 'spare').every((m) => m.templateId === base2.id)).toBe(true);
     expect(v.push).toEqual({ templateId: base2.id, done: 3, total: 4 });
     expect(v.members.find((m) => m.vmId === claimed.vmId)).toMatchObject({ state: 'claimed', templateId: base.id });
@@ -211,7 +219,11 @@ describe('pools (real QEMU)', () => {
     };
     E.events.on('event', onEvent);
     try {
-      expect(await P.remove('web')).toMatchObject({ removed: true, children: 4 });
+      const r = await P.remove('web');
+      expect(r).toMatchObject({ removed: true });
+      // the 3 spares and the child the last case released (reset into a 4th spare), unless the keeper
+      // has already trimmed that one (the pool keeps 3 spares): which depends on timing
+      expect([3, 4]).toContain(r.children);
     } finally {
       E.events.off('event', onEvent);
     }

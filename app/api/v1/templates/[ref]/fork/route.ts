@@ -1,5 +1,6 @@
 import { engine } from '@/lib/api/engine';
 import { readJson, route } from '@/lib/api/handler';
+import { operationResponse } from '@/lib/api/operation';
 import { liveForkSchema } from '@/lib/validations';
 
 export const dynamic = 'force-dynamic';
@@ -7,5 +8,5 @@ export const dynamic = 'force-dynamic';
 export const POST = route('operator', async ({ req, params, principal }) => {
   // a running VM's name here is a live fork (DESIGN.md `fork VM …`): the wider schema keeps `quiesce`
   const input = liveForkSchema.parse(await readJson(req));
-  return engine().fork(params.ref, input, { actor: principal.name });
+  return operationResponse(req, await engine().startOperation('fork', principal.name, (ctx) => engine().fork(params.ref, input, ctx), { name: params.ref }));
 });

@@ -7,5 +7,7 @@ export const dynamic = 'force-dynamic';
 // stop | start | reset
 export const POST = route('operator', async ({ params, principal }) => {
   const action = vmActionSchema.parse(params.action);
-  return engine()[action](params.ref, { actor: principal.name });
+  const ctx = { actor: principal.name };
+  if (action === 'start') return engine().startVm(params.ref, ctx);
+  return engine()[action](params.ref, ctx);
 });
