@@ -39,6 +39,14 @@ function redactResult(result: string | null): string | null {
   }
 }
 
+/** A parsed result (operations, live task events): its warm-up records without commands or output. */
+const redactResultObject = (r: unknown) => (r && typeof r === 'object' && 'warmup' in r ? { ...r, warmup: redactWarmups((r as { warmup: unknown }).warmup) } : r);
+
+/** GET /api/v1/tasks/ID (operations): the log, error and parsed result. */
+export function redactOperation<T extends { log: string; result: unknown; error: string | null }>(op: T): T {
+  return { ...op, log: redactLog(op.log), result: redactResultObject(op.result), error: redactText(op.error) };
+}
+
 export function redactTask<T extends { log: string; result: string | null; error: string | null }>(t: T): T {
   return { ...t, log: redactLog(t.log), result: redactResult(t.result), error: redactText(t.error) };
 }
@@ -67,5 +75,6 @@ export function redactEngineEvent<T extends { type: string; message?: unknown; e
   if (typeof out.message === 'string') out.message = redactText(out.message);
   if (typeof out.error === 'string') out.error = redactText(out.error);
   if ('lastSerial' in out) out.lastSerial = HIDDEN;
+  if ('result' in out) out.result = redactResultObject(out.result);
   return out as T;
 }
