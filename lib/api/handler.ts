@@ -106,6 +106,12 @@ export async function readJson(req: Request, limit = BODY_LIMIT): Promise<unknow
   }
 }
 
+/** The JSON body as an object (a service adds the route's `ref` to it): anything else reads as {}. */
+export async function readObject(req: Request, limit = BODY_LIMIT): Promise<Record<string, unknown>> {
+  const v = await readJson(req, limit);
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
 export function route(role: Role, fn: (ctx: Ctx) => Promise<unknown>) {
   return async (req: Request, rc?: RouteCtx): Promise<Response> => {
     try {
@@ -119,3 +125,15 @@ export function route(role: Role, fn: (ctx: Ctx) => Promise<unknown>) {
     }
   };
 }
+
+/**
+ * A route that is only a door to a service: authenticate with the service's role, build its raw input
+ * from the request (body fields plus the path's ref), call it, answer its result as JSON.
+ */
+export function serve(svc: { role: Role; (actor: Principal, raw?: unknown): Promise<unknown> }, input: (ctx: Ctx) => unknown = () => ({})) {
+  return route(svc.role, async (ctx) => svc(ctx.principal, await input(ctx)));
+}
+
+/** The body's fields and the path's `ref` (the route's [ref] or [name] segment). */
+export const bodyAndRef = async ({ req, params }: Ctx) => ({ ...(await readObject(req)), ref: params.ref ?? params.name ?? params.id });
+export const refOnly = ({ params }: Ctx) => ({ ref: params.ref ?? params.name ?? params.id });

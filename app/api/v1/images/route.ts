@@ -5,22 +5,19 @@
 import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { engine } from '@/lib/api/engine';
-import { readJson, route } from '@/lib/api/handler';
+import { readObject, route, serve } from '@/lib/api/handler';
 import { EngineError } from '@/lib/engine/errors';
 import { importRoom, parseImport, uploadTempPath } from '@/lib/engine/imported';
+import { importImage, importUploaded, listImages } from '@/lib/services/images';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async () => engine().images());
+export const GET = serve(listImages);
 
 const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
 
-export const POST = route('operator', async ({ req, principal }) => {
-  const ctx = { actor: principal.name, signal: req.signal };
-  if ((req.headers.get('content-type') ?? '').startsWith('application/json')) {
-    return engine().importImage(await readJson(req), ctx);
-  }
+export const POST = route(importImage.role, async ({ req, principal }) => {
+  if ((req.headers.get('content-type') ?? '').startsWith('application/json')) return importImage(principal, await readObject(req));
   // an upload: check the parameters first, so a wrong name costs no transfer
   const q = new URL(req.url).searchParams;
   const input = { name: q.get('name') ?? undefined, format: q.get('format') ?? undefined, firmware: q.get('firmware') ?? undefined };
@@ -51,7 +48,7 @@ export const POST = route('operator', async ({ req, principal }) => {
     if (Number.isFinite(declared) && seen !== declared) {
       throw new EngineError('invalid', `The upload was cut off after ${seen} of ${declared} bytes; nothing was kept, upload again.`);
     }
-    return await engine().importImage({ ...input, disk: tmp }, { ...ctx, uploaded: true });
+    return await importUploaded(principal, { ...input, disk: tmp }, req.signal);
   } finally {
     fs.rmSync(tmp, { force: true });
   }

@@ -1,13 +1,10 @@
-import { engine } from '@/lib/api/engine';
-import { readJson, route } from '@/lib/api/handler';
-import { prepareSchema } from '@/lib/validations';
+import { readObject, serve } from '@/lib/api/handler';
+import { listTemplates } from '@/lib/services/reads';
+import { prepareTemplate } from '@/lib/services/templates';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async () => ({ templates: (await engine().list()).templates }));
+export const GET = serve(listTemplates);
 
 // Prepare: boot, warm, (quiesce,) freeze, register slots. Answers when the template is frozen.
-export const POST = route('operator', async ({ req, principal }) => {
-  const input = prepareSchema.parse(await readJson(req));
-  return engine().prepare(input, { actor: principal.name });
-});
+export const POST = serve(prepareTemplate, ({ req }) => readObject(req));

@@ -1,10 +1,6 @@
-import { engine } from '@/lib/api/engine';
-import { readJson, route } from '@/lib/api/handler';
-import { poolPushSchema } from '@/lib/validations/pools';
+import { bodyAndRef, serve } from '@/lib/api/handler';
+import { pushPool } from '@/lib/services/pools';
 
 export const dynamic = 'force-dynamic';
 
-export const POST = route('operator', async ({ req, params, principal }) => {
-  const input = poolPushSchema.parse(await readJson(req));
-  return (await engine().pools()).push(params.name, input, { actor: principal.name });
-});
+export const POST = serve(pushPool, bodyAndRef);

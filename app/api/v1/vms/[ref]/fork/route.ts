@@ -1,11 +1,7 @@
-import { engine } from '@/lib/api/engine';
-import { readJson, route } from '@/lib/api/handler';
-import { liveForkSchema } from '@/lib/validations';
+import { bodyAndRef, serve } from '@/lib/api/handler';
+import { liveForkVm } from '@/lib/services/vms';
 
 export const dynamic = 'force-dynamic';
 
 // live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it
-export const POST = route('operator', async ({ req, params, principal }) => {
-  const input = liveForkSchema.parse(await readJson(req));
-  return engine().liveFork(params.ref, input, { actor: principal.name });
-});
+export const POST = serve(liveForkVm, bodyAndRef);

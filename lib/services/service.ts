@@ -1,0 +1,43 @@
+// A service is one console mutation (or read) behind every door: REST route, server action, tests.
+// It checks the caller's role, parses the input once with the shared zod schema, then calls the engine.
+// Callers pass one plain object: the body's fields, plus `ref` (an id or name) for actions on one thing.
+import { z } from 'zod';
+import { require, type Principal, type Role } from '../auth';
+import { EngineError } from '../engine/errors';
+
+/** Who is asking: a session's user, an API token, or the local admin token. */
+export type Actor = Pick<Principal, 'kind' | 'name' | 'role' | 'tokenId'>;
+
+/** An id or a unique name (DESIGN.md: VM, PARENT and TEMPLATE accept either). */
+export const refSchema = z.string({ error: 'Name the VM or template (an id or a name).' }).trim().min(1, 'Name the VM or template (an id or a name).').max(200, 'A reference has at most 200 characters.');
+
+export const noInput = z.object({});
+
+type WithRef<S extends z.ZodType, HasRef extends boolean> = HasRef extends true ? z.output<S> & { ref: string } : z.output<S>;
+
+export interface Service<S extends z.ZodType, R, HasRef extends boolean> {
+  (actor: Actor | null, raw?: unknown): Promise<R>;
+  readonly role: Role;
+  readonly input: S;
+}
+
+export function service<S extends z.ZodType, R, HasRef extends boolean = false>(def: {
+  role: Role;
+  input: S;
+  /** the action names one VM, template, pool or image: `ref` is read from the raw input */
+  ref?: HasRef;
+  run: (actor: Actor, input: WithRef<S, HasRef>) => Promise<R>;
+}): Service<S, R, HasRef> {
+  const call = async (actor: Actor | null, raw: unknown = {}) => {
+    const who = require(actor as Principal | null, def.role); // before parsing: a viewer learns nothing from validation
+    const obj = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    const input = def.input.parse(obj) as Record<string, unknown>;
+    if (def.ref) {
+      const r = refSchema.safeParse(obj.ref);
+      if (!r.success) throw new EngineError('invalid', r.error.issues[0]?.message ?? 'Name the VM or template.');
+      return def.run(who, { ...input, ref: r.data } as WithRef<S, HasRef>);
+    }
+    return def.run(who, input as WithRef<S, HasRef>);
+  };
+  return Object.assign(call, { role: def.role, input: def.input });
+}
