@@ -2,10 +2,10 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
-import { templateFiles, type FileInfo } from '@/app/actions';
-import { useQueryClient } from '@tanstack/react-query';
+import { removeTemplateAction, resumeTemplateAction, templateFilesAction } from '@/app/actions/templates';
+import type { FileInfo } from '@/lib/engine/template-files';
+import { useAction } from '@/lib/client/actions';
 import { useCan, useLs, useStats, useTemplate } from '@/lib/client/hooks';
-import { deleteTemplate, resumeTemplate } from '@/lib/client/api/templates';
 import { errorText } from '@/lib/client/api/http';
 import { ago, bytes, ms, plural } from '@/lib/client/format';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
@@ -23,7 +23,8 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
   const ls = useLs();
   const stats = useStats();
   const canOperate = useCan('operator');
-  const qc = useQueryClient();
+  const resumeMutation = useAction(resumeTemplateAction, 'template', 'vm');
+  const removeMutation = useAction(removeTemplateAction, 'template');
   const toast = useToast();
   const router = useRouter();
   const [fork, setFork] = useState(false);
@@ -35,7 +36,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
   useEffect(() => {
     if (!tid) return;
     let live = true;
-    templateFiles(tid).then((r) => live && setFiles('error' in r ? r : r.files));
+    void templateFilesAction({ ref: tid }).then((r) => live && setFiles(r.ok ? r.data.files : { error: r.error }));
     return () => {
       live = false;
     };
@@ -66,22 +67,20 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
     setBusy('resume');
     setError(null);
     try {
-      const r = (await resumeTemplate(t.id)) as { name?: string; vm?: { name?: string } };
-      const name = r.vm?.name ?? r.name;
+      const name = (await resumeMutation.mutateAsync({ ref: t.id })).name;
       toast({ tone: 'ok', target: t.name, text: `resumed as ${name ?? 'a VM'}`, href: name ? `/vms/${name}` : undefined });
       if (name) router.push(`/vms/${name}`);
     } catch (e) {
       setError(errorText(e));
     } finally {
       setBusy(null);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
     }
   }
   async function remove() {
     setBusy('delete');
     setError(null);
     try {
-      await deleteTemplate(t.id);
+      await removeMutation.mutateAsync({ ref: t.id });
       setConfirmDelete(false);
       toast({ tone: 'ok', target: t.name, text: 'template deleted' });
       router.push('/');
@@ -89,7 +88,6 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
       setError(errorText(e));
     } finally {
       setBusy(null);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
     }
   }
 

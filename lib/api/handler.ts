@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { principalFrom, require, type Principal, type Role } from '../auth';
 import { sessionIdFrom } from '../auth/sessions';
-import { EngineError, httpStatus, isEngineError } from '../engine/errors';
+import { EngineError, httpStatus, isEngineError, type EngineErrorCode } from '../engine/errors';
 import { describeZodError } from '../validations';
 
 export interface Ctx {
@@ -61,14 +61,20 @@ function diskFull(e: unknown): EngineError | null {
   );
 }
 
-export function errorResponse(e: unknown): Response {
+/** Any error as what the caller sees: one sentence, a code and its HTTP status (REST and server actions). */
+export function errorValue(e: unknown): { error: string; code: EngineErrorCode; status: number } {
   const full = diskFull(e);
   if (full) e = full;
-  if (isEngineError(e)) return Response.json({ error: e.message, code: e.code }, { status: httpStatus[e.code] });
-  if (e instanceof z.ZodError) return Response.json({ error: describeZodError(e), code: 'invalid' }, { status: 422 });
+  if (isEngineError(e)) return { error: e.message, code: e.code, status: httpStatus[e.code] };
+  if (e instanceof z.ZodError) return { error: describeZodError(e), code: 'invalid', status: 422 };
   // the details go to the server's log, not to whoever sent the request
   console.error('instaclone: unexpected error', e);
-  return Response.json({ error: 'The console failed unexpectedly while doing this; its log on the server says why. Try again, or report it with the time.', code: 'internal' }, { status: 500 });
+  return { error: 'The console failed unexpectedly while doing this; its log on the server says why. Try again, or report it with the time.', code: 'internal', status: 500 };
+}
+
+export function errorResponse(e: unknown): Response {
+  const { status, ...body } = errorValue(e);
+  return Response.json(body, { status });
 }
 
 /** Body caps (bytes): every route reads its body through readJson. */
@@ -106,12 +112,6 @@ export async function readJson(req: Request, limit = BODY_LIMIT): Promise<unknow
   }
 }
 
-/** The JSON body as an object (a service adds the route's `ref` to it): anything else reads as {}. */
-export async function readObject(req: Request, limit = BODY_LIMIT): Promise<Record<string, unknown>> {
-  const v = await readJson(req, limit);
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
 export function route(role: Role, fn: (ctx: Ctx) => Promise<unknown>) {
   return async (req: Request, rc?: RouteCtx): Promise<Response> => {
     try {
@@ -135,5 +135,9 @@ export function serve(svc: { role: Role; (actor: Principal, raw?: unknown): Prom
 }
 
 /** The body's fields and the path's `ref` (the route's [ref] or [name] segment). */
-export const bodyAndRef = async ({ req, params }: Ctx) => ({ ...(await readObject(req)), ref: params.ref ?? params.name ?? params.id });
+export async function bodyAndRef({ req, params }: Ctx): Promise<unknown> {
+  const body = await readJson(req);
+  const ref = params.ref ?? params.name ?? params.id;
+  return body && typeof body === 'object' && !Array.isArray(body) ? { ...body, ref } : body; // not an object: the service's schema says so
+}
 export const refOnly = ({ params }: Ctx) => ({ ref: params.ref ?? params.name ?? params.id });

@@ -30,8 +30,8 @@ export function service<S extends z.ZodType, R, HasRef extends boolean = false>(
 }): Service<S, R, HasRef> {
   const call = async (actor: Actor | null, raw: unknown = {}) => {
     const who = require(actor as Principal | null, def.role); // before parsing: a viewer learns nothing from validation
-    const obj = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
-    const input = def.input.parse(obj) as Record<string, unknown>;
+    const input = def.input.parse(raw) as Record<string, unknown>; // not an object: zod says so
+    const obj = raw as Record<string, unknown>;
     if (def.ref) {
       const r = refSchema.safeParse(obj.ref);
       if (!r.success) throw new EngineError('invalid', r.error.issues[0]?.message ?? 'Name the VM or template.');

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { readObject, route, serve } from '@/lib/api/handler';
+import { readJson, route, serve } from '@/lib/api/handler';
 import { EngineError } from '@/lib/engine/errors';
 import { importRoom, parseImport, uploadTempPath } from '@/lib/engine/imported';
 import { importImage, importUploaded, listImages } from '@/lib/services/images';
@@ -17,7 +17,7 @@ export const GET = serve(listImages);
 const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
 
 export const POST = route(importImage.role, async ({ req, principal }) => {
-  if ((req.headers.get('content-type') ?? '').startsWith('application/json')) return importImage(principal, await readObject(req));
+  if ((req.headers.get('content-type') ?? '').startsWith('application/json')) return importImage(principal, await readJson(req));
   // an upload: check the parameters first, so a wrong name costs no transfer
   const q = new URL(req.url).searchParams;
   const input = { name: q.get('name') ?? undefined, format: q.get('format') ?? undefined, firmware: q.get('firmware') ?? undefined };

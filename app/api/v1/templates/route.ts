@@ -1,4 +1,4 @@
-import { readObject, serve } from '@/lib/api/handler';
+import { readJson, serve } from '@/lib/api/handler';
 import { listTemplates } from '@/lib/services/reads';
 import { prepareTemplate } from '@/lib/services/templates';
 
@@ -7,4 +7,4 @@ export const dynamic = 'force-dynamic';
 export const GET = serve(listTemplates);
 
 // Prepare: boot, warm, (quiesce,) freeze, register slots. Answers when the template is frozen.
-export const POST = serve(prepareTemplate, ({ req }) => readObject(req));
+export const POST = serve(prepareTemplate, ({ req }) => readJson(req));
