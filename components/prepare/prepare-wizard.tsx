@@ -5,16 +5,17 @@
 // Every input is labelled; Enter moves on; the whole wizard works with the keyboard alone.
 import Link from 'next/link';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
 import { LIMITS, prepareSchema, type PrepareInput } from '@/lib/validations';
-import { prepareTemplate, fetchTemplate } from '@/lib/client/api/templates';
-import { templateFiles, type FileInfo } from '@/app/actions';
+import { fetchTemplate } from '@/lib/client/api/templates';
+import { prepareAction, templateFilesAction } from '@/app/actions/templates';
+import type { FileInfo } from '@/lib/engine/template-files';
+import { useAction } from '@/lib/client/actions';
 import { parsePorts } from '@/lib/client/ports';
 import { errorText } from '@/lib/client/api/http';
 import { useImages, useLs, useTasks } from '@/lib/client/hooks';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { bytes, ms, randomSuffix } from '@/lib/client/format';
-import type { PrepareResult, Template } from '@/lib/client/types';
+import type { PrepareResult, Template, Timings } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
 import { SerialConsole } from '@/components/vm/serial-console';
@@ -81,7 +82,7 @@ export function phaseFromLog(log: string): number {
 }
 
 export function PrepareWizard() {
-  const qc = useQueryClient();
+  const prepare = useAction(prepareAction, 'template');
   const images = useImages();
   const ls = useLs();
   const tasks = useTasks();
@@ -161,12 +162,12 @@ export function PrepareWizard() {
     setRunning(true);
     setStarted(Date.now());
     try {
-      const r = await prepareTemplate(input);
+      const r = await prepare.mutateAsync(input);
       setResult(r);
       try {
         setTemplate(await fetchTemplate(r.id ?? r.name));
-        const f = await templateFiles(r.id ?? r.name);
-        if ('files' in f) setFiles(f.files);
+        const f = await templateFilesAction({ ref: r.id ?? r.name });
+        if (f.ok) setFiles(f.data.files);
       } catch {
         /* the result alone is enough */
       }
@@ -174,7 +175,6 @@ export function PrepareWizard() {
       setError(errorText(err));
     } finally {
       setRunning(false);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
     }
   }
 
@@ -208,7 +208,7 @@ export function PrepareWizard() {
 
   // ---- running / done view ----
   if (running || result || (error && started)) {
-    const timings = result?.timings ?? template?.timings ?? {};
+    const timings: Timings = result?.timings ?? template?.timings ?? {};
     return (
       <div className="space-y-4" data-testid="prepare-run">
         <h1 ref={heading} tabIndex={-1} className="text-xl font-semibold text-white outline-none">
