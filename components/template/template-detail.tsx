@@ -16,6 +16,7 @@ import { useToast } from '@/components/ui/toasts';
 import { History } from '@/components/tasks/history';
 import { CompatReport, NO_COMPAT } from './compat-report';
 import { ForkDialog } from './fork-dialog';
+import { WarmupList } from '@/components/prepare/warmup-results';
 import { ReadOnlyNote } from '@/components/auth/read-only-note';
 
 export function TemplateDetail({ templateRef }: { templateRef: string }) {
@@ -191,18 +192,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
       </Panel>
       {t.warmup.length > 0 && (
         <Panel title="Warm-up commands">
-          <ul className="space-y-2">
-            {t.warmup.map((w, i) => (
-              <li key={i} className="rounded border border-slate-800 bg-black/30">
-                <div className="flex gap-3 px-2 py-1 text-xs">
-                  <span className="min-w-0 break-all font-mono text-slate-200">$ {w.cmd}</span>
-                  <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
-                  <span className="text-slate-400">{ms(w.ms)}</span>
-                </div>
-                {(w.stdout || w.stderr) && <pre className="max-h-32 overflow-auto px-2 pb-1 font-mono text-[11px] whitespace-pre-wrap text-slate-400">{`${w.stdout ?? ''}${w.stderr ?? ''}`}</pre>}
-              </li>
-            ))}
-          </ul>
+          <WarmupList warmup={t.warmup} />
         </Panel>
       )}
       <Panel title={`Children (${children.length})${derived.length ? ` and derived templates (${derived.length})` : ''}`}>
