@@ -27,6 +27,7 @@ import { BUILTIN_IMAGES } from '../validations';
 import { Pools } from './pools';
 import pLimit from 'p-limit';
 import { failInterrupted, getOperation, startOperation, unfinishedOperations, type Operation, type OperationTarget, type OperationView } from './operations';
+import { findVm } from './refs';
 
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
@@ -139,7 +140,7 @@ export class Engine {
     ensureReserve(); // a rollback on a full disk may have used it
     const isTemplate = await this.core.templateByRef(ref).then(() => true, () => false);
     if (!isTemplate) {
-      const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+      const vm = await findVm(ref);
       if (vm) return liveFork(this.core, vm, input, ctx);
     }
     return fork(this.core, ref, input, ctx);
@@ -188,7 +189,7 @@ export class Engine {
   /** Removes a VM, or a template (refused while it has children unless forced). */
   async remove(ref: string, ctx: Ctx = {}) {
     await this.ready();
-    const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+    const vm = await findVm(ref);
     if (vm) return removeVm(this.core, vm, !!ctx.force, ctx);
     const tpl = await this.core.templateByRef(ref).catch(() => null);
     if (!tpl) throw new EngineError('not_found', `No VM or template named "${ref}"; list them with \`instaclone ls\`.`);
@@ -229,7 +230,7 @@ export class Engine {
   }
 
   async get(ref: string) {
-    const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+    const vm = await findVm(ref);
     if (vm) {
       return {
         type: 'vm' as const,

@@ -20,6 +20,13 @@ import { adoptSerialLog, ensureSpare, killSpare, spareEligible, takeSpare } from
 import { assertTemplateFiles, bootTimeoutMs, childSpec, templatePorts } from './templates';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit, type Vmm } from './vmm';
 import { identifyChild } from './fork';
+import { vmActionBlocked, type VmAction } from './states';
+
+/** The engine's guard: the same predicate the console uses to offer the action (states.ts). */
+function assertCan(v: VmRow, action: VmAction, opts: { force?: boolean } = {}) {
+  const why = vmActionBlocked(v, action, opts);
+  if (why) throw new EngineError('conflict', why);
+}
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
@@ -38,7 +45,8 @@ export const vmView = (v: VmRow): VmView => ({ id: v.id, name: v.name, kind: v.k
 export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
     v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
-    if (v.kind === 'parent') throw new EngineError('conflict', `VM "${v.name}" is a parent being prepared; it stops when the prepare finishes.`);
+    if (v.persistent && v.state === 'stopped') return { ...vmView(v) }; // stopping a stopped VM is a no-op
+    assertCan(v, 'stop');
     const t0 = performance.now();
     core.busy.add(v.id);
     try {
@@ -48,7 +56,6 @@ export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
         await core.event(ctx.actor, 'stop', v, 'ok', 'non-persistent child destroyed', performance.now() - t0);
         return { id: v.id, name: v.name, state: 'destroyed' };
       }
-      if (v.state === 'stopped') return { ...vmView(v) };
       if (h) {
         // flush the guest's page cache to its disk, then quit QEMU
         const agent = await connectAgent(h, 2000).catch(() => null);
@@ -70,10 +77,7 @@ export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
 export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
     v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
-    if (v.state === 'running' || v.state === 'starting') throw new EngineError('conflict', `VM "${v.name}" is already ${v.state}.`);
-    if (!v.persistent) {
-      throw new EngineError('conflict', `VM "${v.name}" is a non-persistent child: it lost its state at power-off; fork a new child instead (or use a persistent child).`);
-    }
+    assertCan(v, 'start');
     const tpl = v.templateId ? await db().template.findUnique({ where: { id: v.templateId } }) : null;
     if (!tpl) throw new EngineError('conflict', `VM "${v.name}" has no template any more; remove it.`);
     if (!v.diskPath || !fs.existsSync(v.diskPath)) throw new EngineError('conflict', `VM "${v.name}"'s disk ${v.diskPath} is missing; remove the VM.`);
@@ -129,8 +133,7 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
 export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
     v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
-    if (v.persistent) throw new EngineError('conflict', `VM "${v.name}" is persistent: its disk has diverged from the template, so it cannot be reset; stop and start it, or fork a new child.`);
-    if (v.kind !== 'child') throw new EngineError('conflict', `VM "${v.name}" is not a child; only children can be reset.`);
+    assertCan(v, 'reset');
     const tpl = v.templateId ? await db().template.findUnique({ where: { id: v.templateId } }) : null;
     if (!tpl || tpl.state !== 'frozen') throw new EngineError('conflict', `VM "${v.name}"'s template is gone; remove the VM.`);
     assertTemplateFiles(tpl);
@@ -240,7 +243,7 @@ export function execStartError(program: string, e: unknown): unknown {
 export async function execVm(core: Core, v: VmRow, command: unknown, opts: { timeoutMs?: number; actor?: string }) {
   const r = execSchema.safeParse({ command, timeoutMs: opts.timeoutMs ?? 30_000 });
   if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
-  if (v.state !== 'running') throw new EngineError('conflict', `VM "${v.name}" is ${v.state}; start it before running commands in it.`);
+  assertCan(v, 'exec');
   const h = core.vmms.get(v.id);
   if (!h) throw new EngineError('conflict', `VM "${v.name}" is not connected to this engine yet; try again in a moment.`);
   const agent = await connectAgent(h, 10_000);
@@ -254,10 +257,7 @@ export async function execVm(core: Core, v: VmRow, command: unknown, opts: { tim
 
 export async function removeVm(core: Core, v: VmRow, force: boolean, ctx: OpContext) {
   return core.withLock(v.id, async () => {
-    if (v.kind === 'parent' && !force) throw new EngineError('conflict', `VM "${v.name}" is a parent being prepared; wait for the prepare or remove with --force.`);
-    if (v.persistent && v.state === 'running' && !force) {
-      throw new EngineError('conflict', `VM "${v.name}" is a running persistent child; stop it first or remove with --force (its disk is deleted).`);
-    }
+    assertCan(v, 'delete', { force });
     core.busy.add(v.id);
     try {
       await core.destroyVm(v.id, v.runDir, v.pid);

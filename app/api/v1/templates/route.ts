@@ -1,15 +1,11 @@
-import { engine } from '@/lib/api/engine';
-import { readJson, route } from '@/lib/api/handler';
-import { operationResponse } from '@/lib/api/operation';
-import { prepareSchema } from '@/lib/validations';
+import { readJson, serve, serveOperation } from '@/lib/api/handler';
+import { listTemplates } from '@/lib/services/reads';
+import { prepareTemplate } from '@/lib/services/templates';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async () => ({ templates: (await engine().list()).templates }));
+export const GET = serve(listTemplates);
 
 // Prepare: boot, warm, (quiesce,) freeze, register slots. Answers when the template is frozen
 // (or at once with the operation's id: lib/api/operation.ts).
-export const POST = route('operator', async ({ req, principal }) => {
-  const input = prepareSchema.parse(await readJson(req));
-  return operationResponse(req, await engine().startOperation('prepare', principal.name, (ctx) => engine().prepare(input, ctx), { name: input.name }));
-});
+export const POST = serveOperation(prepareTemplate, ({ req }) => readJson(req));
