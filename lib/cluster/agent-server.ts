@@ -8,6 +8,7 @@ import { EngineError, httpStatus, isEngineError } from '../engine/errors';
 import { describeZodError, prepareSchema, vmActionSchema } from '../validations';
 import { agentForkSchema } from '../validations/hosts';
 import { idempotentFork } from './fork-request';
+import { templateManifest } from './replicate';
 
 const BODY_LIMIT = 64 * 1024;
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -47,6 +48,7 @@ export function agentRoutes(engine: Engine, info: () => Promise<unknown>): [stri
   return [
     ['GET', /^\/v1\/info$/, () => info()],
     ['GET', /^\/v1\/ls$/, () => engine.list()],
+    ['GET', /^\/v1\/templates\/([A-Za-z0-9_-]{1,100})\/manifest$/, async (m) => templateManifest(m[1])],
     ['POST', /^\/v1\/prepare$/, async (_m, req) => engine.prepare(prepareSchema.parse(await body(req)), { actor: actorOf(req) })],
     [
       'POST',

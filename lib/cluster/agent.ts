@@ -11,7 +11,9 @@ import { agentRoutes, agentServer } from './agent-server';
 import { hostFacts } from './facts';
 import { interruptStaleForkRequests } from './fork-request';
 import { heartbeat, heartbeatSeconds, registerHost, sweepLost } from './hosts';
+import { closeJobUtils, runHostJobs } from './jobs';
 import { clusterPg, closeClusterPg } from './pg';
+import { replicateHere, serveTemplateFile } from './replicate';
 
 export interface RunningAgent {
   url: string;
@@ -49,7 +51,7 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
     templates: await db().template.findMany({ where: { state: 'frozen' }, select: { id: true, name: true, memoryMiB: true, quiesced: true } }),
     vms: await db().vm.count({ where: { state: { in: ['starting', 'running'] } } }),
   });
-  const server = agentServer(secret, agentRoutes(engine, info));
+  const server = agentServer(secret, agentRoutes(engine, info), serveTemplateFile);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new Error(e.code === 'EADDRINUSE' ? `Port ${cfg.port} on ${bind} is taken: give the agent another PORT.` : `The agent cannot listen on ${bind}:${cfg.port}: ${e.message}`)),
@@ -57,6 +59,12 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
     server.listen(cfg.port, bind, () => resolve());
   });
   await registerHost(cfg.hostName, cfg.dbSchema, url, facts);
+  // durable work routed to this host (replicas); a job cut off by a crash is retried after restart
+  const jobs = await runHostJobs(cfg.hostName, {
+    replicate: async (payload) => {
+      await replicateHere(payload as { templateId: string; from: string }, cfg.hostName);
+    },
+  });
 
   let beating = false;
   const beat = setInterval(async () => {
@@ -78,10 +86,12 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
     url,
     async stop() {
       clearInterval(beat);
+      await jobs.stop().catch(() => undefined);
+      await closeJobUtils();
       await new Promise((r) => server.close(r));
       // placement skips it at once; its VMs keep running and are adopted when the agent starts again
       await clusterPg()
-        .query(`UPDATE public."Host" SET state = 'lost', "lostAt" = now(), "lostReason" = 'its agent was stopped' WHERE name = $1`, [cfg.hostName])
+        .query(`UPDATE public."Host" SET state = 'lost', "lostAt" = timezone('UTC', now()), "lostReason" = 'its agent was stopped' WHERE name = $1`, [cfg.hostName])
         .catch(() => undefined);
       await engine.shutdown();
       await closeClusterPg();

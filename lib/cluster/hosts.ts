@@ -1,5 +1,5 @@
 // The Host table (in "public"): agents register and heartbeat; anyone sweeps hosts that went quiet
-// into "lost" (with their VMs). All times are the database's now(), so host clocks never matter.
+// into "lost" (with their VMs). All times are the database's timezone('UTC', now()), so host clocks never matter.
 import { EngineError } from '../engine/errors';
 import { clusterPg, schemaIdent } from './pg';
 import type { HostFacts } from './facts';
@@ -39,13 +39,13 @@ export async function registerHost(name: string, schemaName: string, url: string
   const lost = lostAfterSeconds();
   const r = await pg.query(
     `INSERT INTO public."Host" (name, state, url, "schemaName", cores, "memoryBytes", "qemuVersion", "cpuModel", accel, "startedAt", "lastSeen")
-     VALUES ($1, 'ready', $2, $3, $4, $5, $6, $7, $8, now(), now())
+     VALUES ($1, 'ready', $2, $3, $4, $5, $6, $7, $8, timezone('UTC', now()), timezone('UTC', now()))
      ON CONFLICT (name) DO UPDATE SET
        state = CASE WHEN "Host".state = 'draining' THEN 'draining' ELSE 'ready' END,
        url = EXCLUDED.url, cores = EXCLUDED.cores, "memoryBytes" = EXCLUDED."memoryBytes",
        "qemuVersion" = EXCLUDED."qemuVersion", "cpuModel" = EXCLUDED."cpuModel", accel = EXCLUDED.accel,
-       "startedAt" = now(), "lastSeen" = now(), "lostAt" = NULL, "lostReason" = NULL
-     WHERE "Host".url = EXCLUDED.url OR "Host".state = 'lost' OR "Host"."lastSeen" < now() - make_interval(secs => $9)
+       "startedAt" = timezone('UTC', now()), "lastSeen" = timezone('UTC', now()), "lostAt" = NULL, "lostReason" = NULL
+     WHERE "Host".url = EXCLUDED.url OR "Host".state = 'lost' OR "Host"."lastSeen" < timezone('UTC', now()) - make_interval(secs => $9)
      RETURNING ${COLS}`,
     [name, url, schemaName, facts.cores, facts.memoryBytes, facts.qemuVersion, facts.cpuModel, facts.accel, lost],
   );
@@ -59,7 +59,7 @@ export async function registerHost(name: string, schemaName: string, url: string
 export async function heartbeat(name: string): Promise<'ready' | 'draining' | 'lost' | 'missing'> {
   const r = await clusterPg().query(
     `WITH old AS (SELECT state FROM public."Host" WHERE name = $1 FOR UPDATE)
-     UPDATE public."Host" SET "lastSeen" = now(),
+     UPDATE public."Host" SET "lastSeen" = timezone('UTC', now()),
        state = CASE WHEN "Host".state = 'lost' THEN 'ready' ELSE "Host".state END, "lostAt" = NULL, "lostReason" = NULL
      WHERE name = $1 RETURNING (SELECT state FROM old) AS was`,
     [name],
@@ -76,14 +76,14 @@ export async function sweepLost(): Promise<string[]> {
   const secs = lostAfterSeconds();
   const why = `no heartbeat for more than ${secs} s`;
   const r = await pg.query(
-    `UPDATE public."Host" SET state = 'lost', "lostAt" = now(), "lostReason" = $2
-     WHERE state <> 'lost' AND "lastSeen" < now() - make_interval(secs => $1) RETURNING name, "schemaName"`,
+    `UPDATE public."Host" SET state = 'lost', "lostAt" = timezone('UTC', now()), "lostReason" = $2
+     WHERE state <> 'lost' AND "lastSeen" < timezone('UTC', now()) - make_interval(secs => $1) RETURNING name, "schemaName"`,
     [secs, why],
   );
   for (const h of r.rows) {
     await pg
       .query(
-        `UPDATE ${schemaIdent(h.schemaName)}."Vm" SET state = 'lost', "lostAt" = now(), "lostReason" = $1 WHERE state IN ('starting', 'running')`,
+        `UPDATE ${schemaIdent(h.schemaName)}."Vm" SET state = 'lost', "lostAt" = timezone('UTC', now()), "lostReason" = $1 WHERE state IN ('starting', 'running')`,
         [`Host "${h.name}" stopped answering (${why}); the VM may still run there and is reconciled when the host comes back.`],
       )
       .catch(() => undefined); // an agent that never migrated its schema has no VMs
