@@ -29,3 +29,5 @@ export type AgentForkInput = z.infer<typeof agentForkSchema>;
 export const agentSecretSchema = z
   .string({ error: 'INSTACLONE_AGENT_SECRET must be set for an agent: a random string of at least 32 characters (e.g. `openssl rand -hex 32`).' })
   .min(32, 'INSTACLONE_AGENT_SECRET must be at least 32 characters (e.g. `openssl rand -hex 32`).');
+
+export const hostActionSchema = z.enum(['drain', 'ready'], { error: 'A host action is drain or ready.' });

@@ -1,6 +1,7 @@
 import { engine } from '@/lib/api/engine';
 import { route } from '@/lib/api/handler';
+import { clusterList } from '@/lib/cluster/views';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async () => engine().list());
+export const GET = route('viewer', async () => clusterList(engine()));

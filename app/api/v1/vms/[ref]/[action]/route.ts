@@ -1,5 +1,6 @@
 import { engine } from '@/lib/api/engine';
 import { route } from '@/lib/api/handler';
+import { routeVmAction } from '@/lib/cluster/dispatch';
 import { vmActionSchema } from '@/lib/validations';
 
 export const dynamic = 'force-dynamic';
@@ -7,5 +8,7 @@ export const dynamic = 'force-dynamic';
 // stop | start | reset
 export const POST = route('operator', async ({ params, principal }) => {
   const action = vmActionSchema.parse(params.action);
+  const routed = await routeVmAction(params.ref, action, principal.name); // a VM on an agent
+  if (routed !== null) return routed;
   return engine()[action](params.ref, { actor: principal.name });
 });
