@@ -1,0 +1,230 @@
+// Many hosts on one machine: this process is the console side (lib/cluster dispatch against the
+// shared PostgreSQL), two agents run as child processes (`npm run agent`: own home, run dir, port,
+// schema). Real QEMU (TCG, tiny image): prepare on A, fork placed on A, a duplicate request id
+// makes no second child, a fork pinned to B replicates first (sha256 checked), a host with another
+// QEMU version is refused a replica, and a SIGKILLed agent goes lost with its VMs and reconciles
+// when it comes back. At most 2 guests run at once.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { need, strict } from '../strict';
+import { qemuPids } from './engine-env';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A fresh database from scripts/test-postgres.sh (root), else none: the suite skips unless strict. */
+function freshDatabase(): string | null {
+  if (process.getuid?.() !== 0) return null;
+  const r = spawnSync('bash', [path.join(root, 'scripts/test-postgres.sh')], { encoding: 'utf8', timeout: 60_000 });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+const url = freshDatabase();
+const secret = randomBytes(32).toString('hex');
+const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-hosts-'));
+fs.chmodSync(base, 0o711); // QEMU runs under per-VM uids that must pass through
+const tag = path.basename(base);
+const portBase = 3300 + Math.floor(Math.random() * 20) * 2;
+
+interface Agent {
+  name: string;
+  port: number;
+  home: string;
+  run: string;
+  proc?: ChildProcess;
+  log: string[];
+}
+
+const agents: Record<'a' | 'b', Agent> = {
+  a: { name: 'a', port: portBase, home: path.join(base, 'a'), run: `/dev/shm/${tag}-a`, log: [] },
+  b: { name: 'b', port: portBase + 1, home: path.join(base, 'b'), run: `/dev/shm/${tag}-b`, log: [] },
+};
+
+function agentEnv(a: Agent, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const lo = 40000 + (a.name === 'a' ? 0 : 1000) + Math.floor(Math.random() * 9) * 100;
+  return {
+    ...process.env,
+    DATABASE_URL: url!,
+    INSTACLONE_HOST_NAME: a.name,
+    INSTACLONE_AGENT_SECRET: secret,
+    INSTACLONE_HOME: a.home,
+    INSTACLONE_RUN: a.run,
+    PORT: String(a.port),
+    INSTACLONE_HEARTBEAT_S: '1',
+    INSTACLONE_HOST_LOST_S: '4',
+    INSTACLONE_PORT_RANGE: `${lo}-${lo + 99}`,
+    INSTACLONE_IMAGE_CACHE: process.env.INSTACLONE_IMAGE_CACHE ?? path.join(os.homedir(), '.cache', 'instaclone', 'images'),
+    ...extra,
+  };
+}
+
+function startAgentProc(a: Agent): void {
+  fs.mkdirSync(a.home, { recursive: true });
+  a.proc = spawn(process.execPath, ['--import', path.join(root, 'node_modules/tsx/dist/esm/index.mjs'), path.join(root, 'bin/agent.ts')], {
+    cwd: root,
+    env: agentEnv(a),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const s of [a.proc.stdout!, a.proc.stderr!]) s.on('data', (d) => a.log.push(String(d)));
+}
+
+type Cluster = typeof import('../../lib/cluster/dispatch');
+type Hosts = typeof import('../../lib/cluster/hosts');
+let C: Cluster;
+let H: Hosts;
+let pg: import('pg').Pool;
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 120_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => null);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; agent logs:\n${agents.a.log.join('')}\n${agents.b.log.join('')}`);
+    await sleep(200);
+  }
+}
+
+const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+
+describe.runIf(url || strict)('many hosts: a console and two agents on one PostgreSQL', () => {
+  beforeAll(async () => {
+    need(!!url, 'PostgreSQL could not be started (scripts/test-postgres.sh needs root and Debian postgresql)');
+    // console side: this process (public schema)
+    process.env.DATABASE_URL = url!;
+    process.env.INSTACLONE_AGENT_SECRET = secret;
+    process.env.INSTACLONE_HOME = path.join(base, 'console');
+    process.env.INSTACLONE_RUN = `/dev/shm/${tag}-console`;
+    process.env.INSTACLONE_HOST_LOST_S = '4';
+    startAgentProc(agents.a);
+    startAgentProc(agents.b);
+    C = await import('../../lib/cluster/dispatch');
+    H = await import('../../lib/cluster/hosts');
+    pg = (await import('../../lib/cluster/pg')).clusterPg();
+    await until('both agents registered', async () => (await H.hostRows().catch(() => [])).filter((h) => h.state === 'ready').length === 2, 180_000);
+  });
+
+  afterAll(async () => {
+    for (const a of Object.values(agents)) {
+      if (a.proc && a.proc.exitCode === null) {
+        a.proc.kill('SIGTERM');
+        await new Promise((r) => (a.proc!.exitCode !== null ? r(null) : a.proc!.once('exit', r)));
+      }
+      for (const pid of qemuPids(a.run)) process.kill(pid, 'SIGKILL');
+    }
+    await sleep(300);
+    const left = Object.values(agents).flatMap((a) => qemuPids(a.run));
+    for (const a of Object.values(agents)) fs.rmSync(a.run, { recursive: true, force: true });
+    fs.rmSync(`/dev/shm/${tag}-console`, { recursive: true, force: true });
+    fs.rmSync(base, { recursive: true, force: true });
+    await (await import('../../lib/engine')).Engine.get().shutdown();
+    await (await import('../../lib/db')).disconnectDb();
+    await (await import('../../lib/cluster/jobs')).closeJobUtils();
+    await (await import('../../lib/cluster/pg')).closeClusterPg();
+    expect(left).toEqual([]);
+  });
+
+  it('agents register their facts, heartbeat, and answer only with the shared secret', async () => {
+    const hosts = await H.hostRows();
+    for (const h of hosts) {
+      expect(h).toMatchObject({ state: 'ready', accel: expect.stringMatching(/tcg|kvm/), qemuVersion: expect.stringMatching(/^\d+\.\d+/) });
+      expect(h.cores).toBeGreaterThan(0);
+      expect(h.memoryBytes).toBeGreaterThan(2 ** 28);
+      expect(h.schemaName).toBe(`host_${h.name}`);
+    }
+    const before = hosts.find((h) => h.name === 'a')!.lastSeen.getTime();
+    await until('a heartbeat', async () => (await H.hostRow('a')).lastSeen.getTime() > before, 10_000);
+    const u = `http://127.0.0.1:${agents.a.port}/v1/info`;
+    expect((await fetch(u)).status).toBe(401);
+    expect((await fetch(u, { headers: { authorization: `Bearer ${'x'.repeat(64)}` } })).status).toBe(401);
+    const ok = await fetch(u, { headers: { authorization: `Bearer ${secret}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ name: 'a', templates: [] });
+  });
+
+  it('prepares on the pinned host, forks there (placement), and a repeated request id makes no second child', async () => {
+    const t = await C.routePrepare({ host: 'a', image: 'tiny', name: 'web', memory: 128, warmup: ['echo warm > /tmp/w'] }, 'test');
+    expect(t).toMatchObject({ host: 'a', state: 'frozen' });
+    const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const r1 = await C.routeFork('web', { count: 1, requestId }, 'test');
+    expect(r1!.host).toBe('a'); // the only host with the template
+    const r2 = await C.routeFork('web', { count: 1, requestId }, 'test');
+    expect(r2!.children.map((c) => c.id)).toEqual(r1!.children.map((c) => c.id));
+    const n = await pg.query(`SELECT count(*)::int AS n FROM host_a."Vm" WHERE kind = 'child'`);
+    expect(n.rows[0].n).toBe(1);
+    // the ls of every host shows where each VM runs
+    const { clusterList } = await import('../../lib/cluster/views');
+    const { Engine } = await import('../../lib/engine');
+    const ls = await clusterList(Engine.get());
+    expect(ls.vms.find((v) => v.id === r1!.children[0].id)).toMatchObject({ host: 'a', state: 'running' });
+    // a VM action goes to its host
+    await C.routeVmAction(r1!.children[0].name, 'remove', 'test', true);
+    expect((await pg.query(`SELECT 1 FROM host_a."Vm" WHERE id = $1`, [r1!.children[0].id])).rowCount).toBe(0);
+  });
+
+  it('refuses a replica on a host with another QEMU version, with the reason', async () => {
+    const a = await H.hostRow('a');
+    await pg.query(
+      `INSERT INTO public."Host" (name, state, url, "schemaName", cores, "memoryBytes", "qemuVersion", "cpuModel", accel) VALUES ('old', 'ready', 'http://127.0.0.1:9', 'host_old', 2, 1073741824, '6.2.0', $1, 'tcg')`,
+      [a.cpuModel],
+    );
+    await sleep(1100); // the console's host list is cached for 1 s
+    try {
+      const err = await C.routeFork('web', { count: 1, host: 'old' }, 'test').then(() => null, (e) => e);
+      expect(err?.code).toBe('conflict');
+      expect(err?.message).toMatch(/runs QEMU 6\.2\.0 but the template was made with QEMU .* its device checkpoint cannot load there/);
+      const jobs = await pg.query(`SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = 'replicate@old'`).catch(() => ({ rowCount: 0 }));
+      expect(jobs.rowCount).toBe(0); // refused before anything was queued
+    } finally {
+      await pg.query(`DELETE FROM public."Host" WHERE name = 'old'`);
+    }
+  });
+
+  it('a fork pinned to B copies the template there first (sha256 of every file checked), then forks on B', async () => {
+    const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const r = await C.routeFork('web', { count: 1, host: 'b', requestId }, 'test');
+    expect(r!.host).toBe('b');
+    const tplA = (await pg.query(`SELECT * FROM host_a."Template" WHERE name = 'web'`)).rows[0];
+    const tplB = (await pg.query(`SELECT * FROM host_b."Template" WHERE name = 'web'`)).rows[0];
+    expect(tplB.id).toBe(tplA.id);
+    expect(tplB.ramPath.startsWith(agents.b.run)).toBe(true);
+    const sumsA = JSON.parse(tplA.checksums);
+    for (const [k, f] of [['ram', tplB.ramPath], ['state', tplB.statePath], ['disk', tplB.diskPath]] as const) expect(sha(f), k).toBe(sumsA[k]);
+    const child = (await pg.query(`SELECT state, "templateId" FROM host_b."Vm" WHERE id = $1`, [r!.children[0].id])).rows[0];
+    expect(child).toMatchObject({ state: 'running', templateId: tplA.id });
+    // unpinned forks may now land on either host that holds it
+    expect((await C.locateTemplate('web')).hosts.map((h) => h.name).sort()).toEqual(['a', 'b']);
+  });
+
+  it('a SIGKILLed agent goes lost with its VMs (when and why), and reconciles them when it comes back', async () => {
+    const b = agents.b;
+    const vm = (await pg.query(`SELECT id, pid FROM host_b."Vm" WHERE state = 'running' LIMIT 1`)).rows[0];
+    expect(vm).toBeTruthy();
+    b.proc!.kill('SIGKILL');
+    const lost = await until('b lost', async () => {
+      const h = await H.hostRow('b');
+      return h.state === 'lost' ? h : null;
+    }, 30_000);
+    expect(lost.lostReason).toMatch(/no heartbeat for more than 4 s/);
+    const row = (await pg.query(`SELECT state, "lostAt", "lostReason" FROM host_b."Vm" WHERE id = $1`, [vm.id])).rows[0];
+    expect(row.state).toBe('lost');
+    expect(row.lostAt).toBeInstanceOf(Date);
+    expect(row.lostReason).toMatch(/Host "b" stopped answering/);
+    // placement skips it; a fork pinned to it is refused with the reason
+    const err = await C.routeFork('web', { count: 1, host: 'b' }, 'test').then(() => null, (e) => e);
+    expect(err?.message).toMatch(/Host "b" is lost \(no heartbeat/);
+    // its QEMU kept running; the restarted agent adopts it
+    b.log.length = 0;
+    startAgentProc(b);
+    await until('b back', async () => (await H.hostRow('b')).state === 'ready', 180_000);
+    const back = await until('b\'s VM reconciled', async () => {
+      const r = (await pg.query(`SELECT state, pid, "lostAt" FROM host_b."Vm" WHERE id = $1`, [vm.id])).rows[0];
+      return r.state === 'running' ? r : null;
+    }, 60_000);
+    expect(back.pid).toBe(vm.pid);
+    expect(back.lostAt).toBeNull();
+  });
+});
