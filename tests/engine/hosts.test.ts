@@ -143,6 +143,12 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     const ok = await fetch(u, { headers: { authorization: `Bearer ${secret}` } });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ name: 'a', templates: [] });
+    // REST GET /api/v1/hosts answers this document
+    const { hostsView } = await import('../../lib/cluster/views');
+    const { Engine } = await import('../../lib/engine');
+    const view = await hostsView(Engine.get());
+    expect(view.hosts.map((h) => h.name)).toEqual(['a', 'b']);
+    for (const h of view.hosts) expect(Object.keys(h)).toEqual(expect.arrayContaining(['name', 'state', 'cores', 'memoryBytes', 'qemuVersion', 'templates', 'vms', 'lastSeen']));
   });
 
   it('prepares on the pinned host, forks there (placement), and a repeated request id makes no second child', async () => {
@@ -185,18 +191,37 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
 
   it('a fork pinned to B copies the template there first (sha256 of every file checked), then forks on B', async () => {
     const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const t0 = performance.now();
     const r = await C.routeFork('web', { count: 1, host: 'b', requestId }, 'test');
+    const wallMs = performance.now() - t0;
     expect(r!.host).toBe('b');
     const tplA = (await pg.query(`SELECT * FROM host_a."Template" WHERE name = 'web'`)).rows[0];
     const tplB = (await pg.query(`SELECT * FROM host_b."Template" WHERE name = 'web'`)).rows[0];
     expect(tplB.id).toBe(tplA.id);
     expect(tplB.ramPath.startsWith(agents.b.run)).toBe(true);
     const sumsA = JSON.parse(tplA.checksums);
-    for (const [k, f] of [['ram', tplB.ramPath], ['state', tplB.statePath], ['disk', tplB.diskPath]] as const) expect(sha(f), k).toBe(sumsA[k]);
+    let bytes = 0;
+    for (const [k, f] of [['ram', tplB.ramPath], ['state', tplB.statePath], ['disk', tplB.diskPath]] as const) {
+      expect(sha(f), k).toBe(sumsA[k]);
+      bytes += fs.statSync(f).size;
+    }
+    const copyMs = wallMs - r!.timings.totalMs; // the pinned fork's wall time minus the fork itself (figures only, never asserted)
+    console.log(`hosts: replicated ${(bytes / 2 ** 20).toFixed(1)} MiB in ≈${copyMs.toFixed(0)} ms (≈${(bytes / 2 ** 20 / (copyMs / 1000)).toFixed(1)} MiB/s incl. job pick-up and the fork's HTTP round trip)`);
     const child = (await pg.query(`SELECT state, "templateId" FROM host_b."Vm" WHERE id = $1`, [r!.children[0].id])).rows[0];
     expect(child).toMatchObject({ state: 'running', templateId: tplA.id });
     // unpinned forks may now land on either host that holds it
     expect((await C.locateTemplate('web')).hosts.map((h) => h.name).sort()).toEqual(['a', 'b']);
+    // a draining host takes no new children: an unpinned fork lands on the other one
+    await H.setDrain('a', true);
+    await sleep(1100); // the console's host list is cached for 1 s
+    try {
+      const d = await C.routeFork('web', { count: 1 }, 'test');
+      expect(d!.host).toBe('b');
+      console.log(`hosts: fork of 1 through the console ${d!.timings.totalMs} ms on the agent`);
+      await C.routeVmAction(d!.children[0].id, 'remove', 'test', true);
+    } finally {
+      await H.setDrain('a', false);
+    }
   });
 
   it('a SIGKILLed agent goes lost with its VMs (when and why), and reconciles them when it comes back', async () => {
