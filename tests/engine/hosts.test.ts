@@ -4,73 +4,28 @@
 // makes no second child, a fork pinned to B replicates first (sha256 checked), a host with another
 // QEMU version is refused a replica, and a SIGKILLed agent goes lost with its VMs and reconciles
 // when it comes back. At most 2 guests run at once.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, localAgents, startLocalAgent, stopLocalAgent } from '../../bench/lib/agents';
 import { need, strict } from '../strict';
 import { qemuPids } from './engine-env';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A fresh database from scripts/test-postgres.sh (root), else none: the suite skips unless strict. */
-function freshDatabase(): string | null {
-  if (process.getuid?.() !== 0) return null;
-  const r = spawnSync('bash', [path.join(root, 'scripts/test-postgres.sh')], { encoding: 'utf8', timeout: 60_000 });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
 const url = freshDatabase();
 const secret = randomBytes(32).toString('hex');
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-hosts-'));
 fs.chmodSync(base, 0o711); // QEMU runs under per-VM uids that must pass through
 const tag = path.basename(base);
-const portBase = 3300 + Math.floor(Math.random() * 20) * 2;
-
-interface Agent {
-  name: string;
-  port: number;
-  home: string;
-  run: string;
-  proc?: ChildProcess;
-  log: string[];
-}
-
-const agents: Record<'a' | 'b', Agent> = {
-  a: { name: 'a', port: portBase, home: path.join(base, 'a'), run: `/dev/shm/${tag}-a`, log: [] },
-  b: { name: 'b', port: portBase + 1, home: path.join(base, 'b'), run: `/dev/shm/${tag}-b`, log: [] },
-};
-
-function agentEnv(a: Agent, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const lo = 40000 + (a.name === 'a' ? 0 : 1000) + Math.floor(Math.random() * 9) * 100;
-  return {
-    ...process.env,
-    DATABASE_URL: url!,
-    INSTACLONE_HOST_NAME: a.name,
-    INSTACLONE_AGENT_SECRET: secret,
-    INSTACLONE_HOME: a.home,
-    INSTACLONE_RUN: a.run,
-    PORT: String(a.port),
-    INSTACLONE_HEARTBEAT_S: '1',
-    INSTACLONE_HOST_LOST_S: '4',
-    INSTACLONE_PORT_RANGE: `${lo}-${lo + 99}`,
-    INSTACLONE_IMAGE_CACHE: process.env.INSTACLONE_IMAGE_CACHE ?? path.join(os.homedir(), '.cache', 'instaclone', 'images'),
-    ...extra,
-  };
-}
-
-function startAgentProc(a: Agent): void {
-  fs.mkdirSync(a.home, { recursive: true });
-  a.proc = spawn(process.execPath, ['--import', path.join(root, 'node_modules/tsx/dist/esm/index.mjs'), path.join(root, 'bin/agent.ts')], {
-    cwd: root,
-    env: agentEnv(a),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const s of [a.proc.stdout!, a.proc.stderr!]) s.on('data', (d) => a.log.push(String(d)));
-}
+const [agentA, agentB] = localAgents(['a', 'b'], base, {
+  url: url ?? '',
+  secret,
+  portBase: 3300 + Math.floor(Math.random() * 20) * 2,
+  env: { INSTACLONE_HEARTBEAT_S: '1', INSTACLONE_HOST_LOST_S: '4' },
+});
+const agents = { a: agentA, b: agentB };
 
 type Cluster = typeof import('../../lib/cluster/dispatch');
 type Hosts = typeof import('../../lib/cluster/hosts');
@@ -99,8 +54,8 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     process.env.INSTACLONE_HOME = path.join(base, 'console');
     process.env.INSTACLONE_RUN = `/dev/shm/${tag}-console`;
     process.env.INSTACLONE_HOST_LOST_S = '4';
-    startAgentProc(agents.a);
-    startAgentProc(agents.b);
+    startLocalAgent(agents.a);
+    startLocalAgent(agents.b);
     C = await import('../../lib/cluster/dispatch');
     H = await import('../../lib/cluster/hosts');
     pg = (await import('../../lib/cluster/pg')).clusterPg();
@@ -108,16 +63,8 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
   });
 
   afterAll(async () => {
-    for (const a of Object.values(agents)) {
-      if (a.proc && a.proc.exitCode === null) {
-        a.proc.kill('SIGTERM');
-        await new Promise((r) => (a.proc!.exitCode !== null ? r(null) : a.proc!.once('exit', r)));
-      }
-      for (const pid of qemuPids(a.run)) process.kill(pid, 'SIGKILL');
-    }
-    await sleep(300);
+    for (const a of Object.values(agents)) await stopLocalAgent(a, qemuPids); // an agent's stop leaves its VMs running (they are adopted at its next start)
     const left = Object.values(agents).flatMap((a) => qemuPids(a.run));
-    for (const a of Object.values(agents)) fs.rmSync(a.run, { recursive: true, force: true });
     fs.rmSync(`/dev/shm/${tag}-console`, { recursive: true, force: true });
     fs.rmSync(base, { recursive: true, force: true });
     await (await import('../../lib/engine')).Engine.get().shutdown();
@@ -243,7 +190,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect(err?.message).toMatch(/Host "b" is lost \(no heartbeat/);
     // its QEMU kept running; the restarted agent adopts it
     b.log.length = 0;
-    startAgentProc(b);
+    startLocalAgent(b);
     await until('b back', async () => (await H.hostRow('b')).state === 'ready', 180_000);
     const back = await until('b\'s VM reconciled', async () => {
       const r = (await pg.query(`SELECT state, pid, "lostAt" FROM host_b."Vm" WHERE id = $1`, [vm.id])).rows[0];

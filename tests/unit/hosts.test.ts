@@ -6,6 +6,7 @@ import { schemaIdent } from '@/lib/cluster/pg';
 import { config, hostSchema } from '@/lib/config';
 import { agentSecretSchema, clusterForkSchema, hostNameSchema } from '@/lib/validations/hosts';
 
+const env = (e: Record<string, string>) => e as NodeJS.ProcessEnv;
 const facts = { name: 'a', cores: 2, memoryBytes: 2 ** 34, qemuVersion: '7.2.22', cpuModel: 'Xeon', accel: 'tcg' };
 
 describe('many hosts', () => {
@@ -31,11 +32,11 @@ describe('many hosts', () => {
     expect(hostSchema('web-1')).toBe('host_web_1');
     expect(schemaIdent('host_web_1')).toBe('"host_web_1"');
     expect(() => schemaIdent('public"; drop table x; --')).toThrow();
-    expect(config({ INSTACLONE_HOST_NAME: 'h1' }).dbSchema).toBeUndefined(); // SQLite
-    expect(config({ INSTACLONE_HOST_NAME: 'h1', DATABASE_URL: 'postgresql://x/y' }).dbSchema).toBeUndefined(); // a console
-    expect(config({ INSTACLONE_HOST_NAME: 'h1', DATABASE_URL: 'postgresql://x/y', INSTACLONE_AGENT: '1' }).dbSchema).toBe('host_h1');
-    expect(() => config({ INSTACLONE_HOST_NAME: 'Bad_Name' })).toThrow(/INSTACLONE_HOST_NAME must be/);
-    expect(config({}).hostName).toMatch(/^[a-z0-9-]+$/);
+    expect(config(env({ INSTACLONE_HOST_NAME: 'h1' })).dbSchema).toBeUndefined(); // SQLite
+    expect(config(env({ INSTACLONE_HOST_NAME: 'h1', DATABASE_URL: 'postgresql://x/y' })).dbSchema).toBeUndefined(); // a console
+    expect(config(env({ INSTACLONE_HOST_NAME: 'h1', DATABASE_URL: 'postgresql://x/y', INSTACLONE_AGENT: '1' })).dbSchema).toBe('host_h1');
+    expect(() => config(env({ INSTACLONE_HOST_NAME: 'Bad_Name' }))).toThrow(/INSTACLONE_HOST_NAME must be/);
+    expect(config(env({})).hostName).toMatch(/^[a-z0-9-]+$/);
   });
 
   it('fork requests carry an optional host and a caller-chosen id', () => {
