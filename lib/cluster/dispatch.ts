@@ -82,7 +82,11 @@ export async function routeFork(ref: string, raw: unknown, actor: string): Promi
   if (!(await clusterActive())) return noCluster(host);
   const tpl = await locateTemplate(ref);
   let order: HostRow[];
-  if (host) {
+  const prior = await hostOfRequest(requestId);
+  if (prior) {
+    // a retry: back to the host that has this id (its agent answers with the first outcome)
+    order = [prior];
+  } else if (host) {
     const h = (await agents()).find((x) => x.name === host);
     if (!h) throw new EngineError('not_found', `No host named "${host}"; list them with \`instaclone hosts\`.`);
     if (h.state !== 'ready') throw new EngineError('conflict', `Host "${host}" is ${h.state}${h.lostReason ? ` (${h.lostReason})` : ''}: it takes no new children; pick another host.`);
@@ -107,6 +111,17 @@ export async function routeFork(ref: string, raw: unknown, actor: string): Promi
     }
   }
   throw last;
+}
+
+/** The host that already holds fork request `key`, if any (a retry must not be placed elsewhere). */
+async function hostOfRequest(key: string): Promise<HostRow | null> {
+  for (const h of await agents()) {
+    const r = await clusterPg()
+      .query(`SELECT 1 FROM ${schemaIdent(h.schemaName)}."ForkRequest" WHERE key = $1`, [key])
+      .catch(() => ({ rowCount: 0 }));
+    if (r.rowCount) return h;
+  }
+  return null;
 }
 
 /** Prepare on the pinned host, or on the ready host with the most memory left. Null without agents. */

@@ -15,12 +15,10 @@ export async function interruptStaleForkRequests(): Promise<number> {
 }
 
 export async function idempotentFork(engine: Engine, key: string, template: string, input: unknown, actor: string): Promise<Result> {
-  const running = inflight.get(key);
-  if (running) return running;
   try {
     await db().forkRequest.create({ data: { key, templateId: template, state: 'running' } });
   } catch {
-    return answer(key); // the id is known: its first outcome
+    return answer(key, template); // the id is known: its first outcome
   }
   const run = (async () => {
     try {
@@ -37,11 +35,12 @@ export async function idempotentFork(engine: Engine, key: string, template: stri
   return run;
 }
 
-async function answer(key: string): Promise<Result> {
-  const running = inflight.get(key);
-  if (running) return running;
+async function answer(key: string, template: string): Promise<Result> {
   const r = await db().forkRequest.findUnique({ where: { key } });
   if (!r) throw new EngineError('conflict', `Fork request ${key} could not be recorded; try again with a new request id.`);
+  if (r.templateId !== template) throw new EngineError('conflict', `Fork request id ${key} was already used for another template; send a new request id.`);
+  const running = inflight.get(key);
+  if (running) return running;
   if (r.state === 'succeeded' && r.result) return JSON.parse(r.result) as Result;
   if (r.state === 'failed') throw new EngineError('conflict', `Fork request ${key} already failed: ${r.error}`);
   throw new EngineError('conflict', `Fork request ${key} was interrupted when its agent restarted (children it had made were reconciled); list the VMs, then fork again with a new request id.`);

@@ -158,6 +158,12 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect(child).toMatchObject({ state: 'running', templateId: tplA.id });
     // unpinned forks may now land on either host that holds it
     expect((await C.locateTemplate('web')).hosts.map((h) => h.name).sort()).toEqual(['a', 'b']);
+    // a retry of that request without the pin goes back to B and gets the same child, never a second one
+    const again = await C.routeFork('web', { count: 1, requestId }, 'test');
+    expect(again).toMatchObject({ host: 'b', children: [{ id: r!.children[0].id }] });
+    const other = await C.routeFork('web2', { count: 1, requestId }, 'test').then(() => null, (e) => e);
+    expect(other?.code).toBe('not_found'); // unknown template: refused before any host is asked
+    expect((await pg.query(`SELECT count(*)::int AS n FROM host_b."Vm" WHERE kind = 'child'`)).rows[0].n).toBe(1);
     // a draining host takes no new children: an unpinned fork lands on the other one
     await H.setDrain('a', true);
     await sleep(1100); // the console's host list is cached for 1 s
