@@ -8,6 +8,7 @@ import { fetchImages } from './api/images';
 import { fetchTemplate } from './api/templates';
 import { fetchVm } from './api/vms';
 import { fetchPools } from './api/pools';
+import { fetchHosts } from './api/hosts';
 import { queryKeys } from './query-keys';
 import type { Role } from './types';
 import { allows } from './vm-state';
@@ -22,6 +23,7 @@ export const useMe = () => useQuery({ queryKey: queryKeys.me, queryFn: fetchMe, 
 export const useImages = () => useQuery({ queryKey: queryKeys.images, queryFn: fetchImages });
 export const useTasks = (target?: string) => useQuery({ queryKey: queryKeys.tasks(target), queryFn: () => fetchTasks(target), refetchInterval: 30_000 });
 export const usePools = () => useQuery({ queryKey: queryKeys.pools, queryFn: fetchPools, refetchInterval: 15_000 });
+export const useHosts = () => useQuery({ queryKey: queryKeys.hosts, queryFn: fetchHosts, refetchInterval: 5_000 });
 export const useLog = (target?: string) => useQuery({ queryKey: queryKeys.log(target), queryFn: () => fetchLog(target) });
 
 const noSubscribe = () => () => {};

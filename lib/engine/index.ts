@@ -199,6 +199,7 @@ export class Engine {
       return {
         type: 'vm' as const,
         ...vmView(vm),
+        host: config().hostName,
         image: vm.image,
         memoryMiB: vm.memoryMiB,
         vcpus: vm.vcpus,
