@@ -72,21 +72,37 @@ export async function heartbeat(name: string): Promise<'ready' | 'draining' | 'l
  * with when and why. Idempotent: consoles and agents all run it.
  */
 export async function sweepLost(): Promise<string[]> {
-  const pg = clusterPg();
   const secs = lostAfterSeconds();
   const why = `no heartbeat for more than ${secs} s`;
+  // one transaction: whoever sees a host lost also sees its VMs lost
+  const pg = await clusterPg().connect();
+  try {
+    await pg.query('BEGIN');
+    const names = await sweepIn(pg, secs, why);
+    await pg.query('COMMIT');
+    return names;
+  } catch (e) {
+    await pg.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    pg.release();
+  }
+}
+
+async function sweepIn(pg: import('pg').PoolClient, secs: number, why: string): Promise<string[]> {
   const r = await pg.query(
     `UPDATE public."Host" SET state = 'lost', "lostAt" = timezone('UTC', now()), "lostReason" = $2
      WHERE state <> 'lost' AND "lastSeen" < timezone('UTC', now()) - make_interval(secs => $1) RETURNING name, "schemaName"`,
     [secs, why],
   );
   for (const h of r.rows) {
-    await pg
-      .query(
-        `UPDATE ${schemaIdent(h.schemaName)}."Vm" SET state = 'lost', "lostAt" = timezone('UTC', now()), "lostReason" = $1 WHERE state IN ('starting', 'running')`,
-        [`Host "${h.name}" stopped answering (${why}); the VM may still run there and is reconciled when the host comes back.`],
-      )
-      .catch(() => undefined); // an agent that never migrated its schema has no VMs
+    const s = schemaIdent(h.schemaName);
+    const has = await pg.query(`SELECT to_regclass($1) AS t`, [`${s}."Vm"`]); // an agent that never migrated its schema has no VMs
+    if (!has.rows[0].t) continue;
+    await pg.query(
+      `UPDATE ${s}."Vm" SET state = 'lost', "lostAt" = timezone('UTC', now()), "lostReason" = $1 WHERE state IN ('starting', 'running')`,
+      [`Host "${h.name}" stopped answering (${why}); the VM may still run there and is reconciled when the host comes back.`],
+    );
   }
   return r.rows.map((h) => h.name as string);
 }

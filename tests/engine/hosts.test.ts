@@ -205,4 +205,30 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect(back.pid).toBe(vm.pid);
     expect(back.lostAt).toBeNull();
   });
+
+  it('an agent SIGKILLed mid-fork: the retried request makes no second child, and nothing is orphaned', async () => {
+    const a = agents.a;
+    const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const before = new Set((await pg.query(`SELECT id FROM host_a."Vm"`)).rows.map((r) => r.id));
+    const forking = C.routeFork('web', { count: 1, host: 'a', requestId }, 'test').then(() => null, (e) => e);
+    await until('the fork under way on a', async () => (await pg.query(`SELECT 1 FROM host_a."ForkRequest" WHERE key = $1`, [requestId])).rowCount && (await pg.query(`SELECT id FROM host_a."Vm"`)).rows.some((r) => !before.has(r.id)), 60_000);
+    a.proc!.kill('SIGKILL');
+    const killedAt = Date.now();
+    expect((await forking)?.code).toBe('unavailable'); // the console saw the agent go away
+    a.log.length = 0;
+    startLocalAgent(a);
+    await until('a back', async () => {
+      const h = await H.hostRow('a');
+      return h.state === 'ready' && h.startedAt.getTime() > killedAt - 1000;
+    }, 180_000);
+    await sleep(1100); // the console's host list is cached for 1 s
+    const retry = await C.routeFork('web', { count: 1, host: 'a', requestId }, 'test').then(() => null, (e) => e);
+    expect(retry?.message).toMatch(/was interrupted when its agent restarted/);
+    // the half-made child was reconciled: no VM of that request runs, and every QEMU under a's run dir belongs to a running VM
+    const rows = (await pg.query(`SELECT id, state, pid FROM host_a."Vm"`)).rows;
+    const fresh = rows.filter((r) => !before.has(r.id));
+    expect(fresh.filter((r) => r.state === 'running' || r.state === 'starting')).toEqual([]);
+    const live = rows.filter((r) => r.state === 'running').map((r) => r.pid).sort();
+    await until('no orphan QEMU on a', async () => JSON.stringify(qemuPids(a.run).sort()) === JSON.stringify(live), 30_000);
+  });
 });
