@@ -2,7 +2,7 @@
 import Link from 'next/link';
 import { useState } from 'react';
 import { logout } from '@/lib/client/api/host';
-import { useHealth, useHydrated, useMe, useStats } from '@/lib/client/hooks';
+import { useHealth, useMe, useStats } from '@/lib/client/hooks';
 import { bytes } from '@/lib/client/format';
 
 function Chip({ ok, label, value, title, testId }: { ok: boolean | undefined; label: string; value: string; title?: string; testId?: string }) {
@@ -18,7 +18,6 @@ function Chip({ ok, label, value, title, testId }: { ok: boolean | undefined; la
 export function TopBar({ connected, menuOpen, onMenu }: { connected: boolean; menuOpen: boolean; onMenu: () => void }) {
   const health = useHealth();
   const me = useMe();
-  const hydrated = useHydrated();
   const stats = useStats();
   const h = health.data;
   const [busy, setBusy] = useState(false);
@@ -48,7 +47,7 @@ export function TopBar({ connected, menuOpen, onMenu }: { connected: boolean; me
         {stats.data && stats.data.totals.savedBytes > 0 && <Chip ok label="Saved by sharing" value={bytes(stats.data.totals.savedBytes)} />}
       </div>
       <div className="ml-auto flex items-center gap-3 text-sm">
-        {hydrated && me.data && (
+        {me.data && (
           <span data-testid="whoami" className="text-slate-300">
             <span className="hidden sm:inline">{me.data.name} </span>
             <span className="rounded bg-slate-800 px-1.5 py-0.5 text-xs text-slate-300">{me.data.role}</span>

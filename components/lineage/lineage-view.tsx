@@ -291,7 +291,7 @@ export function LineageView() {
                       <span className="w-4" />
                     )}
                     <StateDot state={n.state} />
-                    <Link prefetch={false} href={href} className={`truncate hover:underline ${n.kind === 'template' ? 'font-semibold text-indigo-200' : 'text-slate-100'}`}>
+                    <Link prefetch={false} href={href} className={`min-w-16 truncate hover:underline ${n.kind === 'template' ? 'font-semibold text-indigo-200' : 'text-slate-100'}`}>
                       {n.name}
                     </Link>
                     <Badge tone={n.kind === 'template' ? 'indigo' : 'slate'}>{stateLabel(n)}</Badge>

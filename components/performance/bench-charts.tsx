@@ -4,7 +4,7 @@
 // The benchmark's own schema (instaclone-bench/1: metrics with label, unit, median, p95, value; targets)
 // is read as such: key figures first (cold boot, fork of one child, their ratio), charts by unit.
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { ms } from '@/lib/client/format';
+import { ms, utcMinute } from '@/lib/client/format';
 
 interface Row {
   label: string;
@@ -207,7 +207,7 @@ export function BenchCharts({ data, file, mtime }: { data: unknown; file: string
   return (
     <div className="space-y-4">
       <p className="text-sm text-slate-400">
-        From <code>{file}</code>, written {new Date(mtime).toLocaleString()}
+        From <code>{file}</code>, written <time dateTime={mtime}>{utcMinute(mtime)}</time>
         {b.mode ? ` · ${b.mode} run` : ''}
         {accel ? ` · ${accel.toUpperCase()}` : ''}
         {b.machine?.cores ? ` · ${b.machine.cores} cores` : ''}
@@ -237,7 +237,7 @@ export function BenchCharts({ data, file, mtime }: { data: unknown; file: string
       {groups.length === 0 && <p className="text-sm text-slate-400">The file has no summaries (median/p95) to chart.</p>}
       <details className="rounded border border-slate-800">
         <summary className="cursor-pointer px-3 py-1 text-xs text-slate-400">Raw results</summary>
-        <pre className="max-h-96 overflow-auto px-3 py-2 font-mono text-[11px] text-slate-300">{JSON.stringify(data, null, 2)}</pre>
+        <pre className="max-h-96 overflow-y-auto px-3 py-2 font-mono text-[11px] whitespace-pre-wrap text-slate-300 [overflow-wrap:anywhere]">{JSON.stringify(data, null, 2)}</pre>
       </details>
     </div>
   );

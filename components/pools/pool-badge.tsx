@@ -7,9 +7,10 @@ export function PoolBadge({ pool }: { pool: Vm['pool'] }) {
   const claimed = pool.state === 'claimed';
   const who = claimed ? ` by ${pool.claimedBy ?? '?'}${pool.label ? ` (${pool.label})` : ''}` : '';
   return (
-    <span data-testid="pool-badge">
-      <Badge tone={claimed ? 'sky' : 'emerald'} title={`pool ${pool.pool}: ${pool.state}${who}`}>
-        {`pool ${pool.pool}: ${pool.state}${who}`}
+    // one line that shrinks with an ellipsis (the full text in the title): a lineage row is one line high
+    <span data-testid="pool-badge" className="flex min-w-0">
+      <Badge tone={claimed ? 'sky' : 'emerald'} title={`pool ${pool.pool}: ${pool.state}${who}`} className="min-w-0">
+        <span className="truncate">{`pool ${pool.pool}: ${pool.state}${who}`}</span>
       </Badge>
     </span>
   );

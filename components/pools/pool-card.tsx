@@ -8,7 +8,7 @@ import { claimFromPool, pushPool, releaseVm, removePool, resizePool, type PoolVi
 import { errorText } from '@/lib/client/api/http';
 import { useCan, useLs } from '@/lib/client/hooks';
 import { queryKeys } from '@/lib/client/query-keys';
-import { ms, msFine } from '@/lib/client/format';
+import { ms, msFine, seconds } from '@/lib/client/format';
 import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { Badge, ErrorNote, Panel, Progress } from '@/components/ui/misc';
@@ -71,7 +71,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
             </span>
             <span>size {pool.size}</span>
             <span>on release: {pool.onRelease}</span>
-            {pool.ttlSec && <span>TTL {pool.ttlSec} s</span>}
+            {pool.ttlSec && <span>TTL {seconds(pool.ttlSec)}</span>}
             <span title="claim latency at the engine over the last hour">
               claim p50 {lat.p50 === null ? '–' : msFine(lat.p50)} · p95 {lat.p95 === null ? '–' : msFine(lat.p95)} ({lat.n})
             </span>
@@ -88,7 +88,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
           {pool.error && <ErrorNote error={`Last refill failed: ${pool.error}`} />}
           <ul className="space-y-1" data-testid="pool-members">
             {pool.members.map((m) => (
-              <li key={m.vmId} className="flex items-center gap-2">
+              <li key={m.vmId} className="flex flex-wrap items-center gap-x-2 gap-y-1">
                 <Link href={`/vms/${m.name ?? m.vmId}`} className="text-sky-300 hover:underline">
                   {m.name ?? m.vmId}
                 </Link>

@@ -144,7 +144,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
           {files && 'error' in files ? (
             <ErrorNote error={files.error} />
           ) : (
-            <table className="w-full table-fixed text-sm" data-testid="template-files">
+            <table className="stack w-full table-fixed text-sm" data-testid="template-files">
               <thead className="text-xs text-slate-400">
                 <tr>
                   <th className="text-left font-normal">file</th>
@@ -157,10 +157,11 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
                   <tr key={f.path} className="border-t border-slate-800/60">
                     <td className="py-1 text-slate-300" title={f.path}>
                       {f.name}
-                      <div className="truncate font-mono text-[10px] text-slate-400">{f.path}</div>
+                      {/* the whole path on a phone (stacked), one truncated line beside the sizes above */}
+                      <div className="font-mono text-[10px] text-slate-400 [overflow-wrap:anywhere] sm:truncate">{f.path}</div>
                     </td>
-                    <td className="w-20 py-1 text-right font-mono whitespace-nowrap text-slate-100">{f.missing ? 'missing' : bytes(f.sizeBytes)}</td>
-                    <td className="w-20 py-1 text-right font-mono whitespace-nowrap text-slate-300">{f.missing ? '' : bytes(f.allocatedBytes)}</td>
+                    <td className="w-20 py-1 font-mono whitespace-nowrap text-slate-100 sm:text-right" data-label="size">{f.missing ? 'missing' : bytes(f.sizeBytes)}</td>
+                    <td className="w-20 py-1 font-mono whitespace-nowrap text-slate-300 sm:text-right" data-label="on disk">{f.missing ? '' : bytes(f.allocatedBytes)}</td>
                   </tr>
                 ))}
                 {!files && (
@@ -227,7 +228,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
                       ◆ {d.name}
                     </Link>
                   </td>
-                  <td>{d.state}</td>
+                  <td data-label="State">{d.state}</td>
                   <td />
                   <td />
                   <td />

@@ -14,7 +14,7 @@ export function StateBadge({ state }: { state: string }) {
   );
 }
 
-export function Badge({ children, tone = 'slate', title }: { children: ReactNode; tone?: 'slate' | 'sky' | 'amber' | 'emerald' | 'rose' | 'indigo'; title?: string }) {
+export function Badge({ children, tone = 'slate', title, className = '' }: { children: ReactNode; tone?: 'slate' | 'sky' | 'amber' | 'emerald' | 'rose' | 'indigo'; title?: string; className?: string }) {
   const t: Record<string, string> = {
     slate: 'bg-slate-800 text-slate-300 border-slate-700',
     sky: 'bg-sky-950 text-sky-300 border-sky-800',
@@ -24,7 +24,7 @@ export function Badge({ children, tone = 'slate', title }: { children: ReactNode
     indigo: 'bg-indigo-950 text-indigo-300 border-indigo-800',
   };
   return (
-    <span title={title} className={`inline-flex items-center rounded border px-1.5 py-px text-[11px] font-medium ${t[tone]}`}>
+    <span title={title} className={`inline-flex items-center rounded border px-1.5 py-px text-[11px] font-medium whitespace-nowrap ${t[tone]} ${className}`}>
       {children}
     </span>
   );
@@ -72,7 +72,7 @@ export function KV({ items }: { items: [ReactNode, ReactNode][] }) {
       {items.map(([k, v], i) => (
         <div key={i} className="contents">
           <dt className="text-slate-400">{k}</dt>
-          <dd className="min-w-0 break-all font-mono text-slate-100">{v ?? '–'}</dd>
+          <dd className="min-w-0 font-mono text-slate-100 [overflow-wrap:anywhere]">{v ?? '–'}</dd>
         </div>
       ))}
     </dl>

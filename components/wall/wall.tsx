@@ -12,12 +12,12 @@ import { PoolGauges } from './pool-gauges';
 
 function Big({ label, value, sub, testId }: { label: string; value: string | number; sub?: string; testId: string }) {
   return (
-    <div className="rounded-xl border border-slate-800 bg-slate-900/70 px-6 py-4">
-      <div className="text-xl uppercase tracking-widest text-slate-300">{label}</div>
-      <div className="mt-1 text-6xl font-bold tabular-nums text-white" data-testid={testId}>
+    <div className="min-w-0 rounded-xl border border-slate-800 bg-slate-900/70 px-4 py-3 sm:px-6 sm:py-4">
+      <div className="text-sm uppercase tracking-widest text-slate-300 sm:text-xl">{label}</div>
+      <div className="mt-1 text-4xl font-bold tabular-nums text-white sm:text-6xl" data-testid={testId}>
         {value}
       </div>
-      {sub && <div className="mt-1 text-xl text-slate-300">{sub}</div>}
+      {sub && <div className="mt-1 text-sm text-slate-300 sm:text-xl">{sub}</div>}
     </div>
   );
 }
@@ -57,16 +57,16 @@ export function Wall() {
   roots.forEach((r) => walk(r, 0));
 
   return (
-    <main className="flex h-screen cursor-none flex-col gap-5 overflow-hidden bg-black p-6 text-slate-100 xl:p-8" data-testid="wall">
-      <header className="flex items-baseline gap-6">
+    <main className="flex min-h-screen cursor-none flex-col gap-5 bg-black p-4 text-slate-100 sm:p-6 lg:h-screen lg:overflow-hidden xl:p-8" data-testid="wall">
+      <header className="flex flex-wrap items-baseline gap-x-6 gap-y-1">
         <h1 className="text-4xl font-bold tracking-tight">Instaclone</h1>
-        <span className="text-2xl text-slate-400">instant clones of running VMs</span>
+        <span className="text-lg text-slate-400 sm:text-2xl">instant clones of running VMs</span>
         <span className="ml-auto flex items-center gap-3 text-2xl tabular-nums text-slate-400">
           <span role="img" className={`h-4 w-4 rounded-full ${connected ? 'bg-emerald-500' : 'bg-amber-500'}`} aria-label={connected ? 'live' : 'reconnecting'} />
           <span data-testid="wall-clock">{now === null ? '' : new Date(now).toLocaleTimeString()}</span>
         </span>
       </header>
-      <section className="grid grid-cols-4 gap-6">
+      <section className="grid grid-cols-2 gap-3 sm:gap-6 lg:grid-cols-4">
         <Big label="Running children" value={running} sub={`${vms.length} VMs in all`} testId="wall-running" />
         <Big label="Forks per minute" value={perMinute} sub="children created in the last 60 s" testId="wall-fpm" />
         <Big label="Memory saved" value={stats.data ? bytes(stats.data.totals.savedBytes) : '–'} sub="by sharing template RAM" testId="wall-saved" />

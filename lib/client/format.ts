@@ -41,3 +41,25 @@ export function msFine(v: number | undefined | null): string {
   if (v === undefined || v === null || !Number.isFinite(v)) return '–';
   return v < 10 ? `${v.toFixed(1)} ms` : ms(v);
 }
+
+/**
+ * "2026-12-01 21:03 UTC": the same text on the server and in every browser (a date rendered on the
+ * server with the browser's zone or language would not match at hydration: React #418).
+ */
+export function utcMinute(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '–' : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** Seconds in days, hours, minutes and seconds, zero parts left out: "1 min 30 s", "15 min", "8 h", "1 d 12 h". */
+export function seconds(s: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(s);
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const) {
+    if (rest >= size || (unit === 's' && parts.length === 0)) {
+      parts.push(`${Math.floor(rest / size)} ${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.join(' ');
+}

@@ -90,7 +90,7 @@ describe('forwarded ports (real QEMU)', () => {
     expect(after).toEqual(before);
   });
 
-  it("the guest's wget reaches a host service (10.0.2.2) without crashing (issue 15 item 9)", async () => {
+  it("the guest's wget reaches a host service (10.0.2.2) without crashing, -T included (issue 15 item 9)", async () => {
     const http = await import('node:http');
     const srv = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -98,13 +98,34 @@ describe('forwarded ports (real QEMU)', () => {
       setTimeout(() => res.end('"ok"}'), 20); // chunked, like the console's /api/health
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const net = await import('node:net');
+    const held: import('node:net').Socket[] = [];
+    const silent = net.createServer((s) => void held.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const silentPort = (silent.address() as import('node:net').AddressInfo).port;
     try {
       const port = (srv.address() as import('node:net').AddressInfo).port;
       const r = await E.exec('a-1', ['/bin/sh', '-c', `wget -O- http://10.0.2.2:${port}/api/health 2>&1`], { timeoutMs: 30_000 });
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toContain('{"status":"ok"}');
+      // -T is what crashed Debian's busybox wget (exit 139 for any address): each spelling works as
+      // the exec box and `instaclone exec` run it (argv through the agent, no shell)
+      for (const t of [['-T', '20'], ['-T20'], ['--timeout=20'], ['--timeout', '20']]) {
+        const w = await E.exec('a-1', ['wget', ...t, '-q', '-O-', `http://10.0.2.2:${port}/api/health`], { timeoutMs: 60_000 });
+        expect(w.exitCode, `${t.join(' ')}: ${w.stdout}${w.stderr}`).toBe(0);
+        expect(w.stdout).toContain('{"status":"ok"}');
+      }
+      // a login shell (the serial console) gets the same wget
+      const login = await E.exec('a-1', ['/bin/sh', '-l', '-c', `wget -T 20 -q -O- http://10.0.2.2:${port}/api/health`], { timeoutMs: 60_000 });
+      expect(login.exitCode, login.stdout + login.stderr).toBe(0);
+      // and gives up on a server that accepts but never answers, with a sentence instead of a hang
+      const stuck = await E.exec('a-1', ['wget', '-T', '2', '-q', '-O-', `http://10.0.2.2:${silentPort}/`], { timeoutMs: 60_000 });
+      expect(stuck.exitCode, stuck.stdout + stuck.stderr).toBe(1);
+      expect(stuck.stdout + stuck.stderr).toMatch(/timed out after 2 s/);
     } finally {
       srv.close();
+      silent.close();
+      for (const s of held) s.destroy();
     }
   });
 
