@@ -16,6 +16,8 @@
 //          --compare-qemu PATH     second QEMU for the side-by-side (default /opt/qemu10/usr/bin/qemu-system-x86_64 when there)
 //          --qemu-rounds N --qemu-children N   its rounds (2; quick 1) and fork size (50; quick 10)
 //          --no-save               do not write bench/results
+//          --merge                 latest.json keeps the figures of scenarios this run skipped (only the figures
+//                                  measured now replace theirs); the run is listed in its "merged" array
 // Environment: INSTACLONE_ACCEL=tcg|kvm forces the accelerator (the engine detects KVM itself);
 //   INSTACLONE_IMAGE_CACHE (image cache; default ~/.cache/instaclone/images).
 //   Everything else (INSTACLONE_HOME, INSTACLONE_RUN, DATABASE_URL) is set to private temp dirs,
@@ -105,6 +107,7 @@ const options = {
 };
 const skip = new Set((opt('skip') ?? '').split(',').filter(Boolean));
 const save = !flag('no-save');
+const merge = flag('merge');
 
 // ─── private environment, set BEFORE the engine is imported ──────────────────────────────────
 const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'icbench-home-'));
@@ -216,7 +219,7 @@ async function main() {
   const img = await findImage(HOME);
   const { detectAccel } = await import('../lib/engine/argv');
   const mf = await import('./lib/minifork');
-  const { FORK_CONCURRENCY } = await import('../lib/engine/fork');
+  const FORK_CONCURRENCY = (await import('../lib/engine/fork')).forkConcurrency();
   const accel = detectAccel();
   const MEM = 256;
   const machine = mf.machineFor(img, MEM);
@@ -383,7 +386,7 @@ async function main() {
     const { poolBench } = await import('./pools');
     const tpl = await E.prepare({ image: 'tiny', name: name('bench-pool'), memory: MEM });
     const r = await poolBench(E, tpl.id, options.poolSpares, options.poolClaims, log);
-    const { REFILL_CONCURRENCY } = await import('../lib/engine/pools');
+    const REFILL_CONCURRENCY = (await import('../lib/engine/pools')).refillConcurrency();
     const bound = `wall time on ${machineFacts.cores} cores at load ${os.loadavg()[0].toFixed(1)} (other VMs, the refill's forks — ${REFILL_CONCURRENCY} at most — and ${r.spares} idle spares); the claim path's own CPU cost is measured by bench/experiments/claim-path.ts`;
     metric('pool.claim.restMs', 'Pool claim at the REST API (HTTP + token + engine), one at a time', 'ms', r.seqClaimMs, { target: T('<=', 10, '≤ 10 ms (p50)'), boundBy: bound }, 2);
     metric('pool.burst.totalMs', `Burst of ${r.burst.count} concurrent claims against ${r.spares} ready spares`, 'ms', [r.burst.totalMs], { notes: [`sources: ${JSON.stringify(r.burst.sources)}`] });
@@ -829,10 +832,34 @@ async function main() {
     const body = JSON.stringify(result, null, 2) + '\n';
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
     fs.writeFileSync(path.join(dir, `bench-${stamp}${quick ? '-quick' : ''}.json`), body);
-    fs.writeFileSync(path.join(dir, 'latest.json.tmp'), body);
+    const latest = merge ? JSON.stringify(mergeInto(path.join(dir, 'latest.json'), result, `bench-${stamp}${quick ? '-quick' : ''}.json`), null, 2) + '\n' : body;
+    fs.writeFileSync(path.join(dir, 'latest.json.tmp'), latest);
     fs.renameSync(path.join(dir, 'latest.json.tmp'), path.join(dir, 'latest.json'));
     console.log(`\nwrote bench/results/latest.json and bench/results/bench-${stamp}${quick ? '-quick' : ''}.json`);
   }
+}
+
+/**
+ * --merge: the previous latest.json with this run's figures laid over it (metrics and target rows by
+ * id, errors by scenario); everything else (machine, throughput, memory…) stays the previous run's,
+ * and `merged` says which run added which figures, so no figure loses the run it came from.
+ */
+function mergeInto(file: string, run: Record<string, any>, runFile: string): Record<string, unknown> {
+  let prev: Record<string, any>;
+  try {
+    prev = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return run;
+  }
+  const ids = Object.keys(run.metrics);
+  const ran = [...new Set(ids.map((id) => id.split('.')[0]))];
+  return {
+    ...prev,
+    metrics: { ...prev.metrics, ...run.metrics },
+    targets: [...(prev.targets ?? []).filter((t: { id: string }) => !ids.includes(t.id)), ...run.targets],
+    errors: [...(prev.errors ?? []).filter((e: { scenario: string }) => !ran.includes(e.scenario)), ...run.errors],
+    merged: [...(prev.merged ?? []), { file: runFile, startedAt: run.startedAt, finishedAt: run.finishedAt, metrics: ids, loadavgStart: run.machine.loadavgStart, loadavgEnd: run.machine.loadavgEnd }],
+  };
 }
 
 function buildRecommendations(accel: string): string[] {

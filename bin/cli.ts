@@ -21,17 +21,21 @@ const USAGE = `usage:
   instaclone stats [--json]
   instaclone exec VM -- CMD...
   instaclone stop VM | start VM | reset VM | rm VM|PARENT [--force]
+  instaclone operation ID [--json]    (state, progress and result of a long action)
 ${POOL_USAGE}
+  prepare, fork, images import and pool push wait and print their result; with --detach they print
+  {"operation": ID} at once and go on in the console (follow it with instaclone operation ID).
 environment: INSTACLONE_URL (default http://localhost:$PORT), INSTACLONE_TOKEN (default: the local admin token)`;
 
 class CliError extends Error {}
 
 function baseUrl(): string {
-  return (process.env.INSTACLONE_URL || `http://localhost:${process.env.PORT || 3000}`).replace(/\/+$/, '');
+  return config().cli.url;
 }
 
 function token(): string | undefined {
-  if (process.env.INSTACLONE_TOKEN) return process.env.INSTACLONE_TOKEN;
+  const given = config().cli.token;
+  if (given) return given;
   try {
     return fs.readFileSync(path.join(config().home, 'admin.token'), 'utf8').trim();
   } catch {
@@ -83,6 +87,17 @@ async function api(method: string, route: string, body?: unknown): Promise<any> 
   return data;
 }
 
+/**
+ * A long action (an operation on the console): waits for its result as before, or with --detach asks
+ * the console not to wait (?wait=0) and prints {"operation": ID} (DESIGN.md "Contracts").
+ */
+async function longApi(detach: boolean, method: string, route: string, body?: unknown): Promise<{ detached: true } | { detached: false; r: any }> {
+  if (!detach) return { detached: false, r: await api(method, route, body) };
+  const r = await api(method, `${route}${route.includes('?') ? '&' : '?'}wait=0`, body);
+  console.log(JSON.stringify({ operation: r.operationId }));
+  return { detached: true };
+}
+
 /** Numbers go to the server as numbers when they parse, else as given, so the shared schema explains. */
 const num = (v: string | undefined) => (v === undefined ? undefined : v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
 const enc = encodeURIComponent;
@@ -131,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       host: { type: 'string' },
       'request-id': { type: 'string' },
+      detach: { type: 'boolean' },
       // pool
       template: { type: 'string' },
       size: { type: 'string' },
@@ -156,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'prepare': {
       if (!o.name) throw new CliError('prepare needs --name NAME (lower-case letters, digits and "-").');
-      const r = await api('POST', '/templates', {
+      const a = await longApi(!!o.detach, 'POST', '/templates', {
         image: o.image ?? 'tiny',
         name: o.name,
         warmup: o.warmup ?? [],
@@ -171,6 +187,8 @@ async function main(argv: string[]): Promise<number> {
         ...(o.port ? { ports: o.port.map(num) } : {}),
         ...(o.host ? { host: o.host } : {}),
       });
+      if (a.detached) return 0;
+      const r = a.r;
       out(r, () => {
         const t = r.timings ?? {};
         return `template ${r.name} (${r.id}) is ${r.state}${r.quiesced ? ', quiesced' : ''}: boot ${t.bootMs} ms, warm-up ${t.warmupMs} ms, freeze ${t.freezeMs} ms`;
@@ -180,7 +198,7 @@ async function main(argv: string[]): Promise<number> {
     case 'fork': {
       const parent = need('parent');
       if (o.count === undefined) throw new CliError('fork needs --count N (how many children to fork).');
-      const r = await api('POST', `/templates/${enc(parent)}/fork`, {
+      const a = await longApi(!!o.detach, 'POST', `/templates/${enc(parent)}/fork`, {
         count: num(o.count),
         persistent: !!o.persistent,
         ...(o.quiesce ? { quiesce: true } : {}),
@@ -190,6 +208,8 @@ async function main(argv: string[]): Promise<number> {
         ...(o.host ? { host: o.host } : {}),
         ...(o['request-id'] ? { requestId: o['request-id'] } : {}),
       });
+      if (a.detached) return 0;
+      const r = a.r;
       out(r, () =>
         [
           table(
@@ -208,7 +228,9 @@ async function main(argv: string[]): Promise<number> {
         if (!name) throw new CliError('images import needs a NAME: instaclone images import NAME --disk FILE.');
         if (!o.disk) throw new CliError('images import needs --disk FILE (a disk image on this host).');
         // the console runs on this host: send an absolute path, resolved here
-        const r = await api('POST', '/images', { name, disk: path.resolve(o.disk), ...(o.format ? { format: o.format } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) });
+        const a = await longApi(!!o.detach, 'POST', '/images', { name, disk: path.resolve(o.disk), ...(o.format ? { format: o.format } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) });
+        if (a.detached) return 0;
+        const r = a.r;
         out(r, () => `imported ${r.name}: ${r.format}, ${mib(r.virtualSizeBytes)} virtual, ${mib(r.sizeBytes)} on disk, ${r.firmware} firmware`);
         return 0;
       }
@@ -310,8 +332,17 @@ async function main(argv: string[]): Promise<number> {
       out(r, () => `removed ${ref}`);
       return 0;
     }
+    case 'operation':
+    case 'task': {
+      const id = need('id');
+      const r = await api('GET', `/tasks/${enc(id)}`);
+      out(r, () =>
+        [`${r.kind} ${r.targetName ?? r.targetId ?? ''}: ${r.state}${r.state === 'running' ? ` (${Math.round((r.progress ?? 0) * 100)} %)` : ''}`, ...(r.error ? [r.error] : []), ...(r.result ? [JSON.stringify(r.result)] : [])].join('\n'),
+      );
+      return r.state === 'failed' ? 1 : 0;
+    }
     case 'pool':
-      return poolCommand(args, o, { api, out, table, num, fail: (m) => { throw new CliError(m); } });
+      return poolCommand(args, o, { api, long: (m, route, body) => longApi(!!o.detach, m, route, body), out, table, num, fail: (m) => { throw new CliError(m); } });
     default:
       throw new CliError(`Unknown command "${cmd}": run instaclone --help for the list.`);
   }

@@ -2,6 +2,8 @@
 // output helpers come from cli.ts, so this file only maps arguments to routes.
 export interface PoolCliDeps {
   api: (method: string, route: string, body?: unknown) => Promise<any>;
+  /** a long action: waits for the result, or with --detach prints {"operation": ID} and says so */
+  long: (method: string, route: string, body?: unknown) => Promise<{ detached: true } | { detached: false; r: any }>;
   out: (data: unknown, human: () => string) => void;
   table: (rows: Record<string, unknown>[], cols: string[]) => string;
   num: (v: string | undefined) => number | string | undefined;
@@ -82,7 +84,9 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
     case 'push': {
       const name = need('name');
       if (!o.template) d.fail('pool push needs --template T2 (the template new spares come from).');
-      const r = await d.api('POST', `/pools/${enc(name)}/push`, { template: o.template });
+      const a = await d.long('POST', `/pools/${enc(name)}/push`, { template: o.template });
+      if (a.detached) return 0;
+      const r = a.r;
       d.out(r, () => `${summary(r)}; spares roll now, claimed children when released`);
       return 0;
     }

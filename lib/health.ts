@@ -20,7 +20,7 @@ export interface HealthReport {
 }
 
 /** The QEMU binary; INSTACLONE_QEMU overrides it (read at call time). */
-export const qemuBinary = () => process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
+export const qemuBinary = () => config().qemu.binary;
 
 const versions = new Map<string, Promise<string>>();
 

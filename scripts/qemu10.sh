@@ -26,10 +26,10 @@ if ! apt-cache madison qemu-system-x86 2>/dev/null | grep -q bpo12; then
     echo "qemu10: bookworm-backports is not an apt source here and INSTACLONE_NO_BACKPORTS is set: add it yourself, or unset INSTACLONE_NO_BACKPORTS." >&2
     exit 1
   fi
-  # the mirror apt already uses for bookworm (deb822 or one-line sources), else Debian's CDN
-  mirror="$(grep -hsE '^URIs:' /etc/apt/sources.list.d/debian.sources | grep -v security | head -1 | awk '{print $2}')"
-  [ -n "$mirror" ] || mirror="$(grep -hsE '^deb [^ ]+ bookworm main' /etc/apt/sources.list | head -1 | awk '{print $2}')"
-  [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+  # the mirror apt already uses (or INSTACLONE_DEBIAN_MIRROR)
+  # shellcheck source=../lib/guest/debian-mirror.sh
+  source "$(dirname "$0")/../lib/guest/debian-mirror.sh"
+  mirror="$(debian_mirror)" || { echo "qemu10: $DEBIAN_MIRROR_MISSING" >&2; exit 1; }
   src=/etc/apt/sources.list.d/instaclone-backports.sources
   echo "qemu10: adding bookworm-backports ($mirror) in $src"
   printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" >"$src"

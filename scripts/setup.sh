@@ -55,3 +55,13 @@ fi
 bash scripts/prisma.sh generate
 bash scripts/build-cli.sh
 npx tsx scripts/ensure-image.ts tiny
+
+# The foreign test disks (issue 14: operators' own VMs, tests/engine/byovm*.test.ts): one debootstrap
+# (several minutes the first time, needs the Debian mirror), then each variant; cached by recipe hash
+# in INSTACLONE_FOREIGN_CACHE. Root only (debootstrap, chroot, a loop mount); INSTACLONE_TEST_FOREIGN=0 skips.
+if [ "${1:-}" = "--tests" ] && [ "$(id -u)" = 0 ] && [ "${INSTACLONE_TEST_FOREIGN:-1}" != 0 ]; then
+  foreign_cache="${INSTACLONE_FOREIGN_CACHE:-$HOME/.cache/instaclone/foreign}"  # as tests/fixtures/foreign/disks.ts
+  t0=$(date +%s)
+  bash tests/fixtures/foreign/build.sh "$foreign_cache" networkd ifupdown nm noagent uefi >/dev/null
+  if [ $(( $(date +%s) - t0 )) -gt 5 ]; then echo "setup: foreign test disks built in $(( $(date +%s) - t0 )) s ($foreign_cache)"; fi
+fi

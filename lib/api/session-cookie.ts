@@ -2,10 +2,11 @@
 // (directly, or behind a TLS proxy named by INSTACLONE_TRUST_PROXY=1) Secure with the __Host- prefix.
 import { cookies } from 'next/headers';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, SESSION_HOURS } from '../auth/sessions';
+import { config } from '../config';
 
 export function servedOverHttps(req: Request): boolean {
   if (new URL(req.url).protocol === 'https:') return true;
-  return process.env.INSTACLONE_TRUST_PROXY === '1' && req.headers.get('x-forwarded-proto')?.split(',')[0].trim() === 'https';
+  return config().web.trustProxy && req.headers.get('x-forwarded-proto')?.split(',')[0].trim() === 'https';
 }
 
 export function sessionCookie(id: string, req: Request) {

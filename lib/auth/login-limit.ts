@@ -1,6 +1,7 @@
 // Failed log-ins are counted per user name and per client address in a sliding window; past the
 // limit further attempts are refused before the password is checked (no guessing, no CPU burnt on a flood).
 // In memory on purpose: one console process, and a restart only forgives what it forgets.
+import { config } from '../config';
 const WINDOW_MS = 15 * 60_000;
 export const LOGIN_LIMITS = { perUser: 10, perAddress: 30 };
 
@@ -36,7 +37,7 @@ export function clearLoginFailures(username: string): void {
  * only believed behind a proxy the operator names (INSTACLONE_TRUST_PROXY=1), otherwise it could be forged.
  */
 export function clientAddress(headers: Headers): string {
-  if (process.env.INSTACLONE_TRUST_PROXY === '1') {
+  if (config().web.trustProxy) {
     const first = headers.get('x-forwarded-for')?.split(',')[0]?.trim();
     if (first) return first;
   }

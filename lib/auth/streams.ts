@@ -1,9 +1,10 @@
 // Long-lived streams (server-sent events, serial output): at most MAX per user, re-checked every
 // 10 s (an expired session or a revoked token ends them), and ended at once at logout.
 import { EngineError } from '../engine/errors';
+import { config } from '../config';
 
-const recheckMs = () => Number(process.env.INSTACLONE_STREAM_RECHECK_MS) || 10_000;
-export const maxStreamsPerUser = () => Number(process.env.INSTACLONE_MAX_STREAMS_PER_USER) || 32;
+const recheckMs = () => config().web.streamRecheckMs;
+export const maxStreamsPerUser = () => config().web.maxStreamsPerUser;
 
 interface Entry {
   user: string;

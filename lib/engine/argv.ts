@@ -7,9 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { config } from '../config';
 import { EngineError } from './errors';
 import { intToIp, ipToInt, netdevArgs as identityNetdevArgs, type GuestNet } from './network';
-import { hasReadonlyRam, hasRunWith, qemuDataDirs, qemuVersion } from './qemu-version';
-
-export const QEMU_BINARY = process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
+import { hasReadonlyRam, hasRunWith, qemuBinaryPath, qemuDataDirs, qemuVersion } from './qemu-version';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -135,7 +133,7 @@ export function qemuUser(): QemuUser | null {
 
 function decideQemuUser(run: string): { run: string; user: QemuUser | null; refusal?: string } {
   const d: { run: string; user: QemuUser | null; refusal?: string } = { run, user: null };
-  const name = process.env.INSTACLONE_QEMU_USER ?? 'instaclone-qemu';
+  const name = config().qemu.user;
   if (!name || process.getuid?.() !== 0) return d;
   let u: QemuUser | null = null;
   try {
@@ -174,8 +172,8 @@ let accelCache: Accel | null = null;
  * debug console: a working KVM says it at once (TCG takes ~0.6 s), a stalled one never (5 s cap).
  */
 export function detectAccel(): Accel {
-  const forced = process.env.INSTACLONE_ACCEL;
-  if (forced === 'tcg' || forced === 'kvm') return forced;
+  const forced = config().qemu.accel;
+  if (forced) return forced;
   if (accelCache) return accelCache;
   accelCache = 'tcg';
   try {
@@ -184,7 +182,7 @@ export function detectAccel(): Accel {
     // prints a line, on a CPU that exposes no VT-x/AMD-V. Without those flags, no KVM.
     if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) return accelCache;
     const r = spawnSync(
-      QEMU_BINARY,
+      qemuBinaryPath(),
       // boot fails at once (no disk), SeaBIOS resets instead of waiting (reboot-timeout=0), QEMU exits (-no-reboot)
       ['-accel', 'kvm', '-cpu', 'host', '-machine', 'pc', '-nodefaults', '-no-user-config', '-display', 'none', '-boot', 'reboot-timeout=0', '-no-reboot', '-chardev', 'stdio,id=dbg', '-device', 'isa-debugcon,iobase=0x402,chardev=dbg'],
       { timeout: 5000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
@@ -198,8 +196,7 @@ export function detectAccel(): Accel {
 
 /** TCG translation cache per QEMU (MiB); INSTACLONE_TB_SIZE overrides. Its touched pages are private to each child. */
 export function tcgCacheMiB(): number {
-  const v = Number(process.env.INSTACLONE_TB_SIZE);
-  return Number.isInteger(v) && v >= 1 && v <= 1024 ? v : 32;
+  return config().qemu.tbSizeMiB;
 }
 
 export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }): MachineConfig {

@@ -1,4 +1,4 @@
-// The compatibility report of a guest (issue 14): what the parent's stock qemu-guest-agent and
+// The compatibility report of a guest: what the parent's stock qemu-guest-agent and
 // system offer, probed once at prepare, stored with the template (Template.compat) and returned
 // by the API. Each line says what it means for the children. The fork reads `network` from it to
 // know how a child takes its address.
@@ -34,8 +34,8 @@ idx=; [ -n "$ifc" ] && read -r idx < "/sys/class/net/$ifc/ifindex"
 if [ -n "$idx" ] && [ -r "/run/systemd/netif/links/$idx" ]; then
   while IFS= read -r l; do case "$l" in ADMIN_STATE=configured*|ADMIN_STATE=configuring*) echo manager=networkd;; esac; done < "/run/systemd/netif/links/$idx"
 fi
-[ -d /run/NetworkManager ] && [ -S /run/NetworkManager/private ] && echo nm=yes
-for p in /proc/[0-9]*/comm; do read -r c < "$p" 2>/dev/null; [ "$c" = dhclient ] && { echo dhclient=yes; break; }; done
+# running processes, by name (NetworkManager's internal DHCP client is no process of its own)
+for p in /proc/[0-9]*/comm; do read -r c < "$p" 2>/dev/null; case $c in dhclient) echo dhclient=yes;; NetworkManager) echo nm=yes;; esac; done
 for f in /etc/netplan/*.yaml; do [ -e "$f" ] && { echo netplan=yes; break; }; done
 `;
 

@@ -14,6 +14,8 @@ import { tailFile, type Vmm } from './vmm';
 
 export interface OpContext {
   actor?: string;
+  /** the operation (operations.ts) this work runs under: its first task takes the operation's id */
+  operationId?: string;
   onProgress?: (p: { step: string; progress: number; message?: string }) => void;
 }
 
@@ -36,7 +38,8 @@ export class Core {
   readonly busy = new Set<string>();
   /** per-id operation locks */
   private locks = new Map<string, Promise<unknown>>();
-  onCrash: ((id: string, reason: string) => void) | null = null;
+  /** operation ids whose task row has been taken over by a Core.task (a nested task gets its own row) */
+  readonly attached = new Set<string>();
 
   constructor() {
     this.events.setMaxListeners(1000);
@@ -70,11 +73,20 @@ export class Core {
       .catch(() => undefined);
   }
 
-  /** A Task row for a long operation; returns helpers to log progress and finish it. */
+  /**
+   * A Task row for a long action; returns helpers to log progress and finish it. Under an operation
+   * (ctx.operationId, operations.ts) the first task takes over the operation's row and id.
+   */
   async task(kind: string, target: { id?: string; name?: string }, ctx: OpContext) {
-    const id = newId('task');
+    const op = ctx.operationId && !this.attached.has(ctx.operationId) ? ctx.operationId : undefined;
+    const id = op ?? newId('task');
     const t0 = performance.now();
-    await db().task.create({ data: { id, kind, state: 'running', targetId: target.id, targetName: target.name, actor: ctx.actor ?? 'system' } });
+    if (op) {
+      this.attached.add(op);
+      await db().task.update({ where: { id }, data: { kind, targetId: target.id, targetName: target.name } });
+    } else {
+      await db().task.create({ data: { id, kind, state: 'running', targetId: target.id, targetName: target.name, actor: ctx.actor ?? 'system' } });
+    }
     this.emit({ type: 'task', id, kind, state: 'running', progress: 0, targetId: target.id, targetName: target.name });
     let log = '';
     const self = this;
@@ -86,16 +98,24 @@ export class Core {
         self.emit({ type: 'task', id, kind, state: 'running', progress, step, message });
         await db().task.update({ where: { id }, data: { progress, log } }).catch(() => undefined);
       },
+      // under an operation only the log is written here: the operation ends the row with what its
+      // function returns (operations.ts), so state and result are written once
       async done(result: unknown) {
-        await db().task.update({ where: { id }, data: { state: 'succeeded', progress: 1, log, result: JSON.stringify(result), endedAt: new Date() } }).catch(() => undefined);
-        self.emit({ type: 'task', id, kind, state: 'succeeded', progress: 1 });
+        if (op) await db().task.update({ where: { id }, data: { log } }).catch(() => undefined);
+        else {
+          await db().task.update({ where: { id }, data: { state: 'succeeded', progress: 1, log, result: JSON.stringify(result), endedAt: new Date() } }).catch(() => undefined);
+          self.emit({ type: 'task', id, kind, state: 'succeeded', progress: 1, result });
+        }
         await self.event(ctx.actor, kind, target, 'ok', undefined, performance.now() - t0);
       },
       async fail(err: unknown) {
         const msg = (err as Error).message ?? String(err);
         log += `${new Date().toISOString()} failed: ${msg}\n`;
-        await db().task.update({ where: { id }, data: { state: 'failed', log, error: msg, endedAt: new Date() } }).catch(() => undefined);
-        self.emit({ type: 'task', id, kind, state: 'failed', error: msg });
+        if (op) await db().task.update({ where: { id }, data: { log } }).catch(() => undefined);
+        else {
+          await db().task.update({ where: { id }, data: { state: 'failed', log, error: msg, endedAt: new Date() } }).catch(() => undefined);
+          self.emit({ type: 'task', id, kind, state: 'failed', error: msg });
+        }
         await self.event(ctx.actor, kind, target, 'error', msg, performance.now() - t0);
       },
     };

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { EngineError } from './errors';
+import { config } from '../config';
 
 const execFileP = promisify(execFile);
 
@@ -32,7 +33,7 @@ export async function createOverlay(file: string, backing: string): Promise<void
 
 async function qemuImgOverlay(file: string, backing: string): Promise<void> {
   try {
-    await execFileP('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', backing, file]);
+    await execFileP(config().qemu.img, ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', backing, file]);
   } catch (e) {
     const msg = ((e as { stderr?: string }).stderr || (e as Error).message).trim();
     throw new EngineError('internal', `Could not create the disk overlay ${file} on ${backing}: ${msg}`);
@@ -61,12 +62,6 @@ function pristineOverlay(backing: string): Promise<string> {
     p.catch(() => pristine.delete(backing));
   }
   return p;
-}
-
-/** The backing chain of `file`, top first (the file itself included). */
-export async function backingChain(file: string): Promise<string[]> {
-  const { stdout } = await execFileP('qemu-img', ['info', '--backing-chain', '--output=json', '-U', file]);
-  return (JSON.parse(stdout) as { filename: string }[]).map((i) => i.filename);
 }
 
 export function sha256File(file: string): Promise<string> {

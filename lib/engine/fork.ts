@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { db } from '../db';
 import { forkSchema, describeZodError, type ForkInput } from '../validations';
 import { newId, type Core, type OpContext, type TemplateRow, type VmRow } from './core';
-import { createOverlay, mkdirPrivate, rmrf } from './disks';
+import { createOverlay, mkdirPrivate } from './disks';
 import { EngineError } from './errors';
 import { checkAdmission } from './admission';
 import { applyIdentity, assertNoCollisions, newMachineId, parseStoredIdentity, type ApplyIdentityOptions, type IdentityPlan, type VerifiedIdentity } from './identity';
@@ -13,13 +13,15 @@ import type { AgentClient } from './agent';
 import type { MachineConfig } from './argv';
 import { parseCompat } from './compat';
 import { applyStockIdentity } from './identity-agent';
-import { allocateNetwork, PARENT_IP, releaseNetwork, type NetworkAllocation } from './network';
+import { allocateNetwork, PARENT_IP, type NetworkAllocation } from './network';
 import { procCpuMs } from './metrics';
 import { paths } from './paths';
 import { watch } from './supervisor';
 import { assertForwards, forwardedPorts, setForwards } from './forwards';
-import { assertTemplateFiles, childSpec, pool, templatePorts } from './templates';
+import { assertTemplateFiles, childSpec, templatePorts } from './templates';
+import { pool } from './bounded';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, type Vmm } from './vmm';
+import { config } from '../config';
 
 export interface ChildResult {
   id: string;
@@ -43,7 +45,8 @@ export interface ForkResult {
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
 /** Children launched at once: each QEMU start is CPU-bound under TCG; two cores. */
-export const FORK_CONCURRENCY = Number(process.env.INSTACLONE_FORK_CONCURRENCY) || 4;
+/** children set up at once (INSTACLONE_FORK_CONCURRENCY) */
+export const forkConcurrency = () => config().forkConcurrency;
 
 export function parseFork(input: unknown): ForkInput {
   const r = forkSchema.safeParse(input ?? {});
@@ -95,7 +98,7 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
     let done = 0;
     const details: NonNullable<ForkResult['details']> = [];
     const idents: VerifiedIdentity[] = [];
-    const perChild = await pool(p.count, FORK_CONCURRENCY, async (i) => {
+    const perChild = await pool(p.count, forkConcurrency(), async (i) => {
       const c0 = performance.now();
       const slot = taken[i];
       const name = names[i];
@@ -240,13 +243,6 @@ export async function identifyChild(
     ? await applyStockIdentity(agent, plan, { prefixLen: opts.prefixLen ?? 8, gateway: opts.gateway ?? '10.0.2.2', label: opts.label ?? plan.hostname, iface: compat.network.iface, net: compat.network.method, sshKeys: opts.sshKeys })
     : await applyIdentity(agent, plan, opts);
   return { ident, agent, agentMs, identityMs: performance.now() - i0 };
-}
-
-/** Persistent or non-persistent: releases and cleans one half-made child (used by reset on failure). */
-export async function forgetChild(core: Core, v: VmRow) {
-  await core.destroyVm(v.id, v.runDir, v.pid);
-  await releaseNetwork(v.id).catch(() => undefined);
-  rmrf(paths.vmHomeDir(v.id));
 }
 
 export type { TemplateRow };

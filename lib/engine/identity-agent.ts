@@ -1,10 +1,16 @@
 // Identity through the STOCK qemu-guest-agent alone (imported images and the debian image): nothing
-// of ours is on the guest's disk. Under TCG every process a fresh child starts costs about a second
-// (its code is translated afresh), so as much as possible goes through agent commands that start no
-// process (guest-file-* for entropy and the urandom read-back, guest-get-time,
-// guest-network-get-interfaces), and the rest is ONE guest-exec of /bin/sh with a script that uses
-// shell builtins except for `ip link` (the MAC) and the one command that renews the DHCP lease with
-// the guest's own network manager. Values are argv entries, never interpolated into the script.
+// of ours is on the guest's disk. Under TCG every process a fresh child starts costs hundreds of ms
+// of CPU (its code is translated afresh), so: ONE guest-exec of /bin/sh whose script uses shell
+// builtins except for `ip link` (the MAC), `date` (the clock), the guest's own lease renewal
+// (started, never waited for) and, when asked, ssh-keygen; the rest goes through agent commands
+// that start no process (guest-get-time, guest-file-* for the urandom read-back,
+// guest-network-get-interfaces), issued while the script runs. The engine then polls only for the
+// child's address. The clock is set as "now + the offset measured by guest-get-time", so the time
+// the script takes to start does not matter; qemu-ga's guest-set-time (settimeofday, then
+// `hwclock -w`, 10 s of a fresh child under TCG on a loaded host) is only the fallback when `date`
+// fails. Host entropy reaches the script on its stdin (octal escapes for the printf builtin: never
+// in argv, where other guest users could read it). Values are argv entries, never interpolated
+// into the script.
 import { randomBytes } from 'node:crypto';
 import type { AgentClient } from './agent';
 import { EngineError } from './errors';
@@ -26,9 +32,15 @@ export interface StockIdentityOptions {
 }
 
 // $1 hostname $2 machine-id $3 MAC $4 IP $5 prefix $6 gateway $7 interface $8 net method $9 ssh keys (1/0)
+// ${10} clock offset "+S.NNN seconds" (host minus guest); stdin: host entropy as printf octal escapes
+// Prints key=value lines; "steps" holds /proc/uptime marks (10 ms) of each step, for the fork details.
 export const STOCK_IDENTITY_SCRIPT = `
-h=$1 mid=$2 mac=$3 ip=$4 plen=$5 gw=$6 ifc=$7 net=$8 ssh=$9
+h=$1 mid=$2 mac=$3 ip=$4 plen=$5 gw=$6 ifc=$7 net=$8 ssh=$9 off=\${10}
 err() { echo "$*" >&2; }
+read -r t0 x < /proc/uptime; steps=
+mark() { read -r t x < /proc/uptime; steps="$steps$1:$t,"; }
+# host entropy first (ssh-keygen below reads the pool): the printf builtin writes the bytes
+read -r e && printf "$e" > /dev/urandom && echo entropy=ok
 if [ -z "$ifc" ]; then
   any=; while read -r i d rest; do [ "$i" = Iface ] || [ "$i" = lo ] && continue; [ -n "$any" ] || any=$i; [ "$d" = 00000000 ] && { ifc=$i; break; }; done < /proc/net/route; [ -n "$ifc" ] || ifc=$any
 fi
@@ -45,30 +57,44 @@ done < /etc/hosts
 printf '%s' "$hosts" > /etc/hosts || err "writing /etc/hosts failed"
 echo "$mid" > /etc/machine-id || err "writing /etc/machine-id failed"
 [ -f /var/lib/dbus/machine-id ] && [ ! -L /var/lib/dbus/machine-id ] && echo "$mid" > /var/lib/dbus/machine-id
+mark files
 if [ -z "$ifc" ] || [ ! -e "/sys/class/net/$ifc" ]; then
   err "the guest has no primary network interface (no routed interface)"
 else
+  # dhclient holds the parent's lease: stop it before the MAC changes (it would renew the old one)
+  if [ "$net" = dhclient ]; then
+    for f in /run/dhclient.$ifc.pid /run/dhclient-$ifc.pid /var/run/dhclient.$ifc.pid; do
+      [ -r "$f" ] && read -r p < "$f" && kill "$p" 2>/dev/null
+    done
+  fi
   ip link set dev "$ifc" address "$mac" || err "setting MAC $mac on $ifc failed"
+  mark mac
+fi
+# GNU date sets "now + offset" (the offset was measured just before this script started)
+date -s "$off" >/dev/null 2>&1 && echo clock=date
+mark clock
+if [ -n "$ifc" ] && [ -e "/sys/class/net/$ifc" ]; then
+  # the lease is renewed in the background (output to /dev/null, or the agent would wait for it):
+  # the engine polls for the child's address
   case $net in
     # networkd restarts its DHCP client by itself on a MAC change (systemd 252): a renew on top
     # would make slirp hand out a second address (seen: .3 instead of .2), so the host renews only
     # if no new lease shows up (older networkd)
     networkd) ;;
-    networkmanager) nmcli device reapply "$ifc" >/dev/null || err "nmcli device reapply $ifc failed" ;;
+    # NetworkManager keeps the parent's lease on a MAC change: activate the device's profile again
+    networkmanager) nmcli --wait 0 device connect "$ifc" >/dev/null 2>&1 || err "nmcli device connect $ifc failed" ;;
     dhclient)
-      # the parent's dhclient holds the parent's lease: stop it, forget the lease, ask again
-      for f in /run/dhclient.$ifc.pid /run/dhclient-$ifc.pid /var/run/dhclient.$ifc.pid; do
-        [ -r "$f" ] && read -r p < "$f" && kill "$p" 2>/dev/null
-      done
       : > "/var/lib/dhcp/dhclient.$ifc.leases"
       ip -4 addr flush dev "$ifc"
-      dhclient -4 -1 -pf "/run/dhclient.$ifc.pid" -lf "/var/lib/dhcp/dhclient.$ifc.leases" "$ifc" 2>/dev/null || err "dhclient $ifc got no lease"
+      dhclient -4 -nw -pf "/run/dhclient.$ifc.pid" -lf "/var/lib/dhcp/dhclient.$ifc.leases" "$ifc" >/dev/null 2>&1 || err "dhclient $ifc did not start"
       ;;
     *) { ip -4 addr flush dev "$ifc" && ip addr add "$ip/$plen" dev "$ifc" && ip route replace default via "$gw" dev "$ifc"; } || err "setting address $ip/$plen on $ifc failed" ;;
   esac
+  mark lease
 fi
 if [ "$ssh" = 1 ]; then
-  rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && { systemctl try-reload-or-restart ssh.service sshd.service 2>/dev/null; true; } || err "regenerating the SSH host keys failed"
+  rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && { systemctl --no-block try-reload-or-restart ssh.service sshd.service >/dev/null 2>&1; true; } || err "regenerating the SSH host keys failed"
+  mark ssh
 fi
 echo "iface=$ifc"
 read -r x < /proc/sys/kernel/hostname; echo "hostname=$x"
@@ -76,6 +102,8 @@ read -r x < /etc/hostname; echo "etchostname=$x"
 read -r x < /etc/machine-id; echo "machineid=$x"
 if [ -r /etc/ssh/ssh_host_ed25519_key.pub ]; then read -r a b c < /etc/ssh/ssh_host_ed25519_key.pub; echo "sshkey=$b"; fi
 [ -e /sys/bus/acpi/drivers/vmgenid ] && echo vmgenid=driver
+echo "t0=$t0"
+echo "steps=$steps"
 `;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -115,46 +143,76 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
   const t0 = performance.now();
   const timeoutMs = o.timeoutMs ?? 120_000;
   const fail = (what: string) => new EngineError('qemu', `child ${o.label}: identity check failed: ${what}`, { plan });
+  const ms = (t: number) => Math.round((performance.now() - t) * 10) / 10;
   let calls = 0;
   const problems: string[] = [];
-  // 1. host entropy into the guest's pool (a write to /dev/urandom mixes it in; the vmgenid change
-  //    has already made the kernel reseed where the driver is present)
-  let entropy = true;
-  try {
-    calls += 3;
-    await writeGuestFile(agent, '/dev/urandom', randomBytes(64), timeoutMs);
-  } catch (e) {
-    entropy = false;
-    problems.push(`could not add host entropy through /dev/urandom (${(e as Error).message})`);
-  }
-  // 2. the clock (qemu-ga: settimeofday, then hwclock -w)
+  // 1. how far the guest clock is off (one call, no process): the script sets "now + offset"
   const tS = performance.now();
-  let clockError: string | null = null;
   calls++;
-  await agent.call('guest-set-time', { time: Date.now() * 1e6 }, timeoutMs).catch((e) => (clockError = (e as Error).message));
-  const setTime = performance.now() - tS;
-  // 3. one process: files, MAC, lease
+  const sent = Date.now();
+  const guestBefore = (await agent.call<number>('guest-get-time', undefined, timeoutMs).catch(() => NaN)) / 1e6;
+  const offsetMs = Date.now() / 2 + sent / 2 - guestBefore; // host time at the reply's midpoint
+  const offMs = performance.now() - tS;
+  const offset = Number.isFinite(offsetMs) ? `${offsetMs < 0 ? '-' : '+'}${(Math.abs(offsetMs) / 1000).toFixed(3)} seconds` : '+0 seconds';
+  // 2. the one process: entropy, files, MAC, clock, lease renewal started (guest-exec returns at once)
   const tX = performance.now();
-  let res;
+  // host entropy as octal escapes for the script's printf builtin (no NUL: a shell string ends there)
+  const entropyEsc = [...randomBytes(64)].filter((b) => b !== 0).map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('') + '\n';
+  let pid: number;
   try {
     calls++;
-    res = await agent.exec(
-      ['/bin/sh', '-c', STOCK_IDENTITY_SCRIPT, 'instaclone-identity', plan.hostname, plan.machineId, plan.mac, plan.ip, String(o.prefixLen), o.gateway, o.iface ?? '', o.net, o.sshKeys ? '1' : '0'],
-      { timeoutMs, firstPollMs: 50, maxPollMs: 50 },
-    );
+    ({ pid } = await agent.call<{ pid: number }>('guest-exec', {
+      path: '/bin/sh',
+      arg: ['-c', STOCK_IDENTITY_SCRIPT, 'instaclone-identity', plan.hostname, plan.machineId, plan.mac, plan.ip, String(o.prefixLen), o.gateway, o.iface ?? '', o.net, o.sshKeys ? '1' : '0', offset],
+      'input-data': Buffer.from(entropyEsc).toString('base64'),
+      'capture-output': true,
+    }, timeoutMs));
   } catch (e) {
     const m = (e as Error).message;
     throw fail(`the guest agent could not run /bin/sh (${m})${/disabled|not allowed|blocked/i.test(m) ? '; the agent blocks guest-exec: allow it (see the compatibility report)' : ''}`);
   }
-  calls += res.polls ?? 1;
+  // 3. while the script runs: the urandom read-back (no process)
+  let urandomHex = '';
+  try {
+    calls += 3;
+    urandomHex = (await readGuestFile(agent, '/dev/urandom', 16, timeoutMs)).toString('hex');
+  } catch (e) {
+    problems.push(`could not read /dev/urandom (${(e as Error).message})`);
+  }
+  // 4. the script's end. Every agent request costs the guest CPU too (qemu-ga wakes and parses it,
+  //    translated afresh in a new child; seen: 100+ polls at 50 ms while the script ran): back off
+  let st: { exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string };
+  const until = Date.now() + timeoutMs;
+  for (let wait = 100; ; wait = Math.min(wait * 1.5, 400)) {
+    calls++;
+    st = await agent.call('guest-exec-status', { pid }, timeoutMs);
+    if (st.exited) break;
+    if (Date.now() > until) throw fail(`the identity script did not finish within ${timeoutMs} ms (guest pid ${pid})`);
+    await sleep(wait);
+  }
+  const script = ms(tX);
+  const out = st['out-data'] ? Buffer.from(st['out-data'], 'base64').toString('utf8') : '';
+  const errText = st['err-data'] ? Buffer.from(st['err-data'], 'base64').toString('utf8') : '';
   const kv = new Map<string, string>();
-  for (const line of res.stdout.split('\n')) {
+  for (const line of out.split('\n')) {
     const i = line.indexOf('=');
     if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
   }
-  if (res.stderr.trim()) problems.push(`guest said: ${res.stderr.trim().split('\n').join('; ')}`);
+  if (errText.trim()) problems.push(`guest said: ${errText.trim().split('\n').join('; ')}`);
+  const entropy = kv.get('entropy') === 'ok';
+  if (!entropy) problems.push('could not add host entropy through /dev/urandom');
+  // no GNU date (or it failed): qemu-ga sets the clock (settimeofday, then hwclock -w)
+  let clockError: string | null = null;
+  let setTime = offMs;
+  if (kv.get('clock') !== 'date') {
+    const t = performance.now();
+    calls++;
+    await agent.call('guest-set-time', { time: Date.now() * 1e6 }, timeoutMs).catch((e) => (clockError = (e as Error).message));
+    setTime = performance.now() - t;
+  }
   const iface = kv.get('iface') ?? o.iface ?? '';
-  // 4. the address the guest really uses (a renewed lease lands a moment later): poll the agent
+  // 5. the address the guest really uses: the renewed lease lands a moment later; poll the agent
+  const tL = performance.now();
   let addrs: string[] = [];
   let macSeen = '';
   const deadline = Date.now() + Math.min(timeoutMs, 60_000);
@@ -174,15 +232,7 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
     }
     await sleep(100);
   }
-  const script = performance.now() - tX;
-  // 5. read-back of what is left
-  let urandomHex = '';
-  try {
-    calls += 3;
-    urandomHex = (await readGuestFile(agent, '/dev/urandom', 16, timeoutMs)).toString('hex');
-  } catch (e) {
-    problems.push(`could not read /dev/urandom (${(e as Error).message})`);
-  }
+  const lease = ms(tL);
   calls++;
   const before = Date.now();
   const guestMs = (await agent.call<number>('guest-get-time', undefined, timeoutMs).catch(() => NaN)) / 1e6;
@@ -210,12 +260,27 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
     vmgenidInGuest: null,
     vmgenidReseedSeen: kv.get('vmgenid') === 'driver',
     entropyReseeded: entropy,
-    applyMs: Math.round((performance.now() - t0) * 10) / 10,
+    applyMs: ms(t0),
     agentCalls: calls,
-    phasesMs: { setTime: Math.round(setTime * 10) / 10, script: Math.round(script * 10) / 10 },
+    phasesMs: { setTime: Math.round(setTime * 10) / 10, script, lease },
+    clockMethod: kv.get('clock') === 'date' ? 'date' : 'guest-set-time',
+    ...(kv.get('steps') ? { guestSteps: guestSteps(kv.get('t0'), kv.get('steps')!) } : {}),
     method: 'agent',
     // only new keys are compared among siblings (children that keep the parent's keys share them)
     ...(o.sshKeys && kv.get('sshkey') ? { sshHostKey: kv.get('sshkey') } : {}),
     iface,
   };
+}
+
+/** "files:12.34,mac:13.01," (uptime marks, s) → "files:120,mac:790" (ms since the script began, each mark from t0) */
+function guestSteps(t0: string | undefined, steps: string): string {
+  const base = Number(t0);
+  return steps
+    .split(',')
+    .filter(Boolean)
+    .map((s) => {
+      const [k, v] = s.split(':');
+      return `${k}:${Number.isFinite(base) ? Math.round((Number(v) - base) * 1000) : '?'}`;
+    })
+    .join(',');
 }

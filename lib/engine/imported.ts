@@ -1,4 +1,4 @@
-// Imported images (issue 14): an operator's own bootable disk, converted into a clean standalone
+// Imported images: an operator's own bootable disk, converted into a clean standalone
 // qcow2 that Instaclone owns in INSTACLONE_HOME/images/imported/NAME.qcow2, plus a database row.
 //
 // Every input is hostile until checked: the file is inspected with qemu-img on its own (no backing

@@ -23,6 +23,8 @@ import type { MachineConfig } from './argv';
 import { listImages as listBuiltImages } from '../guest/images';
 import { BUILTIN_IMAGES } from '../validations';
 import { Pools } from './pools';
+import pLimit from 'p-limit';
+import { failInterrupted, getOperation, startOperation, unfinishedOperations, type Operation, type OperationTarget, type OperationView } from './operations';
 
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
@@ -34,6 +36,15 @@ export type { CompatReport, CompatLine } from './compat';
 /** One entry of `images()` (built-in or imported, with the templates made from it): the console uses this type. */
 export type ImageView = Awaited<ReturnType<Engine['images']>>['images'][number];
 export type { ClaimResult, PoolView } from './pools';
+export type { Operation, OperationState, OperationView } from './operations';
+
+/** What Engine.start found: VMs adopted, marked crashed or cleaned up, and operations a restart cut short (failed now). */
+export interface StartReport {
+  adopted: string[];
+  crashed: string[];
+  cleaned: string[];
+  interrupted: string[];
+}
 
 type Ctx = OpContext & { force?: boolean };
 
@@ -61,18 +72,12 @@ export class Engine {
     return this.core.events;
   }
 
-  /**
-   * `start()`: boots the engine: adopts running VMs and reconciles the database with what really
-   * runs (idempotent). `start(ref)`: cold-boots a stopped persistent child.
-   */
-  start(): Promise<{ adopted: string[]; crashed: string[]; cleaned: string[] }>;
-  start(ref: string, ctx?: Ctx): Promise<Awaited<ReturnType<typeof startVm>>>;
-  start(ref?: string, ctx: Ctx = {}): Promise<unknown> {
-    if (ref !== undefined) return this.startVm(ref, ctx);
+  /** Boots the engine: adopts running VMs and reconciles the database with what really runs (idempotent). A VM is started with startVm. */
+  start(): Promise<StartReport> {
     return this.boot();
   }
 
-  private boot(): Promise<{ adopted: string[]; crashed: string[]; cleaned: string[] }> {
+  private boot(): Promise<StartReport> {
     if (!this.started) {
       this.started = (async () => {
         const c = config();
@@ -80,20 +85,37 @@ export class Engine {
         fs.mkdirSync(c.home, { recursive: true });
         ensureReserve();
         cleanPartialImports(); // an import cut off by a crash or restart leaves nothing
+        const unfinished = await unfinishedOperations(); // read before reconcile removes what they made
         const r = await reconcile(this.core);
+        const interrupted = await failInterrupted(this.core, unfinished, r);
         // leases of VMs that no longer exist
         const ids = new Set([...(await db().vm.findMany({ select: { id: true } })).map((v) => v.id), ...(await db().slot.findMany({ select: { id: true } })).map((s) => s.id)]);
         for (const l of await db().lease.findMany()) if (!ids.has(l.vmId)) await db().lease.delete({ where: { ip: l.ip } }).catch(() => undefined);
         this.poller = startPolling(this.core);
         await this.poolsSvc.start(); // after reconcile: members whose VM did not survive are replaced
-        return r;
+        return { ...r, interrupted };
       })();
     }
-    return this.started as Promise<{ adopted: string[]; crashed: string[]; cleaned: string[] }>;
+    return this.started as Promise<StartReport>;
   }
 
   private async ready() {
     await this.boot();
+  }
+
+  /**
+   * Runs a long action as an operation: its id comes back at once (the Task row exists), `promise`
+   * settles with the action's result. Pass the given ctx on to the engine call, e.g.
+   * `startOperation('fork', actor, (ctx) => engine.fork(ref, input, ctx), { name: ref })`.
+   */
+  async startOperation<T>(kind: string, actor: string | undefined, fn: (ctx: OpContext) => Promise<T>, target: OperationTarget = {}): Promise<Operation<T>> {
+    await this.ready();
+    return startOperation(this.core, kind, target, { actor }, fn);
+  }
+
+  /** An operation's state, progress, log and result (null when no such id). */
+  operation(id: string): Promise<OperationView | null> {
+    return getOperation(id);
   }
 
   /** Pools of spare children (lib/engine/pools): create, claim, release, resize, push, remove. */
@@ -147,6 +169,16 @@ export class Engine {
   async reset(ref: string, ctx: Ctx = {}) {
     await this.ready();
     return resetVm(this.core, await this.core.vmByRef(ref), ctx);
+  }
+
+  /** Resets several VMs (two at a time); every VM gets its own answer, one failure stops none of the others. */
+  async resetMany(refs: string[], ctx: Ctx = {}) {
+    await this.ready();
+    const limit = pLimit(2);
+    const settled = await Promise.allSettled(refs.map((ref) => limit(() => this.reset(ref, ctx))));
+    return {
+      results: settled.map((s, i) => (s.status === 'fulfilled' ? { ref: refs[i], ok: true as const, vm: s.value } : { ref: refs[i], ok: false as const, error: (s.reason as Error)?.message ?? String(s.reason) })),
+    };
   }
 
   /** Removes a VM, or a template (refused while it has children unless forced). */
@@ -266,7 +298,7 @@ export class Engine {
   }
 
   /** Imports an operator's disk (imported.ts); a task records it like other long actions. */
-  async importImage(input: unknown, opts: ImportOptions & OpContext = {}) {
+  async importImage(input: unknown, opts: Omit<ImportOptions, 'onProgress'> & OpContext = {}) {
     await this.ready();
     const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
     const task = await this.core.task('import', { name }, opts);

@@ -1,5 +1,6 @@
-// Memory accounting: per-VM PSS / private / shared from /proc/PID/smaps_rollup, host meminfo.
+// Memory and CPU figures per VM (PSS / private / shared, CPU time) and of the host, for stats and the console.
 import fs from 'node:fs';
+import { meminfoKiB, smapsRollupKiB } from './host-probe';
 
 export interface ProcMemory {
   rssKiB: number;
@@ -10,19 +11,15 @@ export interface ProcMemory {
 }
 
 export function procMemory(pid: number): ProcMemory | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  } catch {
-    return null;
-  }
-  const f = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  const f = smapsRollupKiB(pid);
+  if (!f) return null;
+  const k = (key: string) => f[key] ?? 0;
   return {
-    rssKiB: f('Rss'),
-    pssKiB: f('Pss'),
-    sharedKiB: f('Shared_Clean') + f('Shared_Dirty'),
-    privateKiB: f('Private_Clean') + f('Private_Dirty'),
-    privateDirtyKiB: f('Private_Dirty'),
+    rssKiB: k('Rss'),
+    pssKiB: k('Pss'),
+    sharedKiB: k('Shared_Clean') + k('Shared_Dirty'),
+    privateKiB: k('Private_Clean') + k('Private_Dirty'),
+    privateDirtyKiB: k('Private_Dirty'),
   };
 }
 
@@ -33,9 +30,8 @@ export interface HostMemory {
 }
 
 export function hostMemory(): HostMemory {
-  const text = fs.readFileSync('/proc/meminfo', 'utf8');
-  const f = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
-  return { totalKiB: f('MemTotal'), availableKiB: f('MemAvailable'), shmemKiB: f('Shmem') };
+  const f = meminfoKiB();
+  return { totalKiB: f.MemTotal ?? 0, availableKiB: f.MemAvailable ?? 0, shmemKiB: f.Shmem ?? 0 };
 }
 
 /** Clock ticks per second of /proc/PID/stat (USER_HZ): 100 on every Linux build we run on. */

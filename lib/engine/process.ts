@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { EngineError } from './errors';
-import { QEMU_BINARY, sockets } from './argv';
+import { sockets } from './argv';
+import { qemuBinaryPath } from './qemu-version';
 
 export interface Spawned {
   pid: number;
@@ -17,11 +18,11 @@ export interface Spawned {
 export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): Promise<Spawned> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(QEMU_BINARY, argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true });
+    const child = spawn(qemuBinaryPath(), argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', (e) =>
-      reject(new EngineError('qemu', `Could not start ${QEMU_BINARY} (${e.message}); install qemu-system-x86 or set INSTACLONE_QEMU.`)),
+      reject(new EngineError('qemu', `Could not start ${qemuBinaryPath()} (${e.message}); install qemu-system-x86 or set INSTACLONE_QEMU.`)),
     );
     child.on('close', (code) => {
       const msg = stderr
@@ -95,7 +96,7 @@ export function qemuPidsUnder(dir: string): number[] {
     if (!/^\d+$/.test(e)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (cmd.startsWith(QEMU_BINARY) || cmd.includes('qemu-system')) {
+      if (cmd.startsWith(qemuBinaryPath()) || cmd.includes('qemu-system')) {
         if (cmd.includes(dir + '/') && pidAlive(Number(e))) out.push(Number(e));
       }
     } catch {

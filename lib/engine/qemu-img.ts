@@ -4,8 +4,9 @@
 // the format is known, and the file given as an absolute path (no "proto:" prefix is parsed).
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { config } from '../config';
 
-export const QEMU_IMG = process.env.INSTACLONE_QEMU_IMG || 'qemu-img';
+const qemuImg = () => config().qemu.img;
 
 export interface ImgInfo {
   format: string;
@@ -24,7 +25,7 @@ export class QemuImgError extends Error {
 
 export function run(args: string[], opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(QEMU_IMG, args, { maxBuffer: 16 << 20, signal: opts.signal, timeout: opts.timeoutMs ?? 0, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(qemuImg(), args, { maxBuffer: 16 << 20, signal: opts.signal, timeout: opts.timeoutMs ?? 0, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) {
         const said = String(stderr || err.message).trim().split('\n').filter(Boolean).slice(-1).join('');
         reject(new QemuImgError(said.replace(/^qemu-img: /, '').slice(0, 300), String(stderr), String(stdout)));

@@ -8,8 +8,7 @@ import { config } from '../config';
 import { EngineError } from './errors';
 
 export function uidPool(): { base: number; count: number } {
-  const base = Number(process.env.INSTACLONE_QEMU_UID_BASE) || 810_000;
-  const count = Number(process.env.INSTACLONE_QEMU_UID_COUNT) || 4096;
+  const { uidBase: base, uidCount: count } = config().qemu;
   return { base, count };
 }
 

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { config } from '../config';
 
 export interface QemuVersion {
   binary: string;
@@ -21,7 +22,7 @@ export const RECOMMENDED_QEMU = { major: 8, minor: 2 } as const;
 const cache = new Map<string, QemuVersion | null>();
 
 /** The QEMU binary; INSTACLONE_QEMU overrides it. */
-export const qemuBinaryPath = () => process.env.INSTACLONE_QEMU || 'qemu-system-x86_64';
+export const qemuBinaryPath = () => config().qemu.binary;
 
 export function parseQemuVersion(text: string, binary = 'qemu-system-x86_64'): QemuVersion | null {
   const line = text.split('\n')[0] ?? '';
@@ -65,8 +66,8 @@ export function qemuVersionWarning(v: QemuVersion | null): string | null {
  * system QEMU's ROMs. Empty for a binary under /usr. INSTACLONE_QEMU_DATADIR (colon-separated) overrides.
  */
 export function qemuDataDirs(binary = qemuBinaryPath()): string[] {
-  const env = process.env.INSTACLONE_QEMU_DATADIR;
-  if (env !== undefined) return env.split(':').filter(Boolean);
+  const forced = config().qemu.datadirs;
+  if (forced) return forced;
   if (!path.isAbsolute(binary)) return [];
   const prefix = path.resolve(path.dirname(binary), '..'); // …/usr
   if (prefix === '/usr' || prefix === '/usr/local') return [];

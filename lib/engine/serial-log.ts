@@ -3,8 +3,9 @@
 // cut (copy-truncate: QEMU keeps its O_APPEND descriptor and goes on at the new end), and a line
 // says so, which the console's serial stream shows.
 import fs from 'node:fs';
+import { config } from '../config';
 
-export const serialLogMax = () => Number(process.env.INSTACLONE_SERIAL_LOG_MAX) || 8 * 1024 * 1024;
+export const serialLogMax = () => config().serialLogMaxBytes;
 
 /** Cuts `file` when it is larger than `max`; true when it did. */
 export function capSerialLog(file: string, max = serialLogMax()): boolean {

@@ -22,6 +22,7 @@ import { qemuVersion } from './qemu-version';
 import { watch } from './supervisor';
 import { connectAgent, launch, migrateToFile, migrateToVmm, quit, type Vmm } from './vmm';
 import { keepParentRunning } from './live-fork';
+import { pool } from './bounded';
 
 export interface PrepareResult {
   id: string;
@@ -181,8 +182,7 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
 
 /** Default wait for a booting parent's guest agent (INSTACLONE_BOOT_TIMEOUT_S overrides, prepare's bootTimeout wins). */
 export function bootTimeoutMs(p?: { bootTimeout?: number }): number {
-  const env = Number(process.env.INSTACLONE_BOOT_TIMEOUT_S);
-  return (p?.bootTimeout ?? (Number.isInteger(env) && env > 0 ? env : 300)) * 1000;
+  return (p?.bootTimeout ?? config().bootTimeoutS) * 1000;
 }
 
 /**
@@ -456,26 +456,6 @@ export async function registerSlots(core: Core, templateId: string, n: number, p
     }
   };
   await pool(n, 2, one);
-}
-
-/** Runs `fn` `n` times with at most `limit` at once; rejects with the first error after all settle. */
-export async function pool<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
-  let next = 0;
-  let firstErr: unknown = null;
-  const worker = async () => {
-    while (next < n && firstErr === null) {
-      const i = next++;
-      try {
-        out[i] = await fn(i);
-      } catch (e) {
-        if (firstErr === null) firstErr = e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
-  if (firstErr !== null) throw firstErr;
-  return out;
 }
 
 /** Deletes a template, its slots and files. Refused while children or derived templates exist unless forced. */

@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { config } from '../config';
 
 export type ImageName = 'tiny' | 'debian';
 
@@ -66,7 +67,8 @@ export function imagesDir(home: string): string {
 /** Directory holding build-image.sh and the recipes. */
 export function guestDir(): string {
   const candidates: string[] = [];
-  if (process.env.INSTACLONE_GUEST_DIR) candidates.push(process.env.INSTACLONE_GUEST_DIR);
+  const given = config().guest.dir;
+  if (given) candidates.push(given);
   try {
     candidates.push(path.dirname(fileURLToPath(import.meta.url)));
   } catch {
@@ -96,6 +98,20 @@ function listFilesRecursive(dir: string, rel = ''): string[] {
   return out.sort();
 }
 
+/**
+ * Recipe texts that build exactly what an earlier text built: the new hash → the earlier hash whose
+ * cached images stay valid, so a change that moves host-specific code out of a recipe does not force
+ * a rebuild (the debian image's debootstrap takes ~8 minutes). Any further change of the recipe
+ * gives a hash this table does not name, and rebuilds.
+ */
+const SAME_BUILD: Record<string, string> = {
+  // debian: the mirror choice moved out of debian/build.sh into lib/guest/debian-mirror.sh (same mirror, same image)
+  d70681b589b0c46e1f16f4441c02ef3fc63aad7c18040e1c409797f21ff207b9: '8eed0981df0afd5948707c401e463a50c0e83d8910ef48905e1ca929cba0c02e',
+};
+
+/** Whether an image built under recipe hash `built` is current for the recipe whose hash is `now`. */
+export const sameRecipe = (built: string, now: string) => built === now || SAME_BUILD[now] === built;
+
 /** SHA-256 over build-image.sh, the recipe files and the build-affecting environment. */
 export function recipeHash(name: ImageName): string {
   const g = guestDir();
@@ -109,7 +125,7 @@ export function recipeHash(name: ImageName): string {
   if (fs.existsSync(recipe)) {
     for (const f of listFilesRecursive(recipe)) add(`${name}/${f}`, fs.readFileSync(path.join(recipe, f)));
   }
-  add('env:INSTACLONE_KERNEL_PACKAGE', process.env.INSTACLONE_KERNEL_PACKAGE ?? '');
+  add('env:INSTACLONE_KERNEL_PACKAGE', config().guest.kernelPackage ?? '');
   return h.digest('hex');
 }
 
@@ -290,11 +306,11 @@ function runBuild(name: ImageName, tmp: string, finalDir: string, hash: string, 
 async function ensureIn(dir: string, name: ImageName, hash: string, log: (l: string) => void): Promise<ImageManifest> {
   const final = path.join(dir, name);
   const current = readManifestIn(final, name);
-  if (current && current.recipeHash === hash) return current;
+  if (current && sameRecipe(current.recipeHash, hash)) return current;
   fs.mkdirSync(dir, { recursive: true });
   return withLock(path.join(dir, `.${name}.lock`), log, async () => {
     const again = readManifestIn(final, name);
-    if (again && again.recipeHash === hash) return again;
+    if (again && sameRecipe(again.recipeHash, hash)) return again;
     removeStale(dir, name);
     const tmp = path.join(dir, `.${name}.tmp-${process.pid}`);
     try {
@@ -361,11 +377,11 @@ export function ensureImage(name: ImageName, home: string, opts: EnsureImageOpti
   const log = (l: string) => opts.onLog?.(l);
   const p = (async () => {
     const hash = recipeHash(name);
-    const cacheEnv = process.env.INSTACLONE_IMAGE_CACHE;
+    const cacheEnv = config().guest.imageCache;
     const cache = cacheEnv ? path.resolve(cacheEnv) : null;
     if (cache && cache !== dir) {
       const current = readManifestIn(path.join(dir, name), name);
-      if (current && current.recipeHash === hash) return current;
+      if (current && sameRecipe(current.recipeHash, hash)) return current;
       const cached = await ensureIn(cache, name, hash, log);
       return copyIn(cached, path.join(cache, name), dir, name, log);
     }

@@ -33,7 +33,7 @@ const oneLineError = (r: Run, pattern: RegExp) => {
   expect(r.stderr).toMatch(pattern);
 };
 
-test('instaclone prepare, fork, ls, exec, images, errors and rm keep the DESIGN.md contract', async () => {
+test('instaclone prepare, fork (waiting and --detach), ls, exec, images, errors and rm keep the DESIGN.md contract', async () => {
   test.setTimeout(600_000);
   const name = rand('cli');
 
@@ -85,8 +85,18 @@ test('instaclone prepare, fork, ls, exec, images, errors and rm keep the DESIGN.
   oneLineError(await cli('rm', name), /child/);
   expect(json(await cli('ls', '--json')).vms.filter((v: { templateId: string }) => v.templateId === tpl.id)).toHaveLength(2);
 
+  // --detach: the operation's id at once; `operation ID` follows it to its result
+  const detached = json(await cli('fork', name, '--count', '1', '--prefix', `${name}-d`, '--detach'));
+  expect(detached).toEqual({ operation: expect.stringMatching(/^task_/) });
+  let op: { kind?: string; state: string; result?: unknown } = { state: 'running' };
+  for (let i = 0; i < 240 && op.state === 'running'; i++) {
+    op = JSON.parse((await cli('operation', detached.operation, '--json')).stdout);
+    if (op.state === 'running') await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(op).toMatchObject({ kind: 'fork', state: 'succeeded', result: { children: [{ name: `${name}-d-1`, state: 'running' }] } });
+
   // rm children, then the template: no QEMU of this console remains
-  for (const c of fork.children) expect((await cli('rm', c.name)).code).toBe(0);
+  for (const c of [...fork.children, { name: `${name}-d-1` }]) expect((await cli('rm', c.name)).code).toBe(0);
   expect((await cli('rm', name)).code).toBe(0);
   const after = json(await cli('ls', '--json'));
   expect(after.templates.find((t: { name: string }) => t.name === name)).toBeUndefined();

@@ -108,7 +108,7 @@ describe('clone engine (real QEMU)', () => {
     const s = await E.stop(name);
     expect(s).toMatchObject({ state: 'stopped', pid: null });
     const t0 = performance.now();
-    const st = (await E.start(name)) as { state: string; timings: Record<string, number> };
+    const st = (await E.startVm(name)) as { state: string; timings: Record<string, number> };
     figures.coldBootPersistentMs = performance.now() - t0;
     expect(st.state).toBe('running');
     const r = await sh(name, 'cat /data/kept.txt; hostname');

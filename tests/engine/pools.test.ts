@@ -172,17 +172,19 @@ describe('pools (real QEMU)', () => {
     const base = await E.get('base');
     const base2 = await E.get('base2');
     const t0 = performance.now();
-    const pushed = await P.push('web', { template: 'base2' });
-    expect(pushed.templateId).toBe(base2.id);
-    const v = await until(
-      'roll',
-      async () => {
-        const x = await P.get('web');
-        return x.ready === 3 && x.refilling === 0 && x;
-      },
-      120_000,
-    );
+    // as an operation (REST ?wait=0): its id at once, progress on the event stream, done when the spares rolled
+    const events: { id: string; state?: string; step?: string }[] = [];
+    const onEvent = (e: { type: string; id: string; state?: string; step?: string }) => e.type === 'task' && events.push(e);
+    E.events.on('event', onEvent);
+    const op = await E.startOperation('pool-push', 'tester', (ctx) => P.pushAndRoll('web', { template: 'base2' }, ctx, 120_000), { name: 'web' });
+    const v = await op.promise;
+    E.events.off('event', onEvent);
     figures.pushSparesMs = Math.round(performance.now() - t0);
+    expect(v).toMatchObject({ templateId: base2.id, ready: 3, refilling: 0, claimedOnOldTemplate: 1 });
+    expect(await E.operation(op.id)).toMatchObject({ kind: 'pool-push', state: 'succeeded', progress: 1, result: { templateId: base2.id, claimedOnOldTemplate: 1 } });
+    const mine = events.filter((e) => e.id === op.id);
+    expect(mine.some((e) => e.step === 'roll')).toBe(true);
+    expect(mine.at(-1)?.state).toBe('succeeded');
     expect(v.members.filter((m) => m.state === 'spare').every((m) => m.templateId === base2.id)).toBe(true);
     expect(v.push).toEqual({ templateId: base2.id, done: 3, total: 4 });
     expect(v.members.find((m) => m.vmId === claimed.vmId)).toMatchObject({ state: 'claimed', templateId: base.id });

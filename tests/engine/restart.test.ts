@@ -1,6 +1,7 @@
 // Kill the engine's process (SIGKILL) in the middle of a 10-child fork, start a new engine on the
 // same database: every child is either running and adopted or cleaned up, and the database
-// matches the QEMU processes that really run under INSTACLONE_RUN.
+// matches the QEMU processes that really run under INSTACLONE_RUN; the fork's operation ends as
+// failed, interrupted by the restart, naming the children it left.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,8 @@ describe('engine restart in the middle of a fork', () => {
     const r = await runFixture('fork', (l) => /#3$/.test(l) && /running/.test(l));
     expect(r.signal).toBe('SIGKILL');
     expect(r.out).not.toContain('FORKED');
+    const opId = r.out.match(/^OPERATION (\S+)$/m)?.[1];
+    expect(opId).toBeTruthy();
 
     const { Engine } = await import('../../lib/engine');
     const { db } = await import('../../lib/db');
@@ -60,6 +63,15 @@ describe('engine restart in the middle of a fork', () => {
     for (const v of vms) expect(v.state).toBe('running');
     expect(rec.adopted.sort()).toEqual(vms.map((v) => v.id).sort());
     expect(vms.length).toBeGreaterThanOrEqual(3);
+    // the operation cut short is failed with the reason and what it left; nothing stays "running"
+    expect(rec.interrupted).toEqual([opId]);
+    expect(await db().task.count({ where: { state: 'running' } })).toBe(0);
+    const op = await e.operation(opId!);
+    expect(op).toMatchObject({ kind: 'fork', state: 'failed' });
+    expect(op!.error).toMatch(/^Interrupted by a restart of the console; it left \d+ running child\(ren\) adopted \(/);
+    for (const v of vms) expect(op!.error).toContain(v.name);
+    expect(op!.endedAt).not.toBeNull();
+    console.log('INTERRUPTED', op!.error);
     const dbPids = [...vms.map((v) => v.pid), ...slots.map((s) => s.pid)].filter(Boolean).sort();
     expect(qemuPids(env.run).sort()).toEqual(dbPids);
     expect(runEntries(env)).toEqual([...vms.map((v) => v.id), ...slots.map((s) => s.id)].sort());

@@ -271,7 +271,7 @@ describe('checkAdmission', () => {
     fs.writeFileSync(disk, '');
     await db().vm.create({ data: { id: 'vm_startme', name: 'big-1', kind: 'child', state: 'stopped', persistent: true, templateId: 'tpl_start', image: 'tiny', memoryMiB: 16384 * 64, runDir: path.join(home, 'run', 'vms', 'vm_startme'), diskPath: disk } });
     try {
-      const e = await Engine.get().start('big-1').catch((x: unknown) => x as Error & { code?: string });
+      const e = await Engine.get().startVm('big-1').catch((x: unknown) => x as Error & { code?: string });
       expect((e as { code?: string }).code).toBe('insufficient');
       expect((e as Error).message).toMatch(/^(Not enough memory to start big-1|Starting big-1 would take VMs past)/);
       expect((await db().vm.findUniqueOrThrow({ where: { id: 'vm_startme' } })).state).toBe('stopped');

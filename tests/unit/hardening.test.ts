@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { need, when } from '../strict';
-import { buildArgv, qemuUser, QEMU_BINARY, resetQemuUserCache, type LaunchSpec, type Role } from '@/lib/engine/argv';
+import { buildArgv, qemuUser, resetQemuUserCache, type LaunchSpec, type Role } from '@/lib/engine/argv';
+import { qemuBinaryPath } from '@/lib/engine/qemu-version';
 import { forkSchema, nameSchema, prefixSchema, prepareSchema } from '@/lib/validations';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -66,7 +67,7 @@ describe('QEMU sandbox', () => {
   });
 
   const qemu = (args: string[], input = '') =>
-    spawnSync(QEMU_BINARY, ['-machine', 'none', '-nodefaults', '-no-user-config', '-display', 'none', '-S', ...args], { input, encoding: 'utf8', timeout: 15_000 });
+    spawnSync(qemuBinaryPath(), ['-machine', 'none', '-nodefaults', '-no-user-config', '-display', 'none', '-S', ...args], { input, encoding: 'utf8', timeout: 15_000 });
   const haveQemu = !(qemu(['-version']).error);
 
   it.runIf(when(haveQemu))('is accepted by the installed QEMU, daemonized the way the engine starts it', async () => {
@@ -178,14 +179,14 @@ describe('QEMU runs as its own unprivileged user (-runas) when the engine is roo
     });
   });
 
-  const haveQemu = !spawnSync(QEMU_BINARY, ['-version']).error;
+  const haveQemu = !spawnSync(qemuBinaryPath(), ['-version']).error;
   it.runIf(when(isRoot && userExists && haveQemu))('the installed QEMU accepts -runas with the sandbox and really runs as that uid', () => {
     need(isRoot && userExists && haveQemu, `needs root, QEMU and the user ${userName} (scripts/setup.sh creates it)`);
     const a = buildArgv(spec('child'));
     const dir = fs.mkdtempSync('/tmp/ic-runas-');
     try {
       const r = spawnSync(
-        QEMU_BINARY,
+        qemuBinaryPath(),
         ['-machine', 'none', '-nodefaults', '-no-user-config', '-display', 'none', '-S', '-sandbox', a[a.indexOf('-sandbox') + 1], '-qmp', `unix:${dir}/qmp.sock,server=on,wait=off`, '-runas', userName, '-daemonize', '-pidfile', `${dir}/pid`],
         { encoding: 'utf8', timeout: 15_000 },
       );

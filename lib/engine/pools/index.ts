@@ -14,7 +14,7 @@ import { claimLatency } from './stats';
 import { clearClaim, dropMember, poolByRef, type PoolRow } from './store';
 import { takeSpareFast } from './take';
 
-export { REFILL_CONCURRENCY } from './keeper';
+export { refillConcurrency } from './keeper';
 
 function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, input: unknown): T {
   const r = schema.safeParse(input ?? {});
@@ -308,6 +308,41 @@ export class Pools {
     this.emit(row, { push: tpl.id });
     await this.keeper.kick();
     return this.view(row);
+  }
+
+  /**
+   * A push followed to its end, for an operation: it ends when every spare is of the new template and
+   * the pool holds its spares again (claimed children roll later, when released; the result counts
+   * them). Progress goes to the operation's task.
+   */
+  async pushAndRoll(ref: string, input: unknown, ctx: OpContext = {}, timeoutMs = 600_000): Promise<PoolView & { claimedOnOldTemplate: number }> {
+    const pushed = await this.push(ref, input, ctx);
+    const task = await this.core.task('pool-push', { id: pushed.id, name: pushed.name }, ctx);
+    try {
+      const end = Date.now() + timeoutMs;
+      let said = '';
+      for (;;) {
+        const row = await db().pool.findUnique({ where: { id: pushed.id } });
+        if (!row) throw new EngineError('conflict', `Pool "${pushed.name}" was removed while its spares were rolling to template "${pushed.template}".`);
+        const v = await this.view(row);
+        const oldSpares = v.members.filter((m) => m.state !== 'claimed' && m.templateId !== v.templateId).length;
+        const want = Math.max(0, Math.min(v.spares, v.size - v.claimed));
+        const msg = `${v.ready} of ${want} spare(s) ready on ${v.template ?? v.templateId}, ${oldSpares} of the old template left`;
+        if (msg !== said) await task.progress('roll', want ? Math.min(1, v.ready / want) : 1, (said = msg));
+        if (oldSpares === 0 && v.refilling === 0 && v.ready >= want) {
+          const result = { ...v, claimedOnOldTemplate: v.members.filter((m) => m.templateId !== v.templateId).length };
+          await task.done(result);
+          return result;
+        }
+        if (Date.now() > end) {
+          throw new EngineError('qemu', `The spares of pool "${v.name}" did not roll to template "${v.template}" within ${Math.round(timeoutMs / 60_000)} minutes${v.error ? ` (last error: ${v.error})` : ''}; look at the pool's events, then push again.`);
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } catch (e) {
+      await task.fail(e);
+      throw e;
+    }
   }
 
   /** Removes the pool and every child of it (claimed ones too). */

@@ -7,9 +7,11 @@ import type { Core, EngineEvent } from '../core';
 import { fork } from '../fork';
 import { dropMember, type PoolRow } from './store';
 import { RefillLog } from './stats';
+import { config } from '../../config';
 
 /** Children forked for pools at once (all pools together): each start is CPU-bound under TCG on two cores. */
-export const REFILL_CONCURRENCY = Number(process.env.INSTACLONE_POOL_REFILL_CONCURRENCY) || 2;
+/** spares forked at once per keeper (INSTACLONE_POOL_REFILL_CONCURRENCY) */
+export const refillConcurrency = () => config().poolRefillConcurrency;
 /** After a failed refill, a pool waits this long before trying again (admission refusals, a broken template). */
 const RETRY_MS = 5000;
 const DEAD = new Set(['crashed', 'failed', 'stopped']);
@@ -27,7 +29,7 @@ export class Keeper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
-  private freeSlots = REFILL_CONCURRENCY;
+  private freeSlots = refillConcurrency();
   private slotWaiters: (() => void)[] = [];
   private stopped = true;
   private onEvent = (e: EngineEvent) => {
@@ -156,9 +158,9 @@ export class Keeper {
     else this.freeSlots++;
   }
 
-  /** Forks up to REFILL_CONCURRENCY spares for `pool` as one fork (one set of names, one admission check). */
+  /** Forks up to refillConcurrency() spares for `pool` as one fork (one set of names, one admission check). */
   private async refill(pool: PoolRow, need: number) {
-    const n = Math.min(need, REFILL_CONCURRENCY);
+    const n = Math.min(need, refillConcurrency());
     this.inflight.set(pool.id, n);
     this.emit(pool, { refilling: n });
     const held: number[] = [];

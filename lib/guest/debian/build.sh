@@ -3,13 +3,10 @@
 # root.qcow2 (/dev/vda), with systemd, qemu-guest-agent, openssh-server, systemd-networkd (eth0 static
 # 10.0.2.15/24 for QEMU user-net) and the busybox httpd demo app on port 80.
 
-debian_mirror() {
-  if [[ -n "${INSTACLONE_DEBIAN_MIRROR:-}" ]]; then echo "$INSTACLONE_DEBIAN_MIRROR"; return; fi
-  local m
-  m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
-      | grep -v '^\s*#' | grep -oE '(https?|file)://[^ ]*/debian/?( |$)' | grep -v security | head -n 1 | tr -d ' ') || true
-  echo "${m:-http://deb.debian.org/debian}"
-}
+# the mirror is an input of the build (INSTACLONE_DEBIAN_MIRROR or the host's apt sources), chosen
+# outside this hashed recipe so that it never changes the image's cache key
+# shellcheck source=../debian-mirror.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../debian-mirror.sh"
 
 build_debian() {
   [[ $(id -u) -eq 0 ]] || die "Building the debian image needs root (debootstrap, chroot); run it as root or use the tiny image."
@@ -23,7 +20,7 @@ build_debian() {
 
   WORK=$(mktemp -d "$OUTDIR/.work.XXXXXX")
   local root="$WORK/root" mirror
-  mirror=$(debian_mirror)
+  mirror=$(debian_mirror) || die "$DEBIAN_MIRROR_MISSING"
   log "mirror: $mirror"
 
   step "running debootstrap (several minutes)"

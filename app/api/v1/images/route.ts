@@ -7,6 +7,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { engine } from '@/lib/api/engine';
 import { readJson, route } from '@/lib/api/handler';
+import { operationResponse, wantsAsync } from '@/lib/api/operation';
 import { EngineError } from '@/lib/engine/errors';
 import { importRoom, parseImport, uploadTempPath } from '@/lib/engine/imported';
 
@@ -17,9 +18,12 @@ export const GET = route('viewer', async () => engine().images());
 const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
 
 export const POST = route('operator', async ({ req, principal }) => {
-  const ctx = { actor: principal.name, signal: req.signal };
+  // a caller that waits may cancel the conversion by going away; a detached one may not
+  const signal = wantsAsync(req) ? undefined : req.signal;
+  const start = (input: Record<string, unknown>, uploaded: boolean) =>
+    engine().startOperation('import', principal.name, (ctx) => engine().importImage(input, { ...ctx, signal, uploaded }), { name: typeof input.name === 'string' ? input.name : undefined });
   if ((req.headers.get('content-type') ?? '').startsWith('application/json')) {
-    return engine().importImage(await readJson(req), ctx);
+    return operationResponse(req, await start((await readJson(req)) as Record<string, unknown>, false));
   }
   // an upload: check the parameters first, so a wrong name costs no transfer
   const q = new URL(req.url).searchParams;
@@ -32,6 +36,7 @@ export const POST = route('operator', async ({ req, principal }) => {
     throw new EngineError('insufficient', `The upload (${mib(declared)}) does not fit: only ${mib(room)} is free for images; free some space and upload again.`);
   }
   const tmp = uploadTempPath();
+  let handedOver = false; // the import operation removes the upload when it ends
   try {
     let seen = 0;
     const limit = new Transform({
@@ -51,8 +56,11 @@ export const POST = route('operator', async ({ req, principal }) => {
     if (Number.isFinite(declared) && seen !== declared) {
       throw new EngineError('invalid', `The upload was cut off after ${seen} of ${declared} bytes; nothing was kept, upload again.`);
     }
-    return await engine().importImage({ ...input, disk: tmp }, { ...ctx, uploaded: true });
+    const op = await start({ ...input, disk: tmp }, true);
+    handedOver = true;
+    void op.promise.catch(() => undefined).finally(() => fs.rmSync(tmp, { force: true }));
+    return await operationResponse(req, op);
   } finally {
-    fs.rmSync(tmp, { force: true });
+    if (!handedOver) fs.rmSync(tmp, { force: true });
   }
 });

@@ -10,5 +10,7 @@ export const POST = route('operator', async ({ params, principal }) => {
   const action = vmActionSchema.parse(params.action);
   const routed = await routeVmAction(params.ref, action, principal.name); // a VM on an agent
   if (routed !== null) return routed;
-  return engine()[action](params.ref, { actor: principal.name });
+  const ctx = { actor: principal.name };
+  if (action === 'start') return engine().startVm(params.ref, ctx);
+  return engine()[action](params.ref, ctx);
 });
