@@ -57,6 +57,11 @@ const VARS = {
   // many hosts (lib/cluster): this host's name; INSTACLONE_AGENT=1 is set by `npm run agent` only
   INSTACLONE_HOST_NAME: [matching(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/), '1-40 lower-case letters, digits or dashes (not at either end)'],
   INSTACLONE_AGENT: [flag, '1 or 0'],
+  INSTACLONE_AGENT_SECRET: [matching(/^\S{32,512}$/), 'a random string of 32-512 characters without spaces (e.g. `openssl rand -hex 32`)'],
+  INSTACLONE_AGENT_URL: [z.url({ protocol: /^https?$/ }), 'the http(s) URL consoles reach this agent at'],
+  INSTACLONE_HEARTBEAT_S: [whole(1, 60), 'a whole number of seconds from 1 to 60'],
+  INSTACLONE_HOST_LOST_S: [whole(2, 600), 'a whole number of seconds from 2 to 600'],
+  INSTACLONE_REPLICA_WAIT_S: [whole(1, 86_400), 'a whole number of seconds from 1 to 86400'],
   // the web console
   INSTACLONE_TRUST_PROXY: [flag, '1 or 0'],
   INSTACLONE_STREAM_RECHECK_MS: [whole(10, 3_600_000), 'a whole number of milliseconds from 10 to 3600000'],
@@ -83,6 +88,8 @@ export interface Config {
   hostName: string;
   /** PostgreSQL schema of this process's engine state: an agent's own (host_NAME), else the default */
   dbSchema: string | undefined;
+  /** many hosts: the agents' shared secret, this agent's URL, heartbeat and lost timings, replica wait */
+  cluster: { agentSecret?: string; agentUrl?: string; heartbeatS: number; lostAfterS: number; replicaWaitS: number };
   cli: { url: string; token?: string };
   qemu: {
     binary: string;
@@ -165,6 +172,13 @@ function build(e: Parsed): Config {
     hostName,
     // an agent keeps its engine state in its own schema; a console keeps the default one
     dbSchema: e.INSTACLONE_AGENT && databaseKind === 'postgresql' ? hostSchema(hostName) : undefined,
+    cluster: {
+      agentSecret: e.INSTACLONE_AGENT_SECRET,
+      agentUrl: e.INSTACLONE_AGENT_URL,
+      heartbeatS: e.INSTACLONE_HEARTBEAT_S ?? 5,
+      lostAfterS: e.INSTACLONE_HOST_LOST_S ?? 30,
+      replicaWaitS: e.INSTACLONE_REPLICA_WAIT_S ?? 600,
+    },
     cli: { url: (e.INSTACLONE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''), token: e.INSTACLONE_TOKEN },
     qemu: {
       binary: e.INSTACLONE_QEMU ?? 'qemu-system-x86_64',

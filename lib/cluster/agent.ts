@@ -31,7 +31,7 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
   if (cfg.databaseKind !== 'postgresql' || !cfg.dbSchema) {
     throw new Error('An agent joins many hosts through PostgreSQL: set DATABASE_URL=postgresql://… to the consoles\' database (with SQLite there is one host and no agent).');
   }
-  const s = agentSecretSchema.safeParse(env.INSTACLONE_AGENT_SECRET);
+  const s = agentSecretSchema.safeParse(cfg.cluster.agentSecret);
   if (!s.success) throw new Error(s.error.issues[0].message);
   const secret = s.data;
   await migrate({ ...env, INSTACLONE_AGENT: '0' }); // the shared tables (Host) in the default schema
@@ -44,7 +44,7 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
 
   const facts = hostFacts();
   const bind = env.HOST || '127.0.0.1';
-  const url = env.INSTACLONE_AGENT_URL || `http://${bind}:${cfg.port}`;
+  const url = cfg.cluster.agentUrl || `http://${bind}:${cfg.port}`;
   const info = async () => ({
     name: cfg.hostName,
     ...facts,

@@ -1,4 +1,5 @@
 // A console's calls to an agent's internal API (agent-server.ts), with the shared secret.
+import { config } from '../config';
 import { EngineError, httpStatus, type EngineErrorCode } from '../engine/errors';
 import type { HostRow } from './hosts';
 
@@ -6,8 +7,8 @@ import type { HostRow } from './hosts';
 const CALL_TIMEOUT_MS = 15 * 60_000;
 
 export function agentSecret(): string {
-  const s = process.env.INSTACLONE_AGENT_SECRET;
-  if (!s || s.length < 32) {
+  const s = config().cluster.agentSecret;
+  if (!s) {
     throw new EngineError('unavailable', 'This console has agents to call but no INSTACLONE_AGENT_SECRET (the one the agents were started with): set it and restart the console.');
   }
   return s;

@@ -1,5 +1,6 @@
 // The Host table (in "public"): agents register and heartbeat; anyone sweeps hosts that went quiet
 // into "lost" (with their VMs). All times are the database's timezone('UTC', now()), so host clocks never matter.
+import { config } from '../config';
 import { EngineError } from '../engine/errors';
 import { clusterPg, schemaIdent } from './pg';
 import type { HostFacts } from './facts';
@@ -16,13 +17,8 @@ export interface HostRow extends HostFacts {
 }
 
 /** Seconds between heartbeats, and without one before a host is lost (bounded: both have caps). */
-export const heartbeatSeconds = () => clampSeconds(process.env.INSTACLONE_HEARTBEAT_S, 5, 1, 60);
-export const lostAfterSeconds = () => clampSeconds(process.env.INSTACLONE_HOST_LOST_S, 30, 2, 600);
-
-function clampSeconds(raw: string | undefined, dflt: number, min: number, max: number): number {
-  const n = Number(raw);
-  return Number.isFinite(n) && raw !== undefined && raw !== '' ? Math.min(max, Math.max(min, n)) : dflt;
-}
+export const heartbeatSeconds = () => config().cluster.heartbeatS;
+export const lostAfterSeconds = () => config().cluster.lostAfterS;
 
 const COLS = `name, state, url, "schemaName", cores, "memoryBytes", "qemuVersion", "cpuModel", accel, "startedAt", "lastSeen", "lostAt", "lostReason"`;
 

@@ -8,6 +8,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { config } from '../config';
 import { db } from '../db';
 import type { MachineConfig } from '../engine/argv';
 import { mkdirPrivate, rmrf, sha256File } from '../engine/disks';
@@ -138,7 +139,6 @@ export async function replicateHere(payload: { templateId: string; from: string 
   return 'done';
 }
 
-const REPLICA_WAIT_MS = Number(process.env.INSTACLONE_REPLICA_WAIT_S || 600) * 1000;
 
 /**
  * Console side: makes sure host `to` holds template `tpl` (a job on `to`'s queue, keyed by template
@@ -151,13 +151,14 @@ export async function ensureReplica(tpl: { id: string; name: string; hosts: Host
   const refusal = replicaRefusal(from, to);
   if (refusal) throw new EngineError('conflict', refusal);
   const job = await addHostJob('replicate', to.name, { templateId: tpl.id, from: from.name }, `replicate:${tpl.id}:${to.name}`);
-  const until = Date.now() + REPLICA_WAIT_MS;
+  const waitS = config().cluster.replicaWaitS;
+  const until = Date.now() + waitS * 1000;
   for (;;) {
     const r = await clusterPg().query(`SELECT 1 FROM ${schemaIdent(to.schemaName)}."Template" WHERE id = $1 AND state = 'frozen'`, [tpl.id]).catch(() => ({ rowCount: 0 }));
     if (r.rowCount) return;
     const f = await jobFailure(job);
     if (f && f.attempts >= f.maxAttempts) throw new EngineError('qemu', `Copying template "${tpl.name}" to host "${to.name}" failed ${f.attempts} times: ${f.lastError?.split('\n')[0]}`);
-    if (Date.now() > until) throw new EngineError('unavailable', `Template "${tpl.name}" was not copied to host "${to.name}" within ${REPLICA_WAIT_MS / 1000} s (is its agent running?); the copy job stays queued.`);
+    if (Date.now() > until) throw new EngineError('unavailable', `Template "${tpl.name}" was not copied to host "${to.name}" within ${waitS} s (is its agent running?); the copy job stays queued.`);
     await new Promise((res) => setTimeout(res, 500));
   }
 }
