@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
+import type { Engine, ForkResult, ImageView, ImportedImage, LiveForkResult, PrepareResult } from '../lib/engine';
 
 const USAGE = `usage:
   instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--port GUESTPORT]... [--network isolated|outbound] [--boot-timeout SECONDS] [--host NAME] [--json]
@@ -65,7 +66,8 @@ function request(method: string, url: string, headers: Record<string, string>, b
   });
 }
 
-async function api(method: string, route: string, body?: unknown): Promise<any> {
+// T: what the route answers, the engine's own result type (type-only imports: nothing of the engine is bundled)
+async function api<T = any>(method: string, route: string, body?: unknown): Promise<T> {
   const t = token();
   let res: { status: number; ok: boolean; text: string };
   try {
@@ -91,9 +93,9 @@ async function api(method: string, route: string, body?: unknown): Promise<any> 
  * A long action (an operation on the console): waits for its result as before, or with --detach asks
  * the console not to wait (?wait=0) and prints {"operation": ID} (DESIGN.md "Contracts").
  */
-async function longApi(detach: boolean, method: string, route: string, body?: unknown): Promise<{ detached: true } | { detached: false; r: any }> {
-  if (!detach) return { detached: false, r: await api(method, route, body) };
-  const r = await api(method, `${route}${route.includes('?') ? '&' : '?'}wait=0`, body);
+async function longApi<T>(detach: boolean, method: string, route: string, body?: unknown): Promise<{ detached: true } | { detached: false; r: T }> {
+  if (!detach) return { detached: false, r: await api<T>(method, route, body) };
+  const r = await api<{ operationId: string }>(method, `${route}${route.includes('?') ? '&' : '?'}wait=0`, body);
   console.log(JSON.stringify({ operation: r.operationId }));
   return { detached: true };
 }
@@ -172,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'prepare': {
       if (!o.name) throw new CliError('prepare needs --name NAME (lower-case letters, digits and "-").');
-      const a = await longApi(!!o.detach, 'POST', '/templates', {
+      const a = await longApi<PrepareResult>(!!o.detach, 'POST', '/templates', {
         image: o.image ?? 'tiny',
         name: o.name,
         warmup: o.warmup ?? [],
@@ -190,7 +192,7 @@ async function main(argv: string[]): Promise<number> {
       if (a.detached) return 0;
       const r = a.r;
       out(r, () => {
-        const t = r.timings ?? {};
+        const t = r.timings;
         return `template ${r.name} (${r.id}) is ${r.state}${r.quiesced ? ', quiesced' : ''}: boot ${t.bootMs} ms, warm-up ${t.warmupMs} ms, freeze ${t.freezeMs} ms`;
       });
       return 0;
@@ -198,7 +200,7 @@ async function main(argv: string[]): Promise<number> {
     case 'fork': {
       const parent = need('parent');
       if (o.count === undefined) throw new CliError('fork needs --count N (how many children to fork).');
-      const a = await longApi(!!o.detach, 'POST', `/templates/${enc(parent)}/fork`, {
+      const a = await longApi<ForkResult & Partial<LiveForkResult>>(!!o.detach, 'POST', `/templates/${enc(parent)}/fork`, {
         count: num(o.count),
         persistent: !!o.persistent,
         ...(o.quiesce ? { quiesce: true } : {}),
@@ -213,11 +215,11 @@ async function main(argv: string[]): Promise<number> {
       out(r, () =>
         [
           table(
-            r.children.map((c: any) => ({ ...c, ...c.identity })),
+            r.children.map((c) => ({ ...c, ...c.identity })),
             ['name', 'state', 'persistent', 'hostname', 'ip', 'mac'],
           ),
-          `${r.children.length} children in ${r.timings.totalMs} ms${r.host ? ` on host ${r.host}` : ''}`,
-          ...(r.pause ? [`live fork of ${r.source.name} through template ${r.template.name}: paused ${r.pause.pauseMs} ms (${r.pause.method})`] : []),
+          `${r.children.length} children in ${r.timings.totalMs} ms`,
+          ...(r.pause && r.source && r.template ? [`live fork of ${r.source.name} through template ${r.template.name}: paused ${r.pause.pauseMs} ms (${r.pause.method})`] : []),
         ].join('\n'),
       );
       return 0;
@@ -228,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
         if (!name) throw new CliError('images import needs a NAME: instaclone images import NAME --disk FILE.');
         if (!o.disk) throw new CliError('images import needs --disk FILE (a disk image on this host).');
         // the console runs on this host: send an absolute path, resolved here
-        const a = await longApi(!!o.detach, 'POST', '/images', { name, disk: path.resolve(o.disk), ...(o.format ? { format: o.format } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) });
+        const a = await longApi<ImportedImage>(!!o.detach, 'POST', '/images', { name, disk: path.resolve(o.disk), ...(o.format ? { format: o.format } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) });
         if (a.detached) return 0;
         const r = a.r;
         out(r, () => `imported ${r.name}: ${r.format}, ${mib(r.virtualSizeBytes)} virtual, ${mib(r.sizeBytes)} on disk, ${r.firmware} firmware`);
@@ -241,17 +243,17 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (args[0]) throw new CliError(`Unknown images command "${args[0]}": use images, images import or images rm.`);
-      const r = await api('GET', '/images');
+      const r = await api<{ images: ImageView[] }>('GET', '/images');
       out(r, () =>
         table(
-          r.images.map((i: any) => ({ ...i, size: i.sizeBytes == null ? (i.built ? '-' : 'not built') : mib(i.sizeBytes), when: i.importedAt ?? i.builtAt })),
+          r.images.map((i) => ({ ...i, size: i.sizeBytes == null ? (i.built ? '-' : 'not built') : mib(i.sizeBytes), when: 'importedAt' in i ? i.importedAt : i.builtAt })),
           ['name', 'source', 'firmware', 'size', 'when'],
         ),
       );
       return 0;
     }
     case 'ls': {
-      const r = await api('GET', '/ls');
+      const r = await api<Awaited<ReturnType<Engine['list']>>>('GET', '/ls');
       out(r, () =>
         ['TEMPLATES', table(r.templates, ['name', 'id', 'state', 'quiesced', 'parentId']), '', 'VMS',
           table(r.vms, ['name', 'id', 'kind', 'state', 'persistent', 'templateId', 'pid', 'host'])].join('\n'),

@@ -39,6 +39,9 @@ const VARS = {
   INSTACLONE_SERIAL_LOG_MAX: [whole(4096, 2 ** 40), 'a number of bytes of at least 4096'],
   INSTACLONE_FORK_CONCURRENCY: [whole(1, 64), 'a whole number from 1 to 64'],
   INSTACLONE_POOL_REFILL_CONCURRENCY: [whole(1, 64), 'a whole number from 1 to 64'],
+  INSTACLONE_RESET_SPARE: [flag, '1 or 0 (a spare VMM per template for resets)'],
+  INSTACLONE_SLOT_TOPUP: [flag, '1 or 0 (new prelaunched slots after each fork)'],
+  INSTACLONE_QEMU_MALLOC_ARENAS: [whole(0, 64), 'a whole number from 0 (glibc\'s default) to 64'],
   // guest networking
   INSTACLONE_NET: [z.enum(['user', 'bridge']), '"user" or "bridge"'],
   INSTACLONE_BRIDGE: [matching(/^[A-Za-z0-9_.-]{1,15}$/), 'the name of a Linux bridge (up to 15 letters, digits, "_", "." or "-")'],
@@ -109,6 +112,12 @@ export interface Config {
   serialLogMaxBytes: number;
   forkConcurrency: number;
   poolRefillConcurrency: number;
+  /** a paused spare QEMU per template, swapped in at reset */
+  resetSpare: boolean;
+  /** prelaunched slots registered again in the background after a fork used them */
+  slotTopUp: boolean;
+  /** MALLOC_ARENA_MAX for QEMU; 0 = glibc's default */
+  qemuMallocArenas: number;
   net: { mode: 'user' | 'bridge'; bridge?: string; pool?: string; portRange: [number, number]; netns?: string };
   web: { trustProxy: boolean; streamRecheckMs: number; maxStreamsPerUser: number };
   guest: { dir?: string; kernelPackage?: string; imageCache?: string; debianMirror?: string };
@@ -195,6 +204,9 @@ function build(e: Parsed): Config {
     serialLogMaxBytes: e.INSTACLONE_SERIAL_LOG_MAX ?? 8 * 1024 * 1024,
     forkConcurrency: e.INSTACLONE_FORK_CONCURRENCY ?? 4,
     poolRefillConcurrency: e.INSTACLONE_POOL_REFILL_CONCURRENCY ?? 2,
+    resetSpare: e.INSTACLONE_RESET_SPARE ?? true,
+    slotTopUp: e.INSTACLONE_SLOT_TOPUP ?? true,
+    qemuMallocArenas: e.INSTACLONE_QEMU_MALLOC_ARENAS ?? 0,
     net: { mode, bridge: e.INSTACLONE_BRIDGE, pool: e.INSTACLONE_NET_POOL, portRange: e.INSTACLONE_PORT_RANGE ?? [20000, 29999], netns: e.INSTACLONE_NETNS },
     web: { trustProxy: e.INSTACLONE_TRUST_PROXY ?? false, streamRecheckMs: e.INSTACLONE_STREAM_RECHECK_MS ?? 10_000, maxStreamsPerUser: e.INSTACLONE_MAX_STREAMS_PER_USER ?? 32 },
     guest: { dir: e.INSTACLONE_GUEST_DIR, kernelPackage: e.INSTACLONE_KERNEL_PACKAGE, imageCache: e.INSTACLONE_IMAGE_CACHE, debianMirror: e.INSTACLONE_DEBIAN_MIRROR },

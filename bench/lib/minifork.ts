@@ -63,7 +63,8 @@ export async function spawnVm(
   const runDir = path.join(root, name);
   fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
   // as root, QEMU drops to its own user after init (like the engine's VMs): hand it the run dir
-  shareRunDirWithQemu(runDir);
+  // (the dir's own pool uid: QEMU must drop to exactly that uid, or it cannot reach its run dir)
+  const uid = shareRunDirWithQemu(runDir);
   const disk = path.join(runDir, 'disk.qcow2');
   await createOverlay(disk, img.disk);
   const argv = buildArgv({
@@ -76,6 +77,7 @@ export async function spawnVm(
     net: { mac: mac(), ip: opts.ip ?? '10.0.2.15', hostPorts: {} },
     vmgenid: randomUUID(),
     name,
+    uid: uid ?? undefined,
   }).concat(opts.extraArgv ?? []);
   // QEMU 7.2 applies -sandbox before -daemonize forks: spawn=deny kills the daemon with SIGSYS on
   // clone (syscall 56), elevateprivileges=deny on setsid (112). Until the engine's builder stops

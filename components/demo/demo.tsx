@@ -8,8 +8,10 @@ import { useQueryClient } from '@tanstack/react-query';
 import { Bar, BarChart, CartesianGrid, Cell, LabelList, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { SerialConsole } from '@/components/vm/serial-console';
 import { fetchLs } from '@/lib/client/api/host';
-import { forkTemplate, prepareTemplate } from '@/lib/client/api/templates';
-import { deleteVm } from '@/lib/client/api/vms';
+import { forkAction, prepareAction } from '@/app/actions/templates';
+import { bulkVmAction } from '@/app/actions/vms';
+import { unwrap } from '@/lib/client/actions';
+import { invalidate } from '@/lib/client/query-keys';
 import { errorText } from '@/lib/client/api/http';
 import { useCan, useLs } from '@/lib/client/hooks';
 import { ms, plural, randomSuffix } from '@/lib/client/format';
@@ -66,7 +68,7 @@ export function Demo() {
         const name = `demo-${randomSuffix()}`;
         setPreparing(name);
         say(`no demo template: preparing ${name} from the tiny image (cold boot, warm-up, freeze, ${COUNT} prelaunched slots)…`);
-        const r = await prepareTemplate({ image: 'tiny', name, warmup: [], slots: COUNT, prelaunch: true, quiesce: false, memory: 256, vcpus: 1 });
+        const r = await unwrap(prepareAction({ image: 'tiny', name, warmup: [], slots: COUNT, prelaunch: true, quiesce: false, memory: 256, vcpus: 1 }));
         bootMs = r.timings.bootMs;
         measuredNow = true;
         say(`${name} frozen: cold boot ${ms(r.timings.bootMs)}, freeze ${ms(r.timings.freezeMs)}`);
@@ -75,7 +77,7 @@ export function Demo() {
       } else say(`using template ${t.name} (cold boot recorded at prepare: ${ms(bootMs)})`);
       setPhase('forking');
       say(`forking ${COUNT} children of ${t.name}…`);
-      const f = await forkTemplate(t.id, { count: COUNT, persistent: false, prefix: `${t.name}-d${randomSuffix(3)}` });
+      const f: ForkResult = await unwrap(forkAction({ ref: t.id, count: COUNT, persistent: false, prefix: `${t.name}-d${randomSuffix(3)}` }));
       say(`${plural(f.children.length, 'child', 'children')} up in ${ms(f.timings.totalMs)}`);
       setRun({ template: t.name, bootMs, bootMeasuredNow: measuredNow, fork: f });
       setPhase('done');
@@ -84,18 +86,18 @@ export function Demo() {
       setPhase('idle');
     } finally {
       setPreparing(null);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
+      invalidate(qc, 'template', 'vm');
     }
   }
 
   async function cleanup() {
     if (!run) return;
     setPhase('cleaning');
-    const s = await Promise.allSettled(run.fork.children.map((c) => deleteVm(c.id, true)));
-    say(`deleted ${s.filter((x) => x.status === 'fulfilled').length} of ${s.length} demo children`);
+    const s = await unwrap(bulkVmAction({ action: 'delete', refs: run.fork.children.map((c) => c.id) })).catch((e) => (say(errorText(e)), { results: [] }));
+    say(`deleted ${s.results.filter((x) => x.ok).length} of ${run.fork.children.length} demo children`);
     setRun(null);
     setPhase('idle');
-    void qc.invalidateQueries({ queryKey: ['ls'] });
+    invalidate(qc, 'vm');
   }
 
   const busy = phase === 'preparing' || phase === 'forking' || phase === 'cleaning';

@@ -5,9 +5,14 @@
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { fetchLs } from '@/lib/client/api/host';
-import { forkTemplate, prepareTemplate } from '@/lib/client/api/templates';
-import { deleteVm } from '@/lib/client/api/vms';
-import { claimFromPool, createPool, fetchPools, removePool } from '@/lib/client/api/pools';
+import { forkAction, prepareAction } from '@/app/actions/templates';
+import { removeVmAction } from '@/app/actions/vms';
+import { createPoolAction, removePoolAction } from '@/app/actions/pools';
+import { unwrap } from '@/lib/client/actions';
+import { invalidate } from '@/lib/client/query-keys';
+// the claim burst goes through REST on purpose: it measures what a client of the API sees, ten claims
+// at once (a page's server actions are sent one at a time, which would turn the burst into a queue)
+import { claimFromPool, fetchPools } from '@/lib/client/api/pools';
 import { errorText } from '@/lib/client/api/http';
 import { useCan } from '@/lib/client/hooks';
 import { ms, msFine, randomSuffix } from '@/lib/client/format';
@@ -47,18 +52,18 @@ export function PoolDemo() {
       const bootNow = !t;
       if (!t) {
         setStep('preparing a demo template (cold boot)…');
-        const r = await prepareTemplate({ image: 'tiny', name: `demo-${randomSuffix()}`, warmup: [], slots: 0, prelaunch: false, quiesce: false, memory: 256, vcpus: 1 });
+        const r = await unwrap(prepareAction({ image: 'tiny', name: `demo-${randomSuffix()}`, warmup: [], slots: 0, prelaunch: false, quiesce: false, memory: 256, vcpus: 1 }));
         bootMs = r.timings.bootMs;
         t = (await fetchLs()).templates.find((x) => x.id === r.id);
         if (!t) throw new Error('The demo template was prepared but is not listed.');
       }
       setStep('forking one child…');
-      const f = await forkTemplate(t.id, { count: 1, persistent: false, prefix: `${t.name}-p${randomSuffix(3)}` });
-      await deleteVm(f.children[0].id, true);
+      const f = await unwrap(forkAction({ ref: t.id, count: 1, persistent: false, prefix: `${t.name}-p${randomSuffix(3)}` }));
+      await unwrap(removeVmAction({ ref: f.children[0].id, force: true }));
       const pool = `demo-pool-${randomSuffix()}`;
       setStep(`filling ${pool} with ${SPARES} spares…`);
       const f0 = performance.now();
-      await createPool({ name: pool, template: t.id, size: SPARES, spares: SPARES });
+      await unwrap(createPoolAction({ name: pool, template: t.id, size: SPARES, spares: SPARES }));
       for (;;) {
         const p = (await fetchPools()).find((x) => x.name === pool);
         if (p && p.ready >= SPARES) break;
@@ -82,14 +87,14 @@ export function PoolDemo() {
       setStep('');
     } finally {
       setBusy(false);
-      void qc.invalidateQueries({ queryKey: ['pools'] });
+      invalidate(qc, 'pool');
     }
   }
 
   async function cleanup() {
     if (!res) return;
     setBusy(true);
-    await removePool(res.pool).catch((e) => setError(errorText(e)));
+    await unwrap(removePoolAction({ ref: res.pool })).catch((e) => setError(errorText(e)));
     setRes(null);
     setBusy(false);
   }

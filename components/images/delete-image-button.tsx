@@ -2,17 +2,16 @@
 // Delete one imported image, after a confirmation naming it. The engine refuses while a template uses
 // it; its sentence is shown as it is.
 import { useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
-import { deleteImage } from '@/lib/client/api/images';
+import { removeImageAction } from '@/app/actions/images';
+import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
-import { queryKeys } from '@/lib/client/query-keys';
 import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { ErrorNote } from '@/components/ui/misc';
 import { useToast } from '@/components/ui/toasts';
 
 export function DeleteImageButton({ name, usedBy }: { name: string; usedBy: string[] }) {
-  const qc = useQueryClient();
+  const removeImage = useAction(removeImageAction, 'image');
   const toast = useToast();
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -22,14 +21,13 @@ export function DeleteImageButton({ name, usedBy }: { name: string; usedBy: stri
     setBusy(true);
     setError(null);
     try {
-      await deleteImage(name);
+      await removeImage.mutateAsync({ ref: name });
       setOpen(false);
       toast({ tone: 'ok', target: name, text: 'image deleted' });
     } catch (e) {
       setError(errorText(e));
     } finally {
       setBusy(false);
-      void qc.invalidateQueries({ queryKey: queryKeys.images });
     }
   }
   return (

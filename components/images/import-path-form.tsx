@@ -1,11 +1,10 @@
 'use client';
 // Import a disk that is already on the console's host (a path there), e.g. one copied in with scp.
 import { useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
 import { describeZodError, IMAGE_FORMATS, importImageSchema } from '@/lib/validations';
-import { importImagePath } from '@/lib/client/api/images';
+import { importImageAction } from '@/app/actions/images';
+import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
-import { queryKeys } from '@/lib/client/query-keys';
 import { bytes } from '@/lib/client/format';
 import { Button } from '@/components/ui/button';
 import { ErrorNote } from '@/components/ui/misc';
@@ -13,7 +12,7 @@ import { useToast } from '@/components/ui/toasts';
 import { FIELD } from './image-fields';
 
 export function ImportPathForm() {
-  const qc = useQueryClient();
+  const importImage = useAction(importImageAction, 'image');
   const toast = useToast();
   const [form, setForm] = useState({ name: '', disk: '', format: 'auto', firmware: 'bios' });
   const [busy, setBusy] = useState(false);
@@ -28,14 +27,13 @@ export function ImportPathForm() {
     if (!parsed.data.disk) return setError('Give the path of the disk image on the console’s host.');
     setBusy(true);
     try {
-      const img = await importImagePath(parsed.data);
+      const img = await importImage.mutateAsync(parsed.data);
       toast({ tone: 'ok', target: img.name, text: `imported (${img.format}, ${bytes(img.virtualSizeBytes)})`, href: '/images' });
       setForm({ name: '', disk: '', format: 'auto', firmware: 'bios' });
     } catch (err) {
       setError(errorText(err));
     } finally {
       setBusy(false);
-      void qc.invalidateQueries({ queryKey: queryKeys.images });
     }
   }
 

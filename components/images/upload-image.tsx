@@ -7,7 +7,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { importImageSchema, IMAGE_FORMATS, describeZodError } from '@/lib/validations';
 import { uploadImage, type Upload } from '@/lib/client/api/images';
 import { errorText } from '@/lib/client/api/http';
-import { queryKeys } from '@/lib/client/query-keys';
+import { invalidate } from '@/lib/client/query-keys';
 import { bytes } from '@/lib/client/format';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
@@ -49,7 +49,7 @@ export function UploadImage() {
       upload.current = null;
       setPhase('idle');
       setSent(null);
-      void qc.invalidateQueries({ queryKey: queryKeys.images });
+      invalidate(qc, 'image');
     }
   }
 

@@ -3,13 +3,13 @@
 // filter by state, collapse, multi-select children for bulk stop/reset/delete with per-item results.
 import Link from 'next/link';
 import { useMemo, useRef, useState, useCallback, useEffect } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
 import { useCan, useLs, useStats } from '@/lib/client/hooks';
 import { buildLineage, flatten, type LineageNode } from '@/lib/client/lineage';
 import { bytes, plural } from '@/lib/client/format';
-import { deleteVm, vmAction, type VmAction } from '@/lib/client/api/vms';
+import { bulkVmAction } from '@/app/actions/vms';
+import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
-import { canReset, canStop } from '@/lib/client/vm-state';
+import { vmActionBlocked } from '@/lib/engine/states';
 import type { Template, Vm } from '@/lib/client/types';
 import { Badge, ErrorNote, MemBar, StateDot } from '@/components/ui/misc';
 import { PoolBadge } from '@/components/pools/pool-badge';
@@ -22,12 +22,13 @@ import { LineageGraph } from './lineage-graph';
 const ROW = 34;
 const STATES = ['all', 'running', 'starting', 'stopped', 'crashed', 'failed', 'frozen', 'preparing'];
 
+type VmAction = 'stop' | 'reset';
 type BulkResult = { name: string; ok: boolean; message: string };
 
 export function LineageView() {
   const ls = useLs();
   const stats = useStats();
-  const qc = useQueryClient();
+  const bulkAction = useAction(bulkVmAction, 'vm');
   const canOperate = useCan('operator');
   const roots = useMemo(() => buildLineage(ls.data, stats.data), [ls.data, stats.data]);
   const [query, setQuery] = useState('');
@@ -100,21 +101,23 @@ export function LineageView() {
   const allVisibleSelected = visibleVmIds.length > 0 && visibleVmIds.every((id) => selected.has(id));
 
   const selectedVms = [...selected].map((id) => vmsById.get(id)).filter((v): v is Vm => !!v);
-  const eligible = (a: VmAction | 'delete') => selectedVms.filter((v) => (a === 'stop' ? canStop(v.state) : a === 'reset' ? canReset(v.state) : true));
+  // the engine's own predicates: only VMs it would act on are counted and sent
+  const eligible = (a: VmAction | 'delete') => selectedVms.filter((v) => !vmActionBlocked(v, a, { force: true }));
 
   async function runBulk(action: VmAction | 'delete') {
     setConfirm(null);
     const targets = eligible(action);
     setBulk({ action, running: true, results: [] });
-    const settled = await Promise.allSettled(targets.map((v) => (action === 'delete' ? deleteVm(v.id, true) : vmAction(v.id, action))));
-    const results = settled.map((s, i) => ({
-      name: targets[i].name,
-      ok: s.status === 'fulfilled',
-      message: s.status === 'fulfilled' ? 'done' : errorText(s.reason),
-    }));
+    let results: BulkResult[];
+    try {
+      // one server action; the service runs each VM's action and reports each outcome (allSettled)
+      const r = await bulkAction.mutateAsync({ action, refs: targets.map((v) => v.id) });
+      results = r.results.map((x, i) => ({ name: targets[i].name, ok: x.ok, message: x.ok ? 'done' : x.error }));
+    } catch (e) {
+      results = targets.map((v) => ({ name: v.name, ok: false, message: errorText(e) }));
+    }
     setBulk({ action, running: false, results });
     if (action === 'delete') setSelected(new Set());
-    void qc.invalidateQueries({ queryKey: ['ls'] });
   }
 
   const stateLabel = (n: LineageNode) => (n.kind === 'vm' ? n.vm.kind : 'template');

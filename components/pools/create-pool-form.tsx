@@ -1,11 +1,10 @@
 'use client';
 // Create a pool: name, template, size, spares, on-release, TTL. The server validates with the shared schema.
 import { useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
-import { createPool } from '@/lib/client/api/pools';
+import { createPoolAction } from '@/app/actions/pools';
+import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
 import { useLs } from '@/lib/client/hooks';
-import { queryKeys } from '@/lib/client/query-keys';
 import { Button } from '@/components/ui/button';
 import { ErrorNote } from '@/components/ui/misc';
 
@@ -13,7 +12,7 @@ const field = 'rounded border border-slate-600 bg-slate-900 px-2 py-1 text-sm';
 
 export function CreatePoolForm() {
   const ls = useLs();
-  const qc = useQueryClient();
+  const create = useAction(createPoolAction, 'pool');
   const templates = (ls.data?.templates ?? []).filter((t) => t.state === 'frozen');
   const [name, setName] = useState('');
   const [template, setTemplate] = useState('');
@@ -29,13 +28,12 @@ export function CreatePoolForm() {
     setBusy(true);
     setError(null);
     try {
-      await createPool({ name, template: template || templates[0]?.name || '', size: Number(size), spares: Number(spares), onRelease, ...(ttl ? { ttl } : {}) });
+      await create.mutateAsync({ name, template: template || templates[0]?.name || '', size: Number(size), spares: Number(spares), onRelease, ...(ttl ? { ttl } : {}) });
       setName('');
     } catch (err) {
       setError(errorText(err));
     } finally {
       setBusy(false);
-      void qc.invalidateQueries({ queryKey: queryKeys.pools });
     }
   }
 

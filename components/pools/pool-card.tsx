@@ -2,12 +2,15 @@
 // One pool: spare / claimed / refilling counts, its template and a push in progress, claim latency and
 // refill rate, its members, and the actions (claim, release, resize, push, remove) for operators.
 import { useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
-import { claimFromPool, pushPool, releaseVm, removePool, resizePool, type PoolView } from '@/lib/client/api/pools';
+import type { PoolView } from '@/lib/client/api/pools';
+import { claimAction, pushPoolAction, removePoolAction, resizePoolAction } from '@/app/actions/pools';
+import { releaseVmAction } from '@/app/actions/vms';
+import { unwrap } from '@/lib/client/actions';
+import { invalidate } from '@/lib/client/query-keys';
+import { useQueryClient } from '@tanstack/react-query';
 import { errorText } from '@/lib/client/api/http';
 import { useCan, useLs } from '@/lib/client/hooks';
-import { queryKeys } from '@/lib/client/query-keys';
 import { ms, msFine, seconds } from '@/lib/client/format';
 import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
@@ -40,7 +43,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
       toast({ tone: 'error', target: pool.name, text: `${what} failed: ${errorText(e)}` });
     } finally {
       setBusy(null);
-      void qc.invalidateQueries({ queryKey: queryKeys.pools });
+      invalidate(qc, 'pool', 'vm');
     }
   }
 
@@ -102,7 +105,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
                   </span>
                 )}
                 {can && m.state === 'claimed' && (
-                  <Button size="sm" busy={busy === `release ${m.vmId}`} aria-label={`Release ${m.name}`} onClick={() => run(`release ${m.vmId}`, async () => `${(await releaseVm(m.vmId)).name} released`)}>
+                  <Button size="sm" busy={busy === `release ${m.vmId}`} aria-label={`Release ${m.name}`} onClick={() => run(`release ${m.vmId}`, async () => `${(await unwrap(releaseVmAction({ ref: m.vmId }))).name} released`)}>
                     Release
                   </Button>
                 )}
@@ -119,7 +122,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
                 disabled={pool.state !== 'active'}
                 data-testid="pool-claim"
                 onClick={() => run('claim', async () => {
-                  const r = await claimFromPool(pool.name, label ? { label } : {});
+                  const r = await unwrap(claimAction({ ref: pool.name, ...(label ? { label } : {}) }));
                   return `claimed ${r.vm.name} in ${msFine(r.claimMs)}`;
                 })}
               >
@@ -128,7 +131,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
               <span className="mx-2 h-4 border-l border-slate-700" />
               <input className={`${field} w-16`} type="number" min={1} value={size} onChange={(e) => setSize(e.target.value)} aria-label="Size" />
               <input className={`${field} w-16`} type="number" min={0} value={spares} onChange={(e) => setSpares(e.target.value)} aria-label="Spares" />
-              <Button size="sm" busy={busy === 'resize'} onClick={() => run('resize', async () => (await resizePool(pool.name, { size: Number(size), spares: Number(spares) }), 'resized'))}>
+              <Button size="sm" busy={busy === 'resize'} onClick={() => run('resize', async () => (await unwrap(resizePoolAction({ ref: pool.name, size: Number(size), spares: Number(spares) })), 'resized'))}>
                 Resize
               </Button>
               <span className="mx-2 h-4 border-l border-slate-700" />
@@ -140,7 +143,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
                   </option>
                 ))}
               </select>
-              <Button size="sm" disabled={!pushTo} busy={busy === 'push'} data-testid="pool-push-button" onClick={() => run('push', async () => (await pushPool(pool.name, pushTo), `pushing to ${pushTo}`))}>
+              <Button size="sm" disabled={!pushTo} busy={busy === 'push'} data-testid="pool-push-button" onClick={() => run('push', async () => (await unwrap(pushPoolAction({ ref: pool.name, template: pushTo })), `pushing to ${pushTo}`))}>
                 Push
               </Button>
               <Button size="sm" variant="danger" className="ml-auto" onClick={() => setConfirmRm(true)}>
@@ -159,7 +162,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
           confirmLabel="Remove pool"
           busy={busy === 'remove'}
           onClose={() => setConfirmRm(false)}
-          onConfirm={() => run('remove', async () => (setConfirmRm(false), `removed ${(await removePool(pool.name)).children} child(ren)`))}
+          onConfirm={() => run('remove', async () => (setConfirmRm(false), `removed ${(await unwrap(removePoolAction({ ref: pool.name }))).children} child(ren)`))}
         />
       </Panel>
     </div>

@@ -5,31 +5,28 @@
 // Every input is labelled; Enter moves on; the whole wizard works with the keyboard alone.
 import Link from 'next/link';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
 import { LIMITS, prepareSchema, type PrepareInput } from '@/lib/validations';
-import { prepareTemplate, fetchTemplate } from '@/lib/client/api/templates';
-import { templateFiles, type FileInfo } from '@/app/actions';
+import { fetchTemplate } from '@/lib/client/api/templates';
+import { prepareAction, templateFilesAction } from '@/app/actions/templates';
+import type { FileInfo } from '@/lib/engine/template-files';
+import { useAction } from '@/lib/client/actions';
 import { parsePorts } from '@/lib/client/ports';
 import { errorText } from '@/lib/client/api/http';
 import { useImages, useLs, useTasks } from '@/lib/client/hooks';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { bytes, ms, randomSuffix } from '@/lib/client/format';
-import type { PrepareResult, Template } from '@/lib/client/types';
+import type { PrepareResult, Template, Timings } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
 import { SerialConsole } from '@/components/vm/serial-console';
 import { ScreenPicture } from '@/components/vm/screen-picture';
 import { firmwareLabel } from '@/components/images/image-fields';
+import { PHASES, phaseFromLog, STEP_PHASE } from './phases';
+import { PhaseList } from './phase-list';
+import { WarmupResults } from './warmup-results';
 
 const STEPS = ['Image and size', 'Warm-up', 'Quiesce', 'Slots', 'Review'] as const;
 const STEP_FIELDS: string[][] = [['image', 'name', 'memory', 'vcpus', 'bootTimeout'], ['warmup', 'ports'], ['quiesce', 'keepParent'], ['slots', 'prelaunch'], []];
-export const PHASES = [
-  { key: 'boot', label: 'Boot the parent', match: /boot|launch|start|agent/ },
-  { key: 'warmup', label: 'Run warm-up commands', match: /warm/ },
-  { key: 'quiesce', label: 'Quiesce file systems', match: /quiesc|fsfreeze|sync/ },
-  { key: 'freeze', label: 'Freeze: checkpoint the device state', match: /freez|migrat|checkpoint|stop/ },
-  { key: 'slots', label: 'Register slots', match: /slot|prelaunch/ },
-] as const;
 
 const DEFAULT_WARMUP = 'httpd -p 8080 -h /www && echo httpd started on port 8080';
 const field = 'mt-1 block w-full rounded border border-slate-600 bg-slate-950 px-2 py-1.5 text-slate-100 disabled:opacity-50';
@@ -68,20 +65,9 @@ function toInput(f: Form) {
   };
 }
 
-const STEP_PHASE: Record<string, number> = { boot: 0, warmup: 1, quiesce: 2, freeze: 3, slots: 4 };
-
-/** The engine logs "ISO-TIME step: message" lines; the furthest step reached is the current phase. */
-export function phaseFromLog(log: string): number {
-  let phase = 0;
-  for (const line of log.split('\n')) {
-    const step = line.split(' ')[1]?.replace(/:$/, '');
-    if (step && STEP_PHASE[step] !== undefined) phase = Math.max(phase, STEP_PHASE[step]);
-  }
-  return phase;
-}
 
 export function PrepareWizard() {
-  const qc = useQueryClient();
+  const prepare = useAction(prepareAction, 'template');
   const images = useImages();
   const ls = useLs();
   const tasks = useTasks();
@@ -161,12 +147,12 @@ export function PrepareWizard() {
     setRunning(true);
     setStarted(Date.now());
     try {
-      const r = await prepareTemplate(input);
+      const r = await prepare.mutateAsync(input);
       setResult(r);
       try {
         setTemplate(await fetchTemplate(r.id ?? r.name));
-        const f = await templateFiles(r.id ?? r.name);
-        if ('files' in f) setFiles(f.files);
+        const f = await templateFilesAction({ ref: r.id ?? r.name });
+        if (f.ok) setFiles(f.data.files);
       } catch {
         /* the result alone is enough */
       }
@@ -174,7 +160,6 @@ export function PrepareWizard() {
       setError(errorText(err));
     } finally {
       setRunning(false);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
     }
   }
 
@@ -208,39 +193,13 @@ export function PrepareWizard() {
 
   // ---- running / done view ----
   if (running || result || (error && started)) {
-    const timings = result?.timings ?? template?.timings ?? {};
+    const timings: Timings = result?.timings ?? template?.timings ?? {};
     return (
       <div className="space-y-4" data-testid="prepare-run">
         <h1 ref={heading} tabIndex={-1} className="text-xl font-semibold text-white outline-none">
           {result ? `Template ${result.name} is ready` : error ? `Preparing ${form.name} failed` : `Preparing ${form.name}…`}
         </h1>
-        <ol className="grid gap-2 md:grid-cols-5" aria-label="Prepare steps">
-          {PHASES.map((p, i) => {
-            // a failure before the engine started a task (refused input) blames no step
-            const state = result ? 'done' : error ? (i < phase ? 'done' : i === phase && task ? 'failed' : 'todo') : i < phase ? 'done' : i === phase ? 'active' : 'todo';
-            const t = timings[`${p.key}Ms`];
-            return (
-              <li
-                key={p.key}
-                data-testid={`phase-${p.key}`}
-                data-state={state}
-                aria-current={state === 'active' ? 'step' : undefined}
-                className={`rounded border px-3 py-2 text-sm ${
-                  state === 'done' ? 'border-emerald-800 bg-emerald-950/40' : state === 'active' ? 'border-sky-600 bg-sky-950/50' : state === 'failed' ? 'border-rose-700 bg-rose-950/40' : 'border-slate-800 bg-slate-900'
-                }`}
-              >
-                <div className="text-xs text-slate-400">Step {i + 1}</div>
-                <div className="font-medium text-slate-100">
-                  {state === 'done' ? '✓ ' : state === 'active' ? '… ' : state === 'failed' ? '✗ ' : ''}
-                  {p.label}
-                </div>
-                {p.key === 'quiesce' && !form.quiesce && <div className="text-xs text-slate-400">skipped (not requested)</div>}
-                {p.key === 'slots' && <div className="text-xs text-slate-400">{form.slots || 0} slots{form.prelaunch ? ', prelaunched' : ''}</div>}
-                {typeof t === 'number' && <div className="text-xs text-sky-300">{ms(t)}</div>}
-              </li>
-            );
-          })}
-        </ol>
+        <PhaseList phase={phase} done={!!result} failed={!!error} hasTask={!!task} timings={timings} quiesce={form.quiesce} slots={form.slots} prelaunch={form.prelaunch} />
         {running && (
           <div className="space-y-1">
             <div className="flex justify-between text-xs text-slate-400">
@@ -299,23 +258,7 @@ export function PrepareWizard() {
             </div>
           </div>
         )}
-        {(template?.warmup.length ?? 0) > 0 ? (
-          <section aria-label="Warm-up output">
-            <h2 className="mb-1 text-xs font-semibold uppercase text-slate-400">Warm-up commands</h2>
-            <ul className="space-y-2" data-testid="warmup-results">
-              {template!.warmup.map((w, i) => (
-                <li key={i} className="rounded border border-slate-800 bg-black/40">
-                  <div className="flex gap-3 px-2 py-1 text-xs">
-                    <span className="min-w-0 break-all font-mono">$ {w.cmd}</span>
-                    <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
-                    <span className="text-slate-400">{ms(w.ms)}</span>
-                  </div>
-                  <pre className="max-h-32 overflow-auto px-2 pb-1 font-mono text-[11px] whitespace-pre-wrap text-slate-400">{`${w.stdout ?? ''}${w.stderr ?? ''}` || '(no output)'}</pre>
-                </li>
-              ))}
-            </ul>
-          </section>
-        ) : null}
+        {template && <WarmupResults warmup={template.warmup} />}
         {(running || error) && parentId && hasDisplay && (
           <section aria-label="Parent screen">
             <h2 className="mb-1 text-xs font-semibold uppercase text-slate-400">Screen of the parent</h2>

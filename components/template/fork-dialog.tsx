@@ -5,11 +5,11 @@
 // children need, and the result shows the source's pause.
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
 import { liveForkSchema, describeZodError, LIMITS } from '@/lib/validations';
 import { parsePorts } from '@/lib/client/ports';
-import { forkTemplate } from '@/lib/client/api/templates';
-import { liveForkVm } from '@/lib/client/api/vms';
+import { forkAction } from '@/app/actions/templates';
+import { liveForkAction } from '@/app/actions/vms';
+import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { useTemplate } from '@/lib/client/hooks';
@@ -111,7 +111,8 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
   // The list carries only a summary: the full record has the boot time and slots.
   const full = useTemplate(listed.id);
   const template = full.data ?? listed;
-  const qc = useQueryClient();
+  const fork = useAction(forkAction, 'vm', 'template');
+  const liveFork = useAction(liveForkAction, 'vm', 'template');
   const toast = useToast();
   const [count, setCount] = useState('3');
   const [ports, setPorts] = useState<string | null>(null); // null: the template's own list
@@ -172,7 +173,7 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
     setStarted(Date.now());
     try {
       const { quiesce: q, ...forkInput } = parsed.data;
-      const r = source ? await liveForkVm(source.id, { ...forkInput, quiesce: q }) : await forkTemplate(template.id, forkInput);
+      const r: ForkResult = source ? await liveFork.mutateAsync({ ref: source.id, ...forkInput, quiesce: q }) : await fork.mutateAsync({ ref: template.id, ...forkInput });
       setResult(r);
       const href = source ? `/vms/${source.name}` : `/templates/${template.name}`;
       toast({ tone: 'ok', target: title, href, text: `forked ${plural(r.children.length, 'child', 'children')} in ${ms(r.timings.totalMs)}${r.pause ? `; ${title} paused ${ms(r.pause.pauseMs)}` : ''}` });
@@ -180,8 +181,6 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
       setError(errorText(err));
     } finally {
       setBusy(false);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
-      void qc.invalidateQueries({ queryKey: ['templates'] });
     }
   }
 

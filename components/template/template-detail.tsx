@@ -2,10 +2,10 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
-import { templateFiles, type FileInfo } from '@/app/actions';
-import { useQueryClient } from '@tanstack/react-query';
+import { removeTemplateAction, resumeTemplateAction, templateFilesAction } from '@/app/actions/templates';
+import type { FileInfo } from '@/lib/engine/template-files';
+import { useAction } from '@/lib/client/actions';
 import { useCan, useLs, useStats, useTemplate } from '@/lib/client/hooks';
-import { deleteTemplate, resumeTemplate } from '@/lib/client/api/templates';
 import { errorText } from '@/lib/client/api/http';
 import { ago, bytes, ms, plural } from '@/lib/client/format';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
@@ -16,6 +16,7 @@ import { useToast } from '@/components/ui/toasts';
 import { History } from '@/components/tasks/history';
 import { CompatReport, NO_COMPAT } from './compat-report';
 import { ForkDialog } from './fork-dialog';
+import { WarmupList } from '@/components/prepare/warmup-results';
 import { ReadOnlyNote } from '@/components/auth/read-only-note';
 
 export function TemplateDetail({ templateRef }: { templateRef: string }) {
@@ -23,7 +24,8 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
   const ls = useLs();
   const stats = useStats();
   const canOperate = useCan('operator');
-  const qc = useQueryClient();
+  const resumeMutation = useAction(resumeTemplateAction, 'template', 'vm');
+  const removeMutation = useAction(removeTemplateAction, 'template');
   const toast = useToast();
   const router = useRouter();
   const [fork, setFork] = useState(false);
@@ -35,7 +37,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
   useEffect(() => {
     if (!tid) return;
     let live = true;
-    templateFiles(tid).then((r) => live && setFiles('error' in r ? r : r.files));
+    void templateFilesAction({ ref: tid }).then((r) => live && setFiles(r.ok ? r.data.files : { error: r.error }));
     return () => {
       live = false;
     };
@@ -66,22 +68,20 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
     setBusy('resume');
     setError(null);
     try {
-      const r = (await resumeTemplate(t.id)) as { name?: string; vm?: { name?: string } };
-      const name = r.vm?.name ?? r.name;
+      const name = (await resumeMutation.mutateAsync({ ref: t.id })).name;
       toast({ tone: 'ok', target: t.name, text: `resumed as ${name ?? 'a VM'}`, href: name ? `/vms/${name}` : undefined });
       if (name) router.push(`/vms/${name}`);
     } catch (e) {
       setError(errorText(e));
     } finally {
       setBusy(null);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
     }
   }
   async function remove() {
     setBusy('delete');
     setError(null);
     try {
-      await deleteTemplate(t.id);
+      await removeMutation.mutateAsync({ ref: t.id });
       setConfirmDelete(false);
       toast({ tone: 'ok', target: t.name, text: 'template deleted' });
       router.push('/');
@@ -89,7 +89,6 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
       setError(errorText(e));
     } finally {
       setBusy(null);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
     }
   }
 
@@ -194,18 +193,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
       </Panel>
       {t.warmup.length > 0 && (
         <Panel title="Warm-up commands">
-          <ul className="space-y-2">
-            {t.warmup.map((w, i) => (
-              <li key={i} className="rounded border border-slate-800 bg-black/30">
-                <div className="flex gap-3 px-2 py-1 text-xs">
-                  <span className="min-w-0 break-all font-mono text-slate-200">$ {w.cmd}</span>
-                  <span className={`ml-auto ${w.exitCode === 0 ? 'text-emerald-400' : 'text-rose-400'}`}>exit {w.exitCode ?? '?'}</span>
-                  <span className="text-slate-400">{ms(w.ms)}</span>
-                </div>
-                {(w.stdout || w.stderr) && <pre className="max-h-32 overflow-auto px-2 pb-1 font-mono text-[11px] whitespace-pre-wrap text-slate-400">{`${w.stdout ?? ''}${w.stderr ?? ''}`}</pre>}
-              </li>
-            ))}
-          </ul>
+          <WarmupList warmup={t.warmup} />
         </Panel>
       )}
       <Panel title={`Children (${children.length})${derived.length ? ` and derived templates (${derived.length})` : ''}`}>

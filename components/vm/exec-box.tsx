@@ -3,7 +3,8 @@
 // then validated with the shared execSchema; the output is shown with its exit code.
 import { useState } from 'react';
 import { describeZodError, execSchema } from '@/lib/validations';
-import { execVm } from '@/lib/client/api/vms';
+import { execAction } from '@/app/actions/vms';
+import { unwrap } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
 import type { ExecResult } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
@@ -52,7 +53,7 @@ export function ExecBox({ vmRef, disabledReason }: { vmRef: string; disabledReas
     setBusy(true);
     const t0 = performance.now();
     try {
-      const r = await execVm(vmRef, parsed.data.command, parsed.data.timeoutMs);
+      const r = await unwrap(execAction({ ref: vmRef, command: parsed.data.command, timeoutMs: parsed.data.timeoutMs }));
       setResult({ ...r, ms: performance.now() - t0, cmd: line });
     } catch (err) {
       setError(errorText(err));

@@ -3,13 +3,14 @@
 // carries on as itself). Shown to operators; disabled with the reason when the VM cannot be forked.
 import { useState } from 'react';
 import { useCan } from '@/lib/client/hooks';
+import { vmActionBlocked } from '@/lib/engine/states';
 import type { Template, Vm } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ForkDialog } from '@/components/template/fork-dialog';
 
 export function liveForkBlockedReason(vm: Vm, template: Template | undefined): string | null {
-  if (vm.kind !== 'child') return `${vm.name} is a ${vm.kind}; live fork works on running children.`;
-  if (vm.state !== 'running') return `${vm.name} is ${vm.state}; start it first.`;
+  const blocked = vmActionBlocked(vm, 'fork'); // the engine's own guard
+  if (blocked) return blocked;
   if (!template) return `${vm.name}'s template is not loaded yet.`;
   return null;
 }

@@ -3,7 +3,8 @@
 // keystrokes posted back (batched). The terminal, EventSource and timers are disposed on unmount.
 import '@xterm/xterm/css/xterm.css';
 import { useEffect, useRef, useState } from 'react';
-import { sendSerial } from '@/lib/client/api/vms';
+import { typeSerialAction } from '@/app/actions/vms';
+import { unwrap } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
 
 /** `readOnlyReason`: why typing is off (the role, the VM's state, a parent being prepared): said as it is. */
@@ -44,7 +45,7 @@ export function SerialConsole({ vmRef, canType, rows = 20, readOnlyReason }: { v
       if (!data) return;
       sending = true;
       try {
-        await sendSerial(vmRef, data);
+        await unwrap(typeSerialAction({ ref: vmRef, data }));
         setError(null);
       } catch (e) {
         setError(errorText(e));

@@ -2,23 +2,26 @@
 // One small component per action: disabled by state predicates and role, confirmation naming the VM.
 import { useRouter } from 'next/navigation';
 import { useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
-import { deleteVm, vmAction, type VmAction } from '@/lib/client/api/vms';
+import { removeVmAction, resetVmAction, startVmAction, stopVmAction } from '@/app/actions/vms';
 import { errorText } from '@/lib/client/api/http';
+import { useAction } from '@/lib/client/actions';
 import { useCan } from '@/lib/client/hooks';
-import { canReset, canStop, startBlockedReason } from '@/lib/client/vm-state';
+import { vmActionBlocked } from '@/lib/engine/states';
 import type { Vm } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { ErrorNote } from '@/components/ui/misc';
 import { useToast } from '@/components/ui/toasts';
 
+type VmAction = 'start' | 'stop' | 'reset';
+const ACTIONS = { start: startVmAction, stop: stopVmAction, reset: resetVmAction, delete: (i: { ref: string }) => removeVmAction({ ...i, force: true }) };
+
 const LABEL: Record<VmAction | 'delete', string> = { start: 'Start', stop: 'Stop', reset: 'Reset', delete: 'Delete' };
 const PENDING: Record<VmAction | 'delete', string> = { start: 'Starting…', stop: 'Stopping…', reset: 'Resetting…', delete: 'Deleting…' };
 
 export function VmActions({ vm }: { vm: Vm }) {
   const can = useCan('operator');
-  const qc = useQueryClient();
+  const mutation = useAction<VmAction | 'delete', unknown>((a) => ACTIONS[a]({ ref: vm.id }), 'vm');
   const toast = useToast();
   const router = useRouter();
   const [confirm, setConfirm] = useState<VmAction | 'delete' | null>(null);
@@ -29,8 +32,7 @@ export function VmActions({ vm }: { vm: Vm }) {
     setBusy(a);
     setError(null);
     try {
-      if (a === 'delete') await deleteVm(vm.id, true);
-      else await vmAction(vm.id, a);
+      await mutation.mutateAsync(a);
       setConfirm(null);
       toast({ tone: 'ok', target: vm.name, href: a === 'delete' ? undefined : `/vms/${vm.name}`, text: `${a} done` });
       if (a === 'delete') router.push(vm.templateId ? `/templates/${vm.templateId}` : '/');
@@ -39,8 +41,6 @@ export function VmActions({ vm }: { vm: Vm }) {
       toast({ tone: 'error', target: vm.name, href: `/vms/${vm.name}`, text: `${a} failed: ${errorText(e)}` });
     } finally {
       setBusy(null);
-      void qc.invalidateQueries({ queryKey: ['ls'] });
-      void qc.invalidateQueries({ queryKey: ['vms'] });
     }
   }
   if (!can)
@@ -49,13 +49,12 @@ export function VmActions({ vm }: { vm: Vm }) {
         Read-only: stop, start, reset and delete need the operator role.
       </p>
     );
-  const startReason = startBlockedReason(vm);
-  const items: { a: VmAction | 'delete'; enabled: boolean; title?: string; variant?: 'danger' }[] = [
-    { a: 'start', enabled: !startReason, title: startReason ?? undefined },
-    { a: 'stop', enabled: canStop(vm.state), title: canStop(vm.state) ? undefined : `${vm.name} is ${vm.state}.` },
-    { a: 'reset', enabled: canReset(vm.state), title: canReset(vm.state) ? (vm.persistent ? 'Reboot the guest.' : 'Back to the template state.') : `${vm.name} is ${vm.state}.` },
-    { a: 'delete', enabled: true, variant: 'danger' },
-  ];
+  // the engine's own predicates (lib/engine/states.ts): a button is offered only when the engine would do it
+  const item = (a: VmAction | 'delete', title?: string) => {
+    const why = vmActionBlocked(vm, a, { force: true });
+    return { a, enabled: !why, title: why ?? title, variant: a === 'delete' ? ('danger' as const) : undefined };
+  };
+  const items = [item('start'), item('stop'), item('reset', 'Back to the template state.'), item('delete')];
   return (
     <div className="flex flex-wrap items-center gap-2">
       {items.map((it) => (
@@ -83,7 +82,7 @@ export function VmActions({ vm }: { vm: Vm }) {
             </p>
           ) : confirm === 'reset' ? (
             <p>
-              Reset <b>{vm.name}</b>? {vm.persistent ? 'The guest reboots.' : 'It goes back to the template state; everything it did since the fork is lost.'}
+              Reset <b>{vm.name}</b>? It goes back to the template state; everything it did since the fork is lost.
             </p>
           ) : (
             <p>

@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import { useCan, useLs, useStats, useVm } from '@/lib/client/hooks';
 import { bytes, ago } from '@/lib/client/format';
-import { canExec } from '@/lib/client/vm-state';
+import { vmActionBlocked } from '@/lib/engine/states';
 import type { Template } from '@/lib/client/types';
 import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge } from '@/components/ui/misc';
 import { PoolBadge } from '@/components/pools/pool-badge';
@@ -167,7 +167,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
         <ExecBox
           vmRef={vm.id}
           disabledReason={
-            !canOperate ? 'Read-only: running commands in the guest needs the operator role.' : canExec(vm.state) ? null : `${vm.name} is ${vm.state}: commands run only in a running guest.`
+            !canOperate ? 'Read-only: running commands in the guest needs the operator role.' : vmActionBlocked(vm, 'exec')
           }
         />
       </Panel>

@@ -3,8 +3,10 @@
 import { z } from 'zod';
 import { principalFrom, require, type Principal, type Role } from '../auth';
 import { sessionIdFrom } from '../auth/sessions';
-import { EngineError, httpStatus, isEngineError } from '../engine/errors';
+import { EngineError, httpStatus, isEngineError, type EngineErrorCode } from '../engine/errors';
+import type { LongService } from '../services/service';
 import { describeZodError } from '../validations';
+import { operationResponse, wantsAsync } from './operation';
 
 export interface Ctx {
   req: Request;
@@ -61,14 +63,20 @@ function diskFull(e: unknown): EngineError | null {
   );
 }
 
-export function errorResponse(e: unknown): Response {
+/** Any error as what the caller sees: one sentence, a code and its HTTP status (REST and server actions). */
+export function errorValue(e: unknown): { error: string; code: EngineErrorCode; status: number } {
   const full = diskFull(e);
   if (full) e = full;
-  if (isEngineError(e)) return Response.json({ error: e.message, code: e.code }, { status: httpStatus[e.code] });
-  if (e instanceof z.ZodError) return Response.json({ error: describeZodError(e), code: 'invalid' }, { status: 422 });
+  if (isEngineError(e)) return { error: e.message, code: e.code, status: httpStatus[e.code] };
+  if (e instanceof z.ZodError) return { error: describeZodError(e), code: 'invalid', status: 422 };
   // the details go to the server's log, not to whoever sent the request
   console.error('instaclone: unexpected error', e);
-  return Response.json({ error: 'The console failed unexpectedly while doing this; its log on the server says why. Try again, or report it with the time.', code: 'internal' }, { status: 500 });
+  return { error: 'The console failed unexpectedly while doing this; its log on the server says why. Try again, or report it with the time.', code: 'internal', status: 500 };
+}
+
+export function errorResponse(e: unknown): Response {
+  const { status, ...body } = errorValue(e);
+  return Response.json(body, { status });
 }
 
 /** Body caps (bytes): every route reads its body through readJson. */
@@ -118,4 +126,32 @@ export function route(role: Role, fn: (ctx: Ctx) => Promise<unknown>) {
       return errorResponse(e);
     }
   };
+}
+
+/**
+ * A route that is only a door to a service: authenticate with the service's role, build its raw input
+ * from the request (body fields plus the path's ref), call it, answer its result as JSON.
+ */
+export function serve(svc: { role: Role; (actor: Principal, raw?: unknown): Promise<unknown> }, input: (ctx: Ctx) => unknown = () => ({})) {
+  return route(svc.role, async (ctx) => svc(ctx.principal, await input(ctx)));
+}
+
+/** The body's fields and the path's `ref` (the route's [ref] or [name] segment). */
+export async function bodyAndRef({ req, params }: Ctx): Promise<unknown> {
+  const body = await readJson(req);
+  const ref = params.ref ?? params.name ?? params.id;
+  return body && typeof body === 'object' && !Array.isArray(body) ? { ...body, ref } : body; // not an object: the service's schema says so
+}
+export const refOnly = ({ params }: Ctx) => ({ ref: params.ref ?? params.name ?? params.id });
+
+/**
+ * The door to a long action: waits and answers its result as before, or with `?wait=0` /
+ * `Prefer: respond-async` answers 202 with the operation's id at once (lib/api/operation.ts). A
+ * waiting caller that goes away cancels what can be cancelled (an image conversion).
+ */
+export function serveOperation(svc: LongService<z.ZodType, unknown, boolean>, input: (ctx: Ctx) => unknown = () => ({})) {
+  return route(svc.role, async (ctx) => {
+    const detached = wantsAsync(ctx.req);
+    return operationResponse(ctx.req, await svc.start(ctx.principal, await input(ctx), { detached, signal: detached ? undefined : ctx.req.signal }));
+  });
 }

@@ -18,3 +18,53 @@ export async function authenticateStream(req: Request, role: Role = 'viewer', ch
     return { error: errorResponse(e) };
   }
 }
+
+/**
+ * A server-sent-event response for an admitted stream: `start(send)` begins producing and returns its
+ * stop function. The stream ends (and its slot is released once) when the slot ends (log-out, expiry,
+ * revocation), the client goes away, or the reader cancels. A comment every 15 s keeps proxies from
+ * closing an idle stream.
+ */
+export function sseResponse(req: Request, slot: StreamSlot, start: (send: (obj: unknown) => void) => () => void, opts: { retryMs?: number; ping?: () => unknown } = {}): Response {
+  const encoder = new TextEncoder();
+  let end = () => {};
+  const stream = new ReadableStream({
+    start(controller) {
+      let closed = false;
+      let stop = () => {};
+      const write = (text: string) => {
+        if (closed) return;
+        try {
+          controller.enqueue(encoder.encode(text));
+        } catch {
+          end();
+        }
+      };
+      const send = (obj: unknown) => write(`data: ${JSON.stringify(obj)}\n\n`);
+      const ping = setInterval(() => (opts.ping ? send(opts.ping()) : write(': ping\n\n')), 15_000);
+      end = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(ping);
+        stop();
+        slot.release();
+        try {
+          controller.close();
+        } catch {
+          /* already closed */
+        }
+      };
+      slot.onEnd(() => end());
+      req.signal.addEventListener('abort', () => end());
+      if (opts.retryMs) write(`retry: ${opts.retryMs}\n\n`);
+      stop = start(send);
+      if (closed) stop(); // ended while starting
+    },
+    cancel() {
+      end();
+    },
+  });
+  return new Response(stream, {
+    headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' },
+  });
+}

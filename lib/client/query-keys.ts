@@ -1,4 +1,7 @@
-// One map of query keys; every change invalidates its keys (lxd-ui src/util/queryKeys.tsx).
+// One map of query keys; every change invalidates its keys (lxd-ui src/util/queryKeys.tsx). What a
+// change touches is said once, in `touches`: the event stream and the mutations both use it.
+import type { QueryClient } from '@tanstack/react-query';
+
 export const queryKeys = {
   ls: ['ls'] as const,
   vm: (ref: string) => ['vms', ref] as const,
@@ -14,3 +17,26 @@ export const queryKeys = {
   tasks: (target?: string) => (target ? (['tasks', target] as const) : (['tasks'] as const)),
   log: (target?: string) => (target ? (['log', target] as const) : (['log'] as const)),
 };
+
+/** The root keys (each invalidates everything under it, e.g. ['vms'] covers ['vms', ref]). */
+export type RootKey = 'ls' | 'vms' | 'templates' | 'stats' | 'images' | 'pools' | 'tasks' | 'log';
+
+/** What each kind of change touches: an engine event's type, or a console mutation's subject. */
+export const touches = {
+  vm: ['ls', 'vms', 'stats', 'log', 'pools', 'tasks'],
+  template: ['ls', 'templates', 'log', 'images', 'tasks'],
+  slot: ['ls', 'templates', 'log', 'images'],
+  pool: ['pools', 'ls', 'vms', 'log'],
+  image: ['images', 'log', 'tasks'],
+  task: ['tasks', 'log'],
+  /** a task that ended: what it made or removed shows everywhere */
+  taskEnded: ['tasks', 'log', 'ls', 'vms', 'templates', 'stats', 'images'],
+  admin: ['log'],
+  all: ['ls', 'vms', 'templates', 'stats', 'images', 'pools', 'tasks', 'log'],
+} as const satisfies Record<string, readonly RootKey[]>;
+export type Subject = keyof typeof touches;
+
+export function invalidate(qc: QueryClient, ...subjects: Subject[]): void {
+  const keys = new Set(subjects.flatMap((s) => touches[s]));
+  for (const k of keys) void qc.invalidateQueries({ queryKey: [k] });
+}

@@ -1,8 +1,12 @@
-// App-side types for what the REST API returns. The engine's records are reshaped at the API module
-// boundary (lib/client/api/*): JSON-in-a-string columns are parsed, missing fields get defaults.
-export type VmState = 'starting' | 'running' | 'stopped' | 'crashed' | 'failed' | (string & {});
-export type TemplateState = 'preparing' | 'frozen' | 'failed' | 'deleting' | (string & {});
-export type Role = 'viewer' | 'operator' | 'admin';
+// App-side types for what the console reads. Results of actions (fork, prepare, exec) and the state
+// unions are the engine's own types (type-only imports, erased in the bundle); the list and detail
+// records are reshaped at the API module boundary (lib/client/api/*): JSON-in-a-string columns parsed.
+import type { Engine, ForkResult as EngineForkResult, LiveForkResult } from '@/lib/engine';
+export type { VmState, TemplateState } from '@/lib/engine/states';
+export type { Role } from '@/lib/auth/roles';
+export type { PrepareResult } from '@/lib/engine';
+import type { Role } from '@/lib/auth/roles';
+import type { TemplateState, VmState } from '@/lib/engine/states';
 
 export interface Identity {
   hostname?: string;
@@ -159,41 +163,11 @@ export interface Me {
 /** What GET /api/v1/images returns per image: the engine's own type (type-only import, erased in the bundle). */
 export type { ImageView as Image, CompatReport, CompatLine, ImportedImage } from '@/lib/engine';
 
-export interface ForkChild {
-  id: string;
-  name: string;
-  state: VmState;
-  persistent: boolean;
-  identity: Identity;
-  ms?: number;
-}
+/** A fork's result; a live fork (a running VM forked) adds the source, the template made from that moment and its pause. */
+export type ForkResult = EngineForkResult & Partial<Pick<LiveForkResult, 'source' | 'template' | 'pause' | 'snapshotMs'>>;
+export type ForkChild = ForkResult['children'][number];
 
-export interface ForkResult {
-  children: ForkChild[];
-  timings: { totalMs: number; perChildMs: number[] };
-  identityCheck?: { ok: boolean; duplicates?: string[] };
-  /** live fork only (a running VM forked): the source, the template made from that moment, its pause */
-  source?: { id: string; name: string };
-  template?: { id: string; name: string; quiesced: boolean };
-  pause?: { pauseMs: number; qemuDowntimeMs: number | null; method: 'background-snapshot' | 'stop-and-copy'; reason?: string };
-  snapshotMs?: number;
-  /** per child: where its VMM came from and each step's cost (the engine's own type) */
-  details?: NonNullable<import('@/lib/engine/fork').ForkResult['details']>;
-}
-
-export interface PrepareResult {
-  id: string;
-  name: string;
-  state: string;
-  quiesced: boolean;
-  timings: Timings;
-}
-
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
+export type ExecResult = Awaited<ReturnType<Engine['exec']>>;
 
 /** An engine event as it arrives on /api/events. */
 export interface EngineEvent {

@@ -4,7 +4,25 @@
 // it is closed when the component unmounts (wall screens run for days).
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
+import { touches, type RootKey, type Subject } from './query-keys';
 import type { EngineEvent } from './types';
+
+/** What an engine event touches (query-keys.ts `touches`); serial output touches no query. */
+function subjectsOf(ev: EngineEvent): Subject[] {
+  switch (ev.type) {
+    case 'task':
+      return [ev.state !== 'running' && ev.state !== undefined ? 'taskEnded' : 'task'];
+    case 'vm':
+    case 'template':
+    case 'slot':
+    case 'pool':
+      return [ev.type];
+    case 'serial':
+      return [];
+    default:
+      return ['all'];
+  }
+}
 
 type Listener = (ev: EngineEvent) => void;
 const listeners = new Set<Listener>();
@@ -18,7 +36,7 @@ export function onEngineEvent(fn: Listener): () => void {
 export function useEngineEvents(): { connected: boolean } {
   const qc = useQueryClient();
   const [connected, setConnected] = useState(false);
-  const pending = useRef(new Set<string>());
+  const pending = useRef(new Set<RootKey>());
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   useEffect(() => {
@@ -28,7 +46,7 @@ export function useEngineEvents(): { connected: boolean } {
       pending.current.clear();
       for (const k of keys) void qc.invalidateQueries({ queryKey: [k] });
     };
-    const mark = (...keys: string[]) => {
+    const mark = (...keys: RootKey[]) => {
       for (const k of keys) pending.current.add(k);
       if (!timer.current) timer.current = setTimeout(flush, 150);
     };
@@ -40,7 +58,7 @@ export function useEngineEvents(): { connected: boolean } {
       es.onopen = () => {
         setConnected(true);
         // Anything may have changed while disconnected.
-        mark('ls', 'vms', 'templates', 'tasks', 'stats', 'log');
+        mark(...touches.all);
       };
       es.onerror = () => {
         setConnected(false);
@@ -65,26 +83,7 @@ export function useEngineEvents(): { connected: boolean } {
             /* a listener's problem is not the channel's */
           }
         }
-        switch (ev.type) {
-          case 'task':
-            mark('tasks', 'log');
-            if (ev.state !== 'running' && ev.state !== undefined) mark('ls', 'vms', 'templates', 'stats', 'images');
-            break;
-          case 'vm':
-            mark('ls', 'vms', 'stats', 'log', 'pools');
-            break;
-          case 'template':
-          case 'slot':
-            mark('ls', 'templates', 'log', 'images');
-            break;
-          case 'serial':
-            break;
-          case 'pool':
-            mark('pools', 'ls', 'vms', 'log');
-            break;
-          default:
-            mark('ls', 'vms', 'templates', 'tasks', 'log');
-        }
+        mark(...subjectsOf(ev).flatMap((sub) => touches[sub]));
       };
     };
     open();

@@ -1,21 +1,10 @@
 // VM state is a union; the actions offered come from predicates (cockpit-machines src/components/vm/vmActions.tsx).
-import type { Role, Template, Vm, VmState } from './types';
+// Those predicates live in the engine (lib/engine/states.ts, vmActionBlocked) so that the console offers
+// exactly what the engine does; this file keeps what is only the console's: role checks and colours.
+import { allows as roleAllows } from '@/lib/auth/roles';
+import type { Role, Template } from './types';
 
-export const canStart = (s: VmState) => s === 'stopped' || s === 'crashed' || s === 'failed';
-export const canStop = (s: VmState) => s === 'running' || s === 'starting';
-export const canReset = (s: VmState) => s === 'running' || s === 'crashed';
-export const canExec = (s: VmState) => s === 'running';
-export const canDelete = (_s: VmState) => true;
-
-/** Non-persistent children cannot be cold-booted: they lose all state at power-off. */
-export function startBlockedReason(vm: Vm): string | null {
-  if (!canStart(vm.state)) return `${vm.name} is ${vm.state}.`;
-  if (vm.kind === 'child' && !vm.persistent) return 'A non-persistent child loses its state at power-off: use reset to bring it back to the template state.';
-  return null;
-}
-
-export const ROLE_ORDER: Role[] = ['viewer', 'operator', 'admin'];
-export const allows = (role: Role | undefined, needed: Role) => !!role && ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(needed);
+export const allows = (role: Role | undefined, needed: Role) => !!role && roleAllows(role, needed);
 
 export function persistenceBlockedReason(t: Template): string | null {
   if (t.state !== 'frozen') return `The template is ${t.state}.`;

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { db } from '../db';
-import { EngineError } from './errors';
+import { templateByRef, vmByRef } from './refs';
 import { releaseNetwork } from './network';
 import { killQemu } from './process';
 import { paths } from './paths';
@@ -121,16 +121,12 @@ export class Core {
     };
   }
 
-  async vmByRef(ref: string): Promise<VmRow> {
-    const v = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
-    if (!v) throw new EngineError('not_found', `No VM named "${ref}"; list VMs with \`instaclone ls\`.`);
-    return v;
+  vmByRef(ref: string): Promise<VmRow> {
+    return vmByRef(ref);
   }
 
-  async templateByRef(ref: string): Promise<TemplateRow> {
-    const t = (await db().template.findUnique({ where: { id: ref } })) ?? (await db().template.findUnique({ where: { name: ref } }));
-    if (!t) throw new EngineError('not_found', `No template named "${ref}"; list templates with \`instaclone ls\`.`);
-    return t;
+  templateByRef(ref: string): Promise<TemplateRow> {
+    return templateByRef(ref);
   }
 
   async nameTaken(name: string): Promise<boolean> {

@@ -10,6 +10,7 @@ import { EngineError } from './errors';
 import { checkAdmission } from './admission';
 import { applyIdentity, assertNoCollisions, newMachineId, parseStoredIdentity, type ApplyIdentityOptions, type IdentityPlan, type VerifiedIdentity } from './identity';
 import type { AgentClient } from './agent';
+import type { IdentityChannel } from './identity-channel';
 import type { MachineConfig } from './argv';
 import { parseCompat } from './compat';
 import { applyStockIdentity } from './identity-agent';
@@ -17,6 +18,7 @@ import { allocateNetwork, PARENT_IP, type NetworkAllocation } from './network';
 import { procCpuMs } from './metrics';
 import { paths } from './paths';
 import { watch } from './supervisor';
+import { topUpSlots } from './topup';
 import { assertForwards, forwardedPorts, setForwards } from './forwards';
 import { assertTemplateFiles, childSpec, templatePorts } from './templates';
 import { pool } from './bounded';
@@ -166,6 +168,8 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
       details,
     };
     await task.done(result);
+    // the prelaunched slots this fork used are replaced in the background (topup.ts)
+    topUpSlots(core, tpl.id, taken.filter((s) => s.prelaunched).length);
     return result;
   } catch (e) {
     await task.fail(e);
@@ -192,7 +196,7 @@ export async function identifyChild(
   opts: ApplyIdentityOptions,
   /** resumes the VM (QMP `cont`): the identity request is written first, so the guest finds it at once */
   cont?: () => Promise<unknown>,
-): Promise<{ ident: VerifiedIdentity; agent: AgentClient; agentMs: number; identityMs: number }> {
+): Promise<{ ident: VerifiedIdentity; agent?: AgentClient; agentMs: number; identityMs: number }> {
   const a0 = performance.now();
   const machine = JSON.parse(tpl.config) as MachineConfig;
   const channel = machine.identityChannel && vmm.identity?.usable ? vmm.identity : null;
@@ -200,9 +204,21 @@ export async function identifyChild(
     let agentMs = 0;
     let running!: () => void;
     const resumed = new Promise<void>((r) => (running = r));
+    // ready = the identity answer: the agent is synchronised here only when it is needed — a
+    // quiesced template's thaw, or a channel that failed (applyIdentity then falls back to
+    // guest-exec). Otherwise the first exec synchronises it (connectAgent): no guest-sync round trip,
+    // and no guest agent woken, on the fork's path (CPU per child under TCG).
+    let needAgent!: () => void;
+    const agentNeeded = tpl.quiesced ? Promise.resolve() : new Promise<void>((r) => (needAgent = r));
+    const ch = Object.create(channel) as IdentityChannel;
+    ch.request = (...a: Parameters<IdentityChannel['request']>) =>
+      channel.request(...a).catch((e) => {
+        needAgent?.();
+        throw e;
+      });
     // (quiesced: the thaw goes through the agent meanwhile; the helper is another guest process, so
     // a write of its that lands on a still-frozen filesystem just waits for the thaw)
-    const agentP = resumed
+    const agentP = Promise.all([resumed, agentNeeded])
       .then(() => connectAgent(vmm, 30_000))
       .then(async (a) => {
         if (tpl.quiesced) await a.call('guest-fsfreeze-thaw', undefined, 10_000).catch(() => undefined);
@@ -211,7 +227,7 @@ export async function identifyChild(
       });
     agentP.catch(() => undefined); // observed below; no unhandled rejection if identity fails first
     // applyIdentity writes the request line before its first await, i.e. before `cont`
-    const identP = applyIdentity(agentP, plan, { ...opts, channel });
+    const identP = applyIdentity(agentP, plan, { ...opts, channel: ch });
     identP.catch(() => undefined);
     try {
       if (cont) await cont();
@@ -220,7 +236,7 @@ export async function identifyChild(
     }
     const ident = await identP;
     const identityMs = performance.now() - a0;
-    const agent = await agentP;
+    const agent = tpl.quiesced || ident.method !== 'channel' ? await agentP : undefined;
     return { ident, agent, agentMs, identityMs };
   }
   if (cont) await cont();

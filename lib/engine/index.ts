@@ -14,6 +14,8 @@ import { reconcile, startPolling } from './supervisor';
 import { prepare, removeTemplate, templatePorts, type PrepareResult } from './templates';
 import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
 import { quit } from './vmm';
+import { spareReady, spareVmms, sparesSettled, startSpares, stopSpares } from './spare';
+import { startTopUps, stopTopUps, topUpsSettled } from './topup';
 import { ensureReserve } from './reserve';
 import { ensureRunDir } from './run-dir';
 import { cleanPartialImports, importImage, listImported, removeImported, type ImportOptions } from './imported';
@@ -25,6 +27,7 @@ import { BUILTIN_IMAGES } from '../validations';
 import { Pools } from './pools';
 import pLimit from 'p-limit';
 import { failInterrupted, getOperation, startOperation, unfinishedOperations, type Operation, type OperationTarget, type OperationView } from './operations';
+import { findVm } from './refs';
 
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
@@ -92,6 +95,8 @@ export class Engine {
         const ids = new Set([...(await db().vm.findMany({ select: { id: true } })).map((v) => v.id), ...(await db().slot.findMany({ select: { id: true } })).map((s) => s.id)]);
         for (const l of await db().lease.findMany()) if (!ids.has(l.vmId)) await db().lease.delete({ where: { ip: l.ip } }).catch(() => undefined);
         this.poller = startPolling(this.core);
+        startSpares(this.core);
+        startTopUps(this.core);
         await this.poolsSvc.start(); // after reconcile: members whose VM did not survive are replaced
         return { ...r, interrupted };
       })();
@@ -135,7 +140,7 @@ export class Engine {
     ensureReserve(); // a rollback on a full disk may have used it
     const isTemplate = await this.core.templateByRef(ref).then(() => true, () => false);
     if (!isTemplate) {
-      const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+      const vm = await findVm(ref);
       if (vm) return liveFork(this.core, vm, input, ctx);
     }
     return fork(this.core, ref, input, ctx);
@@ -184,7 +189,7 @@ export class Engine {
   /** Removes a VM, or a template (refused while it has children unless forced). */
   async remove(ref: string, ctx: Ctx = {}) {
     await this.ready();
-    const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+    const vm = await findVm(ref);
     if (vm) return removeVm(this.core, vm, !!ctx.force, ctx);
     const tpl = await this.core.templateByRef(ref).catch(() => null);
     if (!tpl) throw new EngineError('not_found', `No VM or template named "${ref}"; list them with \`instaclone ls\`.`);
@@ -226,7 +231,7 @@ export class Engine {
   }
 
   async get(ref: string) {
-    const vm = (await db().vm.findUnique({ where: { id: ref } })) ?? (await db().vm.findUnique({ where: { name: ref } }));
+    const vm = await findVm(ref);
     if (vm) {
       return {
         type: 'vm' as const,
@@ -348,14 +353,34 @@ export class Engine {
     return qemuPidsUnder(config().run);
   }
 
+  /** The reset spares (spare.ts) running now: QEMUs that belong to no VM row (diagnostics, tests, bench). */
+  spares(): { templateId: string; pid: number; runDir: string }[] {
+    return spareVmms(this.core);
+  }
+
+  /** Waits until the template's reset spare is ready; false when it has none coming (bench, tests). */
+  async spareReady(templateRef: string, timeoutMs = 60_000): Promise<boolean> {
+    const tpl = await this.core.templateByRef(templateRef);
+    return spareReady(this.core, tpl.id, timeoutMs);
+  }
+
+  /** Resolves when the engine's background work (slot top-ups, reset spares being made) is done: tests count QEMUs after it. */
+  async settled(): Promise<void> {
+    await topUpsSettled(this.core);
+    await sparesSettled(this.core);
+  }
+
   /**
    * Stops supervising. QEMU processes keep running (they are daemonized) and are re-adopted by
    * the next start(); with `{ killAll: true }` every VM and slot QEMU is stopped too (tests).
+   * Reset spares are killed either way.
    */
   async shutdown(opts: { killAll?: boolean } = {}) {
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
     this.poolsSvc.stop();
+    await stopTopUps(this.core); // slots being launched become rows (adopted later) or are killed below
+    await stopSpares(this.core); // never adopted after a restart: kill them whatever killAll says
     for (const [id, h] of this.core.vmms) {
       h.expectExit = true;
       if (opts.killAll) await quit(h, 1000).catch(() => undefined);

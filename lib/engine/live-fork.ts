@@ -17,6 +17,7 @@ import { checkAdmission } from './admission';
 import { newId, type Core, type OpContext, type VmRow } from './core';
 import { rmrf } from './disks';
 import { EngineError } from './errors';
+import { vmActionBlocked } from './states';
 import { fork, type ForkResult } from './fork';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
@@ -54,7 +55,8 @@ export async function liveFork(core: Core, src: VmRow, input: unknown, ctx: OpCo
   if (p.persistent && !p.quiesce) {
     throw new EngineError('conflict', `A persistent live fork of "${src.name}" needs a quiesced disk: add --quiesce (its file systems are frozen for the moment of the fork) or fork without --persistent.`);
   }
-  if (src.state !== 'running') throw new EngineError('conflict', `VM "${src.name}" is ${src.state}; only a running VM can be live-forked (start it first).`);
+  const blocked = vmActionBlocked(src, 'fork'); // the console offers "Fork this VM…" on the same predicate
+  if (blocked) throw new EngineError('conflict', blocked);
   const srcVmm = core.vmms.get(src.id);
   const srcTpl = src.templateId ? await db().template.findUnique({ where: { id: src.templateId } }) : null;
   if (!srcTpl || !srcVmm || !src.diskPath) {

@@ -1,5 +1,6 @@
 // Spawning daemonized QEMU processes and recognising them again (pidfile + /proc cmdline).
 import { spawn } from 'node:child_process';
+import { config } from '../config';
 import fs from 'node:fs';
 import { EngineError } from './errors';
 import { sockets } from './argv';
@@ -18,7 +19,7 @@ export interface Spawned {
 export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): Promise<Spawned> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(qemuBinaryPath(), argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true });
+    const child = spawn(qemuBinaryPath(), argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, env: qemuEnv() });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', (e) =>
@@ -41,6 +42,18 @@ export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): P
       resolve({ pid, spawnMs: performance.now() - t0 });
     });
   });
+}
+
+/**
+ * QEMU's environment: ours, with glibc's malloc arenas capped (INSTACLONE_QEMU_MALLOC_ARENAS,
+ * default below; 0 = glibc's own default of 8 per core). Each QEMU thread that mallocs can get an
+ * arena of its own, whose touched pages are private to that child.
+ */
+export function qemuEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const n = config(env).qemuMallocArenas;
+  const out = { ...env };
+  if (n > 0) out.MALLOC_ARENA_MAX = String(n);
+  return out;
 }
 
 export function readPidfile(file: string): number | null {

@@ -16,6 +16,8 @@ import { copyVars, ovmf } from './firmware';
 import { probeCompat, type CompatReport } from './compat';
 import { screenshot } from './screen';
 import { tailFile } from './vmm';
+import { discardSpare } from './spare';
+import { endTopUps } from './topup';
 import { allocateNetwork, DEFAULT_FORWARD_PORTS, releaseNetwork, type NetworkAllocation } from './network';
 import { paths } from './paths';
 import { qemuVersion } from './qemu-version';
@@ -146,6 +148,8 @@ export async function sealTemplate(tpl: TemplateRow): Promise<Record<string, str
 
 export async function cleanupTemplate(core: Core, tplId: string, extraVms: { id: string; runDir: string; pid?: number | null }[]) {
   for (const v of extraVms) await core.destroyVm(v.id, v.runDir, v.pid);
+  await endTopUps(core, tplId); // no slot may be launched for it after the slots are removed below
+  await discardSpare(core, tplId); // its reset spare maps the RAM file and checkpoint removed below
   for (const s of await db().slot.findMany({ where: { templateId: tplId } })) {
     await core.killVm(s.id, s.runDir, s.pid);
     await releaseNetwork(s.id).catch(() => undefined);

@@ -15,10 +15,18 @@ import { parseCompat } from './compat';
 import { allocateNetwork, releaseNetwork } from './network';
 import { paths } from './paths';
 import { watch } from './supervisor';
-import { assertForwards, forwardedPorts } from './forwards';
+import { assertForwards, forwardedPorts, setForwards } from './forwards';
+import { adoptSerialLog, ensureSpare, killSpare, spareEligible, takeSpare } from './spare';
 import { assertTemplateFiles, bootTimeoutMs, childSpec, templatePorts } from './templates';
 import { connectAgent, launch, loadCheckpoint, openAgentEarly, quit, type Vmm } from './vmm';
 import { identifyChild } from './fork';
+import { vmActionBlocked, type VmAction } from './states';
+
+/** The engine's guard: the same predicate the console uses to offer the action (states.ts). */
+function assertCan(v: VmRow, action: VmAction, opts: { force?: boolean } = {}) {
+  const why = vmActionBlocked(v, action, opts);
+  if (why) throw new EngineError('conflict', why);
+}
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
@@ -37,7 +45,8 @@ export const vmView = (v: VmRow): VmView => ({ id: v.id, name: v.name, kind: v.k
 export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
     v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
-    if (v.kind === 'parent') throw new EngineError('conflict', `VM "${v.name}" is a parent being prepared; it stops when the prepare finishes.`);
+    if (v.persistent && v.state === 'stopped') return { ...vmView(v) }; // stopping a stopped VM is a no-op
+    assertCan(v, 'stop');
     const t0 = performance.now();
     core.busy.add(v.id);
     try {
@@ -47,7 +56,6 @@ export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
         await core.event(ctx.actor, 'stop', v, 'ok', 'non-persistent child destroyed', performance.now() - t0);
         return { id: v.id, name: v.name, state: 'destroyed' };
       }
-      if (v.state === 'stopped') return { ...vmView(v) };
       if (h) {
         // flush the guest's page cache to its disk, then quit QEMU
         const agent = await connectAgent(h, 2000).catch(() => null);
@@ -69,10 +77,7 @@ export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
 export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
     v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
-    if (v.state === 'running' || v.state === 'starting') throw new EngineError('conflict', `VM "${v.name}" is already ${v.state}.`);
-    if (!v.persistent) {
-      throw new EngineError('conflict', `VM "${v.name}" is a non-persistent child: it lost its state at power-off; fork a new child instead (or use a persistent child).`);
-    }
+    assertCan(v, 'start');
     const tpl = v.templateId ? await db().template.findUnique({ where: { id: v.templateId } }) : null;
     if (!tpl) throw new EngineError('conflict', `VM "${v.name}" has no template any more; remove it.`);
     if (!v.diskPath || !fs.existsSync(v.diskPath)) throw new EngineError('conflict', `VM "${v.name}"'s disk ${v.diskPath} is missing; remove the VM.`);
@@ -119,45 +124,87 @@ export async function startVm(core: Core, v: VmRow, ctx: OpContext) {
 }
 
 /**
- * Puts a non-persistent child back to the template's exact state: kill its QEMU, fresh overlay,
- * a new VMM loads the checkpoint (no reboot); same name, MAC, IP and machine-id, new vmgenid.
+ * Puts a non-persistent child back to the template's exact state: kill its QEMU, a VMM with the
+ * checkpoint loaded takes its place (no reboot); same name, MAC, IP and machine-id, new vmgenid.
+ * That VMM is the template's spare when one is ready (spare.ts: launched and loaded beforehand, so
+ * the reset only sets forwards and identity), else a fresh one; either way a new spare is made in
+ * the background for the next reset.
  */
 export async function resetVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
     v = await db().vm.findUniqueOrThrow({ where: { id: v.id } });
-    if (v.persistent) throw new EngineError('conflict', `VM "${v.name}" is persistent: its disk has diverged from the template, so it cannot be reset; stop and start it, or fork a new child.`);
-    if (v.kind !== 'child') throw new EngineError('conflict', `VM "${v.name}" is not a child; only children can be reset.`);
+    assertCan(v, 'reset');
     const tpl = v.templateId ? await db().template.findUnique({ where: { id: v.templateId } }) : null;
     if (!tpl || tpl.state !== 'frozen') throw new EngineError('conflict', `VM "${v.name}"'s template is gone; remove the VM.`);
     assertTemplateFiles(tpl);
     const t0 = performance.now();
     core.busy.add(v.id);
+    const spare = spareEligible(tpl) ? takeSpare(core, tpl.id) : null;
+    let runDir = v.runDir;
+    // killVm drops the old QEMU's handle at once; with a spare, the old QEMU exits while the spare
+    // resumes and answers (its host ports are forwarded to the spare once it is gone)
+    const oldGone = core.killVm(v.id, v.runDir, v.pid);
+    oldGone.catch(() => undefined);
     try {
-      await core.killVm(v.id, v.runDir, v.pid);
+      if (!spare) await oldGone;
       await core.setVm(v.id, { state: 'starting', pid: null });
-      mkdirPrivate(v.runDir);
-      const overlay = paths.overlay(v.id, false);
-      await createOverlay(overlay, tpl.diskPath);
       const net = await allocateNetwork(v.id, keepPorts(v, tpl));
-      const vmgenid = randomUUID();
-      const { vmm, spawnMs } = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
-      watch(core, vmm);
-      await core.setVm(v.id, { pid: vmm.pid, ports: JSON.stringify(await recordedForwards(vmm, v.name, net.hostPorts)) });
-      await openAgentEarly(vmm);
-      const loadMs = await loadCheckpoint(vmm, { cont: false });
-      const { ident } = await identifyChild(vmm, tpl, { hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid }, { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway }, () => vmm.qmp.execute('cont'));
-      const out = await core.setVm(v.id, { state: 'running', pid: vmm.pid, diskPath: overlay, vmgenid, identity: JSON.stringify(ident), startedAt: new Date(), error: null });
+      let vmm: Vmm;
+      let overlay: string;
+      let vmgenid: string;
+      let spawnMs = 0;
+      let loadMs = 0;
+      let ports: Record<number, number>;
+      let ident: Awaited<ReturnType<typeof identifyChild>>['ident'];
+      const plan = (id: string) => ({ hostname: v.hostname ?? v.name, mac: net.mac, ip: net.ip, machineId: v.machineId!, vmgenid: id });
+      const identOpts = { label: v.name, prefixLen: net.prefixLen, gateway: net.gateway };
+      if (spare) {
+        // the spare's run dir, overlay and uid become the child's; its serial log follows the old one
+        ({ vmm, runDir, overlay, vmgenid } = spare);
+        vmm.id = v.id;
+        watch(core, vmm); // from here on killVm(v.id) finds and kills it
+        adoptSerialLog(spare, v.id);
+        await core.setVm(v.id, { pid: vmm.pid, runDir, diskPath: overlay });
+        const sv = vmm;
+        const identP = identifyChild(sv, tpl, plan(vmgenid), identOpts, () => sv.qmp.execute('cont'));
+        identP.catch(() => undefined); // awaited below, after the forwards
+        await oldGone;
+        ports = await setForwards(vmm.qmp, net.ip, {}, net.hostPorts);
+        assertForwards(v.name, net.hostPorts, ports);
+        ({ ident } = await identP);
+      } else {
+        runDir = paths.vmRunDir(v.id);
+        mkdirPrivate(runDir);
+        overlay = paths.overlay(v.id, false);
+        await createOverlay(overlay, tpl.diskPath);
+        vmgenid = randomUUID();
+        const l = await launch(v.id, childSpec(tpl, v.id, overlay, net, vmgenid, v.name), tpl.statePath);
+        const fv = l.vmm;
+        vmm = fv;
+        spawnMs = l.spawnMs;
+        watch(core, vmm);
+        ports = await recordedForwards(vmm, v.name, net.hostPorts);
+        await core.setVm(v.id, { pid: vmm.pid, runDir, diskPath: overlay });
+        await openAgentEarly(vmm);
+        loadMs = await loadCheckpoint(vmm, { cont: false });
+        ({ ident } = await identifyChild(fv, tpl, plan(vmgenid), identOpts, () => fv.qmp.execute('cont')));
+      }
+      await core.setVm(v.id, { ports: JSON.stringify(ports) });
+      const out = await core.setVm(v.id, { state: 'running', pid: vmm.pid, vmgenid, identity: JSON.stringify(ident), startedAt: new Date(), error: null });
       const totalMs = performance.now() - t0;
-      await core.event(ctx.actor, 'reset', v, 'ok', undefined, totalMs);
-      return { ...vmView(out), timings: { totalMs: r1(totalMs), spawnMs: r1(spawnMs), loadMs: r1(loadMs) } };
+      await core.event(ctx.actor, 'reset', v, 'ok', spare ? 'from the template\'s spare VMM' : undefined, totalMs);
+      return { ...vmView(out), fromSpare: !!spare, timings: { totalMs: r1(totalMs), spawnMs: r1(spawnMs), loadMs: r1(loadMs) } };
     } catch (e) {
       await core.event(ctx.actor, 'reset', v, 'error', (e as Error).message);
-      await core.killVm(v.id, v.runDir, null);
+      await oldGone.catch(() => undefined);
+      await core.killVm(v.id, runDir, null);
+      if (spare && runDir !== spare.runDir) await killSpare(spare); // taken but not swapped in yet
       await releaseNetwork(v.id).catch(() => undefined);
       await core.setVm(v.id, { state: 'failed', pid: null, error: (e as Error).message });
       throw e;
     } finally {
       core.busy.delete(v.id);
+      ensureSpare(core, tpl);
     }
   });
 }
@@ -196,7 +243,7 @@ export function execStartError(program: string, e: unknown): unknown {
 export async function execVm(core: Core, v: VmRow, command: unknown, opts: { timeoutMs?: number; actor?: string }) {
   const r = execSchema.safeParse({ command, timeoutMs: opts.timeoutMs ?? 30_000 });
   if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
-  if (v.state !== 'running') throw new EngineError('conflict', `VM "${v.name}" is ${v.state}; start it before running commands in it.`);
+  assertCan(v, 'exec');
   const h = core.vmms.get(v.id);
   if (!h) throw new EngineError('conflict', `VM "${v.name}" is not connected to this engine yet; try again in a moment.`);
   const agent = await connectAgent(h, 10_000);
@@ -210,10 +257,7 @@ export async function execVm(core: Core, v: VmRow, command: unknown, opts: { tim
 
 export async function removeVm(core: Core, v: VmRow, force: boolean, ctx: OpContext) {
   return core.withLock(v.id, async () => {
-    if (v.kind === 'parent' && !force) throw new EngineError('conflict', `VM "${v.name}" is a parent being prepared; wait for the prepare or remove with --force.`);
-    if (v.persistent && v.state === 'running' && !force) {
-      throw new EngineError('conflict', `VM "${v.name}" is a running persistent child; stop it first or remove with --force (its disk is deleted).`);
-    }
+    assertCan(v, 'delete', { force });
     core.busy.add(v.id);
     try {
       await core.destroyVm(v.id, v.runDir, v.pid);

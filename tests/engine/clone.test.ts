@@ -1,6 +1,7 @@
 // The clone engine against real QEMU (TCG, tiny image): prepare, fork, isolation, reset,
 // persistence, lineage, refusals and bad input — each leaving nothing behind.
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
 
@@ -24,11 +25,15 @@ async function expectEngineError(p: Promise<unknown>, code: string, re: RegExp) 
 
 /** Every QEMU under the run dir belongs to a VM or slot row, and every run dir entry too. */
 async function expectNoLeftovers() {
+  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
   const vms = await db().vm.findMany();
   const slots = await db().slot.findMany();
-  const pids = new Set([...vms.map((v) => v.pid), ...slots.map((s) => s.pid)].filter(Boolean));
+  // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them
+  const spares = E.spares();
+  const pids = new Set([...vms.map((v) => v.pid), ...slots.map((s) => s.pid), ...spares.map((s) => s.pid)].filter(Boolean));
   expect(qemuPids(env.run).sort()).toEqual([...pids].sort());
-  const owned = new Set([...vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => v.id), ...slots.map((s) => s.id)]);
+  // a VM reset from a spare keeps the spare's run dir (named after the spare, not the VM)
+  const owned = new Set([...vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => path.basename(v.runDir)), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
   expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
   const tplDirs = fs.existsSync(`${env.run}/templates`) ? fs.readdirSync(`${env.run}/templates`).sort() : [];
   expect(tplDirs).toEqual((await db().template.findMany()).map((t) => t.id).sort());

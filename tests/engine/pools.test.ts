@@ -1,6 +1,7 @@
 // Pools against real QEMU (TCG, tiny image): spares kept ready, claim, release (reset / delete),
 // a crashed spare replaced, a console restart, push, TTL, claim --wait, and every refusal. At most
 // 4 guests run at once.
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
 
@@ -39,9 +40,13 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 
 /** Every QEMU under the run dir belongs to a VM row, every VM run dir to a live VM, every member to a VM. */
 async function expectNoLeftovers() {
+  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
   const vms = await db().vm.findMany();
-  expect(qemuPids(env.run).sort()).toEqual(vms.map((v) => v.pid).filter(Boolean).sort());
-  const live = new Set(vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => v.id));
+  // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them
+  const spares = E.spares();
+  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
+  // a VM reset from a spare keeps the spare's run dir (named after the spare, not the VM)
+  const live = new Set([...vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => path.basename(v.runDir)), ...spares.map((s) => path.basename(s.runDir))]);
   expect(runEntries(env).filter((e) => !live.has(e))).toEqual([]);
   const ids = new Set(vms.map((v) => v.id));
   expect((await db().poolMember.findMany()).filter((m) => !ids.has(m.vmId))).toEqual([]);
@@ -149,7 +154,8 @@ describe('pools (real QEMU)', () => {
     const c = await P.claim('web', { label: 'kept' }, { actor: 'bob' });
     await until('refill', async () => (await P.get('web')).refilling === 0);
     const before = await P.get('web');
-    const pidsBefore = qemuPids(env.run).sort();
+    const sparePids = new Set(E.spares().map((s) => s.pid)); // a reset spare is not adopted: shutdown kills it
+    const pidsBefore = qemuPids(env.run).filter((p) => !sparePids.has(p)).sort();
     await E.shutdown(); // QEMUs keep running (daemonized); a new engine adopts them
     const { Engine } = await import('../../lib/engine');
     E = Engine.get();
@@ -213,7 +219,11 @@ describe('pools (real QEMU)', () => {
     };
     E.events.on('event', onEvent);
     try {
-      expect(await P.remove('web')).toMatchObject({ removed: true, children: 4 });
+      const r = await P.remove('web');
+      expect(r).toMatchObject({ removed: true });
+      // the 3 spares and the child the last case released (reset into a 4th spare), unless the keeper
+      // has already trimmed that one (the pool keeps 3 spares): which depends on timing
+      expect([3, 4]).toContain(r.children);
     } finally {
       E.events.off('event', onEvent);
     }

@@ -7,6 +7,8 @@ import { qemuPids, setupEnv, teardownEnv } from './engine-env';
 
 const env = setupEnv('ports');
 type EngineMod = typeof import('../../lib/engine');
+// the cases count on the template's two prelaunched slots being used up (then a fresh VMM): no top-up
+process.env.INSTACLONE_SLOT_TOPUP = '0';
 let E: InstanceType<EngineMod['Engine']>;
 let forwardedPorts: typeof import('../../lib/engine/forwards').forwardedPorts;
 
@@ -130,6 +132,7 @@ describe('forwarded ports (real QEMU)', () => {
   });
 
   it('bad port lists are refused with one sentence, nothing launched', async () => {
+    await E.settled(); // the earlier forks' slot top-ups have landed
     const pids = qemuPids(env.run).length;
     await expect(E.fork('pt', { count: 1, ports: [0] })).rejects.toThrow(/guest port must be at least 1/i);
     await expect(E.fork('pt', { count: 1, ports: [80, 80] })).rejects.toThrow(/only once/);

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
 
+// the rounds compare run dirs with the first round's: slots used up stay used up (no background top-up)
+process.env.INSTACLONE_SLOT_TOPUP = '0';
 const ROUNDS = Number(process.env.SOAK_ROUNDS) || 8;
 const CHILDREN = Number(process.env.SOAK_CHILDREN) || 3;
 const BUDGET_MS = Number(process.env.SOAK_MS) || 150_000;

@@ -1,14 +1,10 @@
-// Images: list, import from a path on the console's host, upload from the browser, delete.
+// Images: the list, and the upload from the browser (a streamed route: progress needs XMLHttpRequest).
+// Importing from a path and deleting are server actions (app/actions/images.ts).
 import type { ImportImageInput } from '@/lib/validations';
 import type { Image, ImportedImage } from '../types';
-import { api, ApiError, enc } from './http';
+import { api, ApiError } from './http';
 
 export const fetchImages = async () => (await api<{ images: Image[] }>('GET', '/api/v1/images')).images;
-
-/** Imports a disk file that is already on the console's host (the engine converts it to qcow2). */
-export const importImagePath = (input: ImportImageInput) => api<ImportedImage>('POST', '/api/v1/images', input);
-
-export const deleteImage = (name: string) => api<{ name: string; removed: true }>('DELETE', `/api/v1/images/${enc(name)}`);
 
 export interface Upload {
   /** resolves with the imported image, rejects with an ApiError (or an AbortError when cancelled) */

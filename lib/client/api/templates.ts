@@ -1,5 +1,5 @@
-import type { ForkInput, PrepareRequest } from '@/lib/validations';
-import type { ForkResult, PrepareResult, Template, TemplateFile, Timings, WarmupResult } from '../types';
+// Reads only: template mutations are server actions (app/actions/templates.ts).
+import type { Template, TemplateFile, Timings, WarmupResult } from '../types';
 import { api, enc, parseMaybe } from './http';
 
 type Raw = Record<string, unknown>;
@@ -49,7 +49,3 @@ export const fetchTemplate = async (ref: string) => {
   const r = await api<Raw>('GET', `/api/v1/templates/${enc(ref)}`);
   return reshapeTemplate((r.template as Raw) ?? r);
 };
-export const prepareTemplate = (input: PrepareRequest) => api<PrepareResult>('POST', '/api/v1/templates', input);
-export const forkTemplate = (ref: string, input: ForkInput) => api<ForkResult>('POST', `/api/v1/templates/${enc(ref)}/fork`, input);
-export const resumeTemplate = (ref: string) => api<Raw>('POST', `/api/v1/templates/${enc(ref)}/resume`);
-export const deleteTemplate = (ref: string, force = false) => api<Raw>('DELETE', `/api/v1/templates/${enc(ref)}${force ? '?force=1' : ''}`);

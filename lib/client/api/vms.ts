@@ -1,5 +1,5 @@
-import type { LiveForkInput } from '@/lib/validations';
-import type { ExecResult, ForkResult, Identity, Vm } from '../types';
+// Reads only: VM mutations are server actions (app/actions/vms.ts).
+import type { Identity, Vm } from '../types';
 import { api, enc, parseMaybe } from './http';
 
 type Raw = Record<string, unknown>;
@@ -37,12 +37,3 @@ export const fetchVm = async (ref: string) => {
   const r = await api<Raw>('GET', `/api/v1/vms/${enc(ref)}`);
   return reshapeVm((r.vm as Raw) ?? r);
 };
-export type VmAction = 'stop' | 'start' | 'reset';
-export const vmAction = (ref: string, action: VmAction) => api<Raw>('POST', `/api/v1/vms/${enc(ref)}/${action}`);
-export const deleteVm = (ref: string, force = false) => api<Raw>('DELETE', `/api/v1/vms/${enc(ref)}${force ? '?force=1' : ''}`);
-export const execVm = (ref: string, command: string[], timeoutMs?: number) =>
-  api<ExecResult>('POST', `/api/v1/vms/${enc(ref)}/exec`, { command, ...(timeoutMs ? { timeoutMs } : {}) });
-export const sendSerial = (ref: string, data: string) => api<Raw>('POST', `/api/v1/vms/${enc(ref)}/serial`, { data });
-
-/** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it. */
-export const liveForkVm = (ref: string, input: LiveForkInput) => api<ForkResult>('POST', `/api/v1/vms/${enc(ref)}/fork`, input);

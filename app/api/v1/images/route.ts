@@ -5,25 +5,24 @@
 import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { engine } from '@/lib/api/engine';
-import { readJson, route } from '@/lib/api/handler';
+import { readJson, route, serve } from '@/lib/api/handler';
 import { operationResponse, wantsAsync } from '@/lib/api/operation';
 import { EngineError } from '@/lib/engine/errors';
 import { importRoom, parseImport, uploadTempPath } from '@/lib/engine/imported';
+import { importImage, listImages } from '@/lib/services/images';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async () => engine().images());
+export const GET = serve(listImages);
 
 const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
 
-export const POST = route('operator', async ({ req, principal }) => {
+export const POST = route(importImage.role, async ({ req, principal }) => {
   // a caller that waits may cancel the conversion by going away; a detached one may not
-  const signal = wantsAsync(req) ? undefined : req.signal;
-  const start = (input: Record<string, unknown>, uploaded: boolean) =>
-    engine().startOperation('import', principal.name, (ctx) => engine().importImage(input, { ...ctx, signal, uploaded }), { name: typeof input.name === 'string' ? input.name : undefined });
+  const detached = wantsAsync(req);
+  const opts = { detached, signal: detached ? undefined : req.signal };
   if ((req.headers.get('content-type') ?? '').startsWith('application/json')) {
-    return operationResponse(req, await start((await readJson(req)) as Record<string, unknown>, false));
+    return operationResponse(req, await importImage.start(principal, await readJson(req), opts));
   }
   // an upload: check the parameters first, so a wrong name costs no transfer
   const q = new URL(req.url).searchParams;
@@ -56,7 +55,7 @@ export const POST = route('operator', async ({ req, principal }) => {
     if (Number.isFinite(declared) && seen !== declared) {
       throw new EngineError('invalid', `The upload was cut off after ${seen} of ${declared} bytes; nothing was kept, upload again.`);
     }
-    const op = await start({ ...input, disk: tmp }, true);
+    const op = await importImage.start(principal, { ...input, disk: tmp }, { ...opts, uploaded: true });
     handedOver = true;
     void op.promise.catch(() => undefined).finally(() => fs.rmSync(tmp, { force: true }));
     return await operationResponse(req, op);

@@ -1,7 +1,6 @@
-import { engine } from '@/lib/api/engine';
-import { route } from '@/lib/api/handler';
-import { clusterList } from '@/lib/cluster/views';
+import { serve } from '@/lib/api/handler';
+import { listAll } from '@/lib/services/reads';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async () => clusterList(engine()));
+export const GET = serve(listAll);

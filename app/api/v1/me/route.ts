@@ -1,5 +1,6 @@
-import { route } from '@/lib/api/handler';
+import { serve } from '@/lib/api/handler';
+import { whoAmI } from '@/lib/services/reads';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async ({ principal }) => ({ name: principal.name, role: principal.role, kind: principal.kind }));
+export const GET = serve(whoAmI);

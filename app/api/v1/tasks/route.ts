@@ -1,14 +1,6 @@
-import { route } from '@/lib/api/handler';
-import { db } from '@/lib/db';
+import { serve } from '@/lib/api/handler';
+import { listTasks } from '@/lib/services/reads';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async ({ req }) => {
-  const target = new URL(req.url).searchParams.get('target') ?? undefined;
-  const tasks = await db().task.findMany({
-    where: target ? { OR: [{ targetId: target }, { targetName: target }] } : undefined,
-    orderBy: { startedAt: 'desc' },
-    take: 100,
-  });
-  return { tasks };
-});
+export const GET = serve(listTasks, ({ req }) => ({ target: new URL(req.url).searchParams.get('target') ?? undefined }));

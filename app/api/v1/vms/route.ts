@@ -1,6 +1,6 @@
-import { engine } from '@/lib/api/engine';
-import { route } from '@/lib/api/handler';
+import { serve } from '@/lib/api/handler';
+import { listVms } from '@/lib/services/reads';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async () => ({ vms: (await engine().list()).vms }));
+export const GET = serve(listVms);

@@ -1,7 +1,7 @@
-import { engine } from '@/lib/api/engine';
-import { route } from '@/lib/api/handler';
+import { refOnly, serve } from '@/lib/api/handler';
+import { removeImage } from '@/lib/services/images';
 
 export const dynamic = 'force-dynamic';
 
 /** Removes an imported image (refused while a template uses it). */
-export const DELETE = route('operator', async ({ params, principal }) => engine().removeImage(params.name, { actor: principal.name }));
+export const DELETE = serve(removeImage, refOnly);

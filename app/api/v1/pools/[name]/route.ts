@@ -1,15 +1,11 @@
-import { engine } from '@/lib/api/engine';
-import { readJson, route } from '@/lib/api/handler';
-import { poolResizeSchema } from '@/lib/validations/pools';
+import { bodyAndRef, refOnly, serve } from '@/lib/api/handler';
+import { getPool, removePool, resizePool } from '@/lib/services/pools';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async ({ params }) => (await engine().pools()).get(params.name));
+export const GET = serve(getPool, refOnly);
 
 /** resize: {size?, spares?} */
-export const PATCH = route('operator', async ({ req, params, principal }) => {
-  const input = poolResizeSchema.parse(await readJson(req));
-  return (await engine().pools()).resize(params.name, input, { actor: principal.name });
-});
+export const PATCH = serve(resizePool, bodyAndRef);
 
-export const DELETE = route('operator', async ({ params, principal }) => (await engine().pools()).remove(params.name, { actor: principal.name }));
+export const DELETE = serve(removePool, refOnly);

@@ -1,11 +1,8 @@
-import { engine } from '@/lib/api/engine';
-import { route } from '@/lib/api/handler';
+import { refOnly, serve, type Ctx } from '@/lib/api/handler';
+import { getTemplate, removeTemplate } from '@/lib/services/templates';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async ({ params }) => engine().get(params.ref));
+export const GET = serve(getTemplate, refOnly);
 
-export const DELETE = route('operator', async ({ req, params, principal }) => {
-  const force = new URL(req.url).searchParams.get('force') === '1';
-  return engine().remove(params.ref, { force, actor: principal.name });
-});
+export const DELETE = serve(removeTemplate, ({ req, params }: Ctx) => ({ ref: params.ref, force: new URL(req.url).searchParams.get('force') === '1' }));

@@ -1,6 +1,6 @@
-import { engine } from '@/lib/api/engine';
-import { route } from '@/lib/api/handler';
+import { refOnly, serve } from '@/lib/api/handler';
+import { resumeTemplate } from '@/lib/services/templates';
 
 export const dynamic = 'force-dynamic';
 
-export const POST = route('operator', async ({ params, principal }) => engine().resumeTemplate(params.ref, { actor: principal.name }));
+export const POST = serve(resumeTemplate, refOnly);

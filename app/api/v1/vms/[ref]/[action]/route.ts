@@ -1,16 +1,10 @@
-import { engine } from '@/lib/api/engine';
-import { route } from '@/lib/api/handler';
-import { routeVmAction } from '@/lib/cluster/dispatch';
+import { refOnly, route } from '@/lib/api/handler';
 import { vmActionSchema } from '@/lib/validations';
+import { resetVm, startVm, stopVm } from '@/lib/services/vms';
 
 export const dynamic = 'force-dynamic';
 
+const services = { start: startVm, stop: stopVm, reset: resetVm } as const;
+
 // stop | start | reset
-export const POST = route('operator', async ({ params, principal }) => {
-  const action = vmActionSchema.parse(params.action);
-  const routed = await routeVmAction(params.ref, action, principal.name); // a VM on an agent
-  if (routed !== null) return routed;
-  const ctx = { actor: principal.name };
-  if (action === 'start') return engine().startVm(params.ref, ctx);
-  return engine()[action](params.ref, ctx);
-});
+export const POST = route('operator', async (ctx) => services[vmActionSchema.parse(ctx.params.action)](ctx.principal, refOnly(ctx)));

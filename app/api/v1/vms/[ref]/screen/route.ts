@@ -1,10 +1,10 @@
 // A PNG picture of the VM's screen (QMP screendump): imported images' VMs, their parent during prepare too.
-import { engine } from '@/lib/api/engine';
-import { route } from '@/lib/api/handler';
+import { refOnly, route } from '@/lib/api/handler';
+import { vmScreen } from '@/lib/services/vms';
 
 export const dynamic = 'force-dynamic';
 
-export const GET = route('viewer', async ({ params }) => {
-  const png = await engine().screen(params.ref);
+export const GET = route(vmScreen.role, async (ctx) => {
+  const png = await vmScreen(ctx.principal, refOnly(ctx));
   return new Response(new Uint8Array(png), { headers: { 'content-type': 'image/png', 'cache-control': 'no-store' } });
 });

@@ -1,0 +1,19 @@
+// The server-action side of a service: who is logged in (the session cookie, as the REST routes read
+// it), then the same service the route calls. Errors come back as values ({ok:false,error,code}), never
+// thrown to the page. Next.js refuses a server action whose Origin is not this console's host, which is
+// what checkSameOrigin does for cookie-authenticated REST calls.
+import { currentPrincipal } from '@/components/auth/session';
+import type { EngineErrorCode } from '../engine/errors';
+import { errorValue } from './handler';
+import type { Actor } from '../services/service';
+
+export type ActionResult<T> = { ok: true; data: T } | { ok: false; error: string; code: EngineErrorCode };
+
+export async function runAction<T>(svc: (actor: Actor | null, raw?: unknown) => Promise<T>, raw?: unknown): Promise<ActionResult<T>> {
+  try {
+    return { ok: true, data: await svc(await currentPrincipal(), raw) };
+  } catch (e) {
+    const { error, code } = errorValue(e);
+    return { ok: false, error, code };
+  }
+}

@@ -1,0 +1,91 @@
+// VM actions: power (start, stop, reset), remove, the bulk forms, exec, serial typing, live fork,
+// pool release, and what the VM page reads. One function each, shared by REST and server actions.
+import path from 'node:path';
+import { audit } from '../auth/audit';
+import { Engine } from '../engine';
+import { EngineError } from '../engine/errors';
+import { paths } from '../engine/paths';
+import { vmByRef } from '../engine/refs';
+import { typeSerial as typeIntoSerial } from '../engine/serial';
+import { vmActionBlocked } from '../engine/states';
+import { execSchema, liveForkSchema } from '../validations';
+import { bulkSchema, removeSchema, serialTypeSchema } from '../validations/actions';
+import { longService, noInput, service, type Actor } from './service';
+
+const engine = () => Engine.get();
+
+export const getVm = service({ role: 'viewer', input: noInput, ref: true, run: async (_a, { ref }) => engine().get(ref) });
+
+export const startVm = service({ role: 'operator', input: noInput, ref: true, run: (a, { ref }) => engine().startVm(ref, { actor: a.name }) });
+export const stopVm = service({ role: 'operator', input: noInput, ref: true, run: (a, { ref }) => engine().stop(ref, { actor: a.name }) });
+export const resetVm = service({ role: 'operator', input: noInput, ref: true, run: (a, { ref }) => engine().reset(ref, { actor: a.name }) });
+
+/** Removes a VM or a template (refused while it has dependants, unless forced). */
+export const removeVm = service({ role: 'operator', input: removeSchema, ref: true, run: (a, { ref, force }) => engine().remove(ref, { force, actor: a.name }) });
+
+const one = { start: startVm, stop: stopVm, reset: resetVm } as const;
+
+/** The same action on many VMs; each one's outcome is reported (allSettled), in the order given. */
+export const bulkVms = service({
+  role: 'operator',
+  input: bulkSchema,
+  run: async (a, { action, refs }) => {
+    const settled = await Promise.allSettled(refs.map((ref) => (action === 'delete' ? removeVm(a, { ref, force: true }) : one[action](a, { ref }))));
+    return {
+      results: settled.map((s, i) => (s.status === 'fulfilled' ? { ref: refs[i], ok: true as const } : { ref: refs[i], ok: false as const, error: (s.reason as Error)?.message ?? String(s.reason) })),
+    };
+  },
+});
+
+/** Runs a command in the guest through its agent (never through a shell on the host). */
+export const execInVm = service({
+  role: 'operator',
+  input: execSchema,
+  ref: true,
+  run: (a, { ref, command, timeoutMs }) => engine().exec(ref, command, { timeoutMs, actor: a.name }),
+});
+
+/** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it. */
+export const liveForkVm = longService({
+  role: 'operator',
+  input: liveForkSchema,
+  ref: true,
+  kind: 'live-fork',
+  run: (_a, { ref, ...input }, ctx) => engine().liveFork(ref, input, ctx),
+});
+
+/** `pool release VM`: reset back to a spare, or removed and replaced (the pool's on-release). */
+export const releaseVm = service({ role: 'operator', input: noInput, ref: true, run: async (a, { ref }) => (await engine().pools()).release(ref, { actor: a.name }) });
+
+// Typing is logged once per user, VM and TYPING_LOG_MS (not every keystroke, and never the keys:
+// they may be a password).
+const TYPING_LOG_MS = 5 * 60_000;
+const typingLogged = new Map<string, number>();
+
+export const typeSerial = service({
+  role: 'operator',
+  input: serialTypeSchema,
+  ref: true,
+  run: async (a: Actor, { ref, data }) => {
+    const vm = await vmByRef(ref);
+    const blocked = vmActionBlocked(vm, 'serial');
+    if (blocked) throw new EngineError('conflict', blocked);
+    // One kept-open connection per VM, writes queued in order (lib/engine/serial.ts says why).
+    await typeIntoSerial(vm, path.join(vm.runDir, 'serial.sock'), data);
+    const key = `${a.name}\0${vm.id}`;
+    const now = Date.now();
+    if (now - (typingLogged.get(key) ?? 0) > TYPING_LOG_MS) {
+      typingLogged.set(key, now);
+      await audit(a.name, 'serial.type', 'ok', { id: vm.id, name: vm.name }, 'typed into the serial console');
+    }
+    return { ok: true as const };
+  },
+});
+
+/** The serial log file of a VM (the serial stream follows it); not_found when there is no such VM. */
+export async function serialLogOf(ref: string): Promise<string> {
+  return paths.vmSerialLog((await vmByRef(ref)).id);
+}
+
+/** A PNG picture of a running VM's screen (imported images have a display; parents too, during prepare). */
+export const vmScreen = service({ role: 'viewer', input: noInput, ref: true, run: (_a, { ref }) => engine().screen(ref) });

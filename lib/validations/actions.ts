@@ -1,0 +1,20 @@
+// Inputs of the console's actions that have no CLI flag of their own (bulk, remove, serial typing).
+import { z } from 'zod';
+import { LIMITS } from './index';
+
+export const removeSchema = z.object({ force: z.boolean().default(false) });
+
+export const BULK_ACTIONS = ['start', 'stop', 'reset', 'delete'] as const;
+export const bulkSchema = z.object({
+  action: z.enum(BULK_ACTIONS, { error: 'A bulk action is one of start, stop, reset, delete.' }),
+  refs: z
+    .array(z.string().trim().min(1).max(200))
+    .min(1, 'Select at least one VM.')
+    .max(LIMITS.maxForkCount, `Select at most ${LIMITS.maxForkCount} VMs at once.`),
+});
+export type BulkInput = z.infer<typeof bulkSchema>;
+
+const SERIAL_MSG = 'Send {"data": "…"} with 1 to 4096 characters to type into the serial console.';
+export const serialTypeSchema = z.object({
+  data: z.string({ error: SERIAL_MSG }).min(1, SERIAL_MSG).max(4096, SERIAL_MSG),
+});

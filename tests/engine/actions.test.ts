@@ -1,0 +1,96 @@
+// The console's road, click to QEMU, against real QEMU: server actions (with an operator's session
+// cookie; next/headers mocked) → services → engine. Prepare, fork, exec, serial typing, reset, live fork
+// and bulk delete each go through their action; the predicates that decide the console's buttons are the
+// engine's guards (a persistent child's Reset is refused in the same words); and a template made from a
+// running child hangs under that child in the console's lineage tree (lib/client/lineage.ts) built from
+// what the engine lists. At most two guests run at once.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { qemuPids, setupEnv, teardownEnv } from './engine-env';
+
+const env = setupEnv('actions');
+const jar = new Map<string, string>();
+vi.mock('next/headers', () => ({ cookies: async () => ({ get: (n: string) => (jar.has(n) ? { name: n, value: jar.get(n) } : undefined) }) }));
+
+let vms: typeof import('../../app/actions/vms');
+let templates: typeof import('../../app/actions/templates');
+let Engine: typeof import('../../lib/engine').Engine;
+let as: (role: 'viewer' | 'operator') => Promise<void>;
+
+/** The action's data, or a failed test that shows the action's sentence. */
+function data<T>(r: { ok: true; data: T } | { ok: false; error: string }): T {
+  if (!r.ok) throw new Error(`action refused: ${r.error}`);
+  return r.data;
+}
+
+beforeAll(async () => {
+  const dbm = await import('../../lib/db');
+  await dbm.migrate();
+  ({ Engine } = await import('../../lib/engine'));
+  await Engine.get().start();
+  const { startSession, SESSION_COOKIE } = await import('../../lib/auth/sessions');
+  as = async (role) => {
+    jar.set(SESSION_COOKIE, (await startSession(`${role}-1`, role)).id);
+  };
+  vms = await import('../../app/actions/vms');
+  templates = await import('../../app/actions/templates');
+}, 240_000);
+
+afterAll(async () => {
+  await teardownEnv(env);
+  expect(qemuPids(env.run)).toEqual([]);
+});
+
+describe('server actions drive the engine (real QEMU)', () => {
+  it('prepare, fork, exec, serial, reset, live fork and bulk delete, each through its action; the tree shows child → template', async () => {
+    await as('operator');
+    const tpl = data(await templates.prepareAction({ image: 'tiny', name: 'web', quiesce: true }));
+    expect(tpl).toMatchObject({ name: 'web', state: 'frozen', quiesced: true });
+
+    // a persistent child: the console offers no Reset, and the engine refuses it in the same words
+    const { vmActionBlocked } = await import('../../lib/engine/states');
+    const p = data(await templates.forkAction({ ref: 'web', count: 1, persistent: true, prefix: 'keep' })).children[0];
+    const pRow = (await Engine.get().list()).vms.find((v) => v.id === p.id)!;
+    const why = vmActionBlocked(pRow, 'reset');
+    expect(why).toMatch(/is persistent: its disk has diverged/);
+    expect(await vms.resetVmAction({ ref: p.name })).toEqual({ ok: false, code: 'conflict', error: why });
+    expect(data(await vms.removeVmAction({ ref: p.name, force: true }))).toMatchObject({ removed: true });
+
+    const child = data(await templates.forkAction({ ref: 'web', count: 1, prefix: 'a' })).children[0];
+    expect(child.identity.hostname).toBe(child.name);
+    expect(data(await vms.execAction({ ref: child.name, command: ['/bin/hostname'] })).stdout.trim()).toBe(child.name);
+    expect(data(await vms.typeSerialAction({ ref: child.name, data: '\r' }))).toEqual({ ok: true });
+
+    // a viewer's reset is refused and changes nothing; an operator's puts the child back
+    await as('viewer');
+    expect(await vms.resetVmAction({ ref: child.name })).toMatchObject({ ok: false, code: 'forbidden' });
+    await as('operator');
+    const pid = (await Engine.get().list()).vms.find((v) => v.name === child.name)?.pid;
+    const reset = data(await vms.resetVmAction({ ref: child.name }));
+    expect(reset).toMatchObject({ name: child.name, state: 'running' });
+    expect(reset.pid).not.toBe(pid);
+
+    // live fork of the running child: a template from that moment, under the child in the tree
+    const live = data(await vms.liveForkAction({ ref: child.name, count: 1 }));
+    expect(live.source).toMatchObject({ name: child.name });
+    const ls = await Engine.get().list();
+    const made = ls.templates.find((t) => t.name === live.template.name)!;
+    expect(made.sourceVmId).toBe(child.id);
+    const { reshapeTemplate } = await import('../../lib/client/api/templates');
+    const { reshapeVm } = await import('../../lib/client/api/vms');
+    const { buildLineage } = await import('../../lib/client/lineage');
+    const roots = buildLineage({ templates: ls.templates.map(reshapeTemplate), vms: ls.vms.map(reshapeVm) });
+    const web = roots.find((n) => n.name === 'web')!;
+    const childNode = web.children.find((n) => n.name === child.name)!;
+    const tplNode = childNode.children.find((n) => n.name === live.template.name)!;
+    expect(tplNode.kind).toBe('template');
+    expect(tplNode.children.map((n) => n.name)).toEqual(live.children.map((c) => c.name));
+
+    // bulk delete: one action, each VM's outcome reported; an unknown name is one failed item
+    const names = [child.name, ...live.children.map((c) => c.name)];
+    const bulk = data(await vms.bulkVmAction({ action: 'delete', refs: [...names, 'no-such-vm'] }));
+    expect(bulk.results.map((r) => r.ok)).toEqual([true, true, false]);
+    expect(bulk.results[2]).toMatchObject({ ref: 'no-such-vm', error: expect.stringMatching(/No VM or template named "no-such-vm"/) });
+    expect((await Engine.get().list()).vms).toEqual([]);
+    expect(qemuPids(env.run)).toEqual([]);
+  }, 400_000);
+});

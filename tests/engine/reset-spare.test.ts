@@ -1,0 +1,121 @@
+// Background work after forks and resets, against real QEMU (TCG, tiny image): a used prelaunched
+// slot is topped up (lib/engine/topup.ts); reset from the template's spare VMM (lib/engine/spare.ts):
+// the first reset makes the spare, the next one swaps it in (no QEMU start, no checkpoint load)
+// with the child's own name, MAC, IP, machine-id, ports and serial log; a dead spare falls back to
+// a fresh VMM; deleting the template kills its spare. At most 2 guests run at once.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+
+const env = setupEnv('spare');
+fs.chmodSync(path.dirname(env.home), 0o711);
+type EngineMod = typeof import('../../lib/engine');
+let E: InstanceType<EngineMod['Engine']>;
+let db: typeof import('../../lib/db').db;
+
+const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
+type ResetOut = { state: string; fromSpare: boolean; timings: { totalMs: number; spawnMs: number; loadMs: number } };
+
+/** Every QEMU under the run dir is a VM's, a slot's or a spare's, and so is every run dir entry. */
+async function expectNoLeftovers() {
+  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
+  const vms = await db().vm.findMany();
+  const spares = E.spares();
+  const slots = await db().slot.findMany();
+  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...slots.map((s) => s.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
+  const owned = new Set([...vms.filter((v) => v.state === 'running').map((v) => path.basename(v.runDir)), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
+  expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
+  const homes = fs.existsSync(`${env.home}/vms`) ? fs.readdirSync(`${env.home}/vms`) : [];
+  const ids = new Set([...vms.map((v) => v.id), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
+  expect(homes.filter((h) => !ids.has(h))).toEqual([]);
+}
+
+const connects = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const c = net.connect(port, '127.0.0.1', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.on('error', () => resolve(false));
+  });
+
+beforeAll(async () => {
+  const dbm = await import('../../lib/db');
+  await dbm.migrate();
+  db = dbm.db;
+  const { Engine } = await import('../../lib/engine');
+  E = Engine.get();
+  await E.start();
+});
+
+afterAll(async () => {
+  expect(await teardownEnv(env), 'QEMU left running after the engine shut down').toEqual([]);
+});
+
+describe('reset from a spare VMM (real QEMU)', () => {
+  let child: { id: string; name: string; identity: { mac: string; ip: string; machineId: string; vmgenid: string } };
+
+  it('a first reset makes the template its spare; the next reset swaps the spare in', async () => {
+    await E.prepare({ name: 'sp', slots: 1, prelaunch: true }); // the tiny image serves port 80 itself
+    const slot0 = (await db().slot.findMany())[0];
+    const f = await E.fork('sp', { count: 1 });
+    expect(f.details?.[0].source).toBe('prelaunched');
+    child = f.children[0];
+    // the used slot is replaced in the background by a new prelaunched one (topup.ts)
+    await E.settled();
+    const slots = await db().slot.findMany();
+    expect(slots.map((s) => [s.prelaunched, s.id === slot0.id])).toEqual([[true, false]]);
+    await expectNoLeftovers();
+    const first = (await E.reset(child.name)) as ResetOut;
+    expect(first.fromSpare).toBe(false);
+    expect(first.timings.spawnMs).toBeGreaterThan(0);
+    expect(await E.spareReady('sp', 120_000)).toBe(true);
+    await expectNoLeftovers();
+
+    await sh(child.name, 'echo gone > /tmp/mark && echo gone > /data/mark && sync && echo before-reset > /dev/console');
+    const vmBefore = await db().vm.findUniqueOrThrow({ where: { id: child.id } });
+    const sparePid = E.spares()[0].pid;
+    const r = (await E.reset(child.name)) as ResetOut;
+    expect(r).toMatchObject({ state: 'running', fromSpare: true });
+    expect(r.timings).toMatchObject({ spawnMs: 0, loadMs: 0 });
+    console.log(`reset: fresh VMM ${first.timings.totalMs} ms, from the spare ${r.timings.totalMs} ms`);
+    const vm = await db().vm.findUniqueOrThrow({ where: { id: child.id } });
+    expect(vm.pid).toBe(sparePid);
+    // same identity but the vmgenid, read back from inside
+    const id = JSON.parse(vm.identity!);
+    expect(id).toMatchObject({ hostname: child.name, mac: child.identity.mac, ip: child.identity.ip, machineId: child.identity.machineId });
+    expect(id.vmgenid).not.toBe(vmBefore.vmgenid);
+    expect((await sh(child.name, 'hostname; cat /etc/machine-id; ls /tmp/mark /data/mark 2>&1; true')).stdout).toMatch(new RegExp(`^${child.name}\\n${child.identity.machineId}\\n[\\s\\S]*No such file[\\s\\S]*No such file`));
+    // the same host ports, forwarded by the spare's QEMU to the child's guest port
+    expect(vm.ports).toBe(vmBefore.ports);
+    const ports = JSON.parse(vm.ports!) as Record<string, number>;
+    expect(await connects(ports['80'])).toBe(true);
+    // the serial log goes on in the same file: the line from before the reset is still there
+    const log = fs.readFileSync(path.join(env.home, 'vms', child.id, 'serial.log'), 'utf8');
+    expect(log).toContain('before-reset');
+    // and a new spare is on its way
+    expect(await E.spareReady('sp', 120_000)).toBe(true);
+    expect(E.spares()[0].pid).not.toBe(sparePid);
+    await expectNoLeftovers();
+  });
+
+  it('a dead spare is not used: the reset starts a fresh VMM', async () => {
+    const spare = E.spares()[0];
+    process.kill(spare.pid, 'SIGKILL');
+    for (let i = 0; i < 100 && E.spares().length; i++) await new Promise((r) => setTimeout(r, 50));
+    const r = (await E.reset(child.name)) as ResetOut;
+    expect(r).toMatchObject({ state: 'running', fromSpare: false });
+    expect((await sh(child.name, 'hostname')).stdout).toBe(`${child.name}\n`);
+    expect(await E.spareReady('sp', 120_000)).toBe(true);
+    await expectNoLeftovers();
+  });
+
+  it('deleting the template kills its spare', async () => {
+    await E.remove('sp', { force: true });
+    expect(E.spares()).toEqual([]);
+    expect(qemuPids(env.run)).toEqual([]);
+    expect(runEntries(env)).toEqual([]);
+  });
+});
