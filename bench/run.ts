@@ -10,7 +10,7 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,liveFork,api,qemu,imported
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,liveFork,api,qemu,imported,hosts
 //          --pool-spares N         pool scenario: spares kept and claimed in one burst (50; quick 10)
 //          --pool-claims N         pool scenario: one-at-a-time claims at the REST API (20)
 //          --compare-qemu PATH     second QEMU for the side-by-side (default /opt/qemu10/usr/bin/qemu-system-x86_64 when there)
@@ -37,7 +37,7 @@
 //                "node", "forkConcurrency" },
 //   "options": { sizes, runs, cap, step, idleSeconds, rampMinutes },
 //   "metrics": {            // every figure, by stable id (see METRIC IDS below)
-//     "<id>": { "label", "unit",            // unit: "ms" | "s" | "MiB" | "%core" | "children" | "children/s" | "x" | "%"
+//     "<id>": { "label", "unit",            // unit: "ms" | "s" | "MiB" | "MiB/s" | "%core" | "children" | "children/s" | "x" | "%"
 //               "samples": number[],       // raw samples (one per run / child); [] for derived figures
 //               "n", "median", "p95", "mean", "min", "max",   // null when no samples
 //               "value": number | null,    // the headline figure (median unless said otherwise)
@@ -742,6 +742,23 @@ async function main() {
     for (const e of qemuCompare.errors) errors.push({ scenario: 'qemu', message: e });
     const [a, b] = qemuCompare.runs;
     log(`QEMU ${b.version} ÷ QEMU ${a.version} (medians of ${rounds} round(s)):`, qemuCompare.ratio);
+  });
+
+  // ── many hosts (issue 16): dispatch overhead through the console to an agent vs the agent's own
+  //    fork, and replication throughput between two agents; its own process (needs PostgreSQL)
+  await scenario('hosts', async () => {
+    const { execFileSync: run } = await import('node:child_process');
+    const n = quick ? 3 : 5;
+    const out = run(process.execPath, ['--import', path.join(here, '../node_modules/tsx/dist/esm/index.mjs'), path.join(here, 'scenarios/hosts.ts'), String(n)], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000,
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    metric('hosts.dispatch.overheadMs', 'Fork of one through the console to an agent: time added to the fork (placement, HTTP, idempotency record)', 'ms', r.dispatch.overheadMs);
+    metric('hosts.dispatch.wallMs', 'Fork of one through the console to an agent (wall)', 'ms', r.dispatch.wallMs);
+    metric('hosts.dispatch.engineMs', 'The same forks inside the agent\'s engine (what a single-host fork costs)', 'ms', r.dispatch.engineMs);
+    metric('hosts.dispatch.ratio', 'Fork through the console ÷ the same fork in the engine (same runs)', 'x', [], { value: ratio(summarize(r.dispatch.wallMs).median, summarize(r.dispatch.engineMs).median) }, 2);
+    metric('hosts.replication.mibPerS', `Template replication between two agents on this machine (${(r.replication.bytes / 2 ** 20).toFixed(0)} MiB, sha256 verified, through the job queue)`, 'MiB/s', [r.replication.mibPerS], {}, 1);
+    log(`dispatch overhead p50 ${r1(summarize(r.dispatch.overheadMs).median)} ms; replication ${r.replication.mibPerS.toFixed(1)} MiB/s`);
   });
 
   // ── imported: an operator's own disk (issue 14): a systemd Debian booted through SeaBIOS, its cold

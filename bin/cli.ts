@@ -11,14 +11,15 @@ import { quotaCommand, QUOTA_USAGE } from './quota';
 import type { Engine, ForkResult, ImageView, ImportedImage, LiveForkResult, PrepareResult } from '../lib/engine';
 
 const USAGE = `usage:
-  instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--port GUESTPORT]... [--network isolated|outbound] [--boot-timeout SECONDS] [--json]
-  instaclone fork PARENT --count N [--persistent] [--prefix P] [--port GUESTPORT]... [--ssh-keys | --keep-ssh-keys] [--json]
+  instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--port GUESTPORT]... [--network isolated|outbound] [--boot-timeout SECONDS] [--host NAME] [--json]
+  instaclone fork PARENT --count N [--persistent] [--prefix P] [--port GUESTPORT]... [--ssh-keys | --keep-ssh-keys] [--host NAME] [--request-id ID] [--json]
   instaclone fork VM --count N [--quiesce] [--persistent] [--prefix P] [--json]   (live fork of a running VM)
     (--port: guest TCP ports forwarded from 127.0.0.1; prepare sets the template's list, default 80 and 22; fork overrides it)
   instaclone images [--json]
   instaclone images import NAME --disk FILE [--format auto|qcow2|raw|vmdk|vdi|vhdx|vpc] [--firmware bios|uefi] [--json]
   instaclone images rm NAME
   instaclone ls [--json]
+  instaclone hosts [--json] | hosts drain NAME | hosts ready NAME   (many hosts: agents on a shared PostgreSQL)
   instaclone stats [--json]
   instaclone exec VM -- CMD...
   instaclone stop VM | start VM | reset VM | rm VM|PARENT [--force]
@@ -147,6 +148,8 @@ async function main(argv: string[]): Promise<number> {
       'ssh-keys': { type: 'boolean' },
       'keep-ssh-keys': { type: 'boolean' },
       json: { type: 'boolean' },
+      host: { type: 'string' },
+      'request-id': { type: 'string' },
       detach: { type: 'boolean' },
       // pool
       template: { type: 'string' },
@@ -188,6 +191,7 @@ async function main(argv: string[]): Promise<number> {
         ...(o.network ? { network: o.network } : {}),
         ...(o['boot-timeout'] !== undefined ? { bootTimeout: num(o['boot-timeout']) } : {}),
         ...(o.port ? { ports: o.port.map(num) } : {}),
+        ...(o.host ? { host: o.host } : {}),
       });
       if (a.detached) return 0;
       const r = a.r;
@@ -207,6 +211,8 @@ async function main(argv: string[]): Promise<number> {
         ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
         ...(o['ssh-keys'] ? { sshKeys: true } : o['keep-ssh-keys'] ? { sshKeys: false } : {}),
         ...(o.port ? { ports: o.port.map(num) } : {}),
+        ...(o.host ? { host: o.host } : {}),
+        ...(o['request-id'] ? { requestId: o['request-id'] } : {}),
       });
       if (a.detached) return 0;
       const r = a.r;
@@ -254,7 +260,24 @@ async function main(argv: string[]): Promise<number> {
       const r = await api<Awaited<ReturnType<Engine['list']>>>('GET', '/ls');
       out(r, () =>
         ['TEMPLATES', table(r.templates, ['name', 'id', 'state', 'quiesced', 'parentId']), '', 'VMS',
-          table(r.vms, ['name', 'id', 'kind', 'state', 'persistent', 'templateId', 'pid'])].join('\n'),
+          table(r.vms, ['name', 'id', 'kind', 'state', 'persistent', 'templateId', 'pid', 'host'])].join('\n'),
+      );
+      return 0;
+    }
+    case 'hosts': {
+      if (args[0] === 'drain' || args[0] === 'ready') {
+        if (!args[1]) throw new CliError(`hosts ${args[0]} needs a NAME: instaclone hosts ${args[0]} NAME.`);
+        const r = await api('POST', `/hosts/${enc(args[1])}/${args[0]}`);
+        out(r, () => `host ${r.name} is ${r.state}`);
+        return 0;
+      }
+      if (args[0]) throw new CliError(`Unknown hosts command "${args[0]}": use hosts, hosts drain NAME or hosts ready NAME.`);
+      const r = await api('GET', '/hosts');
+      out(r, () =>
+        table(
+          r.hosts.map((h: any) => ({ ...h, memory: mib(h.memoryBytes), templates: h.templates.join(',') || '-', lastSeen: h.lastSeen, why: h.lostReason ?? '' })),
+          ['name', 'state', 'cores', 'memory', 'qemuVersion', 'templates', 'vms', 'lastSeen', 'why'],
+        ),
       );
       return 0;
     }

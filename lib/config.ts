@@ -57,6 +57,14 @@ const VARS = {
     'a range like 20000-29999 (1024-65535)',
   ],
   INSTACLONE_NETNS: [name, 'a network namespace name'],
+  // many hosts (lib/cluster): this host's name; INSTACLONE_AGENT=1 is set by `npm run agent` only
+  INSTACLONE_HOST_NAME: [matching(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/), '1-40 lower-case letters, digits or dashes (not at either end)'],
+  INSTACLONE_AGENT: [flag, '1 or 0'],
+  INSTACLONE_AGENT_SECRET: [matching(/^\S{32,512}$/), 'a random string of 32-512 characters without spaces (e.g. `openssl rand -hex 32`)'],
+  INSTACLONE_AGENT_URL: [z.url({ protocol: /^https?$/ }), 'the http(s) URL consoles reach this agent at'],
+  INSTACLONE_HEARTBEAT_S: [whole(1, 60), 'a whole number of seconds from 1 to 60'],
+  INSTACLONE_HOST_LOST_S: [whole(2, 600), 'a whole number of seconds from 2 to 600'],
+  INSTACLONE_REPLICA_WAIT_S: [whole(1, 86_400), 'a whole number of seconds from 1 to 86400'],
   // the web console
   INSTACLONE_TRUST_PROXY: [flag, '1 or 0'],
   INSTACLONE_STREAM_RECHECK_MS: [whole(10, 3_600_000), 'a whole number of milliseconds from 10 to 3600000'],
@@ -79,6 +87,12 @@ export interface Config {
   port: number;
   databaseUrl: string;
   databaseKind: 'sqlite' | 'postgresql';
+  /** this host's name among many (INSTACLONE_HOST_NAME; default: the machine's host name) */
+  hostName: string;
+  /** PostgreSQL schema of this process's engine state: an agent's own (host_NAME), else the default */
+  dbSchema: string | undefined;
+  /** many hosts: the agents' shared secret, this agent's URL, heartbeat and lost timings, replica wait */
+  cluster: { agentSecret?: string; agentUrl?: string; heartbeatS: number; lostAfterS: number; replicaWaitS: number };
   cli: { url: string; token?: string };
   qemu: {
     binary: string;
@@ -108,6 +122,12 @@ export interface Config {
   web: { trustProxy: boolean; streamRecheckMs: number; maxStreamsPerUser: number };
   guest: { dir?: string; kernelPackage?: string; imageCache?: string; debianMirror?: string };
 }
+
+/** Host names: lower-case letters, digits and dashes (no underscore, so host_NAME schemas never clash). */
+export const HOST_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/** The PostgreSQL schema an agent keeps its engine state in. */
+export const hostSchema = (name: string) => `host_${name.replace(/-/g, '_')}`;
 
 /** Variables where empty means something: QEMU as the engine's own user; no firmware folders. */
 const KEEP_EMPTY = new Set<VarName>(['INSTACLONE_QEMU_USER', 'INSTACLONE_QEMU_DATADIR']);
@@ -150,12 +170,24 @@ function build(e: Parsed): Config {
   if (mode === 'bridge' && !e.INSTACLONE_BRIDGE) throw new ConfigError('INSTACLONE_NET=bridge needs INSTACLONE_BRIDGE set to the name of an existing Linux bridge (up to 15 characters).');
   if (!!e.INSTACLONE_OVMF_CODE !== !!e.INSTACLONE_OVMF_VARS) throw new ConfigError('INSTACLONE_OVMF_CODE and INSTACLONE_OVMF_VARS go together: set both, or neither.');
   const accel = e.INSTACLONE_ACCEL === 'auto' ? undefined : e.INSTACLONE_ACCEL;
+  const databaseKind = /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgresql' : 'sqlite';
+  const hostName = e.INSTACLONE_HOST_NAME ?? (os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 40).replace(/-+$/, '') || 'localhost');
   return {
     home,
     run,
     port,
     databaseUrl,
-    databaseKind: /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgresql' : 'sqlite',
+    databaseKind,
+    hostName,
+    // an agent keeps its engine state in its own schema; a console keeps the default one
+    dbSchema: e.INSTACLONE_AGENT && databaseKind === 'postgresql' ? hostSchema(hostName) : undefined,
+    cluster: {
+      agentSecret: e.INSTACLONE_AGENT_SECRET,
+      agentUrl: e.INSTACLONE_AGENT_URL,
+      heartbeatS: e.INSTACLONE_HEARTBEAT_S ?? 5,
+      lostAfterS: e.INSTACLONE_HOST_LOST_S ?? 30,
+      replicaWaitS: e.INSTACLONE_REPLICA_WAIT_S ?? 600,
+    },
     cli: { url: (e.INSTACLONE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''), token: e.INSTACLONE_TOKEN },
     qemu: {
       binary: e.INSTACLONE_QEMU ?? 'qemu-system-x86_64',

@@ -18,4 +18,7 @@ export async function startServer(): Promise<void> {
   }
   const { Engine } = await import('./engine');
   await Engine.get().start();
+  const { startClusterWatch } = await import('./cluster/watch');
+  startClusterWatch(); // many hosts (PostgreSQL): agents that stop heartbeating become lost
+
 }

@@ -13,6 +13,7 @@ const NAV = [
   { href: '/prepare', label: 'Prepare template' },
   { href: '/images', label: 'Images' },
   { href: '/pools', label: 'Pools' },
+  { href: '/hosts', label: 'Hosts' },
   { href: '/demo', label: 'Demo' },
   { href: '/performance', label: 'Performance' },
   { href: '/wall', label: 'Wall screen' },

@@ -97,6 +97,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
         <Panel title="Machine">
           <KV
             items={[
+              ['host', vm.host],
               ['image', vm.image],
               ['memory', vm.memoryMiB ? `${vm.memoryMiB} MiB` : undefined],
               ['vCPUs', vm.vcpus],

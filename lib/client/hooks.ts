@@ -8,6 +8,7 @@ import { fetchImages } from './api/images';
 import { fetchTemplate } from './api/templates';
 import { fetchVm } from './api/vms';
 import { fetchPools } from './api/pools';
+import { fetchHosts } from './api/hosts';
 import { queryKeys } from './query-keys';
 import type { Role } from './types';
 import { allows } from './vm-state';
@@ -23,6 +24,7 @@ export const useMe = () => hydrationSafe(useQuery({ queryKey: queryKeys.me, quer
 export const useImages = () => hydrationSafe(useQuery({ queryKey: queryKeys.images, queryFn: fetchImages }));
 export const useTasks = (target?: string) => hydrationSafe(useQuery({ queryKey: queryKeys.tasks(target), queryFn: () => fetchTasks(target), refetchInterval: 30_000 }));
 export const usePools = () => hydrationSafe(useQuery({ queryKey: queryKeys.pools, queryFn: fetchPools, refetchInterval: 15_000 }));
+export const useHosts = () => hydrationSafe(useQuery({ queryKey: queryKeys.hosts, queryFn: fetchHosts, refetchInterval: 5_000 }));
 export const useLog = (target?: string) => hydrationSafe(useQuery({ queryKey: queryKeys.log(target), queryFn: () => fetchLog(target) }));
 
 // What the server renders for every query: nothing fetched yet, a fetch under way.

@@ -13,6 +13,7 @@ export const queryKeys = {
   me: ['me'] as const,
   images: ['images'] as const,
   pools: ['pools'] as const,
+  hosts: ['hosts'] as const,
   tasks: (target?: string) => (target ? (['tasks', target] as const) : (['tasks'] as const)),
   log: (target?: string) => (target ? (['log', target] as const) : (['log'] as const)),
 };

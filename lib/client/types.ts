@@ -21,6 +21,8 @@ export interface Identity {
 export interface Vm {
   id: string;
   name: string;
+  /** the host it runs on (many hosts: an agent's name; single host: this console's) */
+  host?: string;
   kind: 'parent' | 'child' | (string & {});
   state: VmState;
   persistent: boolean;

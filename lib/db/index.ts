@@ -42,14 +42,15 @@ function counted<T extends { $extends: (e: any) => unknown }>(client: T): T {
 
 export function db(): Db {
   const cfg = config();
-  if (holder.__instacloneDb?.url === cfg.databaseUrl) return holder.__instacloneDb.client;
+  const key = `${cfg.databaseUrl}#${cfg.dbSchema ?? ''}`;
+  if (holder.__instacloneDb?.url === key) return holder.__instacloneDb.client;
   // The PostgreSQL client is generated from the same models, so its API is the SQLite client's.
   const client = counted(
     cfg.databaseKind === 'postgresql'
-      ? (new PgPrismaClient({ adapter: new PrismaPg({ connectionString: cfg.databaseUrl }) }) as unknown as Db)
+      ? (new PgPrismaClient({ adapter: new PrismaPg({ connectionString: cfg.databaseUrl }, cfg.dbSchema ? { schema: cfg.dbSchema } : undefined) }) as unknown as Db)
       : new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: cfg.databaseUrl }) }),
   );
-  holder.__instacloneDb = { url: cfg.databaseUrl, client };
+  holder.__instacloneDb = { url: key, client };
   return client;
 }
 
@@ -79,7 +80,7 @@ export async function migrate(env: NodeJS.ProcessEnv = process.env): Promise<voi
       );
     }
   }
-  if (cfg.databaseKind === 'postgresql') return migratePostgres(cfg.databaseUrl);
+  if (cfg.databaseKind === 'postgresql') return migratePostgres(cfg.databaseUrl, cfg.dbSchema);
   const { code, output } = await run('bash', [path.join(root, 'scripts/prisma.sh'), 'migrate', 'deploy'], {
     ...env,
     DATABASE_URL: cfg.databaseUrl,
@@ -104,7 +105,7 @@ export async function migrate(env: NodeJS.ProcessEnv = process.env): Promise<voi
  * (prisma/orm#27403, "Column type 'name' could not be deserialized"), so the same migration files
  * (derived by `prisma migrate diff`) are applied here, each once, in a transaction.
  */
-async function migratePostgres(url: string): Promise<void> {
+async function migratePostgres(url: string, schema?: string): Promise<void> {
   const { Client } = await import('pg');
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   try {
@@ -122,6 +123,13 @@ async function migratePostgres(url: string): Promise<void> {
     );
   }
   try {
+    // consoles and agents may start together: one migrates at a time (released when the client ends)
+    await client.query("SELECT pg_advisory_lock(hashtext('instaclone-migrate'))");
+    if (schema) {
+      // an agent's own schema (config.hostSchema: [a-z0-9_] only, so quoting is enough)
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await client.query(`SET search_path TO "${schema}"`);
+    }
     await client.query('CREATE TABLE IF NOT EXISTS "_instaclone_migrations" (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
     const dir = path.join(root, 'prisma/postgresql/migrations');
     const names = fs.readdirSync(dir).filter((n) => fs.existsSync(path.join(dir, n, 'migration.sql'))).sort();

@@ -222,10 +222,11 @@ export class Engine {
     const templates = await db().template.findMany({ orderBy: { createdAt: 'asc' } });
     const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
     const pool = await this.poolsSvc.membership();
+    const host = config().hostName; // this engine's host (many hosts: lib/cluster adds the agents' VMs)
     return {
       templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId, sourceVmId: t.sourceVmId })),
       // DESIGN.md's fields, plus the address a console shows (additive)
-      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, ports: (safeJson(v.ports) ?? {}) as Record<string, number>, pool: pool.get(v.id) ?? null })),
+      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, ports: (safeJson(v.ports) ?? {}) as Record<string, number>, pool: pool.get(v.id) ?? null, host })),
     };
   }
 
@@ -235,6 +236,7 @@ export class Engine {
       return {
         type: 'vm' as const,
         ...vmView(vm),
+        host: config().hostName,
         image: vm.image,
         memoryMiB: vm.memoryMiB,
         vcpus: vm.vcpus,

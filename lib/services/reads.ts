@@ -3,12 +3,14 @@ import { needsRedaction, redactEvent, redactTask } from '../auth/redact';
 import { z } from 'zod';
 import { db } from '../db';
 import { Engine } from '../engine';
+import { clusterList } from '../cluster/views';
 import { noInput, service } from './service';
 
 const byTarget = z.object({ target: z.string().max(200).optional() });
 const targetWhere = (target?: string) => (target ? { OR: [{ targetId: target }, { targetName: target }] } : undefined);
 
-export const listAll = service({ role: 'viewer', input: noInput, run: () => Engine.get().list() });
+// with agents (many hosts) the listing is every host's; each VM carries its `host`
+export const listAll = service({ role: 'viewer', input: noInput, run: () => clusterList(Engine.get()) });
 export const hostStats = service({ role: 'viewer', input: noInput, run: () => Engine.get().stats() });
 export const whoAmI = service({ role: 'viewer', input: noInput, run: async (a) => ({ name: a.name, role: a.role, kind: a.kind }) });
 
@@ -30,5 +32,5 @@ export const listEvents = service({
     return { events: needsRedaction(a) ? events.map(redactEvent) : events }; // viewers: no command lines
   },
 });
-export const listTemplates = service({ role: 'viewer', input: noInput, run: async () => ({ templates: (await Engine.get().list()).templates }) });
-export const listVms = service({ role: 'viewer', input: noInput, run: async () => ({ vms: (await Engine.get().list()).vms }) });
+export const listTemplates = service({ role: 'viewer', input: noInput, run: async () => ({ templates: (await clusterList(Engine.get())).templates }) });
+export const listVms = service({ role: 'viewer', input: noInput, run: async () => ({ vms: (await clusterList(Engine.get())).vms }) });

@@ -4,6 +4,7 @@ import { Engine } from '../engine';
 import { templateFiles } from '../engine/template-files';
 import { liveForkSchema, prepareSchema } from '../validations';
 import { removeSchema } from '../validations/actions';
+import { routeFork, routePrepare } from '../cluster/dispatch';
 import { longService, noInput, service } from './service';
 
 const engine = () => Engine.get();
@@ -11,7 +12,13 @@ const engine = () => Engine.get();
 export const getTemplate = service({ role: 'viewer', input: noInput, ref: true, run: async (a, { ref }) => (needsRedaction(a) ? redactView(await engine().get(ref)) : engine().get(ref)) });
 
 /** Boot, warm, (quiesce,) freeze, register slots. Answers when the template is frozen. */
-export const prepareTemplate = longService({ role: 'operator', input: prepareSchema, kind: 'prepare', run: (_a, input, ctx) => engine().prepare(input, ctx) });
+export const prepareTemplate = longService({
+  role: 'operator',
+  input: prepareSchema,
+  kind: 'prepare',
+  route: (a, raw) => routePrepare(raw, a.name), // many hosts: on `host`, or the roomiest one
+  run: (_a, input, ctx) => engine().prepare(input, ctx),
+});
 
 /** Forks a template; a running VM's name here is a live fork (DESIGN.md `fork VM …`): the wider schema keeps `quiesce`. */
 export const forkTemplate = longService({
@@ -19,6 +26,8 @@ export const forkTemplate = longService({
   input: liveForkSchema,
   ref: true,
   kind: 'fork',
+  // many hosts: placed on (or pinned to, with `host`) an agent that holds the template
+  route: (a, raw, { ref }) => routeFork(ref, raw, a.name),
   run: (_a, { ref, ...input }, ctx) => engine().fork(ref, input, ctx),
 });
 

@@ -11,18 +11,23 @@ import { typeSerial as typeIntoSerial } from '../engine/serial';
 import { vmActionBlocked } from '../engine/states';
 import { execSchema, liveForkSchema } from '../validations';
 import { bulkSchema, removeSchema, serialTypeSchema } from '../validations/actions';
+import { routeVmAction } from '../cluster/dispatch';
 import { longService, noInput, service, type Actor } from './service';
 
 const engine = () => Engine.get();
 
 export const getVm = service({ role: 'viewer', input: noInput, ref: true, run: async (a, { ref }) => (needsRedaction(a) ? redactView(await engine().get(ref)) : engine().get(ref)) });
 
-export const startVm = service({ role: 'operator', input: noInput, ref: true, run: (a, { ref }) => engine().startVm(ref, { actor: a.name }) });
-export const stopVm = service({ role: 'operator', input: noInput, ref: true, run: (a, { ref }) => engine().stop(ref, { actor: a.name }) });
-export const resetVm = service({ role: 'operator', input: noInput, ref: true, run: (a, { ref }) => engine().reset(ref, { actor: a.name }) });
+// many hosts: a VM that lives on an agent is acted on there (routeVmAction answers null otherwise)
+// (the agent answers what its own engine's method returns, so the type is the local one's)
+const onAgent = <T>(ref: string, action: 'stop' | 'start' | 'reset' | 'remove', actor: Actor, force = false) => routeVmAction(ref, action, actor.name, force) as Promise<T | null>;
+
+export const startVm = service({ role: 'operator', input: noInput, ref: true, run: async (a, { ref }) => (await onAgent<Awaited<ReturnType<Engine['startVm']>>>(ref, 'start', a)) ?? engine().startVm(ref, { actor: a.name }) });
+export const stopVm = service({ role: 'operator', input: noInput, ref: true, run: async (a, { ref }) => (await onAgent<Awaited<ReturnType<Engine['stop']>>>(ref, 'stop', a)) ?? engine().stop(ref, { actor: a.name }) });
+export const resetVm = service({ role: 'operator', input: noInput, ref: true, run: async (a, { ref }) => (await onAgent<Awaited<ReturnType<Engine['reset']>>>(ref, 'reset', a)) ?? engine().reset(ref, { actor: a.name }) });
 
 /** Removes a VM or a template (refused while it has dependants, unless forced). */
-export const removeVm = service({ role: 'operator', input: removeSchema, ref: true, run: (a, { ref, force }) => engine().remove(ref, { force, actor: a.name }) });
+export const removeVm = service({ role: 'operator', input: removeSchema, ref: true, run: async (a, { ref, force }) => (await onAgent<Awaited<ReturnType<Engine['remove']>>>(ref, 'remove', a, force)) ?? engine().remove(ref, { force, actor: a.name }) });
 
 const one = { start: startVm, stop: stopVm, reset: resetVm } as const;
 

@@ -10,7 +10,7 @@ const VIEWPORTS = [
   { name: 'wall', width: 1920, height: 1080 },
   { name: 'phone', width: 390, height: 844 },
 ];
-const AXE_PAGES = new Set(['home', 'prepare', 'images', 'pools', 'wall', 'performance', 'demo', 'vm']);
+const AXE_PAGES = new Set(['home', 'prepare', 'images', 'pools', 'wall', 'performance', 'demo', 'vm', 'hosts']);
 
 // A browser in another time zone and language than the server: server-rendered dates or numbers
 // formatted with the browser's defaults would not match at hydration.
@@ -44,6 +44,7 @@ const pages = () => [
   { key: 'demo', path: '/demo' },
   { key: 'performance', path: '/performance' },
   { key: 'wall', path: '/wall' },
+  { key: 'hosts', path: '/hosts' },
   { key: 'template', path: `/templates/${tpl}` },
   { key: 'vm', path: `/vms/${vm}` },
 ];

@@ -1,0 +1,47 @@
+// Idempotent fork on an agent: the caller's request id is written before the fork starts, so a
+// retry (a console that timed out, a job run again) gets the first attempt's outcome, never a
+// second set of children.
+import { db } from '../db';
+import type { Engine, ForkResult, LiveForkResult } from '../engine';
+import { EngineError } from '../engine/errors';
+
+type Result = ForkResult | LiveForkResult;
+const inflight = new Map<string, Promise<Result>>();
+
+/** After an agent restart: forks that were running when it died end as interrupted (their children were reconciled). */
+export async function interruptStaleForkRequests(): Promise<number> {
+  const r = await db().forkRequest.updateMany({ where: { state: 'running' }, data: { state: 'interrupted', endedAt: new Date(), error: 'The agent restarted during this fork.' } });
+  return r.count;
+}
+
+export async function idempotentFork(engine: Engine, key: string, template: string, input: unknown, actor: string): Promise<Result> {
+  try {
+    await db().forkRequest.create({ data: { key, templateId: template, state: 'running' } });
+  } catch {
+    return answer(key, template); // the id is known: its first outcome
+  }
+  const run = (async () => {
+    try {
+      const r = await engine.fork(template, input, { actor });
+      await db().forkRequest.update({ where: { key }, data: { state: 'succeeded', result: JSON.stringify(r), endedAt: new Date() } });
+      return r;
+    } catch (e) {
+      await db().forkRequest.update({ where: { key }, data: { state: 'failed', error: (e as Error).message, endedAt: new Date() } }).catch(() => undefined);
+      throw e;
+    }
+  })();
+  inflight.set(key, run);
+  run.then(() => inflight.delete(key), () => inflight.delete(key));
+  return run;
+}
+
+async function answer(key: string, template: string): Promise<Result> {
+  const r = await db().forkRequest.findUnique({ where: { key } });
+  if (!r) throw new EngineError('conflict', `Fork request ${key} could not be recorded; try again with a new request id.`);
+  if (r.templateId !== template) throw new EngineError('conflict', `Fork request id ${key} was already used for another template; send a new request id.`);
+  const running = inflight.get(key);
+  if (running) return running;
+  if (r.state === 'succeeded' && r.result) return JSON.parse(r.result) as Result;
+  if (r.state === 'failed') throw new EngineError('conflict', `Fork request ${key} already failed: ${r.error}`);
+  throw new EngineError('conflict', `Fork request ${key} was interrupted when its agent restarted (children it had made were reconciled); list the VMs, then fork again with a new request id.`);
+}

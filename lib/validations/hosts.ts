@@ -1,0 +1,33 @@
+// Input schemas for many hosts, shared by the console, the REST API, the CLI and the agents' API.
+import { z } from 'zod';
+import { HOST_NAME_RE } from '../config';
+import { forkSchema, prepareSchema } from './index';
+
+export const hostNameSchema = z
+  .string({ error: 'The host name must be text.' })
+  .regex(HOST_NAME_RE, 'A host name is 1-40 lower-case letters, digits or dashes (not at either end).');
+
+/** A caller-chosen fork id: a retry with the same id never makes a second child. */
+export const requestIdSchema = z
+  .string({ error: 'The request id must be text.' })
+  .regex(/^[A-Za-z0-9_-]{8,100}$/, 'The request id is 8-100 letters, digits, dashes or underscores.');
+
+/** `fork --host NAME` and the idempotency key; the console makes one when the caller sends none. */
+export const clusterForkSchema = forkSchema.extend({
+  host: hostNameSchema.optional(),
+  requestId: requestIdSchema.optional(),
+});
+export type ClusterForkInput = z.infer<typeof clusterForkSchema>;
+
+export const clusterPrepareSchema = prepareSchema.extend({ host: hostNameSchema.optional() });
+
+/** What a console sends an agent: the template and an id are required there. */
+export const agentForkSchema = forkSchema.extend({ template: z.string().min(1).max(200), requestId: requestIdSchema });
+export type AgentForkInput = z.infer<typeof agentForkSchema>;
+
+/** The shared secret of the agents' internal API: long enough not to be guessed. */
+export const agentSecretSchema = z
+  .string({ error: 'INSTACLONE_AGENT_SECRET must be set for an agent: a random string of at least 32 characters (e.g. `openssl rand -hex 32`).' })
+  .min(32, 'INSTACLONE_AGENT_SECRET must be at least 32 characters (e.g. `openssl rand -hex 32`).');
+
+export const hostActionSchema = z.enum(['drain', 'ready'], { error: 'A host action is drain or ready.' });

@@ -1,0 +1,40 @@
+// Many hosts, single-host console (SQLite, no agents): the Hosts page, REST and CLI show this
+// console's own host; drain is refused with its sentence; the VM page names each VM's host.
+// (Agents on PostgreSQL are covered by tests/engine/hosts.test.ts.)
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { expect, test } from '@playwright/test';
+import { adminToken, api, BASE, HOME, login, shot } from './helpers';
+
+test('the Hosts page, GET /api/v1/hosts and `instaclone hosts --json` show the local host', async ({ page }, info) => {
+  const a = await api();
+  const r = await a.get('/api/v1/hosts');
+  expect(r.status()).toBe(200);
+  const { hosts } = await r.json();
+  expect(hosts).toHaveLength(1);
+  const h = hosts[0];
+  expect(h).toMatchObject({ state: 'ready', local: true });
+  for (const k of ['name', 'state', 'cores', 'memoryBytes', 'qemuVersion', 'templates', 'vms', 'lastSeen']) expect(h, k).toHaveProperty(k);
+  const drain = await a.post(`/api/v1/hosts/${h.name}/drain`);
+  expect(drain.status()).toBe(409);
+  expect((await drain.json()).error).toMatch(/no agents to drain/);
+  const ls = await (await a.get('/api/v1/ls')).json();
+  for (const v of ls.vms) expect(v.host).toBe(h.name);
+
+  const cli = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(path.join(process.cwd(), 'bin/instaclone'), ['hosts', '--json'], { env: { ...process.env, INSTACLONE_URL: BASE, INSTACLONE_TOKEN: adminToken(), INSTACLONE_HOME: HOME }, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? 1 : 0, stdout, stderr }),
+    ),
+  );
+  expect(cli.code, cli.stderr).toBe(0);
+  expect(JSON.parse(cli.stdout).hosts[0].name).toBe(h.name);
+
+  await login(page, '/hosts');
+  const row = page.getByTestId(`host-${h.name}`);
+  await expect(row).toBeVisible();
+  await expect(row).toContainText('ready');
+  await expect(row).toContainText('(this console)');
+  await expect(row.getByTestId('host-vms')).toHaveText(String(h.vms));
+  await expect(row.getByRole('button', { name: /drain/i })).toHaveCount(0); // nothing to drain on a single host
+  await shot(page, info, 'hosts-page');
+});
