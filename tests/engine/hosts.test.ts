@@ -118,6 +118,19 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect((await pg.query(`SELECT 1 FROM host_a."Vm" WHERE id = $1`, [r1!.children[0].id])).rowCount).toBe(0);
   });
 
+  it('the service layer (what REST and the console\'s server actions call) routes fork, reset, ls and remove to the agent', async () => {
+    const svc = { templates: await import('../../lib/services/templates'), vms: await import('../../lib/services/vms'), reads: await import('../../lib/services/reads') };
+    const op = { kind: 'session', name: 'op-1', role: 'operator' } as const;
+    const r = (await svc.templates.forkTemplate(op, { ref: 'web', count: 1 })) as { host?: string; children: { id: string; name: string }[] };
+    expect(r.host).toBe('a');
+    const child = r.children[0];
+    expect((await pg.query(`SELECT 1 FROM host_a."Vm" WHERE id = $1`, [child.id])).rowCount).toBe(1);
+    expect((await svc.reads.listAll(op)).vms.find((v) => v.id === child.id)).toMatchObject({ host: 'a' });
+    await svc.vms.resetVm(op, { ref: child.name }); // on the agent: this console has no such VM
+    await svc.vms.removeVm(op, { ref: child.name, force: true });
+    expect((await pg.query(`SELECT 1 FROM host_a."Vm" WHERE id = $1`, [child.id])).rowCount).toBe(0);
+  });
+
   it('refuses a replica on a host with another QEMU version, with the reason', async () => {
     const a = await H.hostRow('a');
     await pg.query(
