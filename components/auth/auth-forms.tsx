@@ -48,14 +48,7 @@ export function LoginForm({ next }: { next: string }) {
           Password
           <input id="password" name="password" type="password" autoComplete="current-password" required className={input} />
         </label>
-        {error && (
-          <p role="alert" className="rounded border border-rose-800 bg-rose-950/60 px-3 py-2 text-sm text-rose-200">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy} className="w-full rounded bg-sky-700 py-2 font-medium text-white hover:bg-sky-600 disabled:opacity-50">
-          {busy ? 'Logging in…' : 'Log in'}
-        </button>
+        <FormEnd error={error} busy={busy} working="Logging in…" label="Log in" />
         <p className="text-xs text-slate-400">
           First start? The server console printed a one-time setup link (<code>/setup?token=…</code>) for the first admin.
         </p>
@@ -101,14 +94,7 @@ export function SetupForm({ token }: { token: string }) {
           Repeat the password
           <input id="confirm" name="confirm" type="password" autoComplete="new-password" required className={input} />
         </label>
-        {error && (
-          <p role="alert" className="rounded border border-rose-800 bg-rose-950/60 px-3 py-2 text-sm text-rose-200">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy} className="w-full rounded bg-sky-700 py-2 font-medium text-white hover:bg-sky-600 disabled:opacity-50">
-          {busy ? 'Saving…' : 'Set password and log in'}
-        </button>
+        <FormEnd error={error} busy={busy} working="Saving…" label="Set password and log in" />
       </form>
     </Shell>
   );
@@ -152,15 +138,24 @@ export function TokenLoginForm() {
           Viewer token
           <input id="token" name="token" type="password" autoComplete="off" required className={`${input} font-mono text-xs`} />
         </label>
-        {error && (
-          <p role="alert" className="rounded border border-rose-800 bg-rose-950/60 px-3 py-2 text-sm text-rose-200">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy} className="w-full rounded bg-sky-700 py-2 font-medium text-white hover:bg-sky-600 disabled:opacity-50">
-          {busy ? 'Opening…' : 'Open'}
-        </button>
+        <FormEnd error={error} busy={busy} working="Opening…" label="Open" />
       </form>
     </Shell>
+  );
+}
+
+/** The end of every auth form: its error (announced) and its submit button. */
+function FormEnd({ error, busy, working, label }: { error: string | null; busy: boolean; working: string; label: string }) {
+  return (
+    <>
+      {error && (
+        <p role="alert" className="rounded border border-rose-800 bg-rose-950/60 px-3 py-2 text-sm text-rose-200">
+          {error}
+        </p>
+      )}
+      <button type="submit" disabled={busy} className="w-full rounded bg-sky-700 py-2 font-medium text-white hover:bg-sky-600 disabled:opacity-50">
+        {busy ? working : label}
+      </button>
+    </>
   );
 }
