@@ -65,6 +65,8 @@ const VARS = {
   INSTACLONE_HEARTBEAT_S: [whole(1, 60), 'a whole number of seconds from 1 to 60'],
   INSTACLONE_HOST_LOST_S: [whole(2, 600), 'a whole number of seconds from 2 to 600'],
   INSTACLONE_REPLICA_WAIT_S: [whole(1, 86_400), 'a whole number of seconds from 1 to 86400'],
+  INSTACLONE_TEMPLATE_STORE_MIB: [whole(1, 2 ** 30), 'a whole number of MiB (the template RAM an agent keeps in INSTACLONE_RUN)'],
+  INSTACLONE_FORK_REQUEST_KEEP_S: [whole(60, 90 * 86_400), 'a whole number of seconds from 60 to 7776000 (90 days)'],
   // the web console
   INSTACLONE_TRUST_PROXY: [flag, '1 or 0'],
   INSTACLONE_STREAM_RECHECK_MS: [whole(10, 3_600_000), 'a whole number of milliseconds from 10 to 3600000'],
@@ -92,7 +94,17 @@ export interface Config {
   /** PostgreSQL schema of this process's engine state: an agent's own (host_NAME), else the default */
   dbSchema: string | undefined;
   /** many hosts: the agents' shared secret, this agent's URL, heartbeat and lost timings, replica wait */
-  cluster: { agentSecret?: string; agentUrl?: string; heartbeatS: number; lostAfterS: number; replicaWaitS: number };
+  cluster: {
+    agentSecret?: string;
+    agentUrl?: string;
+    heartbeatS: number;
+    lostAfterS: number;
+    replicaWaitS: number;
+    /** cap on template RAM files in INSTACLONE_RUN (replicas are evicted to stay under it); undefined = the tmpfs's free space */
+    templateStoreBytes?: number;
+    /** how long a finished fork request id still answers its first outcome */
+    forkRequestKeepS: number;
+  };
   cli: { url: string; token?: string };
   qemu: {
     binary: string;
@@ -187,6 +199,8 @@ function build(e: Parsed): Config {
       heartbeatS: e.INSTACLONE_HEARTBEAT_S ?? 5,
       lostAfterS: e.INSTACLONE_HOST_LOST_S ?? 30,
       replicaWaitS: e.INSTACLONE_REPLICA_WAIT_S ?? 600,
+      templateStoreBytes: e.INSTACLONE_TEMPLATE_STORE_MIB === undefined ? undefined : e.INSTACLONE_TEMPLATE_STORE_MIB * 1024 * 1024,
+      forkRequestKeepS: e.INSTACLONE_FORK_REQUEST_KEEP_S ?? 86_400,
     },
     cli: { url: (e.INSTACLONE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''), token: e.INSTACLONE_TOKEN },
     qemu: {

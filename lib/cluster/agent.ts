@@ -9,7 +9,7 @@ import { preflight } from '../preflight';
 import { agentSecretSchema } from '../validations/hosts';
 import { agentRoutes, agentServer } from './agent-server';
 import { hostFacts } from './facts';
-import { interruptStaleForkRequests } from './fork-request';
+import { interruptStaleForkRequests, pruneForkRequests } from './fork-request';
 import { heartbeat, heartbeatSeconds, registerHost, sweepLost } from './hosts';
 import { closeJobUtils, runHostJobs } from './jobs';
 import { clusterPg, closeClusterPg } from './pg';
@@ -24,6 +24,9 @@ export interface RunningAgent {
 async function reclaimLostVms(): Promise<number> {
   return (await db().vm.updateMany({ where: { state: 'lost' }, data: { state: 'running', lostAt: null, lostReason: null } })).count;
 }
+
+/** Fork request ids are pruned at most this often (the window itself is hours). */
+const PRUNE_EVERY_MS = 60_000;
 
 export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<RunningAgent> {
   env.INSTACLONE_AGENT = '1';
@@ -67,6 +70,7 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
   });
 
   let beating = false;
+  let prunedAt = 0;
   const beat = setInterval(async () => {
     if (beating) return;
     beating = true;
@@ -75,6 +79,10 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
       if (was === 'missing') await registerHost(cfg.hostName, cfg.dbSchema!, url, facts);
       if (was === 'lost') await reclaimLostVms(); // back after a partition: the engine's poller checks them
       await sweepLost();
+      if (Date.now() - prunedAt > PRUNE_EVERY_MS) {
+        prunedAt = Date.now();
+        await pruneForkRequests(); // old idempotency rows: the table stays bounded
+      }
     } catch (e) {
       console.error(`instaclone agent: heartbeat failed: ${(e as Error).message}`);
     } finally {

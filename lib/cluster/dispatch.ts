@@ -80,7 +80,13 @@ export type RoutedFork = (ForkResult | LiveForkResult) & { host: string; request
 export async function routeFork(ref: string, raw: unknown, actor: string): Promise<RoutedFork | null> {
   const { host, requestId = randomUUID(), ...input } = clusterForkSchema.parse(raw ?? {});
   if (!(await clusterActive())) return noCluster(host);
-  const tpl = await locateTemplate(ref);
+  const tpl = await locateTemplate(ref).catch((e: unknown) => e as EngineError);
+  if (tpl instanceof Error) {
+    // not a template: a running VM on an agent is a live fork, which runs where that VM runs
+    const vm = tpl.code === 'not_found' ? await locateVmRow(ref) : null;
+    if (!vm) throw tpl;
+    return routeLiveFork(vm, host, requestId, input, actor);
+  }
   let order: HostRow[];
   const prior = await hostOfRequest(requestId);
   if (prior) {
@@ -113,6 +119,19 @@ export async function routeFork(ref: string, raw: unknown, actor: string): Promi
   throw last;
 }
 
+/** A live fork of VM `vm` on its own host (its memory and disk are there), idempotent by `requestId` like any fork. */
+async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: string, input: Record<string, unknown>, actor: string): Promise<RoutedFork> {
+  const h = vm.host;
+  if (host && host !== h.name) throw new EngineError('conflict', `VM "${vm.name}" runs on host "${h.name}" and a live fork runs where its VM runs: pin "${h.name}" or leave --host out.`);
+  const prior = await hostOfRequest(requestId);
+  if (prior && prior.name !== h.name) throw new EngineError('conflict', `Fork request id ${requestId} was already used on host "${prior.name}"; send a new request id.`);
+  if (h.state !== 'ready' && !prior) {
+    throw new EngineError(h.state === 'lost' ? 'unavailable' : 'conflict', `VM "${vm.name}" is on host "${h.name}", which is ${h.state}${h.lostReason ? ` (${h.lostReason})` : ''}: it takes no new children now.`);
+  }
+  const r = await callAgent<LiveForkResult>(h, 'POST', '/v1/fork', { ...input, template: vm.id, requestId }, actor);
+  return { ...r, host: h.name, requestId };
+}
+
 /** The host that already holds fork request `key`, if any (a retry must not be placed elsewhere). */
 async function hostOfRequest(key: string): Promise<HostRow | null> {
   for (const h of await agents()) {
@@ -141,15 +160,26 @@ export async function routePrepare(raw: unknown, actor: string): Promise<(Prepar
   return { ...(await callAgent<PrepareResult>(h, 'POST', '/v1/prepare', input, actor)), host: h.name };
 }
 
-/** The host whose schema holds VM `ref` (id or name), or null when no agent has it. */
-export async function locateVm(ref: string): Promise<HostRow | null> {
+export interface VmHome {
+  id: string;
+  name: string;
+  host: HostRow;
+}
+
+/** VM `ref` (id or name) and the agent whose schema holds it, or null when no agent has it. */
+export async function locateVmRow(ref: string): Promise<VmHome | null> {
   for (const h of await agents()) {
     const r = await clusterPg()
-      .query(`SELECT 1 FROM ${schemaIdent(h.schemaName)}."Vm" WHERE id = $1 OR name = $1`, [ref])
-      .catch(() => ({ rowCount: 0 }));
-    if (r.rowCount) return h;
+      .query(`SELECT id, name FROM ${schemaIdent(h.schemaName)}."Vm" WHERE id = $1 OR name = $1 LIMIT 1`, [ref])
+      .catch(() => ({ rows: [] as { id: string; name: string }[] }));
+    if (r.rows[0]) return { ...r.rows[0], host: h };
   }
   return null;
+}
+
+/** The host whose schema holds VM `ref` (id or name), or null when no agent has it. */
+export async function locateVm(ref: string): Promise<HostRow | null> {
+  return (await locateVmRow(ref))?.host ?? null;
 }
 
 /** stop / start / reset / remove of a VM that lives on an agent; null when it is not on one. */

@@ -1,6 +1,7 @@
 // Idempotent fork on an agent: the caller's request id is written before the fork starts, so a
 // retry (a console that timed out, a job run again) gets the first attempt's outcome, never a
 // second set of children.
+import { config } from '../config';
 import { db } from '../db';
 import type { Engine, ForkResult, LiveForkResult } from '../engine';
 import { EngineError } from '../engine/errors';
@@ -11,6 +12,17 @@ const inflight = new Map<string, Promise<Result>>();
 /** After an agent restart: forks that were running when it died end as interrupted (their children were reconciled). */
 export async function interruptStaleForkRequests(): Promise<number> {
   const r = await db().forkRequest.updateMany({ where: { state: 'running' }, data: { state: 'interrupted', endedAt: new Date(), error: 'The agent restarted during this fork.' } });
+  return r.count;
+}
+
+/**
+ * Removes finished fork requests that ended more than `keepS` seconds ago (INSTACLONE_FORK_REQUEST_KEEP_S,
+ * a day by default): within that window a retry still gets the first outcome; after it the id is
+ * forgotten. Running ones are never removed. Returns how many went.
+ */
+export async function pruneForkRequests(keepS = config().cluster.forkRequestKeepS, now = Date.now()): Promise<number> {
+  const before = new Date(now - keepS * 1000);
+  const r = await db().forkRequest.deleteMany({ where: { state: { not: 'running' }, endedAt: { lt: before } } });
   return r.count;
 }
 

@@ -1,7 +1,7 @@
 // Input schemas for many hosts, shared by the console, the REST API, the CLI and the agents' API.
 import { z } from 'zod';
 import { HOST_NAME_RE } from '../config';
-import { forkSchema, prepareSchema } from './index';
+import { liveForkSchema, prepareSchema } from './index';
 
 export const hostNameSchema = z
   .string({ error: 'The host name must be text.' })
@@ -12,8 +12,11 @@ export const requestIdSchema = z
   .string({ error: 'The request id must be text.' })
   .regex(/^[A-Za-z0-9_-]{8,100}$/, 'The request id is 8-100 letters, digits, dashes or underscores.');
 
-/** `fork --host NAME` and the idempotency key; the console makes one when the caller sends none. */
-export const clusterForkSchema = forkSchema.extend({
+/**
+ * `fork --host NAME` and the idempotency key; the console makes one when the caller sends none. The
+ * live-fork schema: REF may be a running VM on an agent (then `quiesce` counts; a template fork ignores it).
+ */
+export const clusterForkSchema = liveForkSchema.extend({
   host: hostNameSchema.optional(),
   requestId: requestIdSchema.optional(),
 });
@@ -21,8 +24,8 @@ export type ClusterForkInput = z.infer<typeof clusterForkSchema>;
 
 export const clusterPrepareSchema = prepareSchema.extend({ host: hostNameSchema.optional() });
 
-/** What a console sends an agent: the template and an id are required there. */
-export const agentForkSchema = forkSchema.extend({ template: z.string().min(1).max(200), requestId: requestIdSchema });
+/** What a console sends an agent: the template (or running VM, for a live fork) and an id are required there. */
+export const agentForkSchema = liveForkSchema.extend({ template: z.string().min(1).max(200), requestId: requestIdSchema });
 export type AgentForkInput = z.infer<typeof agentForkSchema>;
 
 /** The shared secret of the agents' internal API: long enough not to be guessed. */

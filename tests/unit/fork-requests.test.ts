@@ -1,0 +1,73 @@
+// Fork request ids (the idempotency of many hosts) on a real SQLite database: finished rows older
+// than the window are pruned, running ones never; within the window a retry gets the first outcome
+// without forking again.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-forkreq-'));
+process.env.INSTACLONE_HOME = home;
+process.env.DATABASE_URL = `file:${home}/db.sqlite`;
+
+const { migrate, db, disconnectDb } = await import('@/lib/db');
+const { idempotentFork, pruneForkRequests } = await import('@/lib/cluster/fork-request');
+const { config } = await import('@/lib/config');
+
+beforeAll(async () => {
+  await migrate();
+});
+afterAll(async () => {
+  await disconnectDb();
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+const HOUR = 3600_000;
+
+describe('fork request ids', () => {
+  it('keeps a day by default, and the setting is checked', () => {
+    expect(config().cluster.forkRequestKeepS).toBe(86_400);
+    expect(config({ INSTACLONE_FORK_REQUEST_KEEP_S: '600' } as NodeJS.ProcessEnv).cluster.forkRequestKeepS).toBe(600);
+    expect(() => config({ INSTACLONE_FORK_REQUEST_KEEP_S: '5' } as NodeJS.ProcessEnv)).toThrow(/INSTACLONE_FORK_REQUEST_KEEP_S must be/);
+  });
+
+  it('prunes finished requests older than the window, never running ones, and a retry inside it gets the first outcome', async () => {
+    const now = Date.now();
+    const result = { children: [{ id: 'vm_1', name: 'c-1' }], timings: { totalMs: 5, perChildMs: [5] } };
+    const row = (key: string, state: string, endedAgoMs: number | null) => ({
+      key,
+      templateId: 'tpl_a',
+      state,
+      result: state === 'succeeded' ? JSON.stringify(result) : null,
+      error: state === 'failed' ? 'no room' : null,
+      createdAt: new Date(now - (endedAgoMs ?? 0) - 1000),
+      endedAt: endedAgoMs === null ? null : new Date(now - endedAgoMs),
+    });
+    await db().forkRequest.createMany({
+      data: [
+        row('old-succeeded', 'succeeded', 25 * HOUR),
+        row('old-failed', 'failed', 48 * HOUR),
+        row('old-interrupted', 'interrupted', 30 * HOUR),
+        row('recent-succeeded', 'succeeded', 2 * HOUR),
+        row('still-running', 'running', null),
+      ],
+    });
+    // a running request that began long ago (a slow fork under TCG) stays
+    await db().forkRequest.update({ where: { key: 'still-running' }, data: { createdAt: new Date(now - 72 * HOUR) } });
+    expect(await pruneForkRequests(86_400, now)).toBe(3);
+    const left = (await db().forkRequest.findMany()).map((r) => r.key).sort();
+    expect(left).toEqual(['recent-succeeded', 'still-running']);
+    expect(await pruneForkRequests(86_400, now)).toBe(0); // idempotent
+
+    // inside the window the first outcome answers: the engine is never asked to fork again
+    const noEngine = { fork: () => Promise.reject(new Error('forked a second time')) } as unknown as Parameters<typeof idempotentFork>[0];
+    expect(await idempotentFork(noEngine, 'recent-succeeded', 'tpl_a', { count: 1 }, 'test')).toEqual(result);
+    // the same id for another template is refused, not forked
+    await expect(idempotentFork(noEngine, 'recent-succeeded', 'tpl_b', { count: 1 }, 'test')).rejects.toThrow(/already used for another template/);
+
+    // a shorter window prunes the recent one too; after that the id is free again (a new fork)
+    expect(await pruneForkRequests(3600, now)).toBe(1);
+    await expect(idempotentFork(noEngine, 'recent-succeeded', 'tpl_a', { count: 1 }, 'test')).rejects.toThrow(/forked a second time/);
+    expect((await db().forkRequest.findUnique({ where: { key: 'recent-succeeded' } }))?.state).toBe('failed');
+  });
+});
