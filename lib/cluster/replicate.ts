@@ -17,8 +17,9 @@ import { paths } from '../engine/paths';
 import { agentSecret } from './client';
 import { hostFacts, replicaRefusal } from './facts';
 import { hostRow, type HostRow } from './hosts';
-import { addHostJob, jobFailure } from './jobs';
+import { addHostJob, jobFailure, jobUtils } from './jobs';
 import { clusterPg, schemaIdent } from './pg';
+import { makeRoom, NO_ROOM, REPLICA_MARK } from './replica-room';
 
 const FILES = ['ram', 'state', 'disk', 'kernel', 'initrd'] as const;
 type FileKind = (typeof FILES)[number];
@@ -112,9 +113,12 @@ export async function replicateHere(payload: { templateId: string; from: string 
     kernel: path.join(paths.templateHomeDir(id), 'kernel'),
     initrd: path.join(paths.templateHomeDir(id), 'initrd'),
   };
+  const evicted = await makeRoom(man.files.ram.size, t.name, me);
+  if (evicted.length) console.log(`instaclone agent: evicted unused replica(s) ${evicted.join(', ')} to make room for template "${t.name}"`);
   mkdirPrivate(paths.templateHomeDir(id));
   mkdirPrivate(paths.templateRunDir(id));
   try {
+    fs.writeFileSync(path.join(paths.templateHomeDir(id), REPLICA_MARK), `${from.name}\n`, { mode: 0o600 }); // evictable when unused
     for (const k of FILES) {
       if (fs.existsSync(dest[k]) && (await sha256File(dest[k])) === man.files[k].sha256) continue; // a retried job keeps good copies
       await fetchFile(from, id, k, man.files[k], dest[k]);
@@ -157,6 +161,11 @@ export async function ensureReplica(tpl: { id: string; name: string; hosts: Host
     const r = await clusterPg().query(`SELECT 1 FROM ${schemaIdent(to.schemaName)}."Template" WHERE id = $1 AND state = 'frozen'`, [tpl.id]).catch(() => ({ rowCount: 0 }));
     if (r.rowCount) return;
     const f = await jobFailure(job);
+    if (f?.lastError?.includes(NO_ROOM)) {
+      // no room even after evicting unused replicas: retrying will not help until someone frees space
+      await (await jobUtils()).permanentlyFailJobs([job], f.lastError).catch(() => undefined);
+      throw new EngineError('insufficient', f.lastError.split('\n')[0]);
+    }
     if (f && f.attempts >= f.maxAttempts) throw new EngineError('qemu', `Copying template "${tpl.name}" to host "${to.name}" failed ${f.attempts} times: ${f.lastError?.split('\n')[0]}`);
     if (Date.now() > until) throw new EngineError('unavailable', `Template "${tpl.name}" was not copied to host "${to.name}" within ${waitS} s (is its agent running?); the copy job stays queued.`);
     await new Promise((res) => setTimeout(res, 500));

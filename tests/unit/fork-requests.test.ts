@@ -23,12 +23,13 @@ afterAll(async () => {
 });
 
 const HOUR = 3600_000;
+const env = (e: Record<string, string>) => e as NodeJS.ProcessEnv;
 
 describe('fork request ids', () => {
   it('keeps a day by default, and the setting is checked', () => {
     expect(config().cluster.forkRequestKeepS).toBe(86_400);
-    expect(config({ INSTACLONE_FORK_REQUEST_KEEP_S: '600' } as NodeJS.ProcessEnv).cluster.forkRequestKeepS).toBe(600);
-    expect(() => config({ INSTACLONE_FORK_REQUEST_KEEP_S: '5' } as NodeJS.ProcessEnv)).toThrow(/INSTACLONE_FORK_REQUEST_KEEP_S must be/);
+    expect(config(env({ INSTACLONE_FORK_REQUEST_KEEP_S: '600' })).cluster.forkRequestKeepS).toBe(600);
+    expect(() => config(env({ INSTACLONE_FORK_REQUEST_KEEP_S: '5' }))).toThrow(/INSTACLONE_FORK_REQUEST_KEEP_S must be/);
   });
 
   it('prunes finished requests older than the window, never running ones, and a retry inside it gets the first outcome', async () => {
