@@ -115,6 +115,11 @@ export interface Config {
     user: string;
     uidBase: number;
     uidCount: number;
+    /**
+     * which block of uidCount uids from uidBase this engine takes: an agent's PORT (agents sharing a
+     * machine have distinct ports, so their blocks are disjoint and no two VMs share a uid), else 0
+     */
+    uidBlock: number;
     /** forced accelerator; undefined = detect */
     accel?: 'kvm' | 'tcg';
     tbSizeMiB: number;
@@ -182,6 +187,9 @@ function build(e: Parsed): Config {
   if (mode === 'bridge' && !e.INSTACLONE_BRIDGE) throw new ConfigError('INSTACLONE_NET=bridge needs INSTACLONE_BRIDGE set to the name of an existing Linux bridge (up to 15 characters).');
   if (!!e.INSTACLONE_OVMF_CODE !== !!e.INSTACLONE_OVMF_VARS) throw new ConfigError('INSTACLONE_OVMF_CODE and INSTACLONE_OVMF_VARS go together: set both, or neither.');
   const accel = e.INSTACLONE_ACCEL === 'auto' ? undefined : e.INSTACLONE_ACCEL;
+  if (e.INSTACLONE_AGENT && (e.INSTACLONE_QEMU_UID_BASE ?? 810_000) + (port + 1) * (e.INSTACLONE_QEMU_UID_COUNT ?? 4096) > 2 ** 31) {
+    throw new ConfigError(`An agent's QEMU uids are INSTACLONE_QEMU_UID_BASE + PORT × INSTACLONE_QEMU_UID_COUNT onwards, and with PORT=${port} that passes uid 2^31: lower INSTACLONE_QEMU_UID_COUNT or the base.`);
+  }
   const databaseKind = /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgresql' : 'sqlite';
   const hostName = e.INSTACLONE_HOST_NAME ?? (os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 40).replace(/-+$/, '') || 'localhost');
   return {
@@ -210,6 +218,7 @@ function build(e: Parsed): Config {
       user: e.INSTACLONE_QEMU_USER ?? 'instaclone-qemu',
       uidBase: e.INSTACLONE_QEMU_UID_BASE ?? 810_000,
       uidCount: e.INSTACLONE_QEMU_UID_COUNT ?? 4096,
+      uidBlock: e.INSTACLONE_AGENT && databaseKind === 'postgresql' ? port : 0,
       accel,
       tbSizeMiB: e.INSTACLONE_TB_SIZE ?? 32,
       ovmf: e.INSTACLONE_OVMF_CODE && e.INSTACLONE_OVMF_VARS ? { code: e.INSTACLONE_OVMF_CODE, vars: e.INSTACLONE_OVMF_VARS } : undefined,

@@ -14,6 +14,7 @@ import { heartbeat, heartbeatSeconds, registerHost, sweepLost } from './hosts';
 import { closeJobUtils, runHostJobs } from './jobs';
 import { clusterPg, closeClusterPg } from './pg';
 import { replicateHere, serveTemplateFile } from './replicate';
+import { claimUidBlock } from './uid-block';
 
 export interface RunningAgent {
   url: string;
@@ -39,6 +40,7 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
   const secret = s.data;
   await migrate({ ...env, INSTACLONE_AGENT: '0' }); // the shared tables (Host) in the default schema
   await preflight(env); // this host's own schema, folders, QEMU
+  const uidBlock = await claimUidBlock(); // before any QEMU starts: no other agent here uses these uids
   await ensureImage('tiny', cfg.home);
   await interruptStaleForkRequests();
   await reclaimLostVms();
@@ -102,6 +104,7 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
         .query(`UPDATE public."Host" SET state = 'lost', "lostAt" = timezone('UTC', now()), "lostReason" = 'its agent was stopped' WHERE name = $1`, [cfg.hostName])
         .catch(() => undefined);
       await engine.shutdown();
+      uidBlock?.release();
       await closeClusterPg();
     },
   };

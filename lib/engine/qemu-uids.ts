@@ -7,9 +7,14 @@ import path from 'node:path';
 import { config } from '../config';
 import { EngineError } from './errors';
 
+/**
+ * This engine's uids. Several agents on one machine each scan only their own run dirs, so they must
+ * draw from disjoint blocks: an agent takes block PORT (config.qemu.uidBlock; ports are unique per
+ * machine, and lib/cluster/uid-block.ts refuses a second agent on the same block), a console block 0.
+ */
 export function uidPool(): { base: number; count: number } {
-  const { uidBase: base, uidCount: count } = config().qemu;
-  return { base, count };
+  const { uidBase, uidCount: count, uidBlock } = config().qemu;
+  return { base: uidBase + uidBlock * count, count };
 }
 
 export const inPool = (uid: number, p = uidPool()) => uid >= p.base && uid < p.base + p.count;
