@@ -34,9 +34,17 @@ async function localFiles(id: string): Promise<{ tpl: NonNullable<Awaited<Return
   const tpl = await db().template.findUnique({ where: { id } });
   if (!tpl || tpl.state !== 'frozen') throw new EngineError('not_found', `This host has no frozen template ${id}.`);
   const m = JSON.parse(tpl.config) as MachineConfig;
-  if (m.boot && m.boot !== 'kernel') throw new EngineError('conflict', `Template "${tpl.name}" boots an imported disk through firmware; only templates of built-in images replicate yet: prepare it on the other host.`);
+  if (m.boot && m.boot !== 'kernel') throw new EngineError('conflict', importedRefusal(tpl.name));
   return { tpl, files: { ram: tpl.ramPath, state: tpl.statePath, disk: tpl.diskPath, kernel: m.kernel, initrd: m.initrd } };
 }
+
+/**
+ * Why an imported (firmware-booted) template does not replicate: its base disk is a thin overlay on
+ * the operator's imported disk (often many GiB) at a path that only exists on its own host, and its
+ * firmware vars store pairs with that disk; copying it would mean importing the image on the other host.
+ */
+export const importedRefusal = (name: string, to?: string) =>
+  `Template "${name}" boots an imported disk through firmware: its disk is an overlay on the imported image, which exists only where it was imported, so it is not replicated; import the image on ${to ? `host "${to}"` : 'the other host'} and prepare the template there.`;
 
 const sums = new Map<string, string>(); // kernel/initrd: path+mtime → sha256 (templates carry the rest)
 
@@ -154,6 +162,10 @@ export async function ensureReplica(tpl: { id: string; name: string; hosts: Host
   if (!from) throw new EngineError('unavailable', `Every host holding template "${tpl.name}" is lost; it cannot be copied to "${to.name}" now.`);
   const refusal = replicaRefusal(from, to);
   if (refusal) throw new EngineError('conflict', refusal);
+  // refused here rather than by a job that fails three times on the source's answer
+  const cfg = await clusterPg().query(`SELECT config FROM ${schemaIdent(from.schemaName)}."Template" WHERE id = $1`, [tpl.id]).catch(() => ({ rows: [] as { config: string }[] }));
+  const boot = cfg.rows[0] ? (JSON.parse(cfg.rows[0].config) as MachineConfig).boot : undefined;
+  if (boot && boot !== 'kernel') throw new EngineError('conflict', importedRefusal(tpl.name, to.name));
   const job = await addHostJob('replicate', to.name, { templateId: tpl.id, from: from.name }, `replicate:${tpl.id}:${to.name}`);
   const waitS = config().cluster.replicaWaitS;
   const until = Date.now() + waitS * 1000;

@@ -2,8 +2,9 @@
 // shared PostgreSQL), two agents run as child processes (`npm run agent`: own home, run dir, port,
 // schema). Real QEMU (TCG, tiny image): prepare on A, fork placed on A, a duplicate request id
 // makes no second child, a fork pinned to B replicates first (sha256 checked), a host with another
-// QEMU version is refused a replica, and a SIGKILLed agent goes lost with its VMs and reconciles
-// when it comes back. At most 2 guests run at once.
+// QEMU version is refused a replica, a SIGKILLed agent goes lost with its VMs and reconciles
+// when it comes back, a live fork runs on its VM's agent, and a full template store evicts unused
+// replicas or refuses. At most 2 guests run at once.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,7 @@ const [agentA, agentB] = localAgents(['a', 'b'], base, {
   env: { INSTACLONE_HEARTBEAT_S: '1', INSTACLONE_HOST_LOST_S: '4' },
 });
 const agents = { a: agentA, b: agentB };
+agentB.env.INSTACLONE_TEMPLATE_STORE_MIB = '200'; // room for one 128 MiB replica: the eviction test fills it
 
 type Cluster = typeof import('../../lib/cluster/dispatch');
 type Hosts = typeof import('../../lib/cluster/hosts');
@@ -131,6 +133,27 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect((await pg.query(`SELECT 1 FROM host_a."Vm" WHERE id = $1`, [child.id])).rowCount).toBe(0);
   });
 
+  let liveTpl: { id: string; name: string } | null = null;
+
+  it('a live fork of a VM on an agent runs on that agent, and its request id makes it idempotent', async () => {
+    const svc = await import('../../lib/services/templates');
+    const op = { kind: 'session', name: 'op-1', role: 'operator' } as const;
+    const src = (await C.routeFork('web', { count: 1 }, 'test'))!.children[0];
+    const requestId = `live-${randomBytes(6).toString('hex')}`;
+    type Live = { host: string; source: { id: string }; template: { id: string; name: string }; children: { id: string; name: string }[] };
+    const r = (await svc.forkTemplate(op, { ref: src.name, count: 1, requestId })) as unknown as Live;
+    expect(r.host).toBe('a');
+    expect(r.source.id).toBe(src.id);
+    const again = (await svc.forkTemplate(op, { ref: src.name, count: 1, requestId })) as unknown as Live;
+    expect(again.children.map((c) => c.id)).toEqual(r.children.map((c) => c.id));
+    expect((await pg.query(`SELECT count(*)::int AS n FROM host_a."Vm" WHERE "templateId" = $1`, [r.template.id])).rows[0].n).toBe(1);
+    expect((await pg.query(`SELECT state FROM host_a."Vm" WHERE id = $1`, [src.id])).rows[0].state).toBe('running'); // the source carries on
+    const pinned = await svc.forkTemplate(op, { ref: src.name, count: 1, host: 'b' }).then(() => null, (e) => e);
+    expect(pinned?.message).toMatch(/runs on host "a" and a live fork runs where its VM runs/);
+    for (const id of [r.children[0].id, src.id]) await C.routeVmAction(id, 'remove', 'test', true);
+    liveTpl = r.template; // a second template on a, for the eviction test
+  });
+
   it('refuses a replica on a host with another QEMU version, with the reason', async () => {
     const a = await H.hostRow('a');
     await pg.query(
@@ -146,6 +169,22 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
       expect(jobs.rowCount).toBe(0); // refused before anything was queued
     } finally {
       await pg.query(`DELETE FROM public."Host" WHERE name = 'old'`);
+    }
+  });
+
+  it('refuses to replicate an imported (firmware) template, with the reason, before anything is queued', async () => {
+    const id = `tpl_uefi_${randomBytes(4).toString('hex')}`;
+    await pg.query(
+      `INSERT INTO host_a."Template" (id, name, state, image, "memoryMiB", dir, "ramPath", "statePath", "diskPath", config) VALUES ($1, $1, 'frozen', 'imported-disk', 128, '/nonexistent', '/nonexistent/ram', '/nonexistent/state', '/nonexistent/disk', $2)`,
+      [id, JSON.stringify({ boot: 'uefi', ovmfCode: '/usr/share/OVMF/OVMF_CODE.fd' })],
+    );
+    try {
+      const err = await C.routeFork(id, { count: 1, host: 'b' }, 'test').then(() => null, (e) => e);
+      expect(err?.code).toBe('conflict');
+      expect(err?.message).toMatch(/boots an imported disk through firmware: .* import the image on host "b" and prepare the template there/);
+      expect((await pg.query(`SELECT 1 FROM graphile_worker.jobs WHERE key = $1`, [`replicate:${id}:b`]).catch(() => ({ rowCount: 0 }))).rowCount).toBe(0);
+    } finally {
+      await pg.query(`DELETE FROM host_a."Template" WHERE id = $1`, [id]);
     }
   });
 
@@ -243,5 +282,24 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect(fresh.filter((r) => r.state === 'running' || r.state === 'starting')).toEqual([]);
     const live = rows.filter((r) => r.state === 'running').map((r) => r.pid).sort();
     await until('no orphan QEMU on a', async () => JSON.stringify(qemuPids(a.run).sort()) === JSON.stringify(live), 30_000);
+  });
+  it('replication into a full template store evicts unused replicas, else refuses with the need and the free space', async () => {
+    // b (INSTACLONE_TEMPLATE_STORE_MIB=200) holds the 128 MiB replica of "web", still used by a child; the live fork's template is only on a
+    const tpl = liveTpl!;
+    expect(tpl).toBeTruthy();
+    const webId = (await pg.query(`SELECT id FROM host_a."Template" WHERE name = 'web'`)).rows[0].id;
+    const refused = await C.routeFork(tpl.id, { count: 1, host: 'b' }, 'test').then(() => null, (e) => e);
+    expect(refused?.code).toBe('insufficient');
+    expect(refused?.message).toMatch(/Host "b" has no room for template ".+": it needs 128 MiB of template storage and has \d+ MiB free \(INSTACLONE_TEMPLATE_STORE_MIB=200 of which templates use 128 MiB\), and no unused replica to evict/);
+    expect((await pg.query(`SELECT 1 FROM host_b."Template" WHERE id = $1`, [webId])).rowCount).toBe(1); // nothing used was evicted
+    // once web's children on b are gone its replica is unused: evicted to make room, then the copy and the fork run
+    for (const v of (await pg.query(`SELECT id FROM host_b."Vm" WHERE "templateId" = $1`, [webId])).rows) await C.routeVmAction(v.id, 'remove', 'test', true);
+    const r = await C.routeFork(tpl.id, { count: 1, host: 'b' }, 'test');
+    expect(r!.host).toBe('b');
+    expect((await pg.query(`SELECT id FROM host_b."Template"`)).rows.map((x) => x.id)).toEqual([tpl.id]);
+    expect(fs.existsSync(path.join(agents.b.run, 'templates', webId))).toBe(false);
+    expect(agents.b.log.join('')).toMatch(/evicted unused replica\(s\) web to make room/);
+    expect((await pg.query(`SELECT 1 FROM host_a."Template" WHERE id = $1`, [webId])).rowCount).toBe(1); // prepared on a: never evicted
+    await C.routeVmAction(r!.children[0].id, 'remove', 'test', true);
   });
 });
