@@ -22,7 +22,7 @@ async function main() {
   const secret = randomBytes(32).toString('hex');
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-bench-hosts-'));
   fs.chmodSync(base, 0o711);
-  const agents = localAgents(['bench-a', 'bench-b'], base, { url, secret, portBase: 3340 });
+  const agents = localAgents(['bench-a', 'bench-b'], base, { url, secret, portBase: Number(process.env.INSTACLONE_BENCH_AGENT_PORT ?? 3340) }); // two ports from there (several benches on one machine: give each its own)
   Object.assign(process.env, { DATABASE_URL: url, INSTACLONE_AGENT_SECRET: secret, INSTACLONE_HOME: path.join(base, 'console'), INSTACLONE_RUN: `/dev/shm/${path.basename(base)}-console` });
   const C = await import('../../lib/cluster/dispatch');
   const H = await import('../../lib/cluster/hosts');
