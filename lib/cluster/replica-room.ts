@@ -2,7 +2,7 @@
 // (tmpfs). When a new replica's RAM file does not fit, replicas that nothing uses (no VM, no
 // derived template, no pool) are evicted, least recently used first; if it still does not fit, the
 // copy is refused with the need and the free space. Templates prepared here are never evicted:
-// only copies made by replication carry the replica mark.
+// only copies made by replication carry the replica mark. A fork under way keeps its template.
 import fs from 'node:fs';
 import path from 'node:path';
 import { config } from '../config';
@@ -63,12 +63,13 @@ export async function unusedReplicas(): Promise<EvictionCandidate[]> {
   const out: EvictionCandidate[] = [];
   for (const t of tpls) {
     if (!fs.existsSync(path.join(paths.templateHomeDir(t.id), REPLICA_MARK))) continue;
-    const [vms, derived, pools] = await Promise.all([
+    const [vms, derived, pools, forking] = await Promise.all([
       db().vm.count({ where: { templateId: t.id } }),
       db().template.count({ where: { parentId: t.id } }),
       db().pool.count({ where: { templateId: t.id } }),
+      db().forkRequest.count({ where: { templateId: t.id, state: 'running' } }), // its children may not have rows yet
     ]);
-    if (vms || derived || pools) continue;
+    if (vms || derived || pools || forking) continue;
     const fork = await db().forkRequest.findFirst({ where: { templateId: t.id }, orderBy: { createdAt: 'desc' }, select: { createdAt: true } });
     const lastUsed = Math.max((t.frozenAt ?? t.createdAt).getTime(), fork?.createdAt.getTime() ?? 0);
     out.push({ id: t.id, name: t.name, bytes: size(t.ramPath), lastUsed });

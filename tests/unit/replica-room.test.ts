@@ -54,14 +54,17 @@ describe('replica room', () => {
     await template('used', 2, true, new Date(t0)); // a replica with a child
     await template('idle', 2, true, new Date(t0 + 1000)); // copied later, forked long ago
     await template('busy', 2, true, new Date(t0)); // copied early, forked recently
+    await template('forking', 2, true, new Date(t0)); // a fork under way (no VM row yet)
+    await db().forkRequest.create({ data: { key: 'req-forking-1', templateId: 'forking', state: 'running' } });
     await db().vm.create({ data: { id: 'vm_1', name: 'c-1', kind: 'child', state: 'running', image: 'tiny', memoryMiB: 2, runDir: '/x/1', templateId: 'used' } });
     await db().forkRequest.create({ data: { key: 'req-busy-1', templateId: 'busy', state: 'succeeded', createdAt: new Date(t0 + 3600_000), endedAt: new Date() } });
     const room = templateRoom();
-    expect(room).toMatchObject({ used: 8 * MiB, cap: 10 * MiB, free: 2 * MiB });
+    expect(room).toMatchObject({ used: 10 * MiB, cap: 10 * MiB, free: 0 });
     const cands = await unusedReplicas();
     expect(cands.map((x) => x.id).sort()).toEqual(['busy', 'idle']);
     expect(cands.find((x) => x.id === 'busy')!.lastUsed).toBe(t0 + 3600_000);
-    // 3 MiB needed, 2 free: the least recently used unused replica goes first
-    expect(planEviction(3 * MiB, room.free, cands)!.map((x) => x.id)).toEqual(['idle']);
+    // 1 MiB needed, none free: the least recently used unused replica goes first
+    expect(planEviction(1 * MiB, room.free, cands)!.map((x) => x.id)).toEqual(['idle']);
+    expect(planEviction(5 * MiB, room.free, cands)).toBeNull();
   });
 });
