@@ -833,6 +833,7 @@ async function main() {
     { id: 'imported.coldBoot.readyMs' }, { id: 'imported.fork1.readyMs' }, { id: 'imported.fork1.identityMs' }, { id: 'imported.fork1.speedup' }, { id: 'imported.fork10.totalMs' },
     { id: 'pool.claim.restMs' }, { id: 'pool.burst.totalMs' }, { id: 'pool.burst.claimMs' }, { id: 'pool.burst.engineClaimMs' }, { id: 'pool.refill.perSec' },
     { id: 'api.ls.requestsPerSec' }, { id: 'api.ls.p99Ms' }, { id: 'cli.lsMs' }, { id: 'cli.nodeStartMs' },
+    { id: 'hosts.dispatch.overheadMs' }, { id: 'hosts.dispatch.wallMs' }, { id: 'hosts.dispatch.engineMs' }, { id: 'hosts.dispatch.ratio' }, { id: 'hosts.replication.mibPerS' },
   ];
   const targets = rows
     .filter((r) => metrics[r.id]?.target)
