@@ -1,10 +1,11 @@
 // An agent's block of QEMU uids (config.qemu.uidBlock = its PORT) is its alone on this machine: the
 // agent holds an exclusive flock on a host-wide file for its whole life, so a second agent with
 // the same block (same PORT on another address, or in another network namespace) is refused at
-// start instead of handing the same uids to other VMs. The lock is held by `flock … cat` reading
+// start instead of handing the same uids to other VMs. The lock is held by `flock FILE cat` reading
 // the agent's pipe: the kernel releases it when the agent exits or is killed, so no lock is ever stale
 // (a few seconds' wait covers a killed predecessor whose `cat` has not seen the end of its pipe yet).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { config } from '../config';
@@ -25,7 +26,10 @@ export async function claimUidBlock(dir = UID_LOCK_DIR): Promise<UidBlockLock | 
   const { base, count } = uidPool();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `${base}-${base + count - 1}.lock`);
-  const child: ChildProcess = spawn('flock', ['--wait', '3', '--exclusive', file, 'sh', '-c', 'echo locked; exec cat'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  // `cat` runs only once the lock is held: the byte it echoes back says so (no shell involved)
+  const child: ChildProcess = spawn('flock', ['--wait', '3', '--exclusive', file, 'cat'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  child.stdin!.on('error', () => undefined); // flock gave up (lock taken) before reading the byte
+  child.stdin!.write('\n');
   const got = await new Promise<boolean>((resolve, reject) => {
     child.once('error', (e) => reject(new Error(`Cannot run flock(1) to hold this agent's QEMU uid block (${e.message}); install util-linux.`)));
     child.stdout!.once('data', () => resolve(true));
