@@ -119,6 +119,14 @@ export async function routeFork(ref: string, raw: unknown, actor: string): Promi
   throw last;
 }
 
+/** `POST /api/v1/vms/REF/fork`: a live fork of VM `ref` on the agent that runs it; null without agents or when no agent has it (this engine forks). */
+export async function routeVmLiveFork(ref: string, raw: unknown, actor: string): Promise<RoutedFork | null> {
+  const { host, requestId = randomUUID(), ...input } = clusterForkSchema.parse(raw ?? {});
+  if (!(await clusterActive())) return noCluster(host);
+  const vm = await locateVmRow(ref);
+  return vm ? routeLiveFork(vm, host, requestId, input, actor) : null;
+}
+
 /** A live fork of VM `vm` on its own host (its memory and disk are there), idempotent by `requestId` like any fork. */
 async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: string, input: Record<string, unknown>, actor: string): Promise<RoutedFork> {
   const h = vm.host;

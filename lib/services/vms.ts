@@ -11,7 +11,7 @@ import { typeSerial as typeIntoSerial } from '../engine/serial';
 import { vmActionBlocked } from '../engine/states';
 import { execSchema, liveForkSchema } from '../validations';
 import { bulkSchema, removeSchema, serialTypeSchema } from '../validations/actions';
-import { routeVmAction } from '../cluster/dispatch';
+import { routeVmAction, routeVmLiveFork } from '../cluster/dispatch';
 import { longService, noInput, service, type Actor } from './service';
 
 const engine = () => Engine.get();
@@ -57,6 +57,7 @@ export const liveForkVm = longService({
   input: liveForkSchema,
   ref: true,
   kind: 'live-fork',
+  route: (a, raw, { ref }) => routeVmLiveFork(ref, raw, a.name), // many hosts: on the agent that runs the VM
   run: (_a, { ref, ...input }, ctx) => engine().liveFork(ref, input, ctx),
 });
 

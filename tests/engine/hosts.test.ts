@@ -146,6 +146,10 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect(r.source.id).toBe(src.id);
     const again = (await svc.forkTemplate(op, { ref: src.name, count: 1, requestId })) as unknown as Live;
     expect(again.children.map((c) => c.id)).toEqual(r.children.map((c) => c.id));
+    // the VM's own door (REST POST /api/v1/vms/REF/fork, the console's live-fork action) goes to the agent too
+    const vms = await import('../../lib/services/vms');
+    const viaVm = (await vms.liveForkVm(op, { ref: src.name, count: 1, requestId })) as unknown as Live;
+    expect(viaVm).toMatchObject({ host: 'a', children: [{ id: r.children[0].id }] });
     expect((await pg.query(`SELECT count(*)::int AS n FROM host_a."Vm" WHERE "templateId" = $1`, [r.template.id])).rows[0].n).toBe(1);
     expect((await pg.query(`SELECT state FROM host_a."Vm" WHERE id = $1`, [src.id])).rows[0].state).toBe('running'); // the source carries on
     const pinned = await svc.forkTemplate(op, { ref: src.name, count: 1, host: 'b' }).then(() => null, (e) => e);
