@@ -120,7 +120,7 @@ export async function routeFork(ref: string, raw: unknown, actor: string): Promi
 }
 
 /** `POST /api/v1/vms/REF/fork`: a live fork of VM `ref` on the agent that runs it; null without agents or when no agent has it (this engine forks). */
-export async function routeVmLiveFork(ref: string, raw: unknown, actor: string): Promise<RoutedFork | null> {
+export async function routeVmLiveFork(ref: string, raw: unknown, actor: string): Promise<(LiveForkResult & { host?: string; requestId?: string }) | null> {
   const { host, requestId = randomUUID(), ...input } = clusterForkSchema.parse(raw ?? {});
   if (!(await clusterActive())) return noCluster(host);
   const vm = await locateVmRow(ref);
@@ -128,7 +128,7 @@ export async function routeVmLiveFork(ref: string, raw: unknown, actor: string):
 }
 
 /** A live fork of VM `vm` on its own host (its memory and disk are there), idempotent by `requestId` like any fork. */
-async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: string, input: Record<string, unknown>, actor: string): Promise<RoutedFork> {
+async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: string, input: Record<string, unknown>, actor: string): Promise<LiveForkResult & { host: string; requestId: string }> {
   const h = vm.host;
   if (host && host !== h.name) throw new EngineError('conflict', `VM "${vm.name}" runs on host "${h.name}" and a live fork runs where its VM runs: pin "${h.name}" or leave --host out.`);
   const prior = await hostOfRequest(requestId);
