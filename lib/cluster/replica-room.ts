@@ -49,10 +49,9 @@ function size(f: string): number {
 /** Bytes free for template RAM here: the tmpfs's free space, capped by INSTACLONE_TEMPLATE_STORE_MIB less the RAM files it holds. */
 export function templateRoom(): { free: number; used: number; cap?: number } {
   const dir = path.join(config().run, 'templates');
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = fs.statfsSync(dir);
+  const st = fs.statfsSync(config().run);
   const fsFree = st.bavail * st.bsize;
-  const used = fs.readdirSync(dir).reduce((n, id) => n + size(path.join(dir, id, 'ram')), 0);
+  const used = (fs.existsSync(dir) ? fs.readdirSync(dir) : []).reduce((n, id) => n + size(path.join(dir, id, 'ram')), 0);
   const cap = config().cluster.templateStoreBytes;
   return { free: cap === undefined ? fsFree : Math.max(0, Math.min(fsFree, cap - used)), used, cap };
 }
