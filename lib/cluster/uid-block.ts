@@ -22,7 +22,13 @@ export interface UidBlockLock {
 
 /** Takes this agent's uid block, or throws saying who else has it. Null when QEMU does not run under pool uids (not root). */
 export async function claimUidBlock(dir = UID_LOCK_DIR): Promise<UidBlockLock | null> {
-  if (!qemuUser()) return null;
+  let user = null;
+  try {
+    user = qemuUser();
+  } catch {
+    /* QEMU user refused: every launch says why; no uids are handed out meanwhile */
+  }
+  if (!user) return null;
   const { base, count } = uidPool();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `${base}-${base + count - 1}.lock`);
