@@ -25,11 +25,11 @@ fi
 id="$(nodeid)"
 if [ ! -f "$blob" ] || [ "$(cat "$blob.node" 2>/dev/null)" != "$id" ]; then
   rm -f "$blob.node"
-  if node --snapshot-blob "$blob.tmp" --build-snapshot "$out" >/dev/null 2>&1; then
-    mv "$blob.tmp" "$blob"
+  if node --snapshot-blob "$blob.$$.tmp" --build-snapshot "$out" >/dev/null 2>&1; then
+    mv "$blob.$$.tmp" "$blob"
     echo "$id" >"$blob.node"
   else
-    rm -f "$blob.tmp" "$blob"
+    rm -f "$blob.$$.tmp" "$blob"
     echo "build-cli: node could not make a start-up snapshot of the CLI; it runs the plain bundle" >&2
   fi
 fi
