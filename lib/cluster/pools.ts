@@ -5,8 +5,11 @@
 // durable job "pool-share@HOST" (one job key per pool and host: a retry or a repeat sets the same
 // numbers, never a second spare). A claim goes straight to an agent that holds a ready spare.
 import { createHash, randomBytes } from 'node:crypto';
+import { db } from '../db';
+import { Engine } from '../engine';
 import { EngineError } from '../engine/errors';
 import type { ClaimResult, Pools, PoolView } from '../engine/pools';
+import { claimLatency } from '../engine/pools/stats';
 import { describeZodError } from '../validations';
 import type { PoolShare } from '../validations/hosts';
 import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema } from '../validations/pools';
@@ -96,20 +99,25 @@ async function localShare(h: HostRow, pool: ClusterPoolRow): Promise<LocalShare>
 }
 
 /**
- * Where K spares go: one at a time to the candidate with the most memory left (not counting this
- * pool's own spares, so the answer does not flip-flop as they come and go), ties by name. Hosts
- * without room for one more child get none.
+ * Where K spares go: round robin over the candidates that have room, in an order fixed per pool
+ * (names rotated by the pool's id), so the answer does not flip while spares are being forked (a
+ * fork in flight counts as load on its host before it is a member). Room counts this pool's own
+ * spares as free: they are what is being placed.
  */
-async function spread(k: number, hosts: HostRow[], memoryMiB: number, mine: Map<string, number>): Promise<Map<string, number>> {
+async function spread(poolId: string, k: number, hosts: HostRow[], memoryMiB: number, mine: Map<string, number>): Promise<Map<string, number>> {
   const per = memoryMiB * MiB;
-  const free = new Map<string, number>();
-  for (const h of hosts) free.set(h.name, h.memoryBytes - ((await hostContents(h)).vms - (mine.get(h.name) ?? 0)) * per);
+  const room = new Map<string, number>();
+  for (const h of hosts) room.set(h.name, Math.floor((h.memoryBytes - ((await hostContents(h)).vms - (mine.get(h.name) ?? 0)) * per) / per));
+  const names = hosts.map((h) => h.name).sort();
+  const turn = names.length ? parseInt(createHash('sha256').update(poolId).digest('hex').slice(0, 8), 16) % names.length : 0;
+  const order = [...names.slice(turn), ...names.slice(0, turn)];
   const out = new Map<string, number>();
-  for (let i = 0; i < k; i++) {
-    const best = hosts.filter((h) => free.get(h.name)! >= per).sort((a, b) => free.get(b.name)! - free.get(a.name)! || a.name.localeCompare(b.name))[0];
-    if (!best) break;
-    out.set(best.name, (out.get(best.name) ?? 0) + 1);
-    free.set(best.name, free.get(best.name)! - per);
+  for (let i = 0, miss = 0; i < k && miss < order.length; ) {
+    const h = order[(i + miss) % order.length];
+    if ((room.get(h) ?? 0) > (out.get(h) ?? 0)) {
+      out.set(h, (out.get(h) ?? 0) + 1);
+      i++;
+    } else miss++;
   }
   return out;
 }
@@ -125,6 +133,12 @@ async function queueReplica(tpl: { id: string; name: string; hosts: HostRow[] },
 }
 
 const planErrors = new Map<string, string>();
+const seen = new Map<string, string>();
+
+/** A 'pool' event on this console's stream (the Pools page and the wall refetch on it). */
+function notify(pool: { id: string; name: string }, extra: Record<string, unknown> = {}) {
+  Engine.get().events.emit('event', { type: 'pool', id: pool.id, name: pool.name, ...extra });
+}
 
 /** One planning pass over one pool: decides each host's share and sends the changes. */
 export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Share>> {
@@ -140,14 +154,14 @@ export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Sha
     const eligible = all.filter((h) => h.state === 'ready' && (!pool.host || h.name === pool.host));
     const withReplica = eligible.filter((h) => tpl?.hosts.some((x) => x.name === h.name));
     const mine = new Map(all.map((h) => [h.name, local.get(h.name)!.members.filter((m) => m.state !== 'claimed').length]));
-    const placed = tpl ? await spread(k, withReplica, tpl.memoryMiB, mine) : new Map<string, number>();
+    const placed = tpl ? await spread(pool.id, k, withReplica, tpl.memoryMiB, mine) : new Map<string, number>();
     const short = k - [...placed.values()].reduce((a, b) => a + b, 0);
     planErrors.delete(pool.id);
     if (!tpl) planErrors.set(pool.id, `No ready copy of the pool's template ${pool.templateId} on any host.`);
     else if (short > 0) {
       // the hosts holding the template lack room (or a pinned host lacks the template): copy it to the best other host
       const others = eligible.filter((h) => !withReplica.includes(h));
-      const [to] = await spread(1, others, tpl.memoryMiB, mine).then((m) => others.filter((h) => m.has(h.name)));
+      const [to] = await spread(pool.id, 1, others, tpl.memoryMiB, mine).then((m) => others.filter((h) => m.has(h.name)));
       const why = to ? await queueReplica(tpl, to) : 'no other ready host has room';
       planErrors.set(pool.id, why ? `${short} spare(s) have no host: ${why}.` : `${short} spare(s) wait for template "${tpl.name}" to be copied to host "${to!.name}".`);
     }
@@ -177,23 +191,36 @@ export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Sha
     }
   }
   await clusterPg().query(`UPDATE public."ClusterPool" SET shares = $2 WHERE id = $1`, [pool.id, JSON.stringify(next)]);
+  // the agents' keepers refill on their own hosts: tell this console's pages when the counts moved
+  const sig = JSON.stringify([...local].map(([h, l]) => [h, l.ready, l.claimed, l.members.length, next[h]?.spares]));
+  if (seen.get(pool.id) !== sig) {
+    seen.set(pool.id, sig);
+    notify(pool);
+  }
   return next;
 }
 
-/** Every pool, one planner at a time over all consoles (a session advisory lock; skipped when another holds it). */
-export async function planPools(): Promise<void> {
+/** Runs `fn` holding the planner's lock (a session advisory lock: one planner over all consoles); null when `wait` is false and another holds it. */
+async function withPlannerLock<T>(wait: boolean, fn: () => Promise<T>): Promise<T | null> {
   const c = await clusterPg().connect();
   try {
-    const got = await c.query(`SELECT pg_try_advisory_lock(hashtext('instaclone-pool-planner')) AS ok`);
-    if (!got.rows[0].ok) return;
+    if (wait) await c.query(`SELECT pg_advisory_lock(hashtext('instaclone-pool-planner'))`);
+    else if (!(await c.query(`SELECT pg_try_advisory_lock(hashtext('instaclone-pool-planner')) AS ok`)).rows[0].ok) return null;
     try {
-      for (const p of await clusterPoolRows()) await planPool(p).catch((e) => planErrors.set(p.id, (e as Error).message));
+      return await fn();
     } finally {
       await c.query(`SELECT pg_advisory_unlock(hashtext('instaclone-pool-planner'))`);
     }
   } finally {
     c.release();
   }
+}
+
+/** Every pool, one pass (skipped when another console's planner is running one). */
+export async function planPools(): Promise<void> {
+  await withPlannerLock(false, async () => {
+    for (const p of await clusterPoolRows()) await planPool(p).catch((e) => planErrors.set(p.id, (e as Error).message));
+  });
 }
 
 let planning: Promise<void> | null = null;
@@ -233,7 +260,7 @@ export async function clusterCreate(input: unknown, actor: string): Promise<Pool
   return clusterView(await clusterPoolByRef(id));
 }
 
-export interface HostShareView { host: string; state: string; spares: number; ready: number; claimed: number }
+export type HostShareView = NonNullable<PoolView['hosts']>[number];
 type MemberView = PoolView['members'][number] & { host: string };
 
 /** A pool's view over its hosts: counts summed, every member with its host. */
@@ -255,6 +282,7 @@ export async function clusterView(pool: ClusterPoolRow): Promise<PoolView & { ho
   }
   const tplName = await locateTemplate(pool.templateId).then((t) => t.name, () => null);
   const onOld = members.filter((m) => m.templateId !== pool.templateId).length;
+  const lat = await claimLatency(pool.id);
   return {
     id: pool.id, name: pool.name, templateId: pool.templateId, template: tplName, state: pool.state, size: pool.size, spares: pool.spares,
     ready: hosts.reduce((n, h) => n + h.ready, 0),
@@ -262,9 +290,9 @@ export async function clusterView(pool: ClusterPoolRow): Promise<PoolView & { ho
     refilling,
     onRelease: pool.onRelease, ttlSec: pool.ttlSec,
     push: onOld > 0 ? { templateId: pool.templateId, done: members.length - onOld, total: members.length } : null,
-    // per-host figures live on each agent; the console does not merge percentiles
-    claimLatencyMs: { p50: null, p95: null, n: 0 },
-    claims: 0,
+    claimLatencyMs: { p50: lat.p50, p95: lat.p95, n: lat.n },
+    claims: lat.total,
+    // refill rates are kept in each agent's memory; the console does not gather them
     refill: { perMinute: 0, meanMs: null, lastAt: null },
     error: planErrors.get(pool.id) ?? null,
     members,
@@ -291,7 +319,11 @@ export async function clusterClaim(ref: string, input: unknown, actor: string): 
       try {
         const r = await callAgent<ClaimResult>(h, 'POST', `/v1/pools/${localPoolName(pool.name, h.name)}/claim`, { label: p.label }, actor);
         void planSoon(); // the refill: this host's share is sent again
-        return { ...r, pool: pool.name, claimMs: Math.round((performance.now() - t0) * 1000) / 1000, host: h.name };
+        const claimMs = Math.round((performance.now() - t0) * 1000) / 1000;
+        // the console's own log: claim counts and latency (console to agent and back) for the pool's view and the wall
+        void db().event.create({ data: { actor, action: 'pool.claim', targetId: pool.id, targetName: pool.name, result: 'ok', message: `claimMs=${claimMs} ${r.vm.name} on ${h.name}${p.label ? ` label=${p.label}` : ''}`, durationMs: Math.round(claimMs) } }).catch(() => undefined);
+        notify(pool, { claimed: r.vm.id, claimMs });
+        return { ...r, pool: pool.name, claimMs, host: h.name };
       } catch (e) {
         if (!(e instanceof EngineError && (e.code === 'unavailable' || e.code === 'not_found'))) throw e;
       }
@@ -314,6 +346,8 @@ export async function clusterRelease(vmRef: string, actor: string): Promise<(Rel
   const r = await clusterPg().query(`SELECT id FROM ${schemaIdent(h.schemaName)}."Vm" WHERE id = $1 OR name = $1`, [vmRef]);
   const out = await callAgent<Released>(h, 'POST', `/v1/pool-members/${r.rows[0].id}/release`, {}, actor);
   void planSoon();
+  const pool = await clusterPoolByRef(out.pool).catch(() => null);
+  if (pool) notify(pool, { releasing: out.id });
   return { ...out, host: h.name };
 }
 
@@ -342,7 +376,8 @@ export async function clusterPush(ref: string, input: unknown) {
 /** Removes the pool everywhere: a job per host (a lost host's waits for its return); waits for the reachable ones. */
 export async function clusterRemove(ref: string, timeoutMs = 300_000) {
   let pool = await clusterPoolByRef(ref);
-  await clusterPg().query(`UPDATE public."ClusterPool" SET state = 'removing' WHERE id = $1`, [pool.id]);
+  // under the planner's lock: no pass that read the pool as active can send a share after this
+  await withPlannerLock(true, () => clusterPg().query(`UPDATE public."ClusterPool" SET state = 'removing' WHERE id = $1`, [pool.id]));
   pool = await clusterPoolByRef(pool.id);
   const before = (await clusterView(pool)).members.length;
   for (const h of await agents()) {
@@ -359,5 +394,6 @@ export async function clusterRemove(ref: string, timeoutMs = 300_000) {
     await new Promise((r) => setTimeout(r, 250));
   }
   await clusterPg().query(`DELETE FROM public."ClusterPool" WHERE id = $1`, [pool.id]);
+  notify(pool, { state: 'removed' });
   return { id: pool.id, name: pool.name, removed: true, children: before };
 }
