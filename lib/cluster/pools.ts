@@ -21,7 +21,8 @@ import { addHostJob } from './jobs';
 import { clusterPg, schemaIdent } from './pg';
 
 const MiB = 1024 * 1024;
-type Share = { size: number; spares: number };
+/** a host's share; `fenced`: it went lost holding spares, and gets none until those are removed */
+type Share = { size: number; spares: number; fenced?: boolean };
 
 export interface ClusterPoolRow {
   id: string;
@@ -147,11 +148,19 @@ export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Sha
   for (const h of all) local.set(h.name, await localShare(h, pool));
   const claimed = (h: string) => local.get(h)?.claimed ?? 0;
   const want = new Map<string, number>();
+  // a host lost with spares is fenced: it gets no share (nor claims) until the job waiting for it
+  // has removed those stale spares, so a returning host never hands one out
+  const fenced = new Set(Object.entries(pool.shares).filter(([, s]) => s.fenced).map(([h]) => h));
+  for (const h of all) {
+    const idle = local.get(h.name)!.members.some((m) => m.state !== 'claimed');
+    if (h.state === 'lost' && idle) fenced.add(h.name);
+    else if (h.state !== 'lost' && !idle) fenced.delete(h.name);
+  }
   if (pool.state === 'active') {
     const totalClaimed = all.reduce((n, h) => n + claimed(h.name), 0);
     const k = Math.max(0, Math.min(pool.spares, pool.size - totalClaimed));
     const tpl = await locateTemplate(pool.templateId).catch(() => null);
-    const eligible = all.filter((h) => h.state === 'ready' && (!pool.host || h.name === pool.host));
+    const eligible = all.filter((h) => h.state === 'ready' && !fenced.has(h.name) && (!pool.host || h.name === pool.host));
     const withReplica = eligible.filter((h) => tpl?.hosts.some((x) => x.name === h.name));
     const mine = new Map(all.map((h) => [h.name, local.get(h.name)!.members.filter((m) => m.state !== 'claimed').length]));
     const placed = tpl ? await spread(pool.id, k, withReplica, tpl.memoryMiB, mine) : new Map<string, number>();
@@ -178,7 +187,7 @@ export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Sha
     const share = { size: claimed(h.name) + spares, spares };
     const l = local.get(h.name)!;
     const prev = pool.shares[h.name];
-    if (share.size > 0 || l.exists) next[h.name] = share;
+    if (share.size > 0 || l.exists || fenced.has(h.name)) next[h.name] = fenced.has(h.name) ? { ...share, fenced: true } : share;
     const changed = !prev || prev.size !== share.size || prev.spares !== share.spares;
     // a host that is not lost but whose local pool differs gets the job again (a lost one's waits in its queue)
     const drift = h.state !== 'lost' && (l.exists ? l.size !== share.size || l.spares !== share.spares : share.size > 0);

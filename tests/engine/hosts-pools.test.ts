@@ -122,6 +122,7 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     const victim = v0.hosts.find((h) => h.ready > 0)!.host;
     const stale = await runningSpares(victim);
     expect(stale.length).toBeGreaterThan(0);
+    const stalePids = (await pg.query(`SELECT pid FROM host_${victim}."Vm" WHERE id = ANY($1)`, [stale])).rows.map((r) => Number(r.pid));
     const a = byName[victim];
     a.proc!.kill('SIGKILL');
     await waitFor(`${victim} lost`, async () => (await H.hostRow(victim)).state === 'lost', 30_000);
@@ -138,16 +139,25 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     a.log.length = 0;
     startLocalAgent(a);
     await waitFor(`${victim} back`, async () => (await H.hostRow(victim)).state === 'ready', 180_000, logs);
-    await waitFor(`${victim}'s stale spares removed`, async () => {
-      const r = await pg.query(`SELECT 1 FROM host_${victim}."Pool" WHERE name = $1`, [`p-${victim}`]);
-      return r.rowCount === 0;
-    }, 120_000, logs);
-    for (const id of stale) expect((await pg.query(`SELECT 1 FROM host_${victim}."Vm" WHERE id = $1`, [id])).rowCount).toBe(0);
-    await waitFor(`no QEMU left on ${victim}`, async () => qemuPids(a.run).length === 0, 30_000, logs);
-    const back = await waitFor('3 spares, none on the returned host', async () => {
+    // while its stale spares exist it is fenced: no share, so no claim is sent there
+    const share = JSON.parse((await pg.query(`SELECT shares FROM public."ClusterPool" WHERE name = 'p'`)).rows[0].shares)[victim];
+    if ((await pg.query(`SELECT 1 FROM host_${victim}."Vm" WHERE id = ANY($1)`, [stale])).rowCount) expect(share).toMatchObject({ spares: 0, fenced: true });
+    await waitFor(`${victim}'s stale spares removed`, async () => (await pg.query(`SELECT 1 FROM host_${victim}."Vm" WHERE id = ANY($1)`, [stale])).rowCount === 0, 120_000, logs);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('their QEMUs gone', async () => !stalePids.some(alive), 30_000, logs);
+    // back in the spread: the pool holds 3 fresh spares again, none of them a stale one
+    const back = await waitFor('3 spares again', async () => {
       const x = await view();
-      return x.ready === 3 && x.refilling === 0 && !x.members.some((m) => m.host === victim) ? x : null;
+      return x.ready === 3 && x.refilling === 0 && x.members.length === 3 ? x : null;
     }, 120_000, logs);
+    expect(back.members.filter((m) => stale.includes(m.vmId))).toEqual([]);
     expect(back.claimed).toBe(0);
   });
 
