@@ -58,13 +58,17 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     P = await import('../../lib/cluster/pools');
     svc = { pools: await import('../../lib/services/pools'), vms: await import('../../lib/services/vms') };
     pg = (await import('../../lib/cluster/pg')).clusterPg();
+    const t0 = performance.now();
     await waitFor('three agents registered', async () => (await H.hostRows()).filter((h) => h.state === 'ready').length === 3, 240_000, logs);
     // the template: prepared on a, copied to b and c (sha256 checked by the replicate jobs)
     const C = await import('../../lib/cluster/dispatch');
+    console.log(`hosts-pools: agents registered after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     await C.routePrepare({ host: 'a', image: 'tiny', name: 'web', memory: 128 }, 'test');
     const { ensureReplica } = await import('../../lib/cluster/replicate');
-    for (const h of ['b', 'c']) await ensureReplica(await C.locateTemplate('web'), await H.hostRow(h));
+    const tpl = await C.locateTemplate('web');
+    await Promise.all(['b', 'c'].map(async (h) => ensureReplica(tpl, await H.hostRow(h)))); // one job on each host's queue
     expect((await C.locateTemplate('web')).hosts.map((h) => h.name).sort()).toEqual(['a', 'b', 'c']);
+    console.log(`hosts-pools: set-up (3 agents, prepare, 2 replicas) ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     planner = P.startPoolPlanner(500); // what the console's watch runs (every 2 s there)
   });
 
