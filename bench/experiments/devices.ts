@@ -2,8 +2,8 @@
 // vs 'lean' (lib/engine/argv.ts deviceProfileArgs: no HPET, VMware port, PS/2, kvmvapic), tiny image,
 // alternated round by round: `npx tsx bench/experiments/devices.ts [rounds=2]`.
 // Per round and profile: cold boot (prepare's boot to agent ready), fork of one (wall and CPU per
-// child, fresh VMM: no slots), a second child, both idle 5 s (PSS and idle CPU each), reset of one
-// (fresh VMM: INSTACLONE_RESET_SPARE=0, so the profile's QEMU start and checkpoint load count).
+// child, fresh VMM: no slots), a second child, both idle 5 s (PSS, private memory and idle CPU each), reset
+// of both (fresh VMM: INSTACLONE_RESET_SPARE=0, so the profile's QEMU start and checkpoint load count).
 // At most 2 guests run at once. Prints medians per profile and lean ÷ standard ratios.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,8 +30,8 @@ await engine.start();
 const r1 = (x: number | null) => (x === null ? NaN : Math.round(x * 10) / 10);
 
 const profiles = ['standard', 'lean'] as const;
-type Figures = { bootMs: number[]; freezeMs: number[]; forkMs: number[]; cpuMs: number[]; pssMiB: number[]; idleCpuPct: number[]; resetMs: number[] };
-const res = Object.fromEntries(profiles.map((p) => [p, { bootMs: [], freezeMs: [], forkMs: [], cpuMs: [], pssMiB: [], idleCpuPct: [], resetMs: [] }])) as unknown as Record<(typeof profiles)[number], Figures>;
+type Figures = { bootMs: number[]; freezeMs: number[]; forkMs: number[]; cpuMs: number[]; pssMiB: number[]; privateMiB: number[]; idleCpuPct: number[]; resetMs: number[] };
+const res = Object.fromEntries(profiles.map((p) => [p, { bootMs: [], freezeMs: [], forkMs: [], cpuMs: [], pssMiB: [], privateMiB: [], idleCpuPct: [], resetMs: [] }])) as unknown as Record<(typeof profiles)[number], Figures>;
 try {
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 ? [...profiles].reverse() : profiles;
@@ -50,11 +50,15 @@ try {
       }
       await new Promise((r) => setTimeout(r, 5000));
       const pids = (await engine.list()).vms.filter((v) => kids.some((k) => k.id === v.id)).map((v) => v.pid!);
-      for (const pid of pids) x.pssMiB.push(smapsRollup(pid)!.pss / 1024);
+      for (const pid of pids) {
+        const m = smapsRollup(pid)!;
+        x.pssMiB.push(m.pss / 1024);
+        // private memory does not depend on how many other QEMUs share the binary's pages
+        x.privateMiB.push((m.privateClean + m.privateDirty) / 1024);
+      }
       for (const pct of (await cpuPercentOver(pids, 5000)).values()) x.idleCpuPct.push(pct);
-      const r = (await engine.reset(kids[0].name)) as { timings: { totalMs: number } };
-      x.resetMs.push(r.timings.totalMs);
-      console.log(`${p} round ${round}: boot ${t.timings.bootMs} ms, fork of one ${x.forkMs.slice(-2).join('/')} ms (CPU ${x.cpuMs.slice(-2).join('/')} ms), PSS ${x.pssMiB.slice(-2).map(r1).join('/')} MiB, idle CPU ${x.idleCpuPct.slice(-2).map(r1).join('/')} %, reset ${r.timings.totalMs} ms`);
+      for (const k of kids) x.resetMs.push(((await engine.reset(k.name)) as { timings: { totalMs: number } }).timings.totalMs);
+      console.log(`${p} round ${round}: boot ${t.timings.bootMs} ms, fork of one ${x.forkMs.slice(-2).join('/')} ms (CPU ${x.cpuMs.slice(-2).join('/')} ms), PSS ${x.pssMiB.slice(-2).map(r1).join('/')} MiB, idle CPU ${x.idleCpuPct.slice(-2).map(r1).join('/')} %, private ${x.privateMiB.slice(-2).map(r1).join('/')} MiB, reset ${x.resetMs.slice(-2).join('/')} ms`);
       await engine.remove(t.id, { force: true });
     }
   }
