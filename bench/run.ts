@@ -32,7 +32,7 @@
 //                "accel": "tcg" | "kvm",            // what the VMs of this run really used
 //                "kvmDevice": boolean,              // /dev/kvm exists
 //                "kvmUsable": boolean,              // the engine's probe found KVM working
-//                "qemuVersion", "machineType", "guestKernel", "guestMemoryMiB", "tbSizeMiB",
+//                "qemuVersion", "machineType", "deviceProfile" ("standard" | "lean", lib/engine/argv.ts), "guestKernel", "guestMemoryMiB", "tbSizeMiB",
 //                "image": { "name": "tiny", "source" }, "loadavgStart": [1,5,15], "loadavgEnd": [...],
 //                "node", "forkConcurrency" },
 //   "options": { sizes, runs, cap, step, idleSeconds, rampMinutes },
@@ -239,6 +239,7 @@ async function main() {
     kvmUsable: accel === 'kvm',
     qemuVersion,
     machineType: machine.machine,
+    deviceProfile: machine.devices ?? 'standard',
     guestKernel: img.guestKernel,
     guestMemoryMiB: MEM,
     tbSizeMiB: accel === 'tcg' ? machine.tbSizeMiB : null,
