@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { config } from '../config';
 import { EngineError } from './errors';
 import { intToIp, ipToInt, netdevArgs as identityNetdevArgs, type GuestNet } from './network';
-import { hasReadonlyRam, hasRunWith, qemuBinaryPath, qemuDataDirs, qemuVersion } from './qemu-version';
+import { hasReadonlyRam, hasRunWith, leanDevicesProven, qemuBinaryPath, qemuDataDirs, qemuVersion } from './qemu-version';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -212,12 +212,14 @@ export function tcgCacheMiB(): number {
 
 /**
  * A new template's machine. `legacyFree`: its image declares it needs none of the legacy devices
- * (lib/guest/images.ts), so it gets the 'lean' profile unless INSTACLONE_DEVICES says otherwise.
+ * (lib/guest/images.ts), so it gets the 'lean' profile on a QEMU where lean is proven
+ * (qemu-version.ts leanDevicesProven), unless INSTACLONE_DEVICES says otherwise.
  */
 export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }, legacyFree = false): MachineConfig {
   const accel = detectAccel();
-  const qemu = qemuVersion()?.version;
-  const devices = config().qemu.devices ?? (legacyFree ? 'lean' : 'standard');
+  const v = qemuVersion();
+  const qemu = v?.version;
+  const devices = config().qemu.devices ?? (legacyFree && leanDevicesProven(v) ? 'lean' : 'standard');
   return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...(devices === 'lean' ? { devices } : {}), ...(qemu ? { qemuVersion: qemu } : {}), ...m };
 }
 
