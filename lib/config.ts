@@ -32,6 +32,7 @@ const VARS = {
   INSTACLONE_QEMU_UID_COUNT: [whole(1, 65_536), 'a whole number from 1 to 65536'],
   INSTACLONE_ACCEL: [z.enum(['kvm', 'tcg', 'auto']), '"kvm", "tcg" or "auto"'],
   INSTACLONE_TB_SIZE: [whole(1, 1024), 'a whole number of MiB from 1 to 1024'],
+  INSTACLONE_DEVICES: [z.enum(['auto', 'standard', 'lean']), '"auto" (the image decides), "standard" or "lean" (the device profile of new templates)'],
   INSTACLONE_OVMF_CODE: [filePath, 'the path of an OVMF code file'],
   INSTACLONE_OVMF_VARS: [filePath, 'the path of an OVMF vars file'],
   // the engine
@@ -123,6 +124,8 @@ export interface Config {
     /** forced accelerator; undefined = detect */
     accel?: 'kvm' | 'tcg';
     tbSizeMiB: number;
+    /** device profile of new templates (argv.ts deviceProfile); undefined = the image decides */
+    devices?: 'standard' | 'lean';
     ovmf?: { code: string; vars: string };
   };
   bootTimeoutS: number;
@@ -221,6 +224,7 @@ function build(e: Parsed): Config {
       uidBlock: e.INSTACLONE_AGENT && databaseKind === 'postgresql' ? port : 0,
       accel,
       tbSizeMiB: e.INSTACLONE_TB_SIZE ?? 32,
+      devices: e.INSTACLONE_DEVICES === 'auto' ? undefined : e.INSTACLONE_DEVICES,
       ovmf: e.INSTACLONE_OVMF_CODE && e.INSTACLONE_OVMF_VARS ? { code: e.INSTACLONE_OVMF_CODE, vars: e.INSTACLONE_OVMF_VARS } : undefined,
     },
     bootTimeoutS: e.INSTACLONE_BOOT_TIMEOUT_S ?? 300,

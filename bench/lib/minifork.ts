@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { legacyFree } from '../../lib/engine/image';
 import { buildArgv, defaultMachine, sockets, type LaunchSpec, type MachineConfig } from '../../lib/engine/argv';
 import { spawnQemu, killQemu } from '../../lib/engine/process';
 import { QmpClient } from '../../lib/engine/qmp';
@@ -48,7 +49,8 @@ function mac(): string {
 }
 
 export function machineFor(img: ImageFiles, memoryMiB: number, overrides: Partial<MachineConfig> = {}): MachineConfig {
-  return { ...defaultMachine({ memoryMiB, vcpus: 1, kernel: img.kernel, initrd: img.initrd, cmdline: img.cmdline }), ...overrides };
+  // the tiny image's device profile, as the engine's tiny templates have it (cold boot and forks compare like for like)
+  return { ...defaultMachine({ memoryMiB, vcpus: 1, kernel: img.kernel, initrd: img.initrd, cmdline: img.cmdline }, legacyFree('tiny')), ...overrides };
 }
 
 /** Spawns one QEMU from the engine's argv builder. extraArgv is appended (experiments only). */

@@ -38,7 +38,8 @@ function runWorker(binary: string, children: number, env: NodeJS.ProcessEnv): Pr
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'worker.ts'), '--children', String(children)], {
       // the same user for both (QEMU 10 has no -runas; -run-with is issue 12's change): root
-      env: { ...env, INSTACLONE_QEMU: binary, INSTACLONE_QEMU_USER: '' },
+      // the same device profile on both (the engine picks lean only on QEMU 7): QEMUs compared, not profiles
+      env: { ...env, INSTACLONE_QEMU: binary, INSTACLONE_QEMU_USER: '', INSTACLONE_DEVICES: env.INSTACLONE_DEVICES || 'standard' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -7,9 +7,18 @@ import { spawnSync } from 'node:child_process';
 import { config } from '../config';
 import { EngineError } from './errors';
 import { intToIp, ipToInt, netdevArgs as identityNetdevArgs, type GuestNet } from './network';
-import { hasReadonlyRam, hasRunWith, qemuBinaryPath, qemuDataDirs, qemuVersion } from './qemu-version';
+import { hasReadonlyRam, hasRunWith, leanDevicesProven, qemuBinaryPath, qemuDataDirs, qemuVersion } from './qemu-version';
 
 export type Accel = 'kvm' | 'tcg';
+
+/**
+ * Which legacy PC devices the machine has. 'standard' (absent: every template frozen before this
+ * field) is QEMU's pc machine as is. 'lean' drops what a serial-console Linux guest booted with
+ * -kernel never uses: HPET, the VMware port (and its vmmouse), the PS/2 controller (keyboard and
+ * mouse) and the kvmvapic TPR-patching ROM. The device list is part of the checkpoint, so the
+ * profile is fixed at prepare and every child of the template gets the same one.
+ */
+export type DeviceProfile = 'standard' | 'lean';
 
 /** The machine a template was frozen with; recorded in Template.config and reused for every child. */
 export interface MachineConfig {
@@ -22,6 +31,8 @@ export interface MachineConfig {
   initrd: string;
   cmdline: string;
   tbSizeMiB: number;
+  /** the legacy devices (see DeviceProfile); absent = 'standard' */
+  devices?: DeviceProfile;
   /**
    * The resident identity channel: a second virtserialport org.instaclone.identity.0 on
    * identity.sock (see identity-channel.ts). Recorded per template so that templates frozen before
@@ -199,10 +210,27 @@ export function tcgCacheMiB(): number {
   return config().qemu.tbSizeMiB;
 }
 
-export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }): MachineConfig {
+/**
+ * A new template's machine. `legacyFree`: its image declares it needs none of the legacy devices
+ * (lib/guest/images.ts), so it gets the 'lean' profile on a QEMU where lean is proven
+ * (qemu-version.ts leanDevicesProven), unless INSTACLONE_DEVICES says otherwise.
+ */
+export function defaultMachine(m: { memoryMiB: number; vcpus: number; kernel: string; initrd: string; cmdline: string }, legacyFree = false): MachineConfig {
   const accel = detectAccel();
-  const qemu = qemuVersion()?.version;
-  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...(qemu ? { qemuVersion: qemu } : {}), ...m };
+  const v = qemuVersion();
+  const qemu = v?.version;
+  const devices = config().qemu.devices ?? (legacyFree && leanDevicesProven(v) ? 'lean' : 'standard');
+  return { machine: 'pc', accel, cpu: accel === 'kvm' ? 'host' : 'max', tbSizeMiB: tcgCacheMiB(), identityPort: true, ...(devices === 'lean' ? { devices } : {}), ...(qemu ? { qemuVersion: qemu } : {}), ...m };
+}
+
+/**
+ * The machine and global options of a device profile: the one place that decides them, for
+ * parents, slots and children alike. (`smbus=off` was tried: on QEMU 7.2's pc machine it leaves
+ * the SMBus EEPROMs in place, so it is not used.)
+ */
+export function deviceProfileArgs(profile: DeviceProfile = 'standard'): string[] {
+  if (profile === 'standard') return ['-machine', 'pc'];
+  return ['-machine', 'pc,hpet=off,vmport=off,i8042=off', '-global', 'apic-common.vapic=off'];
 }
 
 export function netdevArgs(n: NetSpec & { dhcpStart?: string }, guestNet?: GuestNet): string[] {
@@ -214,7 +242,7 @@ export function buildArgv(s: LaunchSpec): string[] {
   const sk = sockets(s.runDir);
   const a: string[] = [
     '-name', `instaclone-${s.name},debug-threads=off`,
-    '-machine', 'pc',
+    ...deviceProfileArgs(m.devices),
     '-accel', m.accel === 'kvm' ? 'kvm' : `tcg,tb-size=${m.tbSizeMiB}`,
     '-cpu', m.cpu,
     '-m', `${m.memoryMiB}M`,

@@ -1,5 +1,7 @@
 // The guest image a parent boots, from lib/guest/images.ts (built and cached by the images helper).
 import { ensureImage } from '../guest/images';
+
+export { legacyFree } from '../guest/images';
 import { EngineError } from './errors';
 
 export interface ImageInfo {

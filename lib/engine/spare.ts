@@ -1,14 +1,17 @@
 // A spare VMM per template for reset: a QEMU already launched with the template's checkpoint
 // LOADED and paused, so a reset swaps it in (forwards, identity, cont) instead of waiting for a
 // QEMU start and a checkpoint load. One per template at most, refilled in the background after
-// each use. Spares are not in the database: an engine restart kills them (reconcile: unknown QEMU,
+// each use. A spare is admitted like a child (admission control counts its memory; no room, no
+// spare). Spares are not in the database: an engine restart kills them (reconcile: unknown QEMU,
 // unowned run dir) and the next reset makes a new one.
 import fs from 'node:fs';
 import { config } from '../config';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MachineConfig } from './argv';
 import { newId, type Core, type TemplateRow } from './core';
+import { admitBackground } from './admission';
 import { createOverlay, mkdirPrivate, rmrf } from './disks';
+import { EngineError } from './errors';
 import { netConfig, PARENT_IP, USER_NET, type NetworkAllocation } from './network';
 import { paths } from './paths';
 import { isOurQemu, killQemu } from './process';
@@ -78,6 +81,17 @@ export function ensureSpare(core: Core, tpl: TemplateRow): void {
 }
 
 async function makeSpare(core: Core, tpl: TemplateRow): Promise<Spare> {
+  // a spare costs what a child costs: admitted like one, or not made (reset then starts a QEMU)
+  const admission = await admitBackground({ id: tpl.id, name: tpl.name, memoryMiB: tpl.memoryMiB }, 1);
+  if (!admission) throw new EngineError('insufficient', `No room for a reset spare of template ${tpl.name}.`);
+  try {
+    return await launchSpare(tpl);
+  } finally {
+    admission.release(); // from now on the spare's QEMU is measured (admission/usage.ts)
+  }
+}
+
+async function launchSpare(tpl: TemplateRow): Promise<Spare> {
   const id = newId('vm');
   const runDir = paths.vmRunDir(id);
   const overlay = paths.overlay(id, false);

@@ -10,7 +10,7 @@ import { newId, type Core, type OpContext, type TemplateRow } from './core';
 import { createOverlay, mkdirPrivate, rmrf, sha256File } from './disks';
 import { EngineError } from './errors';
 import { checkAdmission } from './admission';
-import { resolveImage } from './image';
+import { legacyFree, resolveImage } from './image';
 import { findImported } from './imported';
 import { copyVars, ovmf } from './firmware';
 import { probeCompat, type CompatReport } from './compat';
@@ -174,6 +174,8 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
     // (a stock guest does not serve it: the probe would only cost its timeout)
     Object.assign(machine, { boot: imp.firmware, vga: true, dhcp: true, identityPort: false, guestNet: p.network, forwardPorts: p.ports });
     if (imp.firmware === 'uefi') machine.ovmfCode = ovmf().code;
+    // an operator's disk keeps every legacy PC device (its firmware and guest may use any of them)
+    delete machine.devices;
     return { machine, baseDisk: imp.path, imported: true };
   }
   if (p.image !== 'tiny' && p.image !== 'debian') {
@@ -183,7 +185,7 @@ async function machineFor(p: PrepareInput): Promise<{ machine: MachineConfig; ba
   for (const f of [image.files.kernel, image.files.initrd, image.files.disk]) {
     if (!fs.existsSync(f)) throw new EngineError('not_found', `The ${p.image} image is incomplete (${f} is missing); rebuild it with \`npm run setup\`.`);
   }
-  return { machine: { ...defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }), guestNet: p.network, forwardPorts: p.ports }, baseDisk: image.files.disk, imported: false };
+  return { machine: { ...defaultMachine({ memoryMiB: p.memory, vcpus: p.vcpus, kernel: image.files.kernel, initrd: image.files.initrd, cmdline: image.cmdline }, legacyFree(p.image)), guestNet: p.network, forwardPorts: p.ports }, baseDisk: image.files.disk, imported: false };
 }
 
 /** Default wait for a booting parent's guest agent (INSTACLONE_BOOT_TIMEOUT_S overrides, prepare's bootTimeout wins). */

@@ -2,9 +2,11 @@
 // registers and launches K new ones afterwards, so the next fork again finds QEMUs waiting with
 // -incoming defer instead of paying a QEMU start per child. Runs after the fork has returned, one
 // top-up per template at a time; the template's removal and the engine's shutdown wait for it.
+// Admitted like a fork by the system: only as many slots as admission control lets fit.
 // INSTACLONE_SLOT_TOPUP=0 turns it off.
 import { db } from '../db';
 import { config } from '../config';
+import { admitBackground } from './admission';
 import type { Core } from './core';
 import { registerSlots } from './templates';
 
@@ -32,10 +34,17 @@ export function topUpSlots(core: Core, templateId: string, n: number): void {
   const p: Promise<void> = prev
     .then(async () => {
       if (s.stopped || s.gone.has(templateId)) return;
-      const tpl = await db().template.findUnique({ where: { id: templateId }, select: { state: true } });
+      const tpl = await db().template.findUnique({ where: { id: templateId }, select: { state: true, name: true, memoryMiB: true } });
       if (tpl?.state !== 'frozen') return;
-      // registerSlots cleans up a slot that fails half-way; a failed top-up only means a slower next fork
-      await registerSlots(core, templateId, n, true);
+      // new slots are admitted like children (as many as fit; none when the host is full)
+      const admission = await admitBackground({ id: templateId, name: tpl.name, memoryMiB: tpl.memoryMiB }, n);
+      if (!admission) return;
+      try {
+        // registerSlots cleans up a slot that fails half-way; a failed top-up only means a slower next fork
+        await registerSlots(core, templateId, admission.count, true);
+      } finally {
+        admission.release();
+      }
     })
     .catch(() => undefined)
     .finally(() => {

@@ -58,6 +58,15 @@ export type ImageManifest = {
 export type EnsureImageOptions = { onLog?: (line: string) => void };
 
 const IMAGE_NAMES: readonly ImageName[] = ['tiny', 'debian'];
+
+/**
+ * Images that need none of the legacy PC devices (HPET, VMware port, PS/2, kvmvapic), so their
+ * templates get the engine's 'lean' device profile (lib/engine/argv.ts deviceProfileArgs). tiny:
+ * serial console only, its cmdline skips PS/2 probing and trusts the TSC. debian keeps them until
+ * measured (systemd may poke at the keyboard controller and the HPET).
+ */
+const LEGACY_FREE: Record<ImageName, boolean> = { tiny: true, debian: false };
+export const legacyFree = (name: string): boolean => LEGACY_FREE[name as ImageName] ?? false;
 const LOCK_POLL_MS = 500;
 
 export function imagesDir(home: string): string {

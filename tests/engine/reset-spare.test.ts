@@ -2,7 +2,8 @@
 // slot is topped up (lib/engine/topup.ts); reset from the template's spare VMM (lib/engine/spare.ts):
 // the first reset makes the spare, the next one swaps it in (no QEMU start, no checkpoint load)
 // with the child's own name, MAC, IP, machine-id, ports and serial log; a dead spare falls back to
-// a fresh VMM; deleting the template kills its spare. At most 2 guests run at once.
+// a fresh VMM; a console crash leaves no spare behind and adopts the child; no room for a child, no
+// spare (admission); deleting the template kills its spare. At most 2 guests run at once.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -30,6 +31,22 @@ async function expectNoLeftovers() {
   const homes = fs.existsSync(`${env.home}/vms`) ? fs.readdirSync(`${env.home}/vms`) : [];
   const ids = new Set([...vms.map((v) => v.id), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
   expect(homes.filter((h) => !ids.has(h))).toEqual([]);
+}
+
+/** What a console crash leaves: every QEMU running, the engine's sockets closed, nothing cleaned up. */
+function crash(e: typeof E) {
+  type Handle = { expectExit?: boolean; qmp: { close(): void }; agent?: { close(): void }; identity?: { close(): void } };
+  const x = e as unknown as { poller: NodeJS.Timeout | null; poolsSvc: { stop(): void }; core: { vmms: Map<string, Handle> } };
+  if (x.poller) clearInterval(x.poller);
+  x.poolsSvc.stop();
+  for (const h of x.core.vmms.values()) {
+    h.expectExit = true;
+    h.agent?.close();
+    h.identity?.close();
+    h.qmp.close();
+  }
+  x.core.vmms.clear();
+  (e.constructor as EngineMod['Engine']).reset();
 }
 
 const connects = (port: number) =>
@@ -108,6 +125,49 @@ describe('reset from a spare VMM (real QEMU)', () => {
     const r = (await E.reset(child.name)) as ResetOut;
     expect(r).toMatchObject({ state: 'running', fromSpare: false });
     expect((await sh(child.name, 'hostname')).stdout).toBe(`${child.name}\n`);
+    expect(await E.spareReady('sp', 120_000)).toBe(true);
+    await expectNoLeftovers();
+  });
+
+  it('a console crash leaves no spare QEMU (the child and the slot are adopted); a spare is admitted like a child: no room, no spare', async () => {
+    // every QEMU of the template (child, slot, spare) runs the template's device profile: the tiny
+    // image's lean one where it is proven (QEMU 7), else standard
+    const { leanDevicesProven, qemuVersion } = await import('../../lib/engine/qemu-version');
+    const lean = leanDevicesProven(qemuVersion());
+    const tpl = await db().template.findFirstOrThrow({ where: { name: 'sp' } });
+    expect(JSON.parse(tpl.config).devices).toBe(lean ? 'lean' : undefined);
+    for (const pid of qemuPids(env.run)) expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(lean ? 'pc,hpet=off,vmport=off,i8042=off' : 'pc');
+    const spare = E.spares()[0];
+    expect(spare).toBeDefined();
+    // admission measures every QEMU under the run dir: the spare's memory is in what VMs use
+    const { measureUsage, processMemory } = await import('../../lib/engine/admission');
+    const vm = await db().vm.findUniqueOrThrow({ where: { id: child.id } });
+    expect((await measureUsage()).vmMemoryMiB).toBeGreaterThanOrEqual(processMemory(spare.pid)!.anonymousMiB + processMemory(vm.pid!)!.anonymousMiB);
+
+    // the console dies without a shutdown: QEMUs keep running, its sockets close, nothing is cleaned
+    crash(E);
+    const { Engine } = await import('../../lib/engine');
+    E = Engine.get();
+    const report = await E.start();
+    expect(report.adopted).toEqual([child.id]);
+    expect(report.cleaned).toContain(`pid ${spare.pid}`);
+    expect(qemuPids(env.run)).not.toContain(spare.pid);
+    expect(E.spares()).toEqual([]);
+    await expectNoLeftovers();
+    expect((await sh(child.name, 'hostname')).stdout).toBe(`${child.name}\n`);
+
+    // no room for another child on this host (the limits keep 10 TiB free for the host): no spare is made
+    const { setLimits, resetLimits } = await import('../../lib/engine/limits');
+    await setLimits({ minFreeMemoryMiB: 10 * 2 ** 20 });
+    try {
+      expect(await E.reset(child.name)).toMatchObject({ state: 'running', fromSpare: false });
+      expect(await E.spareReady('sp', 60_000)).toBe(false);
+      expect(E.spares()).toEqual([]);
+      expect(await db().event.count({ where: { message: { contains: 'refused' } } })).toBe(0); // the engine's own work: no refusal logged
+    } finally {
+      await resetLimits();
+    }
+    await E.reset(child.name);
     expect(await E.spareReady('sp', 120_000)).toBe(true);
     await expectNoLeftovers();
   });

@@ -252,6 +252,23 @@ describe('checkAdmission', () => {
     (await adm.checkAdmission(fork(6), opts)).release();
   });
 
+  it('admits background launches (reset spare, slot top-up) as many as fit, none when full, without a refusal event', async () => {
+    adm.clearReservations();
+    const events = await db().event.count();
+    const opts = { facts: facts({ avail: 1024 + 32 * 10 }), limits: limits(), usage: usage(measured()) };
+    const a = await adm.admitBackground(tmpl, 20, opts);
+    expect(a?.count).toBe(10); // asked for 20, 10 children's worth fit
+    // held until released: a spare asked for now finds no room
+    expect(await adm.admitBackground(tmpl, 1, opts)).toBeNull();
+    a!.release();
+    const b = await adm.admitBackground(tmpl, 1, opts);
+    expect(b?.count).toBe(1);
+    expect(await db().event.count()).toBe(events);
+    // and an operator's fork sees what the background launch holds
+    await expect(adm.checkAdmission(fork(10), opts)).rejects.toMatchObject({ code: 'insufficient' });
+    b!.release();
+  });
+
   it('admits the cold boot of a stopped persistent child (start) against its whole RAM', async () => {
     adm.clearReservations();
     const v = adm.evaluate({ kind: 'start', name: 'db-1', memoryMiB: 2048 }, facts({ avail: 1024 + 2000 }), limits(), usage());

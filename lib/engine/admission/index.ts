@@ -48,6 +48,8 @@ export interface AdmissionOptions {
   facts?: HostFacts;
   limits?: Limits;
   usage?: Usage;
+  /** the engine's own background work: a refusal is not logged (the engine does without) */
+  quiet?: boolean;
 }
 
 /**
@@ -78,6 +80,7 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
   const v = evaluate(req, adjFacts, limits, adjUsage);
   // the refusal goes to the event log (who, what, result) like any other failed action
   const refuse = async (e: EngineError) => {
+    if (opts.quiet) return e;
     await db()
       .event.create({
         data: {
@@ -115,6 +118,25 @@ export async function checkAdmission(req: AdmissionRequest, opts: AdmissionOptio
       releaseQuota();
     },
   };
+}
+
+/**
+ * The engine's own background launches (a template's reset spare, slot top-ups): admitted like a
+ * fork of `count` children by the system, so they count against memory like any child and never
+ * take what an operator's fork was admitted for. Asks for fewer when not all fit; null when none
+ * does (the engine then does without: a slower reset or fork, no error). The caller releases the
+ * reservation once the QEMUs run (from then on they are measured).
+ */
+export async function admitBackground(template: { id: string; name: string; memoryMiB: number }, count: number, opts: Pick<AdmissionOptions, 'facts' | 'limits' | 'usage'> = {}): Promise<(Admission & { count: number }) | null> {
+  for (let n = count; n >= 1; ) {
+    try {
+      return { ...(await checkAdmission({ kind: 'fork', template, count: n }, { ...opts, owner: 'system', quiet: true })), count: n };
+    } catch (e) {
+      if (!(e instanceof EngineError) || e.code !== 'insufficient') throw e;
+      n = Math.min(n - 1, Math.max(0, (e.details as Verdict | undefined)?.fits ?? 0));
+    }
+  }
+  return null;
 }
 
 /** How many children of a template would fit now (for the fork dialog), with the binding constraint. */
