@@ -26,7 +26,8 @@ import { listImages as listBuiltImages } from '../guest/images';
 import { BUILTIN_IMAGES } from '../validations';
 import { Pools } from './pools';
 import pLimit from 'p-limit';
-import { failInterrupted, getOperation, startOperation, unfinishedOperations, type Operation, type OperationTarget, type OperationView } from './operations';
+import { listEvents, type LogEvent } from './event-log';
+import { failInterrupted, getOperation, listOperations, startOperation, unfinishedOperations, type Operation, type OperationTarget, type OperationView } from './operations';
 import { findVm } from './refs';
 
 export { EngineError } from './errors';
@@ -40,6 +41,7 @@ export type { CompatReport, CompatLine } from './compat';
 export type ImageView = Awaited<ReturnType<Engine['images']>>['images'][number];
 export type { ClaimResult, PoolView } from './pools';
 export type { Operation, OperationState, OperationView } from './operations';
+export type { LogEvent } from './event-log';
 
 /** What Engine.start found: VMs adopted, marked crashed or cleaned up, and operations a restart cut short (failed now). */
 export interface StartReport {
@@ -121,6 +123,16 @@ export class Engine {
   /** An operation's state, progress, log and result (null when no such id). */
   operation(id: string): Promise<OperationView | null> {
     return getOperation(id);
+  }
+
+  /** The latest operations, newest first; `target` (an id or name) keeps those about one VM or template. */
+  operations(target?: string): Promise<OperationView[]> {
+    return listOperations(target);
+  }
+
+  /** The event log (who did what, when, with what result), newest first; `target` as for operations(). */
+  eventLog(target?: string): Promise<LogEvent[]> {
+    return listEvents(target);
   }
 
   /** Pools of spare children (lib/engine/pools): create, claim, release, resize, push, remove. */
