@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { forkSchema, prepareSchema } from '../../lib/validations';
 
 const argv = process.argv.slice(2);
 const opt = (n: string, d: number) => {
@@ -66,12 +67,12 @@ async function main() {
   const { Engine } = await import('../../lib/engine');
   engine = Engine.get();
   await engine.start();
-  const tpl = await engine.prepare({ image: 'tiny', name: 'cmp', slots: ones, prelaunch: true, memory: MEM });
+  const tpl = await engine.prepare(prepareSchema.parse({ image: 'tiny', name: 'cmp', slots: ones, prelaunch: true, memory: MEM }));
   const oneMs: number[] = [];
   const oneCpu: number[] = [];
   for (let i = 0; i < ones; i++) {
     const t0 = performance.now();
-    const r = await engine.fork(tpl.id, { count: 1, prefix: 'one' });
+    const r = await engine.fork(tpl.id, forkSchema.parse({ count: 1, prefix: 'one' }));
     oneMs.push(performance.now() - t0);
     const c = r.details?.[0]?.cpuMs;
     if (c != null) oneCpu.push(c);
@@ -81,7 +82,7 @@ async function main() {
   out.fork1CpuMs = median(oneCpu);
 
   const t0 = performance.now();
-  const r = await engine.fork(tpl.id, { count: children, prefix: 'many' });
+  const r = await engine.fork(tpl.id, forkSchema.parse({ count: children, prefix: 'many' }));
   out.forkNMs = performance.now() - t0;
   out.forkNCpuMs = median((r.details ?? []).map((d) => d.cpuMs ?? NaN));
   await new Promise((res) => setTimeout(res, 3000));

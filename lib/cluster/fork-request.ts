@@ -4,6 +4,7 @@
 import { db } from '../db';
 import type { Engine, ForkResult, LiveForkResult } from '../engine';
 import { EngineError } from '../engine/errors';
+import type { ForkInput } from '../validations';
 
 type Result = ForkResult | LiveForkResult;
 const inflight = new Map<string, Promise<Result>>();
@@ -14,7 +15,7 @@ export async function interruptStaleForkRequests(): Promise<number> {
   return r.count;
 }
 
-export async function idempotentFork(engine: Engine, key: string, template: string, input: unknown, actor: string): Promise<Result> {
+export async function idempotentFork(engine: Engine, key: string, template: string, input: ForkInput, actor: string): Promise<Result> {
   try {
     await db().forkRequest.create({ data: { key, templateId: template, state: 'running' } });
   } catch {

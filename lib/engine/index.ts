@@ -23,7 +23,7 @@ import { screenshot } from './screen';
 import { parseCompat } from './compat';
 import type { MachineConfig } from './argv';
 import { listImages as listBuiltImages } from '../guest/images';
-import { BUILTIN_IMAGES } from '../validations';
+import { BUILTIN_IMAGES, type ExecInput, type ForkInput, type ImportImageInput, type LiveForkInput, type PrepareInput } from '../validations';
 import { Pools } from './pools';
 import pLimit from 'p-limit';
 import { listEvents, type LogEvent } from './event-log';
@@ -141,25 +141,25 @@ export class Engine {
     return this.poolsSvc;
   }
 
-  async prepare(input: unknown, ctx: OpContext = {}): Promise<PrepareResult> {
+  async prepare(input: PrepareInput, ctx: OpContext = {}): Promise<PrepareResult> {
     await this.ready();
     return prepare(this.core, input, ctx);
   }
 
   /** Forks a template, or live-forks a running VM when `ref` names a VM (DESIGN.md: `fork VM …`). */
-  async fork(ref: string, input: unknown, ctx: OpContext = {}): Promise<ForkResult | LiveForkResult> {
+  async fork(ref: string, input: ForkInput & Partial<Pick<LiveForkInput, 'quiesce'>>, ctx: OpContext = {}): Promise<ForkResult | LiveForkResult> {
     await this.ready();
     ensureReserve(); // a rollback on a full disk may have used it
     const isTemplate = await this.core.templateByRef(ref).then(() => true, () => false);
     if (!isTemplate) {
       const vm = await findVm(ref);
-      if (vm) return liveFork(this.core, vm, input, ctx);
+      if (vm) return liveFork(this.core, vm, { ...input, quiesce: input.quiesce ?? false }, ctx); // forkSchema's output names no quiesce
     }
     return fork(this.core, ref, input, ctx);
   }
 
   /** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it; the VM carries on as itself. */
-  async liveFork(vmRef: string, input: unknown, ctx: OpContext = {}): Promise<LiveForkResult> {
+  async liveFork(vmRef: string, input: LiveForkInput, ctx: OpContext = {}): Promise<LiveForkResult> {
     await this.ready();
     ensureReserve();
     return liveFork(this.core, await this.core.vmByRef(vmRef), input, ctx);
@@ -169,7 +169,7 @@ export class Engine {
   async resumeTemplate(ref: string, ctx: OpContext = {}) {
     await this.ready();
     const tpl = await this.core.templateByRef(ref);
-    const r = await fork(this.core, tpl.id, { count: 1, prefix: tpl.name }, ctx);
+    const r = await fork(this.core, tpl.id, { count: 1, persistent: false, prefix: tpl.name }, ctx);
     return r.children[0];
   }
 
@@ -210,9 +210,10 @@ export class Engine {
     return removeTemplate(this.core, tpl, !!ctx.force, ctx);
   }
 
-  async exec(vmRef: string, argv: string[], opts: { timeoutMs?: number; actor?: string } = {}) {
+  /** Runs a command in the guest through its agent; `input` is parsed with the shared execSchema. */
+  async exec(vmRef: string, input: ExecInput, opts: { actor?: string } = {}) {
     await this.ready();
-    return execVm(this.core, await this.core.vmByRef(vmRef), argv, opts);
+    return execVm(this.core, await this.core.vmByRef(vmRef), input, opts);
   }
 
   /** `ls` answers, kept until the next database write (lib/db dbWriteCount): computed once per change, not per request */
@@ -315,10 +316,9 @@ export class Engine {
   }
 
   /** Imports an operator's disk (imported.ts); a task records it like other long actions. */
-  async importImage(input: unknown, opts: Omit<ImportOptions, 'onProgress'> & OpContext = {}) {
+  async importImage(input: ImportImageInput, opts: Omit<ImportOptions, 'onProgress'> & OpContext = {}) {
     await this.ready();
-    const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
-    const task = await this.core.task('import', { name }, opts);
+    const task = await this.core.task('import', { name: input.name }, opts);
     try {
       const r = await importImage(input, { ...opts, onProgress: (m) => void task.progress('import', 0.5, m) });
       await task.done(r);

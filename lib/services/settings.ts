@@ -1,11 +1,10 @@
 // Admission-control limits. Reading (viewer): the limits in force, the defaults, and the host facts they
 // are checked against. Changing (admin): every attempt, applied or refused, is in the event log.
-import { z } from 'zod';
 import { require } from '../auth';
 import { capacityView } from '../engine/capacity';
 import { logEvent } from '../engine/event-log';
 import { DEFAULT_LIMITS, getLimits, setLimits } from '../engine/limits';
-import { describeZodError } from '../validations';
+import { isEngineError } from '../engine/errors';
 import { settingsSchema } from '../validations/settings';
 import { noInput, service, type Actor } from './service';
 
@@ -34,7 +33,7 @@ export async function updateSettings(actor: Actor | null, raw?: unknown) {
   try {
     return await update(who, raw);
   } catch (e) {
-    if (e instanceof z.ZodError) await log(who.name, 'error', describeZodError(e));
+    if (isEngineError(e) && e.code === 'invalid') await log(who.name, 'error', e.message);
     throw e;
   }
 }

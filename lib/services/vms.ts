@@ -48,7 +48,7 @@ export const execInVm = service({
   role: 'operator',
   input: execSchema,
   ref: true,
-  run: (a, { ref, command, timeoutMs }) => engine().exec(ref, command, { timeoutMs, actor: a.name }),
+  run: (a, { ref, ...input }) => engine().exec(ref, input, { actor: a.name }),
 });
 
 /** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it. */

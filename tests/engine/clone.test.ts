@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { qemuPids, runEntries, setupEnv, teardownEnv, testAdmin } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('clone');
 type EngineMod = typeof import('../../lib/engine');
@@ -39,7 +40,7 @@ async function expectNoLeftovers() {
   expect(tplDirs).toEqual((await db().template.findMany()).map((t) => t.id).sort());
 }
 
-const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
+const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 
 beforeAll(async () => {
   const dbm = await import('../../lib/db');
@@ -58,7 +59,7 @@ afterAll(async () => {
 
 describe('clone engine (real QEMU)', () => {
   it('prepares a quiesced template with prelaunched slots', async () => {
-    const r = await E.prepare({ name: 'web', warmup: ['echo warm > /tmp/warm', 'cat /proc/uptime'], slots: 3, prelaunch: true, quiesce: true });
+    const r = await E.prepare(prepareSchema.parse({ name: 'web', warmup: ['echo warm > /tmp/warm', 'cat /proc/uptime'], slots: 3, prelaunch: true, quiesce: true }));
     expect(r).toMatchObject({ name: 'web', state: 'frozen', quiesced: true });
     expect(Object.keys(r.timings).sort()).toEqual(['bootMs', 'freezeMs', 'pauseMs', 'warmupMs']);
     expect(r.timings.pauseMs).toBeLessThanOrEqual(r.timings.freezeMs);
@@ -70,7 +71,7 @@ describe('clone engine (real QEMU)', () => {
   });
 
   it('forks 5 children that each answer guest-exec, with distinct identities', async () => {
-    const f = await E.fork('web', { count: 5 });
+    const f = await E.fork('web', forkSchema.parse({ count: 5 }));
     figures.fork5 = f.timings;
     figures.fork5details = f.details;
     expect(f.children.map((c) => c.name)).toEqual(['web-1', 'web-2', 'web-3', 'web-4', 'web-5']);
@@ -92,7 +93,7 @@ describe('clone engine (real QEMU)', () => {
     await sh('web-1', 'echo secret > /tmp/only-1 && echo disk > /data/only-1 && sync');
     expect((await sh('web-1', 'cat /tmp/only-1 /data/only-1')).stdout).toBe('secret\ndisk\n');
     expect((await sh('web-2', 'ls /tmp/only-1 /data/only-1 2>&1; true')).stdout).toMatch(/No such file/);
-    const f = await E.fork('web', { count: 1 });
+    const f = await E.fork('web', forkSchema.parse({ count: 1 }));
     expect((await sh(f.children[0].name, 'cat /tmp/only-1 /data/only-1; echo rc=$?')).stdout).toMatch(/rc=1/);
     const t0 = performance.now();
     const r = (await E.reset('web-1')) as { state: string; timings: Record<string, number> };
@@ -124,18 +125,18 @@ describe('clone engine (real QEMU)', () => {
 
   it('lineage: a child prepared into a template, its child prepared again (depth 3)', async () => {
     await sh('web-2', 'echo gen2 > /tmp/gen');
-    const t2 = await E.prepare({ name: 'web2', fromVm: 'web-2' });
+    const t2 = await E.prepare(prepareSchema.parse({ name: 'web2', fromVm: 'web-2' }));
     expect(t2).toMatchObject({ state: 'frozen', quiesced: false });
     figures.prepareFromChild = t2.timings;
     // the source child keeps running
     expect((await sh('web-2', 'cat /tmp/gen')).stdout).toBe('gen2\n');
     // persistent children need a quiesced template
     await expectEngineError(E.fork('web2', { count: 1, persistent: true }), 'conflict', /--quiesce/);
-    const c2 = (await E.fork('web2', { count: 1 })).children[0];
+    const c2 = (await E.fork('web2', forkSchema.parse({ count: 1 }))).children[0];
     expect((await sh(c2.name, 'cat /tmp/gen /tmp/warm; hostname')).stdout).toBe(`gen2\nwarm\n${c2.name}\n`);
     await sh(c2.name, 'echo gen3 > /tmp/gen3');
-    await E.prepare({ name: 'web3', fromVm: c2.name, quiesce: true });
-    const c3 = (await E.fork('web3', { count: 1 })).children[0];
+    await E.prepare(prepareSchema.parse({ name: 'web3', fromVm: c2.name, quiesce: true }));
+    const c3 = (await E.fork('web3', forkSchema.parse({ count: 1 }))).children[0];
     expect((await sh(c3.name, 'cat /tmp/gen /tmp/gen3 /tmp/warm')).stdout).toBe('gen2\ngen3\nwarm\n');
     const ls = await E.list();
     const byName = Object.fromEntries(ls.templates.map((t) => [t.name, t]));
@@ -149,25 +150,27 @@ describe('clone engine (real QEMU)', () => {
   });
 
   it('refuses bad fork input with one clear error and leaves nothing behind', async () => {
+    // raw input is parsed once, by the service layer (the REST routes' and server actions' door)
+    const { forkTemplate, prepareTemplate } = await import('../../lib/services/templates');
     for (const count of [0, -1, 2.5, 100000]) {
-      await expectEngineError(E.fork('web', { count }), 'invalid', /child count/i);
+      await expectEngineError(forkTemplate(testAdmin, { ref: 'web', count }), 'invalid', /child count/i);
     }
-    await expectEngineError(E.fork('nope', { count: 1 }), 'not_found', /No template named "nope"/);
-    await expectEngineError(E.fork('web', { count: 1, prefix: 'a/b' }), 'invalid', /prefix/);
+    await expectEngineError(E.fork('nope', forkSchema.parse({ count: 1 })), 'not_found', /No template named "nope"/);
+    await expectEngineError(forkTemplate(testAdmin, { ref: 'web', count: 1, prefix: 'a/b' }), 'invalid', /prefix/);
     for (const name of ['a/b', 'two words', '']) {
-      await expectEngineError(E.prepare({ name }), 'invalid', /name/i);
+      await expectEngineError(prepareTemplate(testAdmin, { name }), 'invalid', /name/i);
     }
-    await expectEngineError(E.prepare({ name: 'web' }), 'conflict', /already used/);
+    await expectEngineError(E.prepare(prepareSchema.parse({ name: 'web' })), 'conflict', /already used/);
     // a template that is not frozen
     await db().template.create({ data: { id: 'tpl_fake', name: 'halfway', state: 'preparing', image: 'tiny', memoryMiB: 256, dir: '/nonexistent', ramPath: '/nonexistent/ram', statePath: '/nonexistent/s', diskPath: '/nonexistent/d' } });
-    await expectEngineError(E.fork('halfway', { count: 1 }), 'conflict', /not frozen/);
+    await expectEngineError(E.fork('halfway', forkSchema.parse({ count: 1 })), 'conflict', /not frozen/);
     await db().template.delete({ where: { id: 'tpl_fake' } });
     await expectNoLeftovers();
   });
 
   it('a failing warm-up command aborts the prepare and cleans everything', async () => {
     const before = fs.readdirSync(`${env.home}/templates`).sort();
-    await expectEngineError(E.prepare({ name: 'broken', warmup: ['echo ok', 'echo oops >&2; exit 3'] }), 'invalid', /exit code 3.*oops/);
+    await expectEngineError(E.prepare(prepareSchema.parse({ name: 'broken', warmup: ['echo ok', 'echo oops >&2; exit 3'] })), 'invalid', /exit code 3.*oops/);
     expect((await E.list()).templates.map((t) => t.name)).not.toContain('broken');
     expect(fs.readdirSync(`${env.home}/templates`).sort()).toEqual(before);
     const task = await db().task.findFirst({ where: { targetName: 'broken' } });
@@ -180,7 +183,7 @@ describe('clone engine (real QEMU)', () => {
     const moved = `${t.ramPath}.moved`;
     fs.renameSync(t.ramPath, moved);
     try {
-      await expectEngineError(E.fork('web', { count: 2 }), 'conflict', /RAM file .* is missing/);
+      await expectEngineError(E.fork('web', forkSchema.parse({ count: 2 })), 'conflict', /RAM file .* is missing/);
       await expectNoLeftovers();
     } finally {
       fs.renameSync(moved, t.ramPath);

@@ -10,6 +10,12 @@ export interface EngineEnv {
   run: string;
 }
 
+/**
+ * An admin caller of the service layer (lib/services): raw, hostile input is refused there, at the one
+ * boundary that parses with the shared schemas; the engine itself takes parsed, typed input.
+ */
+export const testAdmin = { kind: 'local', name: 'tester', role: 'admin' } as const;
+
 export function setupEnv(tag: string): EngineEnv {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `ic-${tag}-`));
   const home = path.join(base, 'home');

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillUp, qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { execSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('fdisk');
 process.env.INSTACLONE_FORK_CONCURRENCY = '1';
@@ -41,7 +42,7 @@ beforeAll(async () => {
   // the whole INSTACLONE_HOME is 256 MiB here: keep only 8 MiB free for admission
   const { setLimits } = await import('../../lib/engine/limits');
   await setLimits({ minFreeHomeMiB: 8 });
-  await E.prepare({ name: 'd', memory: 256, quiesce: true });
+  await E.prepare(prepareSchema.parse({ name: 'd', memory: 256, quiesce: true }));
   const f = await E.fork('d', { count: 1, persistent: true });
   expect(f.children[0].persistent).toBe(true);
 });
@@ -116,7 +117,7 @@ describe('a full INSTACLONE_HOME in the middle of a persistent fork', () => {
     const r0 = await E.start();
     expect(r0.adopted).toHaveLength(1);
     expect(await state()).toEqual(before);
-    const r = await E.exec('d-1', ['/bin/sh', '-c', 'echo ok'], { timeoutMs: 20_000 });
+    const r = await E.exec('d-1', execSchema.parse({ command: ['/bin/sh', '-c', 'echo ok'], timeoutMs: 20_000 }));
     expect(r.stdout).toBe('ok\n');
     const again = await E.fork('d', { count: 1, persistent: true, prefix: 'q' });
     expect(again.children).toHaveLength(1);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
 import { listenTicks, maxGap, TICKER_CMD } from '../../bench/lib/ticker';
+import { execSchema, forkSchema, liveForkSchema, prepareSchema } from '../../lib/validations';
 
 process.env.INSTACLONE_QEMU_USER = '';
 const env = setupEnv('livefork');
@@ -15,7 +16,7 @@ let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 const figures: Record<string, unknown> = {};
 
-const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 30_000 });
+const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 30_000 }));
 const IDENT = 'hostname; cat /etc/machine-id; cat /sys/class/net/eth0/address; ip -4 -o addr show dev eth0 | awk \'{print $4}\'';
 
 async function expectNoLeftovers() {
@@ -36,8 +37,8 @@ beforeAll(async () => {
   const { Engine } = await import('../../lib/engine');
   E = Engine.get();
   await E.start();
-  await E.prepare({ name: 'web', warmup: ['echo warm > /tmp/warm'] });
-  await E.fork('web', { count: 1, prefix: 'src' });
+  await E.prepare(prepareSchema.parse({ name: 'web', warmup: ['echo warm > /tmp/warm'] }));
+  await E.fork('web', forkSchema.parse({ count: 1, prefix: 'src' }));
 }, 240_000);
 
 afterAll(async () => {
@@ -78,7 +79,7 @@ describe('live fork (real QEMU)', () => {
       if (/while it runs|pausing/.test(p.message ?? '')) win.snap = performance.now();
       if (/checkpoint/.test(p.message ?? '')) win.ckpt = performance.now();
     };
-    const r = (await E.fork('src-1', { count: 3, quiesce: true }, { onProgress })) as import('../../lib/engine').LiveForkResult;
+    const r = (await E.fork('src-1', liveForkSchema.parse({ count: 3, quiesce: true }), { onProgress })) as import('../../lib/engine').LiveForkResult;
     const t1 = performance.now();
     await new Promise((res) => setTimeout(res, 500));
     ticks.close();
@@ -128,7 +129,7 @@ describe('live fork (real QEMU)', () => {
 
   it('without quiesce (non-persistent) the source pauses once for disk and RAM, and still carries on', async () => {
     await sh('src-1', 'echo second > /tmp/second');
-    const r = (await E.fork('src-1', { count: 1 })) as import('../../lib/engine').LiveForkResult;
+    const r = (await E.fork('src-1', forkSchema.parse({ count: 1 }))) as import('../../lib/engine').LiveForkResult;
     figures.unquiesced = { pause: r.pause, snapshotMs: r.snapshotMs };
     expect(r.pause.method).toBe('stop-and-copy');
     expect(r.template).toMatchObject({ name: 'src-1-at-2', quiesced: false });
@@ -142,7 +143,7 @@ describe('live fork (real QEMU)', () => {
     const onProgress = async (p: { step: string }) => {
       if (p.step === 'warmup' && bootPid === null) bootPid = (await db().vm.findUnique({ where: { name: 'kept.parent' } }))?.pid ?? null;
     };
-    const t = await E.prepare({ name: 'kept', warmup: ['echo w > /tmp/w'], quiesce: true, keepParent: true }, { onProgress });
+    const t = await E.prepare(prepareSchema.parse({ name: 'kept', warmup: ['echo w > /tmp/w'], quiesce: true, keepParent: true }), { onProgress });
     figures.keepParent = t.timings;
     const parent = (await db().vm.findUniqueOrThrow({ where: { name: 'kept.parent' } }))!;
     expect(parent).toMatchObject({ state: 'running', kind: 'child', templateId: t.id });

@@ -3,7 +3,9 @@
 // 4 guests run at once.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { qemuPids, runEntries, setupEnv, teardownEnv, testAdmin } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
+import { poolCreateSchema } from '../../lib/validations/pools';
 
 const env = setupEnv('pools');
 type EngineMod = typeof import('../../lib/engine');
@@ -25,7 +27,7 @@ async function refusal(p: Promise<unknown>, code: string, re: RegExp) {
 }
 
 const pools = () => E.pools();
-const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
+const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
@@ -61,8 +63,8 @@ beforeAll(async () => {
   const { Engine } = await import('../../lib/engine');
   E = Engine.get();
   await E.start();
-  await E.prepare({ name: 'base', warmup: ['echo one > /tmp/gen'] });
-  await E.prepare({ name: 'base2', warmup: ['echo two > /tmp/gen'] });
+  await E.prepare(prepareSchema.parse({ name: 'base', warmup: ['echo one > /tmp/gen'] }));
+  await E.prepare(prepareSchema.parse({ name: 'base2', warmup: ['echo two > /tmp/gen'] }));
 });
 
 afterAll(async () => {
@@ -74,18 +76,21 @@ afterAll(async () => {
 describe('pools (real QEMU)', () => {
   it('refuses bad input with one clear sentence each, leaving nothing', async () => {
     const P = await pools();
-    await refusal(P.create({ name: 'x', template: 'nope', size: 2 }), 'not_found', /No template named "nope"/);
-    await refusal(P.create({ name: 'x', template: 'base', size: 2, spares: 3 }), 'invalid', /spares cannot be more than the pool size/);
-    await refusal(P.create({ name: 'x', template: 'base', size: 0 }), 'invalid', /pool size must be at least 1/);
-    await refusal(P.create({ name: 'x', template: 'base', size: 2, onRelease: 'keep' }), 'invalid', /"reset".*"delete"/);
-    await refusal(P.create({ name: 'x', template: 'base', size: 2, ttl: 'soon' }), 'invalid', /TTL must be a duration/);
+    await refusal(P.create(poolCreateSchema.parse({ name: 'x', template: 'nope', size: 2 })), 'not_found', /No template named "nope"/);
+    // raw input is parsed once, by the service layer (the door of REST and server actions)
+    const { createPool } = await import('../../lib/services/pools');
+    const create = (raw: object) => createPool(testAdmin, { name: 'x', template: 'base', ...raw });
+    await refusal(create({ size: 2, spares: 3 }), 'invalid', /spares cannot be more than the pool size/);
+    await refusal(create({ size: 0 }), 'invalid', /pool size must be at least 1/);
+    await refusal(create({ size: 2, onRelease: 'keep' }), 'invalid', /"reset".*"delete"/);
+    await refusal(create({ size: 2, ttl: 'soon' }), 'invalid', /TTL must be a duration/);
     const { setLimits, resetLimits } = await import('../../lib/engine/limits');
     await setLimits({ maxChildrenPerTemplate: 3 });
-    await refusal(P.create({ name: 'x', template: 'base', size: 5 }), 'insufficient', /above what admission control allows now \(3 fit/);
+    await refusal(P.create(poolCreateSchema.parse({ name: 'x', template: 'base', size: 5 })), 'insufficient', /above what admission control allows now \(3 fit/);
     await resetLimits();
     await refusal(P.claim('nope', {}), 'not_found', /No pool named "nope"/);
     await refusal(P.release('nope'), 'not_found', /No VM named "nope"/);
-    const c = (await E.fork('base', { count: 1, prefix: 'loose' })).children[0];
+    const c = (await E.fork('base', forkSchema.parse({ count: 1, prefix: 'loose' }))).children[0];
     await refusal(P.release(c.name), 'conflict', /VM "loose-1" is not claimed from a pool; only claimed children can be released/);
     await E.remove(c.name);
     expect(await db().pool.count()).toBe(0);
@@ -95,7 +100,7 @@ describe('pools (real QEMU)', () => {
   it('keeps 3 spares; a claim returns a running child with verified identity in milliseconds', async () => {
     const P = await pools();
     const t0 = performance.now();
-    const created = await P.create({ name: 'web', template: 'base', size: 4, spares: 3 });
+    const created = await P.create(poolCreateSchema.parse({ name: 'web', template: 'base', size: 4, spares: 3 }));
     expect(created).toMatchObject({ name: 'web', size: 4, spares: 3, onRelease: 'reset' });
     const v = await P.waitReady('web', 3);
     figures.fill3Ms = Math.round(performance.now() - t0);
@@ -236,7 +241,7 @@ describe('pools (real QEMU)', () => {
 
   it('no spare: refuses without --wait, forks on demand with it; delete on release; TTL releases', async () => {
     const P = await pools();
-    await P.create({ name: 'job', template: 'base', size: 2, spares: 0, onRelease: 'delete', ttl: '3s' });
+    await P.create(poolCreateSchema.parse({ name: 'job', template: 'base', size: 2, spares: 0, onRelease: 'delete', ttl: '3s' }));
     await refusal(P.claim('job', {}), 'unavailable', /Pool "job" has no spare ready \(the pool keeps no spares \(--spares 0\)\); try again in a moment or claim with --wait SECONDS/);
     const c = await P.claim('job', { wait: 60 });
     figures.claimForkedMs = c.claimMs;

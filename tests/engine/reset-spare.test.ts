@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('spare');
 fs.chmodSync(path.dirname(env.home), 0o711);
@@ -15,7 +16,7 @@ type EngineMod = typeof import('../../lib/engine');
 let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 
-const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
+const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 type ResetOut = { state: string; fromSpare: boolean; timings: { totalMs: number; spawnMs: number; loadMs: number } };
 
 /** Every QEMU under the run dir is a VM's, a slot's or a spare's, and so is every run dir entry. */
@@ -58,9 +59,9 @@ describe('reset from a spare VMM (real QEMU)', () => {
   let child: { id: string; name: string; identity: { mac: string; ip: string; machineId: string; vmgenid: string } };
 
   it('a first reset makes the template its spare; the next reset swaps the spare in', async () => {
-    await E.prepare({ name: 'sp', slots: 1, prelaunch: true }); // the tiny image serves port 80 itself
+    await E.prepare(prepareSchema.parse({ name: 'sp', slots: 1, prelaunch: true })); // the tiny image serves port 80 itself
     const slot0 = (await db().slot.findMany())[0];
-    const f = await E.fork('sp', { count: 1 });
+    const f = await E.fork('sp', forkSchema.parse({ count: 1 }));
     expect(f.details?.[0].source).toBe('prelaunched');
     child = f.children[0];
     // the used slot is replaced in the background by a new prelaunched one (topup.ts)
