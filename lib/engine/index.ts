@@ -12,7 +12,8 @@ import { hostMemory, procMemory } from './metrics';
 import { qemuPidsUnder } from './process';
 import { reconcile, startPolling } from './supervisor';
 import { prepare, removeTemplate, templatePorts, type PrepareResult } from './templates';
-import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
+import { execVm, removeVm, resetVm, startVm, stopVm } from './vm';
+import { fromJson, templateDetail, templateListRow, vmDetail, vmListRow, type Listing, type TemplateDetail, type VmDetail } from './views';
 import { quit } from './vmm';
 import { spareReady, spareVmms, sparesSettled, startSpares, stopSpares } from './spare';
 import { startTopUps, stopTopUps, topUpsSettled } from './topup';
@@ -42,6 +43,7 @@ export type ImageView = Awaited<ReturnType<Engine['images']>>['images'][number];
 export type { ClaimResult, PoolView } from './pools';
 export type { Operation, OperationState, OperationView } from './operations';
 export type { LogEvent } from './event-log';
+export type { Listing, PoolMembership, TemplateDetail, TemplateListRow, VmDetail, VmListRow, VmView } from './views';
 
 /** What Engine.start found: VMs adopted, marked crashed or cleaned up, and operations a restart cut short (failed now). */
 export interface StartReport {
@@ -231,70 +233,26 @@ export class Engine {
     return value;
   }
 
-  private async computeList() {
+  private async computeList(): Promise<Listing> {
     const templates = await db().template.findMany({ orderBy: { createdAt: 'asc' } });
     const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
     const pool = await this.poolsSvc.membership();
     const host = config().hostName; // this engine's host (many hosts: lib/cluster adds the agents' VMs)
-    return {
-      templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId, sourceVmId: t.sourceVmId })),
-      // DESIGN.md's fields, plus the address a console shows (additive)
-      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, ports: (safeJson(v.ports) ?? {}) as Record<string, number>, pool: pool.get(v.id) ?? null, host })),
-    };
+    return { templates: templates.map(templateListRow), vms: vms.map((v) => vmListRow(v, pool.get(v.id) ?? null, host)) };
   }
 
-  async get(ref: string) {
+  /** A VM's or a template's detail view (lib/engine/views.ts). */
+  async get(ref: string): Promise<VmDetail | TemplateDetail> {
     const vm = await findVm(ref);
     if (vm) {
-      return {
-        type: 'vm' as const,
-        ...vmView(vm),
-        host: config().hostName,
-        image: vm.image,
-        memoryMiB: vm.memoryMiB,
-        vcpus: vm.vcpus,
-        identity: { hostname: vm.hostname, mac: vm.mac, ip: vm.ip, machineId: vm.machineId, vmgenid: vm.vmgenid },
-        verified: safeJson(vm.identity),
-        ports: safeJson(vm.ports),
-        pool: (await this.poolsSvc.membership()).get(vm.id) ?? null,
-        lastSerial: vm.lastSerial,
-        error: vm.error,
-        createdAt: vm.createdAt,
-        startedAt: vm.startedAt,
-        stoppedAt: vm.stoppedAt,
-        memory: vm.pid ? procMemory(vm.pid) : null,
-        // a VGA device (imported images): its screen can be seen with GET …/screen
-        display: await hasDisplay(vm.templateId),
-      };
+      const pool = (await this.poolsSvc.membership()).get(vm.id) ?? null;
+      return vmDetail(vm, { host: config().hostName, pool, memory: vm.pid ? procMemory(vm.pid) : null, display: await hasDisplay(vm.templateId) });
     }
     const t = await this.core.templateByRef(ref).catch(() => null);
     if (!t) throw new EngineError('not_found', `No VM or template named "${ref}"; list them with \`instaclone ls\`.`);
     const slots = await db().slot.findMany({ where: { templateId: t.id } });
     const children = await db().vm.findMany({ where: { templateId: t.id } });
-    return {
-      type: 'template' as const,
-      id: t.id,
-      name: t.name,
-      state: t.state,
-      quiesced: t.quiesced,
-      parentId: t.parentId,
-      sourceVmId: t.sourceVmId,
-      image: t.image,
-      memoryMiB: t.memoryMiB,
-      vcpus: t.vcpus,
-      /** guest ports forwarded to its children unless a fork names others */
-      ports: templatePorts(t),
-      files: { ram: t.ramPath, state: t.statePath, disk: t.diskPath },
-      checksums: safeJson(t.checksums),
-      warmup: safeJson(t.warmup),
-      timings: safeJson(t.timings),
-      compat: t.compat && t.compat !== '{}' ? safeJson(t.compat) : null,
-      slots: { total: slots.length, prelaunched: slots.filter((s) => s.prelaunched).length },
-      children: children.map(vmView),
-      error: t.error,
-      createdAt: t.createdAt,
-      frozenAt: t.frozenAt,
-    };
+    return templateDetail(t, { ports: templatePorts(t), slots, children });
   }
 
   /**
@@ -406,19 +364,10 @@ export class Engine {
   }
 }
 
-function safeJson(s: string | null | undefined): unknown {
-  if (!s) return null;
-  try {
-    return JSON.parse(s);
-  } catch {
-    return s;
-  }
-}
-
 /** Whether VMs of this template have a VGA device (its machine config says so; imported images do). */
 async function hasDisplay(templateId: string | null): Promise<boolean> {
   if (!templateId) return false;
   const t = await db().template.findUnique({ where: { id: templateId }, select: { config: true } });
-  const m = safeJson(t?.config) as Partial<MachineConfig> | null;
+  const m = fromJson<Partial<MachineConfig> | null>(t?.config, null);
   return !!(m && typeof m === 'object' && m.vga);
 }

@@ -30,17 +30,9 @@ function assertCan(v: VmRow, action: VmAction, opts: { force?: boolean } = {}) {
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-export interface VmView {
-  id: string;
-  name: string;
-  kind: string;
-  state: string;
-  persistent: boolean;
-  templateId: string | null;
-  pid: number | null;
-}
+import { vmView } from './views';
 
-export const vmView = (v: VmRow): VmView => ({ id: v.id, name: v.name, kind: v.kind, state: v.state, persistent: v.persistent, templateId: v.templateId, pid: v.pid });
+export { vmView, type VmView } from './views';
 
 export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
