@@ -78,11 +78,11 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
           <div data-testid="vm-identity">
             <KV
               items={[
-                ['hostname', vm.hostname],
-                ['MAC', vm.mac],
-                ['IP', vm.ip],
-                ['machine-id', vm.machineId],
-                ['vmgenid', vm.vmgenid],
+                ['hostname', vm.identity.hostname],
+                ['MAC', vm.identity.mac],
+                ['IP', vm.identity.ip],
+                ['machine-id', vm.identity.machineId],
+                ['vmgenid', vm.identity.vmgenid],
                 ['verified', vm.verified ? 'read back from inside the guest' : vm.kind === 'child' ? 'not yet' : '–'],
                 ...(vm.verified
                   ? ([

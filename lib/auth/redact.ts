@@ -45,8 +45,8 @@ export function redactEvent<T extends { action: string; message: string | null }
 }
 
 /** engine().get(): a VM's last serial lines and error, a template's warm-up records and error. */
-export function redactView<T extends Record<string, unknown>>(v: T): T {
-  const out: Record<string, unknown> = { ...v };
+export function redactView<T extends object>(v: T): T {
+  const out: Record<string, unknown> = Object.assign<Record<string, unknown>, T>({}, v);
   if ('lastSerial' in out) out.lastSerial = out.lastSerial ? HIDDEN : out.lastSerial;
   if ('warmup' in out) out.warmup = redactWarmups(out.warmup);
   if (typeof out.error === 'string') out.error = redactText(out.error);

@@ -4,7 +4,7 @@ import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { config } from '../config';
 import { db, dbWriteCount } from '../db';
-import { Core, type OpContext } from './core';
+import { Core, type OpContext, type VmRow } from './core';
 import { EngineError } from './errors';
 import { fork, type ForkResult } from './fork';
 import { liveFork, type LiveForkResult } from './live-fork';
@@ -241,13 +241,24 @@ export class Engine {
     return { templates: templates.map(templateListRow), vms: vms.map((v) => vmListRow(v, pool.get(v.id) ?? null, host)) };
   }
 
-  /** A VM's or a template's detail view (lib/engine/views.ts). */
+  /** A VM's or a template's detail view (lib/engine/views.ts): `ref` names either. */
   async get(ref: string): Promise<VmDetail | TemplateDetail> {
     const vm = await findVm(ref);
-    if (vm) {
-      const pool = (await this.poolsSvc.membership()).get(vm.id) ?? null;
-      return vmDetail(vm, { host: config().hostName, pool, memory: vm.pid ? procMemory(vm.pid) : null, display: await hasDisplay(vm.templateId) });
-    }
+    return vm ? this.vmDetailOf(vm) : this.template(ref);
+  }
+
+  /** GET /api/v1/vms/VM. */
+  async vm(ref: string): Promise<VmDetail> {
+    return this.vmDetailOf(await this.core.vmByRef(ref));
+  }
+
+  private async vmDetailOf(vm: VmRow): Promise<VmDetail> {
+    const pool = (await this.poolsSvc.membership()).get(vm.id) ?? null;
+    return vmDetail(vm, { host: config().hostName, pool, memory: vm.pid ? procMemory(vm.pid) : null, display: await hasDisplay(vm.templateId) });
+  }
+
+  /** GET /api/v1/templates/T. */
+  async template(ref: string): Promise<TemplateDetail> {
     const t = await this.core.templateByRef(ref).catch(() => null);
     if (!t) throw new EngineError('not_found', `No VM or template named "${ref}"; list them with \`instaclone ls\`.`);
     const slots = await db().slot.findMany({ where: { templateId: t.id } });

@@ -16,7 +16,7 @@ import { longService, noInput, service, type Actor } from './service';
 
 const engine = () => Engine.get();
 
-export const getVm = service({ role: 'viewer', input: noInput, ref: true, run: async (a, { ref }) => (needsRedaction(a) ? redactView(await engine().get(ref)) : engine().get(ref)) });
+export const getVm = service({ role: 'viewer', input: noInput, ref: true, run: async (a, { ref }) => (needsRedaction(a) ? redactView(await engine().vm(ref)) : engine().vm(ref)) });
 
 // many hosts: a VM that lives on an agent is acted on there (routeVmAction answers null otherwise)
 // (the agent answers what its own engine's method returns, so the type is the local one's)

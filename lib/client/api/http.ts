@@ -45,19 +45,6 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
 
 export const enc = encodeURIComponent;
 
-/** Columns stored as JSON text may arrive as strings or objects. */
-export function parseMaybe<T>(v: unknown, fallback: T): T {
-  if (v === null || v === undefined || v === '') return fallback;
-  if (typeof v === 'string') {
-    try {
-      return JSON.parse(v) as T;
-    } catch {
-      return fallback;
-    }
-  }
-  return v as T;
-}
-
 export function errorText(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
