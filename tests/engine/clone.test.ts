@@ -1,9 +1,8 @@
 // The clone engine against real QEMU (TCG, tiny image): prepare, fork, isolation, reset,
 // persistence, lineage, refusals and bad input — each leaving nothing behind.
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv, testAdmin } from './engine-env';
+import { expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv, testAdmin } from './engine-env';
 import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('clone');
@@ -24,31 +23,10 @@ async function expectEngineError(p: Promise<unknown>, code: string, re: RegExp) 
   return err;
 }
 
-/** Every QEMU under the run dir belongs to a VM or slot row, and every run dir entry too. */
-async function expectNoLeftovers() {
-  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
-  const vms = await db().vm.findMany();
-  const slots = await db().slot.findMany();
-  // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them
-  const spares = E.spares();
-  const pids = new Set([...vms.map((v) => v.pid), ...slots.map((s) => s.pid), ...spares.map((s) => s.pid)].filter(Boolean));
-  expect(qemuPids(env.run).sort()).toEqual([...pids].sort());
-  // a VM reset from a spare keeps the spare's run dir (named after the spare, not the VM)
-  const owned = new Set([...vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => path.basename(v.runDir)), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
-  expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
-  const tplDirs = fs.existsSync(`${env.run}/templates`) ? fs.readdirSync(`${env.run}/templates`).sort() : [];
-  expect(tplDirs).toEqual((await db().template.findMany()).map((t) => t.id).sort());
-}
-
 const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 
 beforeAll(async () => {
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
+  ({ E, db } = await startEngine());
 });
 
 afterAll(async () => {
@@ -67,7 +45,7 @@ describe('clone engine (real QEMU)', () => {
     for (const f of Object.values(t.files)) expect(fs.statSync(f).mode & 0o777).toBe(0o444);
     expect(t.slots.prelaunched).toBe(3);
     figures.prepare = t.timings;
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('forks 5 children that each answer guest-exec, with distinct identities', async () => {
@@ -86,7 +64,7 @@ describe('clone engine (real QEMU)', () => {
     }
     const ls = await E.list();
     expect(ls.vms.filter((v) => v.state === 'running')).toHaveLength(5);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('isolates files between siblings and new children; reset makes them disappear', async () => {
@@ -103,7 +81,7 @@ describe('clone engine (real QEMU)', () => {
     expect((await sh('web-1', 'hostname; ls /tmp/only-1 /data/only-1 2>&1; cat /tmp/warm')).stdout).toMatch(/^web-1\n[\s\S]*No such file[\s\S]*warm\n$/);
     await E.stop(f.children[0].name);
     expect(await db().vm.findUnique({ where: { name: f.children[0].name } })).toBeNull();
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('a persistent child keeps a /data file across stop/start', async () => {
@@ -120,7 +98,7 @@ describe('clone engine (real QEMU)', () => {
     const r = await sh(name, 'cat /data/kept.txt; hostname');
     expect(r.stdout).toBe(`kept\n${name}\n`);
     await E.remove(name, { force: true });
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('lineage: a child prepared into a template, its child prepared again (depth 3)', async () => {
@@ -146,7 +124,7 @@ describe('clone engine (real QEMU)', () => {
     await expectEngineError(E.remove('web2'), 'conflict', /--force/);
     await E.remove('web2', { force: true });
     expect((await E.list()).templates.map((t) => t.name)).toEqual(['web']);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('refuses bad fork input with one clear error and leaves nothing behind', async () => {
@@ -165,7 +143,7 @@ describe('clone engine (real QEMU)', () => {
     await db().template.create({ data: { id: 'tpl_fake', name: 'halfway', state: 'preparing', image: 'tiny', memoryMiB: 256, dir: '/nonexistent', ramPath: '/nonexistent/ram', statePath: '/nonexistent/s', diskPath: '/nonexistent/d' } });
     await expectEngineError(E.fork('halfway', forkSchema.parse({ count: 1 })), 'conflict', /not frozen/);
     await db().template.delete({ where: { id: 'tpl_fake' } });
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('a failing warm-up command aborts the prepare and cleans everything', async () => {
@@ -175,7 +153,7 @@ describe('clone engine (real QEMU)', () => {
     expect(fs.readdirSync(`${env.home}/templates`).sort()).toEqual(before);
     const task = await db().task.findFirst({ where: { targetName: 'broken' } });
     expect(task?.state).toBe('failed');
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('a deleted RAM file gives a clear error and no half-made child', async () => {
@@ -184,7 +162,7 @@ describe('clone engine (real QEMU)', () => {
     fs.renameSync(t.ramPath, moved);
     try {
       await expectEngineError(E.fork('web', forkSchema.parse({ count: 2 })), 'conflict', /RAM file .* is missing/);
-      await expectNoLeftovers();
+      await expectNoLeftovers(env, E, db);
     } finally {
       fs.renameSync(moved, t.ramPath);
     }
@@ -210,7 +188,7 @@ describe('clone engine (real QEMU)', () => {
     await expectEngineError(E.remove('web'), 'conflict', /still has/);
     await E.remove('web', { force: true });
     expect((await E.list()).vms).toEqual([]);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
     expect(qemuPids(env.run)).toEqual([]);
   });
 });

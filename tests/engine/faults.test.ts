@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillUp, qemuPids, runEntries, setupEnv, teardownEnv, testAdmin } from './engine-env';
+import { fillUp, qemuPids, runEntries, setupEnv, startEngine, stopEverything, teardownEnv, testAdmin } from './engine-env';
 import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('faults');
@@ -74,15 +74,10 @@ beforeAll(async () => {
   fs.mkdirSync(env.run, { recursive: true, mode: 0o700 });
   mountTmpfs(`${TMPFS_MIB}m`);
   mounted = true;
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
+  ({ E, db } = await startEngine());
   adm = await import('../../lib/engine/admission');
   limits = await import('../../lib/engine/limits');
   ({ sha256File } = await import('../../lib/engine/disks'));
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
   let t0 = performance.now();
   await E.prepare(prepareSchema.parse({ name: 'f', memory: 256, warmup: [`echo ran-in-guest > ${hostMarker}`, 'echo "$(hostname)" >> /tmp/warm'] }));
   timings.prepareMs = Math.round(performance.now() - t0);
@@ -94,22 +89,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.log('faults timings', JSON.stringify(timings));
-  try {
-    const { Engine } = await import('../../lib/engine');
-    await Engine.get().shutdown({ killAll: true });
-  } catch {
-    /* keep cleaning */
-  }
-  // what the engine's own shutdown left running: checked before the kill below, asserted at the end
-  const left = qemuPids(env.run);
-  for (const pid of left) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  await sleep(300);
+  // what the engine's own shutdown left running (killed now, asserted at the end)
+  const left = await stopEverything(env.run);
   if (mounted) {
     const u = spawnSync('umount', [env.run]);
     if (u.status !== 0) spawnSync('umount', ['-l', env.run]);

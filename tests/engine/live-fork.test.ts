@@ -5,7 +5,7 @@
 // stop-and-copy, is what the non-quiesced fork below takes anyway).
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv } from './engine-env';
 import { listenTicks, maxGap, TICKER_CMD } from '../../bench/lib/ticker';
 import { execSchema, forkSchema, liveForkSchema, prepareSchema } from '../../lib/validations';
 
@@ -18,25 +18,8 @@ const figures: Record<string, unknown> = {};
 
 const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 30_000 }));
 const IDENT = 'hostname; cat /etc/machine-id; cat /sys/class/net/eth0/address; ip -4 -o addr show dev eth0 | awk \'{print $4}\'';
-
-async function expectNoLeftovers() {
-  const vms = await db().vm.findMany();
-  const slots = await db().slot.findMany();
-  const pids = new Set([...vms.map((v) => v.pid), ...slots.map((s) => s.pid)].filter(Boolean));
-  expect(qemuPids(env.run).sort()).toEqual([...pids].sort());
-  const owned = new Set([...vms.map((v) => v.id), ...slots.map((s) => s.id)]);
-  expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
-  const tplDirs = fs.existsSync(`${env.run}/templates`) ? fs.readdirSync(`${env.run}/templates`).sort() : [];
-  expect(tplDirs).toEqual((await db().template.findMany()).map((t) => t.id).sort());
-}
-
 beforeAll(async () => {
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
+  ({ E, db } = await startEngine());
   await E.prepare(prepareSchema.parse({ name: 'web', warmup: ['echo warm > /tmp/warm'] }));
   await E.fork('web', forkSchema.parse({ count: 1, prefix: 'src' }));
 }, 240_000);
@@ -53,7 +36,7 @@ describe('live fork (real QEMU)', () => {
     expect(err?.code).toBe('conflict');
     expect(err.message).toMatch(/persistent live fork of "src-1" needs a quiesced disk: add --quiesce/);
     expect((await E.list()).templates.map((t) => t.name)).toEqual(['web']);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('forks a running child into 3: the source carries on as itself, each child has its state and its own identity', async () => {
@@ -124,7 +107,7 @@ describe('live fork (real QEMU)', () => {
     figures.memoryBefore = before;
     figures.ramFilesAfterMiB = { web: allocMiB(webRam), [at.name]: allocMiB(atRam) };
     figures.memoryKiB = Object.fromEntries([['src-1', src.pid], ...r.children.map((c) => [c.name, ls.vms.find((v) => v.name === c.name)!.pid])].map(([n, pid]) => [n, procMemory(pid as number)]));
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   }, 240_000);
 
   it('without quiesce (non-persistent) the source pauses once for disk and RAM, and still carries on', async () => {
@@ -135,7 +118,7 @@ describe('live fork (real QEMU)', () => {
     expect(r.template).toMatchObject({ name: 'src-1-at-2', quiesced: false });
     expect((await sh(r.children[0].name, 'cat /tmp/second /data/after')).stdout).toBe('second\nlater\n');
     expect((await sh('src-1', 'cat /tmp/second; hostname')).stdout).toBe('second\nsrc-1\n');
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   }, 180_000);
 
   it('prepare with "keep the parent running": the template is made from that moment and the parent runs on as itself', async () => {
@@ -156,6 +139,6 @@ describe('live fork (real QEMU)', () => {
     expect(seen.startsWith(`w\n${c.name}\n`)).toBe(true);
     expect(seen.match(/No such file/g)).toHaveLength(2);
     expect((await sh('kept.parent', 'cat /tmp/w /tmp/mine /data/mine')).stdout).toBe('w\nmine\nmine\n');
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   }, 240_000);
 });

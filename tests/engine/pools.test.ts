@@ -1,9 +1,8 @@
 // Pools against real QEMU (TCG, tiny image): spares kept ready, claim, release (reset / delete),
 // a crashed spare replaced, a console restart, push, TTL, claim --wait, and every refusal. At most
 // 4 guests run at once.
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv, testAdmin } from './engine-env';
+import { expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv, testAdmin } from './engine-env';
 import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 import { poolCreateSchema } from '../../lib/validations/pools';
 
@@ -40,29 +39,8 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
-/** Every QEMU under the run dir belongs to a VM row, every VM run dir to a live VM, every member to a VM. */
-async function expectNoLeftovers() {
-  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
-  const vms = await db().vm.findMany();
-  // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them
-  const spares = E.spares();
-  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
-  // a VM reset from a spare keeps the spare's run dir (named after the spare, not the VM)
-  const live = new Set([...vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => path.basename(v.runDir)), ...spares.map((s) => path.basename(s.runDir))]);
-  expect(runEntries(env).filter((e) => !live.has(e))).toEqual([]);
-  const ids = new Set(vms.map((v) => v.id));
-  expect((await db().poolMember.findMany()).filter((m) => !ids.has(m.vmId))).toEqual([]);
-  const leases = await db().lease.findMany();
-  expect(leases.filter((l) => !ids.has(l.vmId))).toEqual([]);
-}
-
 beforeAll(async () => {
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
+  ({ E, db } = await startEngine());
   await E.prepare(prepareSchema.parse({ name: 'base', warmup: ['echo one > /tmp/gen'] }));
   await E.prepare(prepareSchema.parse({ name: 'base2', warmup: ['echo two > /tmp/gen'] }));
 });
@@ -94,7 +72,7 @@ describe('pools (real QEMU)', () => {
     await refusal(P.release(c.name), 'conflict', /VM "loose-1" is not claimed from a pool; only claimed children can be released/);
     await E.remove(c.name);
     expect(await db().pool.count()).toBe(0);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('keeps 3 spares; a claim returns a running child with verified identity in milliseconds', async () => {
@@ -134,7 +112,7 @@ describe('pools (real QEMU)', () => {
     // size 4 and 4 spares now: the keeper trims back to 3
     await until('trim', async () => (await P.get('web')).ready === 3);
     await refusal(P.release(c.vm.name), 'conflict', /is not claimed from a pool \(it is a spare of pool "web"\)/);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('replaces a crashed spare', async () => {
@@ -151,7 +129,7 @@ describe('pools (real QEMU)', () => {
     expect(await db().vm.findUnique({ where: { id: spare.vmId } })).toBeNull();
     const ev = await db().event.findFirst({ where: { action: 'pool.replace' } });
     expect(ev?.message).toMatch(/crashed \(spare\); a fresh spare replaces it/);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('survives a console restart with its claimed and spare states', async () => {
@@ -174,7 +152,7 @@ describe('pools (real QEMU)', () => {
     const c2 = await P2.claim('web', {}, { actor: 'bob' });
     expect(c2.source).toBe('spare');
     await P2.release(c2.vm.name);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('push: spares roll now, the claimed child when it is released', async () => {
@@ -210,7 +188,7 @@ describe('pools (real QEMU)', () => {
     expect(done.members.every((m) => m.templateId === base2.id)).toBe(true);
     await refusal(E.remove('base2'), 'conflict', /used by pool "web"/);
     await P.release(c.vm.name);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('claim of a pool being removed is refused; removal leaves nothing', async () => {
@@ -236,7 +214,7 @@ describe('pools (real QEMU)', () => {
     await refusal(during!.then((err) => { if (err) throw err; }), 'conflict', /Pool "web" is being removed; claim from another pool/);
     expect(await db().poolMember.count()).toBe(0);
     expect(await db().vm.count()).toBe(0);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('no spare: refuses without --wait, forks on demand with it; delete on release; TTL releases', async () => {
@@ -264,6 +242,6 @@ describe('pools (real QEMU)', () => {
     expect(ev?.actor).toBe('system');
     await until('refilled', async () => (await P.get('job')).ready === 1);
     await P.remove('job');
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { expectNoLeftovers, qemuPids, runEntries, setupEnv, startEngine, teardownEnv } from './engine-env';
 import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('spare');
@@ -19,20 +19,6 @@ let db: typeof import('../../lib/db').db;
 const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 type ResetOut = { state: string; fromSpare: boolean; timings: { totalMs: number; spawnMs: number; loadMs: number } };
 
-/** Every QEMU under the run dir is a VM's, a slot's or a spare's, and so is every run dir entry. */
-async function expectNoLeftovers() {
-  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
-  const vms = await db().vm.findMany();
-  const spares = E.spares();
-  const slots = await db().slot.findMany();
-  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...slots.map((s) => s.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
-  const owned = new Set([...vms.filter((v) => v.state === 'running').map((v) => path.basename(v.runDir)), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
-  expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
-  const homes = fs.existsSync(`${env.home}/vms`) ? fs.readdirSync(`${env.home}/vms`) : [];
-  const ids = new Set([...vms.map((v) => v.id), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
-  expect(homes.filter((h) => !ids.has(h))).toEqual([]);
-}
-
 const connects = (port: number) =>
   new Promise<boolean>((resolve) => {
     const c = net.connect(port, '127.0.0.1', () => {
@@ -43,12 +29,7 @@ const connects = (port: number) =>
   });
 
 beforeAll(async () => {
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
+  ({ E, db } = await startEngine());
 });
 
 afterAll(async () => {
@@ -68,12 +49,12 @@ describe('reset from a spare VMM (real QEMU)', () => {
     await E.settled();
     const slots = await db().slot.findMany();
     expect(slots.map((s) => [s.prelaunched, s.id === slot0.id])).toEqual([[true, false]]);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
     const first = (await E.reset(child.name)) as ResetOut;
     expect(first.fromSpare).toBe(false);
     expect(first.timings.spawnMs).toBeGreaterThan(0);
     expect(await E.spareReady('sp', 120_000)).toBe(true);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
 
     await sh(child.name, 'echo gone > /tmp/mark && echo gone > /data/mark && sync && echo before-reset > /dev/console');
     const vmBefore = await db().vm.findUniqueOrThrow({ where: { id: child.id } });
@@ -99,7 +80,7 @@ describe('reset from a spare VMM (real QEMU)', () => {
     // and a new spare is on its way
     expect(await E.spareReady('sp', 120_000)).toBe(true);
     expect(E.spares()[0].pid).not.toBe(sparePid);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
   });
 
   it('a dead spare is not used: the reset starts a fresh VMM', async () => {
@@ -110,7 +91,7 @@ describe('reset from a spare VMM (real QEMU)', () => {
     expect(r).toMatchObject({ state: 'running', fromSpare: false });
     expect((await sh(child.name, 'hostname')).stdout).toBe(`${child.name}\n`);
     expect(await E.spareReady('sp', 120_000)).toBe(true);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
   });
 
   it('deleting the template kills its spare', async () => {
