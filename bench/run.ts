@@ -80,6 +80,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { execSchema, forkSchema, importImageSchema, liveForkSchema, prepareSchema } from '../lib/validations';
 import { fileURLToPath } from 'node:url';
+import { privateEnv } from './lib/env';
 import { meets, ratio, round, summarize, type Summary, type TargetOp } from './lib/stats';
 import { cpuPercentOver, hostCpu, memAvailableMiB, smapsMapping, smapsRollup, processCmdline, accelOf } from './lib/proc';
 
@@ -111,14 +112,7 @@ const save = !flag('no-save');
 const merge = flag('merge');
 
 // ─── private environment, set BEFORE the engine is imported ──────────────────────────────────
-const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'icbench-home-'));
-const RUN = fs.mkdtempSync('/dev/shm/icbench-run-');
-const MINI = path.join(RUN, 'mini');
-fs.mkdirSync(MINI, { mode: 0o700 });
-process.env.INSTACLONE_HOME = HOME;
-process.env.INSTACLONE_RUN = RUN;
-process.env.DATABASE_URL = `file:${HOME}/db.sqlite`;
-process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache/instaclone/images');
+const { HOME, RUN, MINI } = privateEnv('icbench');
 process.env.NEXT_TELEMETRY_DISABLED = '1';
 // slots a fork used are not topped up in the background here (a scenario's forks would compete with
 // the top-up's QEMU starts); the fork1 scenario turns it on and waits for it between forks

@@ -4,9 +4,8 @@
 // Prints one JSON line "RESULT {...}" at the end. Everything it starts is removed at the end.
 //   INSTACLONE_QEMU=/opt/qemu10/usr/bin/qemu-system-x86_64 npx tsx bench/qemu/worker.ts --children 20 --ones 3
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { forkSchema, prepareSchema } from '../../lib/validations';
+import { privateEnv } from '../lib/env';
 
 const argv = process.argv.slice(2);
 const opt = (n: string, d: number) => {
@@ -18,14 +17,7 @@ const ones = opt('ones', 3);
 const idleSeconds = opt('idle-seconds', 10);
 const MEM = 256;
 
-const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'icqemu-home-'));
-const RUN = fs.mkdtempSync('/dev/shm/icqemu-run-');
-const MINI = path.join(RUN, 'mini');
-fs.mkdirSync(MINI, { mode: 0o700 });
-process.env.INSTACLONE_HOME = HOME;
-process.env.INSTACLONE_RUN = RUN;
-process.env.DATABASE_URL = `file:${HOME}/db.sqlite`;
-process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache/instaclone/images');
+const { HOME, RUN, MINI } = privateEnv('icqemu');
 
 type EngineT = import('../../lib/engine').Engine;
 let engine: EngineT | null = null;
