@@ -2,7 +2,7 @@
 // persistence, lineage, refusals and bad input — each leaving nothing behind.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv, testAdmin } from './engine-env';
+import { expectEngineError, expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv, testAdmin } from './engine-env';
 import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('clone');
@@ -10,18 +10,6 @@ type EngineMod = typeof import('../../lib/engine');
 let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 const figures: Record<string, unknown> = {};
-
-async function expectEngineError(p: Promise<unknown>, code: string, re: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e) => e,
-  );
-  expect(err, 'expected an EngineError').toBeTruthy();
-  expect(err.name).toBe('EngineError');
-  expect(err.code).toBe(code);
-  expect(err.message).toMatch(re);
-  return err;
-}
 
 const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 

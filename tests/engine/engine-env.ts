@@ -109,6 +109,19 @@ export function runEntries(env: EngineEnv): string[] {
   return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
 }
 
+/** `p` is refused with an EngineError of `code` whose sentence matches `re`; returns the error. */
+export async function expectEngineError(p: Promise<unknown>, code: string, re: RegExp): Promise<Error & { code: string }> {
+  const err = await p.then(
+    () => null,
+    (e) => e,
+  );
+  expect(err, 'expected an EngineError').toBeTruthy();
+  expect(err.name).toBe('EngineError');
+  expect(err.code).toBe(code);
+  expect(err.message).toMatch(re);
+  return err;
+}
+
 type Db = typeof import('../../lib/db').db;
 type EngineT = import('../../lib/engine').Engine;
 

@@ -2,7 +2,7 @@
 // a crashed spare replaced, a console restart, push, TTL, claim --wait, and every refusal. At most
 // 4 guests run at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv, testAdmin } from './engine-env';
+import { expectEngineError, expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv, testAdmin } from './engine-env';
 import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 import { poolCreateSchema } from '../../lib/validations/pools';
 
@@ -12,17 +12,9 @@ let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 const figures: Record<string, unknown> = {};
 
+/** A refusal: one sentence (no stack, no second line). */
 async function refusal(p: Promise<unknown>, code: string, re: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e) => e,
-  );
-  expect(err, 'expected an EngineError').toBeTruthy();
-  expect(err.name).toBe('EngineError');
-  expect(err.message).toMatch(re);
-  expect(err.code).toBe(code);
-  // one sentence: no stack, no second line
-  expect(err.message).not.toMatch(/\n/);
+  expect((await expectEngineError(p, code, re)).message).not.toMatch(/\n/);
 }
 
 const pools = () => E.pools();
