@@ -1,9 +1,12 @@
 // One response/error handler for every client API module (lxd-ui's handleResponse).
 // The server's `error` text is shown to the operator verbatim.
+import type { EngineErrorCode } from '@/lib/engine/errors';
+
+/** What a request to the console failed with: the HTTP status (0: no answer) and the engine's error code. */
 export class ApiError extends Error {
   readonly status: number;
-  readonly code?: string;
-  constructor(status: number, message: string, code?: string) {
+  readonly code?: EngineErrorCode;
+  constructor(status: number, message: string, code?: EngineErrorCode) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
@@ -33,7 +36,7 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
     /* not JSON */
   }
   if (!res.ok) {
-    const d = (data ?? {}) as { error?: string; code?: string };
+    const d = (data ?? {}) as { error?: string; code?: EngineErrorCode };
     if (res.status === 401 && typeof window !== 'undefined' && !location.pathname.startsWith('/login')) {
       // The session ended: the login page brings the operator back here afterwards.
       location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
