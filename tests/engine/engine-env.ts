@@ -1,6 +1,7 @@
 // Shared set-up for the engine integration tests: a private INSTACLONE_HOME / INSTACLONE_RUN and
 // SQLite database per test file, the tiny image from the shared cache, and a teardown that kills
 // every QEMU under the run dir (by pidfile and /proc) and removes the temp dirs, even on failure.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,17 @@ export interface EngineEnv {
  * boundary that parses with the shared schemas; the engine itself takes parsed, typed input.
  */
 export const testAdmin = { kind: 'local', name: 'tester', role: 'admin' } as const;
+
+/** Bridged networking can be tested here: root, `ip netns` and /dev/net/tun (inside a namespace of the test's own). */
+export function netnsAvailable(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return fs.existsSync('/dev/net/tun');
+  } catch {
+    return false;
+  }
+}
 
 export function setupEnv(tag: string): EngineEnv {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `ic-${tag}-`));

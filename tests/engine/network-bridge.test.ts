@@ -8,17 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, when } from '../strict';
-import { stopEverything } from './engine-env';
+import { netnsAvailable, stopEverything } from './engine-env';
 
-const canNetns = (() => {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-    return fs.existsSync('/dev/net/tun');
-  } catch {
-    return false;
-  }
-})();
+const canNetns = netnsAvailable();
 
 const ns = `icbr${process.pid}`;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-bridge-'));
