@@ -3,6 +3,7 @@
 // spares, and the refill rate — in the same run as the cold boot and the fork of one child.
 import http from 'node:http';
 import type { Engine } from '../lib/engine';
+import { poolCreateSchema } from '../lib/validations/pools';
 
 export interface PoolBenchResult {
   spares: number;
@@ -50,7 +51,7 @@ export async function poolBench(E: Engine, template: string, spares: number, seq
   const name = `bench-pool-${Date.now().toString(36)}`;
   try {
     const t0 = performance.now();
-    await P.create({ name, template, size: spares, spares });
+    await P.create(poolCreateSchema.parse({ name, template, size: spares, spares }));
     await P.waitReady(name, spares, 30 * 60_000);
     const fillMs = performance.now() - t0;
     log(`pool ${name}: ${spares} spares ready in ${Math.round(fillMs)} ms (${(spares / (fillMs / 1000)).toFixed(2)} spares/s)`);

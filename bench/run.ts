@@ -82,7 +82,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { execSchema, forkSchema, importImageSchema, liveForkSchema, prepareSchema } from '../lib/validations';
 import { fileURLToPath } from 'node:url';
+import { privateEnv } from './lib/env';
 import { meets, ratio, round, summarize, type Summary, type TargetOp } from './lib/stats';
 import { cpuPercentOver, hostCpu, memAvailableMiB, smapsMapping, smapsRollup, processCmdline, accelOf } from './lib/proc';
 
@@ -114,14 +116,7 @@ const save = !flag('no-save');
 const merge = flag('merge');
 
 // ─── private environment, set BEFORE the engine is imported ──────────────────────────────────
-const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'icbench-home-'));
-const RUN = fs.mkdtempSync('/dev/shm/icbench-run-');
-const MINI = path.join(RUN, 'mini');
-fs.mkdirSync(MINI, { mode: 0o700 });
-process.env.INSTACLONE_HOME = HOME;
-process.env.INSTACLONE_RUN = RUN;
-process.env.DATABASE_URL = `file:${HOME}/db.sqlite`;
-process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache/instaclone/images');
+const { HOME, RUN, MINI } = privateEnv('icbench');
 process.env.NEXT_TELEMETRY_DISABLED = '1';
 // slots a fork used are not topped up in the background here (a scenario's forks would compete with
 // the top-up's QEMU starts); the fork1 scenario turns it on and waits for it between forks
@@ -357,7 +352,7 @@ async function main() {
     const runs = options.runs;
     // one prelaunched slot, topped up in the background after each fork (lib/engine/topup.ts) and
     // waited for between forks: every prelaunched run finds a ready slot
-    const tpl = await E.prepare({ image: 'tiny', name: name('bench-one'), slots: 1, prelaunch: true, memory: MEM });
+    const tpl = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-one'), slots: 1, prelaunch: true, memory: MEM }));
     log(`template ${tpl.name}: boot ${tpl.timings.bootMs} ms, freeze ${tpl.timings.freezeMs} ms`);
     const g = (await E.get(tpl.id)) as { timings?: { pauseMs?: number } };
     if (g.timings?.pauseMs != null) metric('freeze.enginePauseMs', 'Parent paused during freeze (engine prepare)', 'ms', [g.timings.pauseMs], {}, 2);
@@ -367,7 +362,7 @@ async function main() {
         // no top-up; the last slot is used up by a fork that is not counted
         process.env.INSTACLONE_SLOT_TOPUP = '0';
         await E.settled();
-        const drain = await E.fork(tpl.id, { count: 1, prefix: 'drain' });
+        const drain = await E.fork(tpl.id, forkSchema.parse({ count: 1, prefix: 'drain' }));
         await removeAll(drain.children.map((c) => c.id));
       }
       const wall: number[] = [];
@@ -375,7 +370,7 @@ async function main() {
       for (let i = 0; i < runs; i++) {
         await E.settled();
         const t0 = performance.now();
-        const r = await E.fork(tpl.id, { count: 1, prefix: `one-${kind}` });
+        const r = await E.fork(tpl.id, forkSchema.parse({ count: 1, prefix: `one-${kind}` }));
         wall.push(performance.now() - t0);
         const d = r.details?.[0];
         if (d) {
@@ -405,7 +400,7 @@ async function main() {
   // ── pools: claim latency at the REST API, a burst of claims against ready spares, refill rate
   await scenario('pools', async () => {
     const { poolBench } = await import('./pools');
-    const tpl = await E.prepare({ image: 'tiny', name: name('bench-pool'), memory: MEM });
+    const tpl = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-pool'), memory: MEM }));
     const r = await poolBench(E, tpl.id, options.poolSpares, options.poolClaims, log);
     const REFILL_CONCURRENCY = (await import('../lib/engine/pools')).refillConcurrency();
     const bound = `wall time on ${machineFacts.cores} cores at load ${os.loadavg()[0].toFixed(1)} (other VMs, the refill's forks — ${REFILL_CONCURRENCY} at most — and ${r.spares} idle spares); the claim path's own CPU cost is measured by bench/experiments/claim-path.ts`;
@@ -421,8 +416,8 @@ async function main() {
   // ── 5: reset, from the template's spare VMM (lib/engine/spare.ts) and from a fresh VMM
   // (INSTACLONE_RESET_SPARE=0), alternated in the same run
   await scenario('reset', async () => {
-    const tpl = await E.prepare({ image: 'tiny', name: name('bench-reset'), memory: MEM });
-    const r = await E.fork(tpl.id, { count: 1, prefix: 'reset' });
+    const tpl = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-reset'), memory: MEM }));
+    const r = await E.fork(tpl.id, forkSchema.parse({ count: 1, prefix: 'reset' }));
     const id = r.children[0].id;
     const wall: number[] = [];
     const fresh: number[] = [];
@@ -476,12 +471,12 @@ async function main() {
     if (asRoot) process.env.INSTACLONE_QEMU_USER = '';
     resetQemuUserCache();
     try {
-      const tpl = await E.prepare({ image: 'tiny', name: name('bench-live'), memory: MEM });
-      const src = (await E.fork(tpl.id, { count: 1, prefix: name('live') })).children[0];
+      const tpl = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-live'), memory: MEM }));
+      const src = (await E.fork(tpl.id, forkSchema.parse({ count: 1, prefix: name('live') }))).children[0];
       const row = (await E.list()).vms.find((v) => v.id === src.id)!;
       const runDir = (await import('../lib/engine/paths')).paths.vmRunDir(src.id);
       const ticks = listenTicks(`${runDir}/serial.sock`);
-      await E.exec(src.id, ['/bin/sh', '-c', TICKER_CMD], { timeoutMs: 20_000 });
+      await E.exec(src.id, execSchema.parse({ command: ['/bin/sh', '-c', TICKER_CMD], timeoutMs: 20_000 }));
       await sleep(1000);
       const runs = Math.min(options.runs, 5);
       const res: Record<string, { pause: number[]; qemu: number[]; gap: number[]; base: number[]; snap: number[]; methods: string[] }> = {};
@@ -496,7 +491,7 @@ async function main() {
             if (/checkpoint/.test(p.message ?? '')) win.ckpt = performance.now();
           };
           const t0 = performance.now();
-          const r = (await E.fork(src.id, { count: 1, quiesce, prefix: `lf${i}` }, { onProgress })) as import('../lib/engine').LiveForkResult;
+          const r = (await E.fork(src.id, liveForkSchema.parse({ count: 1, quiesce, prefix: `lf${i}` }), { onProgress })) as import('../lib/engine').LiveForkResult;
           acc.pause.push(r.pause.pauseMs);
           if (r.pause.qemuDowntimeMs != null) acc.qemu.push(r.pause.qemuDowntimeMs);
           acc.gap.push(maxGap(ticks.stamps, win.snap, win.ckpt + 50));
@@ -540,19 +535,19 @@ async function main() {
   await scenario('throughput', async () => {
     const sizes = [...options.sizes].sort((a, b) => a - b);
     const largest = sizes[sizes.length - 1];
-    const base = await E.prepare({ image: 'tiny', name: name('bench-tp'), memory: MEM });
+    const base = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-tp'), memory: MEM }));
     const baseInfo = (await E.get(base.id)) as { files?: { ram?: string } };
     for (const prelaunched of [false, true]) {
       for (const n of sizes) {
         let tplId = base.id;
         if (prelaunched) {
           const t0 = performance.now();
-          const t = await E.prepare({ image: 'tiny', name: name('bench-tpp'), slots: n, prelaunch: true, memory: MEM });
+          const t = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-tpp'), slots: n, prelaunch: true, memory: MEM }));
           tplId = t.id;
           log(`prepared ${t.name} with ${n} prelaunched slots in ${Math.round(performance.now() - t0)} ms`);
         }
         const t0 = performance.now();
-        const r = await E.fork(tplId, { count: n, prefix: prelaunched ? 'tpp' : 'tp' });
+        const r = await E.fork(tplId, forkSchema.parse({ count: n, prefix: prelaunched ? 'tpp' : 'tp' }));
         const totalMs = performance.now() - t0;
         const det = r.details ?? [];
         const st = Object.fromEntries(
@@ -640,7 +635,7 @@ async function main() {
 
   // ── 4b: ramp: how many idle children while the console stays responsive
   await scenario('ramp', async () => {
-    const tpl = await E.prepare({ image: 'tiny', name: name('bench-ramp'), memory: MEM });
+    const tpl = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-ramp'), memory: MEM }));
     const steps: Record<string, unknown>[] = [];
     const ids: string[] = [];
     const deadline = Date.now() + options.rampMinutes * 60_000;
@@ -669,7 +664,7 @@ async function main() {
       const n = Math.min(options.step, options.cap - ids.length);
       const t0 = performance.now();
       try {
-        const r = await E.fork(tpl.id, { count: n, prefix: 'ramp' });
+        const r = await E.fork(tpl.id, forkSchema.parse({ count: n, prefix: 'ramp' }));
         ids.push(...r.children.map((c) => c.id));
       } catch (e) {
         stopReason = `fork of ${n} more failed at ${ids.length}: ${(e as Error).message}`;
@@ -794,16 +789,16 @@ async function main() {
     if (process.getuid?.() !== 0) throw new Error('the foreign test disk is built as root (debootstrap); run the benchmark as root or --skip imported');
     const { foreignDisks } = await import('../tests/fixtures/foreign/disks');
     const disk = foreignDisks('networkd').networkd;
-    await E.importImage({ name: 'bench-netd', disk });
+    await E.importImage(importImageSchema.parse({ name: 'bench-netd', disk }));
     // a systemd boot under TCG on a loaded 2-core host can pass the default 300 s (seen at load 22)
-    const tpl = await E.prepare({ image: 'bench-netd', name: name('bench-imp'), memory: 512, bootTimeout: 1200 });
+    const tpl = await E.prepare(prepareSchema.parse({ image: 'bench-netd', name: name('bench-imp'), memory: 512, bootTimeout: 1200 }));
     log(`imported systemd disk: cold boot to agent ${Math.round(tpl.timings.bootMs)} ms`);
     metric('imported.coldBoot.readyMs', 'Imported systemd disk: cold boot (SeaBIOS → agent)', 'ms', [tpl.timings.bootMs], {}, 0);
     const one: number[] = [];
     const ident: number[] = [];
     for (let i = 0; i < (quick ? 1 : 3); i++) {
       const t0 = performance.now();
-      const r = await E.fork(tpl.id, { count: 1, prefix: name('imp') });
+      const r = await E.fork(tpl.id, forkSchema.parse({ count: 1, prefix: name('imp') }));
       one.push(performance.now() - t0);
       ident.push(r.details?.[0]?.identityMs ?? NaN);
       await removeAll(r.children.map((c) => c.id));
@@ -818,7 +813,7 @@ async function main() {
     log(`imported: fork of one ${Math.round(summarize(one).median ?? 0)} ms (identity ${Math.round(summarize(ident).median ?? 0)} ms) → ${r1(ratio(tpl.timings.bootMs, summarize(one).median))}×`);
     if (!quick) {
       const t0 = performance.now();
-      const r = await E.fork(tpl.id, { count: 10, prefix: name('imp10') });
+      const r = await E.fork(tpl.id, forkSchema.parse({ count: 10, prefix: name('imp10') }));
       const ms = performance.now() - t0;
       metric('imported.fork10.totalMs', 'Imported systemd disk: fork of 10 children', 'ms', [ms], {}, 0);
       log(`imported: fork of 10 in ${Math.round(ms)} ms`);

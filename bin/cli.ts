@@ -8,7 +8,8 @@ import v8 from 'node:v8';
 import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
 import { quotaCommand, QUOTA_USAGE } from './quota';
-import type { Engine, ForkResult, ImageView, ImportedImage, LiveForkResult, PrepareResult } from '../lib/engine';
+import type { ForkResult, ImageView, ImportedImage, LiveForkResult, PrepareResult } from '../lib/engine';
+import type { Ls } from '../lib/contract';
 
 const USAGE = `usage:
   instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--port GUESTPORT]... [--network isolated|outbound] [--boot-timeout SECONDS] [--host NAME] [--json]
@@ -110,7 +111,8 @@ async function longApi<T>(detach: boolean, method: string, route: string, body?:
 const num = (v: string | undefined) => (v === undefined ? undefined : v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
 const enc = encodeURIComponent;
 
-function table(rows: Record<string, unknown>[], cols: string[]): string {
+/** Columns are keys of the rows' own type: a column the server does not send is a type error. */
+function table<T extends object>(rows: T[], cols: (keyof T & string)[]): string {
   if (rows.length === 0) return '(none)';
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
@@ -261,7 +263,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'ls': {
-      const r = await api<Awaited<ReturnType<Engine['list']>>>('GET', '/ls');
+      const r = await api<Ls>('GET', '/ls');
       out(r, () =>
         ['TEMPLATES', table(r.templates, ['name', 'id', 'state', 'quiesced', 'parentId']), '', 'VMS',
           table(r.vms, ['name', 'id', 'kind', 'state', 'persistent', 'templateId', 'pid', 'host'])].join('\n'),

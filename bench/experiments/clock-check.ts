@@ -14,6 +14,7 @@ process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache/instaclon
 process.env.INSTACLONE_SLOT_TOPUP = '0';
 const { migrate } = await import('../../lib/db');
 const { Engine } = await import('../../lib/engine');
+const { execSchema, forkSchema, prepareSchema } = await import('../../lib/validations');
 const { qemuPidsUnder, killQemu } = await import('../../lib/engine/process');
 await migrate();
 const engine = Engine.get();
@@ -23,7 +24,7 @@ const script =
   't=$(adjtimex); s=${t#*tv_sec:}; u=${t#*tv_usec:}; echo ${s%%[!0-9 ]*} ${u%%[!0-9 ]*}';
 const skew = async (id: string) => {
   const before = Date.now();
-  const r = (await engine.exec(id, ['/bin/sh', '-c', script])) as { stdout: string };
+  const r = (await engine.exec(id, execSchema.parse({ command: ['/bin/sh', '-c', script] }))) as { stdout: string };
   const after = Date.now();
   const lines = r.stdout.trim().split('\n');
   const [sec, usec] = lines.at(-1)!.trim().split(/\s+/).map(Number);
@@ -34,8 +35,8 @@ try {
   const kids: { p: string; id: string }[] = [];
   for (const p of ['standard', 'lean']) {
     process.env.INSTACLONE_DEVICES = p;
-    const t = await engine.prepare({ image: 'tiny', name: `clk-${p}`, memory: 256 });
-    const f = (await engine.fork(t.id, { count: 1, prefix: `clk-${p}` })) as { children: { id: string }[] };
+    const t = await engine.prepare(prepareSchema.parse({ image: 'tiny', name: `clk-${p}`, memory: 256 }));
+    const f = (await engine.fork(t.id, forkSchema.parse({ count: 1, prefix: `clk-${p}` }))) as { children: { id: string }[] };
     kids.push({ p, id: f.children[0].id });
     const s = await skew(f.children[0].id);
     console.log(`${p}: at fork skew ${s.skewMs} ms; ${s.info}`);

@@ -21,6 +21,7 @@ process.env.INSTACLONE_RESET_SPARE = '0';
 process.env.INSTACLONE_SLOT_TOPUP = '0';
 const { migrate } = await import('../../lib/db');
 const { Engine } = await import('../../lib/engine');
+const { forkSchema, prepareSchema } = await import('../../lib/validations');
 const { smapsRollup, cpuPercentOver } = await import('../lib/proc');
 const { median } = await import('../lib/stats');
 const { qemuPidsUnder, killQemu } = await import('../../lib/engine/process');
@@ -40,13 +41,13 @@ try {
       process.env.INSTACLONE_DEVICES = p;
       const x = res[p];
       // DEVICES_SLOTS=1: both forks take prelaunched slots (launched at prepare, waiting 10 s) instead of fresh VMMs
-      const t = await engine.prepare({ image: 'tiny', name: `${p}-${round}`, memory: 256, ...(SLOTS ? { slots: 2, prelaunch: true } : {}) });
+      const t = await engine.prepare(prepareSchema.parse({ image: 'tiny', name: `${p}-${round}`, memory: 256, ...(SLOTS ? { slots: 2, prelaunch: true } : {}) }));
       if (SLOTS) await new Promise((r) => setTimeout(r, 10_000));
       x.bootMs.push(t.timings.bootMs);
       x.freezeMs.push(t.timings.freezeMs);
       const kids: { id: string; name: string }[] = [];
       for (let i = 0; i < 2; i++) {
-        const f = (await engine.fork(t.id, { count: 1, prefix: `${p}-${round}-${i}` })) as ForkResult;
+        const f = (await engine.fork(t.id, forkSchema.parse({ count: 1, prefix: `${p}-${round}-${i}` }))) as ForkResult;
         x.forkMs.push(f.timings.totalMs);
         for (const d of f.details ?? []) if (d.cpuMs != null) x.cpuMs.push(d.cpuMs);
         kids.push(f.children[0]);

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { forkSchema, prepareSchema } from '../../lib/validations';
 
 const N = Number(process.argv[2] ?? 6);
 const ROUNDS = Number(process.argv[3] ?? 2);
@@ -34,7 +35,7 @@ try {
   const tpls = new Map<number, string>();
   for (const tb of new Set(variants.map((v) => v.tb))) {
     process.env.INSTACLONE_TB_SIZE = String(tb);
-    const t = await engine.prepare({ image: 'tiny', name: `tb${tb}`, memory: 256 });
+    const t = await engine.prepare(prepareSchema.parse({ image: 'tiny', name: `tb${tb}`, memory: 256 }));
     tpls.set(tb, t.id);
     console.log(`template tb${tb}: boot ${t.timings.bootMs} ms`);
   }
@@ -43,7 +44,7 @@ try {
     const order = round % 2 ? [...variants].reverse() : variants;
     for (const v of order) {
       process.env.INSTACLONE_QEMU_MALLOC_ARENAS = String(v.arenas);
-      const f = (await engine.fork(tpls.get(v.tb)!, { count: N, prefix: `${v.tb}-${v.arenas}-${round}` })) as import('../../lib/engine').ForkResult;
+      const f = (await engine.fork(tpls.get(v.tb)!, forkSchema.parse({ count: N, prefix: `${v.tb}-${v.arenas}-${round}` }))) as import('../../lib/engine').ForkResult;
       await new Promise((r) => setTimeout(r, 5000));
       const ls = await engine.list();
       const ram = (await tplRow(tpls.get(v.tb)!)).files.ram;

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setupEnv } from '../../tests/engine/engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 const env = setupEnv('lfexp');
 const dbm = await import('../../lib/db');
 await dbm.migrate();
@@ -23,8 +24,8 @@ const E = Engine.get();
 const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lfexp-')), 'snap.bin');
 await E.start();
 try {
-  console.log('preparing'); await E.prepare({ name: 'web', warmup: ['echo hi > /tmp/marker'] }, { onProgress: (p) => console.log(p) }); console.log('prepared');
-  const f = await E.fork('web', { count: 1 });
+  console.log('preparing'); await E.prepare(prepareSchema.parse({ name: 'web', warmup: ['echo hi > /tmp/marker'] }), { onProgress: (p) => console.log(p) }); console.log('prepared');
+  const f = await E.fork('web', forkSchema.parse({ count: 1 }));
   const name = f.children[0].name;
   const mode = process.argv[2] ?? 'prestop'; // nostop | prestop | plain (stop, ordinary migrate, cont)
   const core = (E as any).core;
@@ -54,7 +55,7 @@ try {
   console.log('smaps after', procMemory(v.pid));
   console.log('t0', t0.toFixed(1), 'tS', tS.toFixed(1), events);
   console.log('size', fs.statSync(out).size);
-  const res = await E.exec(name, ['/bin/sh', '-c', 'cat /tmp/marker; cat /proc/uptime']);
+  const res = await E.exec(name, execSchema.parse({ command: ['/bin/sh', '-c', 'cat /tmp/marker; cat /proc/uptime'] }));
   console.log(res);
 } finally {
   const { teardownEnv } = await import('../../tests/engine/engine-env');

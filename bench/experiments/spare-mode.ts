@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { cpuPercentOver, smapsRollup } from '../lib/proc';
 import { round, summarize } from '../lib/stats';
+import { prepareSchema } from '../../lib/validations';
+import { poolCreateSchema } from '../../lib/validations/pools';
 
 const K = Number(process.argv[2] ?? 2);
 const IDLE_S = Number(process.argv[3] ?? 10);
@@ -27,9 +29,9 @@ const med = (xs: number[]) => round(summarize(xs).median, 2);
 try {
   await migrate();
   await E.start();
-  await E.prepare({ name: 'spare', memory: 256 });
+  await E.prepare(prepareSchema.parse({ name: 'spare', memory: 256 }));
   const P = await E.pools();
-  await P.create({ name: 'sp', template: 'spare', size: K + 1, spares: K });
+  await P.create(poolCreateSchema.parse({ name: 'sp', template: 'spare', size: K + 1, spares: K }));
   await P.waitReady('sp', K, 300_000);
   const members = (await P.get('sp')).members;
   const vms = await db().vm.findMany({ where: { id: { in: members.map((m) => m.vmId) } } });

@@ -6,6 +6,7 @@
 // `--clean` removes the template and its home.  (Run as root: the disks are built with debootstrap.)
 import fs from 'node:fs';
 import path from 'node:path';
+import { forkSchema, importImageSchema, prepareSchema } from '../../lib/validations';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const count = Number(args[0] ?? 2);
@@ -36,11 +37,11 @@ try {
   if (!(await engine.get(tpl).catch(() => null))) {
     const { foreignDisks } = await import('../../tests/fixtures/foreign/disks');
     const disk = process.env.EXP_DISK || foreignDisks(variant)[variant]; // EXP_DISK: an already built disk
-    await engine.importImage({ name: `img-${variant}`, disk });
-    const p = await engine.prepare({ image: `img-${variant}`, name: tpl, memory: 512, bootTimeout: 900 });
+    await engine.importImage(importImageSchema.parse({ name: `img-${variant}`, disk }));
+    const p = await engine.prepare(prepareSchema.parse({ image: `img-${variant}`, name: tpl, memory: 512, bootTimeout: 900 }));
     console.log(`prepared ${tpl}: boot to agent ${Math.round(p.timings.bootMs)} ms`);
   }
-  const r: any = await engine.fork(tpl, { count, prefix: `x${Date.now() % 100000}`, sshKeys: process.argv.includes('--ssh') });
+  const r: any = await engine.fork(tpl, forkSchema.parse({ count, prefix: `x${Date.now() % 100000}`, sshKeys: process.argv.includes('--ssh') }));
   for (const c of r.children) {
     const v: any = await engine.get(c.id);
     const d = r.details.find((x: any) => x.name === c.name);

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { forkSchema, prepareSchema } from '../../lib/validations';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-tb-'));
@@ -20,8 +21,8 @@ try {
   for (const tb of sizes.length ? sizes : [32, 16, 8]) {
     process.env.INSTACLONE_TB_SIZE = String(tb);
     const name = `tb${tb}`;
-    await engine.prepare({ image: 'tiny', name, slots: 8, prelaunch: true });
-    const f = await engine.fork(name, { count: 8 });
+    await engine.prepare(prepareSchema.parse({ image: 'tiny', name, slots: 8, prelaunch: true }));
+    const f = await engine.fork(name, forkSchema.parse({ count: 8 }));
     await new Promise((r) => setTimeout(r, 5000));
     const st = await engine.stats();
     const pss = st.vms.filter((v) => v.memory && v.name.startsWith(`${name}-`)).map((v) => v.memory!.pssKiB / 1024);

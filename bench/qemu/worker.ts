@@ -4,8 +4,8 @@
 // Prints one JSON line "RESULT {...}" at the end. Everything it starts is removed at the end.
 //   INSTACLONE_QEMU=/opt/qemu10/usr/bin/qemu-system-x86_64 npx tsx bench/qemu/worker.ts --children 20 --ones 3
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { forkSchema, prepareSchema } from '../../lib/validations';
+import { privateEnv } from '../lib/env';
 
 const argv = process.argv.slice(2);
 const opt = (n: string, d: number) => {
@@ -17,14 +17,7 @@ const ones = opt('ones', 3);
 const idleSeconds = opt('idle-seconds', 10);
 const MEM = 256;
 
-const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'icqemu-home-'));
-const RUN = fs.mkdtempSync('/dev/shm/icqemu-run-');
-const MINI = path.join(RUN, 'mini');
-fs.mkdirSync(MINI, { mode: 0o700 });
-process.env.INSTACLONE_HOME = HOME;
-process.env.INSTACLONE_RUN = RUN;
-process.env.DATABASE_URL = `file:${HOME}/db.sqlite`;
-process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache/instaclone/images');
+const { HOME, RUN, MINI } = privateEnv('icqemu');
 
 type EngineT = import('../../lib/engine').Engine;
 let engine: EngineT | null = null;
@@ -66,12 +59,12 @@ async function main() {
   const { Engine } = await import('../../lib/engine');
   engine = Engine.get();
   await engine.start();
-  const tpl = await engine.prepare({ image: 'tiny', name: 'cmp', slots: ones, prelaunch: true, memory: MEM });
+  const tpl = await engine.prepare(prepareSchema.parse({ image: 'tiny', name: 'cmp', slots: ones, prelaunch: true, memory: MEM }));
   const oneMs: number[] = [];
   const oneCpu: number[] = [];
   for (let i = 0; i < ones; i++) {
     const t0 = performance.now();
-    const r = await engine.fork(tpl.id, { count: 1, prefix: 'one' });
+    const r = await engine.fork(tpl.id, forkSchema.parse({ count: 1, prefix: 'one' }));
     oneMs.push(performance.now() - t0);
     const c = r.details?.[0]?.cpuMs;
     if (c != null) oneCpu.push(c);
@@ -81,7 +74,7 @@ async function main() {
   out.fork1CpuMs = median(oneCpu);
 
   const t0 = performance.now();
-  const r = await engine.fork(tpl.id, { count: children, prefix: 'many' });
+  const r = await engine.fork(tpl.id, forkSchema.parse({ count: children, prefix: 'many' }));
   out.forkNMs = performance.now() - t0;
   out.forkNCpuMs = median((r.details ?? []).map((d) => d.cpuMs ?? NaN));
   await new Promise((res) => setTimeout(res, 3000));

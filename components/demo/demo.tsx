@@ -8,6 +8,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { Bar, BarChart, CartesianGrid, Cell, LabelList, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { SerialConsole } from '@/components/vm/serial-console';
 import { fetchLs } from '@/lib/client/api/host';
+import { fetchTemplate } from '@/lib/client/api/templates';
 import { forkAction, prepareAction } from '@/app/actions/templates';
 import { bulkVmAction } from '@/app/actions/vms';
 import { unwrap } from '@/lib/client/actions';
@@ -61,7 +62,7 @@ export function Demo() {
     try {
       const ls = await fetchLs();
       let t = ls.templates.find((x) => x.state === 'frozen' && x.name.startsWith('demo-') && x.image === 'tiny') ?? ls.templates.find((x) => x.state === 'frozen' && x.name.startsWith('demo-'));
-      let bootMs = t?.timings.bootMs;
+      let bootMs = t ? (await fetchTemplate(t.id)).timings.bootMs : undefined; // list rows carry no timings
       let measuredNow = false;
       if (!t) {
         setPhase('preparing');

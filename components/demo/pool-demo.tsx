@@ -5,6 +5,7 @@
 import { useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { fetchLs } from '@/lib/client/api/host';
+import { fetchTemplate } from '@/lib/client/api/templates';
 import { forkAction, prepareAction } from '@/app/actions/templates';
 import { removeVmAction } from '@/app/actions/vms';
 import { createPoolAction, removePoolAction } from '@/app/actions/pools';
@@ -48,7 +49,7 @@ export function PoolDemo() {
     setRes(null);
     try {
       let t = (await fetchLs()).templates.find((x) => x.state === 'frozen' && x.name.startsWith('demo-'));
-      let bootMs = t?.timings.bootMs;
+      let bootMs = t ? (await fetchTemplate(t.id)).timings.bootMs : undefined; // list rows carry no timings
       const bootNow = !t;
       if (!t) {
         setStep('preparing a demo template (cold boot)…');

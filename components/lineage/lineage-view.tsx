@@ -309,7 +309,6 @@ export function LineageView() {
                       <>
                         {plural(n.vmCount, 'child', 'children')}
                         {n.counts.running ? <span className="text-emerald-400"> · {n.counts.running} up</span> : null}
-                        {n.template.slots.total > 0 && <span> · {n.template.slots.free} slots</span>}
                       </>
                     ) : null}
                   </span>

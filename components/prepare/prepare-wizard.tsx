@@ -15,7 +15,7 @@ import { errorText } from '@/lib/client/api/http';
 import { useImages, useLs, useTasks } from '@/lib/client/hooks';
 import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { bytes, ms, randomSuffix } from '@/lib/client/format';
-import type { PrepareResult, Template, Timings } from '@/lib/client/types';
+import type { PrepareResult, TemplateDetail as Template, Timings } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
 import { SerialConsole } from '@/components/vm/serial-console';

@@ -1,7 +1,7 @@
 // Each warm-up command the parent ran, with its exit code, time and output (the wizard's done view and
 // the template page).
 import { ms } from '@/lib/client/format';
-import type { WarmupResult } from '@/lib/client/types';
+import type { WarmupRecord as WarmupResult } from '@/lib/client/types';
 
 export function WarmupList({ warmup, testId }: { warmup: WarmupResult[]; testId?: string }) {
   return (

@@ -15,7 +15,7 @@ import { onEngineEvent } from '@/lib/client/use-engine-events';
 import { useTemplate } from '@/lib/client/hooks';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { ms, plural } from '@/lib/client/format';
-import type { ForkResult, Template, Vm } from '@/lib/client/types';
+import type { ForkResult, Template, TemplateDetail, VmView as Vm } from '@/lib/client/types';
 import { Dialog } from '@/components/ui/dialog';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
@@ -41,9 +41,9 @@ export function identityCheck(children: ForkResult['children']): { ok: boolean; 
   return { ok: problems.length === 0, problems };
 }
 
-export function ForkResultView({ result, template }: { result: ForkResult; template: Template }) {
+export function ForkResultView({ result, template }: { result: ForkResult; template: Template | TemplateDetail }) {
   const check = identityCheck(result.children);
-  const bootMs = template.timings.bootMs;
+  const bootMs = 'timings' in template ? template.timings.bootMs : undefined; // the detail, once loaded
   const per = result.timings.perChildMs ?? [];
   const avg = per.length ? per.reduce((a, b) => a + b, 0) / per.length : result.timings.totalMs / Math.max(1, result.children.length);
   return (
@@ -188,7 +188,7 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
   const countCheck = liveForkSchema.shape.count.safeParse(count.trim() === '' ? undefined : Number(count));
   const countError = countCheck.success ? null : countCheck.error.issues[0]?.message ?? 'Give a number of children.';
   const n = countCheck.success ? countCheck.data : 0;
-  const templatePorts = (template as Template & { ports?: number[] }).ports ?? [80, 22];
+  const templatePorts = 'ports' in template ? template.ports : [80, 22];
   return (
     <Dialog open={open} onClose={busy ? () => {} : onClose} title={source ? `Fork ${source.name} (live)` : `Fork ${template.name}`} wide={!!result}>
       {result ? (
@@ -207,7 +207,7 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
             {source
               ? `${source.name} pauses briefly while a template is made from this moment; it then runs on as itself (same identity, processes and disk) and the children fork from that template.`
               : "Each child maps the template's memory copy-on-write and resumes from its checkpoint."}
-            {!source && template.slots.free > 0 && ` ${template.slots.free} pre-registered slots are free${template.slots.prelaunched ? ' (VMMs already launched)' : ''}.`}
+            {!source && 'slots' in template && template.slots.total > 0 && ` ${template.slots.total} pre-registered slots are free${template.slots.prelaunched ? ' (VMMs already launched)' : ''}.`}
           </p>
           <div className="grid grid-cols-2 gap-3">
             <label className="block text-sm text-slate-300" htmlFor="fork-count">

@@ -10,6 +10,7 @@ import { errorText } from '@/lib/client/api/http';
 import { ago, bytes, ms, plural } from '@/lib/client/format';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge, StateDot } from '@/components/ui/misc';
+import { DetailMissing } from '@/components/ui/detail-missing';
 import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { useToast } from '@/components/ui/toasts';
@@ -43,16 +44,7 @@ export function TemplateDetail({ templateRef }: { templateRef: string }) {
     };
   }, [tid]);
 
-  if (q.isLoading) return <p className="text-slate-400">Loading {templateRef}…</p>;
-  if (q.error || !q.data)
-    return (
-      <div className="space-y-3">
-        <ErrorNote error={q.error ?? 'Not found'} />
-        <Link prefetch={false} href="/" className="text-sky-400 underline">
-          Back to the lineage
-        </Link>
-      </div>
-    );
+  if (q.isLoading || q.error || !q.data) return <DetailMissing name={templateRef} loading={q.isLoading} error={q.error} />;
   const t = q.data;
   const children = (ls.data?.vms ?? []).filter((v) => v.templateId === t.id);
   const derived = (ls.data?.templates ?? []).filter((d) => d.parentId === t.id);

@@ -4,7 +4,7 @@
 import { useState } from 'react';
 import { useCan } from '@/lib/client/hooks';
 import { vmActionBlocked } from '@/lib/engine/states';
-import type { Template, Vm } from '@/lib/client/types';
+import type { Template, VmView as Vm } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ForkDialog } from '@/components/template/fork-dialog';
 

@@ -7,7 +7,7 @@ import { errorText } from '@/lib/client/api/http';
 import { useAction } from '@/lib/client/actions';
 import { useCan } from '@/lib/client/hooks';
 import { vmActionBlocked } from '@/lib/engine/states';
-import type { Vm } from '@/lib/client/types';
+import type { VmView as Vm } from '@/lib/client/types';
 import { Button } from '@/components/ui/button';
 import { ConfirmDialog } from '@/components/ui/dialog';
 import { ErrorNote } from '@/components/ui/misc';

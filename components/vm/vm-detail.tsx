@@ -6,6 +6,7 @@ import { bytes, ago } from '@/lib/client/format';
 import { vmActionBlocked } from '@/lib/engine/states';
 import type { Template } from '@/lib/client/types';
 import { Badge, ErrorNote, KV, MemBar, Panel, StateBadge } from '@/components/ui/misc';
+import { DetailMissing } from '@/components/ui/detail-missing';
 import { PoolBadge } from '@/components/pools/pool-badge';
 import { History } from '@/components/tasks/history';
 import { ExecBox } from './exec-box';
@@ -23,16 +24,7 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
   const canOperate = useCan('operator');
   const [host, setHost] = useState('localhost');
   useEffect(() => setHost(location.hostname), []);
-  if (q.isLoading) return <p className="text-slate-400">Loading {vmRef}…</p>;
-  if (q.error || !q.data)
-    return (
-      <div className="space-y-3">
-        <ErrorNote error={q.error ?? 'Not found'} />
-        <Link prefetch={false} href="/" className="text-sky-400 underline">
-          Back to the lineage
-        </Link>
-      </div>
-    );
+  if (q.isLoading || q.error || !q.data) return <DetailMissing name={vmRef} loading={q.isLoading} error={q.error} />;
   const vm = q.data;
   const templates = new Map((ls.data?.templates ?? []).map((t) => [t.id, t]));
   const chain: Template[] = [];
@@ -78,11 +70,11 @@ export function VmDetail({ vmRef }: { vmRef: string }) {
           <div data-testid="vm-identity">
             <KV
               items={[
-                ['hostname', vm.hostname],
-                ['MAC', vm.mac],
-                ['IP', vm.ip],
-                ['machine-id', vm.machineId],
-                ['vmgenid', vm.vmgenid],
+                ['hostname', vm.identity.hostname],
+                ['MAC', vm.identity.mac],
+                ['IP', vm.identity.ip],
+                ['machine-id', vm.identity.machineId],
+                ['vmgenid', vm.identity.vmgenid],
                 ['verified', vm.verified ? 'read back from inside the guest' : vm.kind === 'child' ? 'not yet' : '–'],
                 ...(vm.verified
                   ? ([

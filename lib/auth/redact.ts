@@ -28,27 +28,12 @@ const redactLog = (log: string) =>
 type WarmupLike = { exitCode?: unknown; ms?: unknown };
 const redactWarmups = (w: unknown) => (Array.isArray(w) ? w.map((x: WarmupLike) => ({ cmd: HIDDEN, exitCode: x?.exitCode, ms: x?.ms })) : w);
 
-function redactResult(result: string | null): string | null {
-  if (!result) return result;
-  try {
-    const r = JSON.parse(result);
-    if (r && typeof r === 'object' && 'warmup' in r) return JSON.stringify({ ...r, warmup: redactWarmups(r.warmup) });
-    return result;
-  } catch {
-    return null;
-  }
-}
-
 /** A parsed result (operations, live task events): its warm-up records without commands or output. */
 const redactResultObject = (r: unknown) => (r && typeof r === 'object' && 'warmup' in r ? { ...r, warmup: redactWarmups((r as { warmup: unknown }).warmup) } : r);
 
-/** GET /api/v1/tasks/ID (operations): the log, error and parsed result. */
+/** Operations (GET /api/v1/tasks and /tasks/ID): the log, error and parsed result. */
 export function redactOperation<T extends { log: string; result: unknown; error: string | null }>(op: T): T {
   return { ...op, log: redactLog(op.log), result: redactResultObject(op.result), error: redactText(op.error) };
-}
-
-export function redactTask<T extends { log: string; result: string | null; error: string | null }>(t: T): T {
-  return { ...t, log: redactLog(t.log), result: redactResult(t.result), error: redactText(t.error) };
 }
 
 export function redactEvent<T extends { action: string; message: string | null }>(e: T): T {
@@ -60,8 +45,8 @@ export function redactEvent<T extends { action: string; message: string | null }
 }
 
 /** engine().get(): a VM's last serial lines and error, a template's warm-up records and error. */
-export function redactView<T extends Record<string, unknown>>(v: T): T {
-  const out: Record<string, unknown> = { ...v };
+export function redactView<T extends object>(v: T): T {
+  const out: Record<string, unknown> = Object.assign<Record<string, unknown>, T>({}, v);
   if ('lastSerial' in out) out.lastSerial = out.lastSerial ? HIDDEN : out.lastSerial;
   if ('warmup' in out) out.warmup = redactWarmups(out.warmup);
   if (typeof out.error === 'string') out.error = redactText(out.error);

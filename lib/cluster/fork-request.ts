@@ -5,6 +5,7 @@ import { config } from '../config';
 import { db } from '../db';
 import type { Engine, ForkResult, LiveForkResult } from '../engine';
 import { EngineError } from '../engine/errors';
+import type { ForkInput } from '../validations';
 
 type Result = ForkResult | LiveForkResult;
 const inflight = new Map<string, Promise<Result>>();
@@ -26,7 +27,7 @@ export async function pruneForkRequests(keepS = config().cluster.forkRequestKeep
   return r.count;
 }
 
-export async function idempotentFork(engine: Engine, key: string, template: string, input: unknown, actor: string): Promise<Result> {
+export async function idempotentFork(engine: Engine, key: string, template: string, input: ForkInput, actor: string): Promise<Result> {
   try {
     await db().forkRequest.create({ data: { key, templateId: template, state: 'running' } });
   } catch {

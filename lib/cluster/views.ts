@@ -1,7 +1,7 @@
 // What consoles show of many hosts: `instaclone hosts` and the agents' VMs in `ls`.
 import os from 'node:os';
 import { config } from '../config';
-import type { Engine } from '../engine';
+import type { Engine, TemplateListRow, VmListRow } from '../engine';
 import { hostFacts } from './facts';
 import { hostContents, type HostRow } from './hosts';
 import { agents } from './dispatch';
@@ -49,34 +49,33 @@ export async function hostsView(engine: Engine): Promise<{ hosts: HostView[] }> 
   };
 }
 
-type Listing = Awaited<ReturnType<Engine['list']>>;
-type TemplateEntry = Listing['templates'][number] & { hosts?: string[] };
-type VmEntry = Record<string, unknown> & { id: string; host: string };
+type TemplateEntry = TemplateListRow;
+type VmEntry = VmListRow;
 
 /** `ls` over every host: this console's own engine plus each agent's schema (read from the database, so a lost host's VMs show as lost). */
 export async function clusterList(engine: Engine): Promise<{ templates: TemplateEntry[]; vms: VmEntry[] }> {
   const local = await engine.list();
   const rows = await agents();
-  if (!rows.length) return local as { templates: TemplateEntry[]; vms: VmEntry[] };
+  if (!rows.length) return local;
   const templates = new Map<string, TemplateEntry>(local.templates.map((t) => [t.id, { ...t, hosts: [config().hostName] }]));
-  const vms: VmEntry[] = [...(local.vms as VmEntry[])];
+  const vms: VmEntry[] = [...local.vms];
   for (const h of rows) {
     const s = schemaIdent(h.schemaName);
-    const t = await clusterPg().query(`SELECT id, name, state, quiesced, "parentId", "sourceVmId" FROM ${s}."Template" ORDER BY "createdAt"`).catch(() => ({ rows: [] }));
+    const t = await clusterPg().query(`SELECT id, name, state, quiesced, "parentId", "sourceVmId", image FROM ${s}."Template" ORDER BY "createdAt"`).catch(() => ({ rows: [] }));
     for (const r of t.rows) {
       const e = templates.get(r.id);
       if (e) e.hosts = [...(e.hosts ?? []), h.name];
       else templates.set(r.id, { ...r, hosts: [h.name] });
     }
     const v = await clusterPg()
-      .query(`SELECT id, name, kind, state, persistent, "templateId", pid, hostname, ip, ports, "lostAt", "lostReason" FROM ${s}."Vm" ORDER BY "createdAt"`)
+      .query(`SELECT id, name, kind, state, persistent, "templateId", pid, hostname, ip, ports, "createdAt", "lostAt", "lostReason" FROM ${s}."Vm" ORDER BY "createdAt"`)
       .catch(() => ({ rows: [] }));
     for (const r of v.rows) vms.push({ ...r, ports: safeJson(r.ports), lostAt: r.lostAt ?? undefined, lostReason: r.lostReason ?? undefined, host: h.name });
   }
   return { templates: [...templates.values()], vms };
 }
 
-function safeJson(s: string): unknown {
+function safeJson(s: string): Record<string, number> {
   try {
     return JSON.parse(s);
   } catch {

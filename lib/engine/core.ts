@@ -11,6 +11,7 @@ import { paths } from './paths';
 import { withSpace } from './reserve';
 import { rmrf } from './disks';
 import { tailFile, type Vmm } from './vmm';
+import { logEvent } from './event-log';
 
 export interface OpContext {
   actor?: string;
@@ -68,11 +69,7 @@ export class Core {
   }
 
   async event(actor: string | undefined, action: string, target: { id?: string; name?: string }, result: 'ok' | 'error', message?: string, durationMs?: number) {
-    await db()
-      .event.create({
-        data: { actor: actor ?? 'system', action, targetId: target.id, targetName: target.name, result, message: message?.slice(0, 2000), durationMs: durationMs === undefined ? undefined : Math.round(durationMs) },
-      })
-      .catch(() => undefined);
+    await logEvent(actor, action, target, result, message, durationMs);
   }
 
   /**

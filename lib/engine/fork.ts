@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { db } from '../db';
-import { forkSchema, describeZodError, type ForkInput } from '../validations';
+import { nameSchema, type ForkInput } from '../validations';
 import { newId, type Core, type OpContext, type TemplateRow, type VmRow } from './core';
 import { createOverlay, mkdirPrivate } from './disks';
 import { EngineError } from './errors';
@@ -50,12 +50,6 @@ const r1 = (n: number) => Math.round(n * 10) / 10;
 /** children set up at once (INSTACLONE_FORK_CONCURRENCY) */
 export const forkConcurrency = () => config().forkConcurrency;
 
-export function parseFork(input: unknown): ForkInput {
-  const r = forkSchema.safeParse(input ?? {});
-  if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
-  return r.data;
-}
-
 /** Claimed slot ids (so two forks in this process never take the same slot). */
 const claimed = new Set<string>();
 
@@ -69,8 +63,8 @@ async function childNames(core: Core, prefix: string, count: number): Promise<st
   return out;
 }
 
-export async function fork(core: Core, templateRef: string, input: unknown, ctx: OpContext): Promise<ForkResult> {
-  const p = parseFork(input);
+/** `p` is parsed at the boundary (services, the CLI) with the shared forkSchema. */
+export async function fork(core: Core, templateRef: string, p: ForkInput, ctx: OpContext): Promise<ForkResult> {
   const tpl = await core.templateByRef(templateRef);
   if (tpl.state !== 'frozen') {
     throw new EngineError('conflict', `Template "${tpl.name}" is ${tpl.state}, not frozen; wait for its prepare to finish or prepare it again.`);
@@ -90,6 +84,9 @@ export async function fork(core: Core, templateRef: string, input: unknown, ctx:
   const vmms: Vmm[] = [];
   try {
     const names = await childNames(core, prefix, p.count);
+    // the engine's own invariant (a prefix may come from a template or pool name, not only from forkSchema)
+    const long = names.find((n) => !nameSchema.safeParse(n).success);
+    if (long) throw new EngineError('invalid', `The child name "${long}" would not be a valid hostname (at most 63 characters); fork with a shorter --prefix.`);
     // slots: prelaunched first (non-persistent only: their overlay lives on tmpfs)
     const slots = p.persistent
       ? []

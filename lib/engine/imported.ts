@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { config } from '../config';
 import { db } from '../db';
-import { describeZodError, importImageSchema, BUILTIN_IMAGES, type ImportImageInput } from '../validations';
+import { BUILTIN_IMAGES, type ImportImageInput } from '../validations';
 import { EngineError } from './errors';
 import { checkQcow2, convertToQcow2, info, measure, QemuImgError, type ImgInfo } from './qemu-img';
 
@@ -45,12 +45,6 @@ export function importRoom(): number {
 
 /** Names being imported by this process (a second import of the same name is refused at once). */
 const inFlight = new Set<string>();
-
-export function parseImport(input: unknown): ImportImageInput {
-  const r = importImageSchema.safeParse(input ?? {});
-  if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
-  return r.data;
-}
 
 const rowView = (r: { name: string; format: string | null; virtualSizeBytes: bigint | null; sizeBytes: bigint; firmware: string; importedAt: Date | null; builtAt: Date }): ImportedImage => ({
   name: r.name,
@@ -130,8 +124,7 @@ export interface ImportOptions {
  * Imports `input.disk` (or `opts` caller's uploaded temp file given as input.disk) as image
  * `input.name`. Throws EngineError with one sentence; leaves no file or row when it fails.
  */
-export async function importImage(input: unknown, opts: ImportOptions = {}): Promise<ImportedImage> {
-  const p = parseImport(input);
+export async function importImage(p: ImportImageInput, opts: ImportOptions = {}): Promise<ImportedImage> {
   if (!p.disk) throw new EngineError('invalid', 'Give the disk file to import (--disk FILE) or upload it.');
   const src = path.resolve(p.disk);
   const what = opts.uploaded ? 'The uploaded file' : src;

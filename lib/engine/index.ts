@@ -4,7 +4,7 @@ import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { config } from '../config';
 import { db, dbWriteCount } from '../db';
-import { Core, type OpContext } from './core';
+import { Core, type OpContext, type VmRow } from './core';
 import { EngineError } from './errors';
 import { fork, type ForkResult } from './fork';
 import { liveFork, type LiveForkResult } from './live-fork';
@@ -12,7 +12,8 @@ import { hostMemory, procMemory } from './metrics';
 import { qemuPidsUnder } from './process';
 import { reconcile, startPolling } from './supervisor';
 import { prepare, removeTemplate, templatePorts, type PrepareResult } from './templates';
-import { execVm, removeVm, resetVm, startVm, stopVm, vmView } from './vm';
+import { execVm, removeVm, resetVm, startVm, stopVm } from './vm';
+import { fromJson, templateDetail, templateListRow, vmDetail, vmListRow, type Listing, type TemplateDetail, type VmDetail } from './views';
 import { quit } from './vmm';
 import { spareReady, spareVmms, sparesSettled, startSpares, stopSpares } from './spare';
 import { startTopUps, stopTopUps, topUpsSettled } from './topup';
@@ -23,10 +24,11 @@ import { screenshot } from './screen';
 import { parseCompat } from './compat';
 import type { MachineConfig } from './argv';
 import { listImages as listBuiltImages } from '../guest/images';
-import { BUILTIN_IMAGES } from '../validations';
+import { BUILTIN_IMAGES, type ExecInput, type ForkInput, type ImportImageInput, type LiveForkInput, type PrepareInput } from '../validations';
 import { Pools } from './pools';
 import pLimit from 'p-limit';
-import { failInterrupted, getOperation, startOperation, unfinishedOperations, type Operation, type OperationTarget, type OperationView } from './operations';
+import { listEvents, type LogEvent } from './event-log';
+import { failInterrupted, getOperation, listOperations, startOperation, unfinishedOperations, type Operation, type OperationTarget, type OperationView } from './operations';
 import { findVm } from './refs';
 import { deepFreeze } from '../freeze';
 
@@ -41,6 +43,8 @@ export type { CompatReport, CompatLine } from './compat';
 export type ImageView = Awaited<ReturnType<Engine['images']>>['images'][number];
 export type { ClaimResult, PoolView } from './pools';
 export type { Operation, OperationState, OperationView } from './operations';
+export type { LogEvent } from './event-log';
+export type { Listing, PoolMembership, TemplateDetail, TemplateListRow, VmDetail, VmListRow, VmView } from './views';
 
 /** What Engine.start found: VMs adopted, marked crashed or cleaned up, and operations a restart cut short (failed now). */
 export interface StartReport {
@@ -124,31 +128,41 @@ export class Engine {
     return getOperation(id);
   }
 
+  /** The latest operations, newest first; `target` (an id or name) keeps those about one VM or template. */
+  operations(target?: string): Promise<OperationView[]> {
+    return listOperations(target);
+  }
+
+  /** The event log (who did what, when, with what result), newest first; `target` as for operations(). */
+  eventLog(target?: string): Promise<LogEvent[]> {
+    return listEvents(target);
+  }
+
   /** Pools of spare children (lib/engine/pools): create, claim, release, resize, push, remove. */
   async pools(): Promise<Pools> {
     await this.ready();
     return this.poolsSvc;
   }
 
-  async prepare(input: unknown, ctx: OpContext = {}): Promise<PrepareResult> {
+  async prepare(input: PrepareInput, ctx: OpContext = {}): Promise<PrepareResult> {
     await this.ready();
     return prepare(this.core, input, ctx);
   }
 
   /** Forks a template, or live-forks a running VM when `ref` names a VM (DESIGN.md: `fork VM …`). */
-  async fork(ref: string, input: unknown, ctx: OpContext = {}): Promise<ForkResult | LiveForkResult> {
+  async fork(ref: string, input: ForkInput & Partial<Pick<LiveForkInput, 'quiesce'>>, ctx: OpContext = {}): Promise<ForkResult | LiveForkResult> {
     await this.ready();
     ensureReserve(); // a rollback on a full disk may have used it
     const isTemplate = await this.core.templateByRef(ref).then(() => true, () => false);
     if (!isTemplate) {
       const vm = await findVm(ref);
-      if (vm) return liveFork(this.core, vm, input, ctx);
+      if (vm) return liveFork(this.core, vm, { ...input, quiesce: input.quiesce ?? false }, ctx); // forkSchema's output names no quiesce
     }
     return fork(this.core, ref, input, ctx);
   }
 
   /** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it; the VM carries on as itself. */
-  async liveFork(vmRef: string, input: unknown, ctx: OpContext = {}): Promise<LiveForkResult> {
+  async liveFork(vmRef: string, input: LiveForkInput, ctx: OpContext = {}): Promise<LiveForkResult> {
     await this.ready();
     ensureReserve();
     return liveFork(this.core, await this.core.vmByRef(vmRef), input, ctx);
@@ -158,7 +172,7 @@ export class Engine {
   async resumeTemplate(ref: string, ctx: OpContext = {}) {
     await this.ready();
     const tpl = await this.core.templateByRef(ref);
-    const r = await fork(this.core, tpl.id, { count: 1, prefix: tpl.name }, ctx);
+    const r = await fork(this.core, tpl.id, { count: 1, persistent: false, prefix: tpl.name }, ctx);
     return r.children[0];
   }
 
@@ -199,9 +213,10 @@ export class Engine {
     return removeTemplate(this.core, tpl, !!ctx.force, ctx);
   }
 
-  async exec(vmRef: string, argv: string[], opts: { timeoutMs?: number; actor?: string } = {}) {
+  /** Runs a command in the guest through its agent; `input` is parsed with the shared execSchema. */
+  async exec(vmRef: string, input: ExecInput, opts: { actor?: string } = {}) {
     await this.ready();
-    return execVm(this.core, await this.core.vmByRef(vmRef), argv, opts);
+    return execVm(this.core, await this.core.vmByRef(vmRef), input, opts);
   }
 
   /** `ls` answers, kept until the next database write (lib/db dbWriteCount): computed once per change, not per request */
@@ -219,70 +234,37 @@ export class Engine {
     return value;
   }
 
-  private async computeList() {
+  private async computeList(): Promise<Listing> {
     const templates = await db().template.findMany({ orderBy: { createdAt: 'asc' } });
     const vms = await db().vm.findMany({ orderBy: { createdAt: 'asc' } });
     const pool = await this.poolsSvc.membership();
     const host = config().hostName; // this engine's host (many hosts: lib/cluster adds the agents' VMs)
-    return {
-      templates: templates.map((t) => ({ id: t.id, name: t.name, state: t.state, quiesced: t.quiesced, parentId: t.parentId, sourceVmId: t.sourceVmId })),
-      // DESIGN.md's fields, plus the address a console shows (additive)
-      vms: vms.map((v) => ({ ...vmView(v), hostname: v.hostname, ip: v.ip, ports: (safeJson(v.ports) ?? {}) as Record<string, number>, pool: pool.get(v.id) ?? null, host })),
-    };
+    return { templates: templates.map(templateListRow), vms: vms.map((v) => vmListRow(v, pool.get(v.id) ?? null, host)) };
   }
 
-  async get(ref: string) {
+  /** A VM's or a template's detail view (lib/engine/views.ts): `ref` names either. */
+  async get(ref: string): Promise<VmDetail | TemplateDetail> {
     const vm = await findVm(ref);
-    if (vm) {
-      return {
-        type: 'vm' as const,
-        ...vmView(vm),
-        host: config().hostName,
-        image: vm.image,
-        memoryMiB: vm.memoryMiB,
-        vcpus: vm.vcpus,
-        identity: { hostname: vm.hostname, mac: vm.mac, ip: vm.ip, machineId: vm.machineId, vmgenid: vm.vmgenid },
-        verified: safeJson(vm.identity),
-        ports: safeJson(vm.ports),
-        pool: (await this.poolsSvc.membership()).get(vm.id) ?? null,
-        lastSerial: vm.lastSerial,
-        error: vm.error,
-        createdAt: vm.createdAt,
-        startedAt: vm.startedAt,
-        stoppedAt: vm.stoppedAt,
-        memory: vm.pid ? procMemory(vm.pid) : null,
-        // a VGA device (imported images): its screen can be seen with GET …/screen
-        display: await hasDisplay(vm.templateId),
-      };
-    }
+    return vm ? this.vmDetailOf(vm) : this.template(ref);
+  }
+
+  /** GET /api/v1/vms/VM. */
+  async vm(ref: string): Promise<VmDetail> {
+    return this.vmDetailOf(await this.core.vmByRef(ref));
+  }
+
+  private async vmDetailOf(vm: VmRow): Promise<VmDetail> {
+    const pool = (await this.poolsSvc.membership()).get(vm.id) ?? null;
+    return vmDetail(vm, { host: config().hostName, pool, memory: vm.pid ? procMemory(vm.pid) : null, display: await hasDisplay(vm.templateId) });
+  }
+
+  /** GET /api/v1/templates/T. */
+  async template(ref: string): Promise<TemplateDetail> {
     const t = await this.core.templateByRef(ref).catch(() => null);
     if (!t) throw new EngineError('not_found', `No VM or template named "${ref}"; list them with \`instaclone ls\`.`);
     const slots = await db().slot.findMany({ where: { templateId: t.id } });
     const children = await db().vm.findMany({ where: { templateId: t.id } });
-    return {
-      type: 'template' as const,
-      id: t.id,
-      name: t.name,
-      state: t.state,
-      quiesced: t.quiesced,
-      parentId: t.parentId,
-      sourceVmId: t.sourceVmId,
-      image: t.image,
-      memoryMiB: t.memoryMiB,
-      vcpus: t.vcpus,
-      /** guest ports forwarded to its children unless a fork names others */
-      ports: templatePorts(t),
-      files: { ram: t.ramPath, state: t.statePath, disk: t.diskPath },
-      checksums: safeJson(t.checksums),
-      warmup: safeJson(t.warmup),
-      timings: safeJson(t.timings),
-      compat: t.compat && t.compat !== '{}' ? safeJson(t.compat) : null,
-      slots: { total: slots.length, prelaunched: slots.filter((s) => s.prelaunched).length },
-      children: children.map(vmView),
-      error: t.error,
-      createdAt: t.createdAt,
-      frozenAt: t.frozenAt,
-    };
+    return templateDetail(t, { ports: templatePorts(t), slots, children });
   }
 
   /**
@@ -304,10 +286,9 @@ export class Engine {
   }
 
   /** Imports an operator's disk (imported.ts); a task records it like other long actions. */
-  async importImage(input: unknown, opts: Omit<ImportOptions, 'onProgress'> & OpContext = {}) {
+  async importImage(input: ImportImageInput, opts: Omit<ImportOptions, 'onProgress'> & OpContext = {}) {
     await this.ready();
-    const name = typeof (input as { name?: unknown })?.name === 'string' ? (input as { name: string }).name : undefined;
-    const task = await this.core.task('import', { name }, opts);
+    const task = await this.core.task('import', { name: input.name }, opts);
     try {
       const r = await importImage(input, { ...opts, onProgress: (m) => void task.progress('import', 0.5, m) });
       await task.done(r);
@@ -395,19 +376,10 @@ export class Engine {
   }
 }
 
-function safeJson(s: string | null | undefined): unknown {
-  if (!s) return null;
-  try {
-    return JSON.parse(s);
-  } catch {
-    return s;
-  }
-}
-
 /** Whether VMs of this template have a VGA device (its machine config says so; imported images do). */
 async function hasDisplay(templateId: string | null): Promise<boolean> {
   if (!templateId) return false;
   const t = await db().template.findUnique({ where: { id: templateId }, select: { config: true } });
-  const m = safeJson(t?.config) as Partial<MachineConfig> | null;
+  const m = fromJson<Partial<MachineConfig> | null>(t?.config, null);
   return !!(m && typeof m === 'object' && m.vga);
 }

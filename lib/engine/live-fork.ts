@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { db } from '../db';
-import { describeZodError, liveForkSchema, type LiveForkInput, nameSchema } from '../validations';
+import { type LiveForkInput, nameSchema } from '../validations';
 import type { MachineConfig, LaunchSpec } from './argv';
 import { checkAdmission } from './admission';
 import { newId, type Core, type OpContext, type VmRow } from './core';
@@ -35,12 +35,6 @@ export interface LiveForkResult extends ForkResult {
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-export function parseLiveFork(input: unknown): LiveForkInput {
-  const r = liveForkSchema.safeParse(input ?? {});
-  if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
-  return r.data;
-}
-
 /** "<source>-at-<k>": the first free name (templates and VMs share one name space). */
 async function templateName(core: Core, src: string): Promise<string> {
   const base = src.slice(0, 52).replace(/-+$/, '');
@@ -50,8 +44,8 @@ async function templateName(core: Core, src: string): Promise<string> {
   }
 }
 
-export async function liveFork(core: Core, src: VmRow, input: unknown, ctx: OpContext): Promise<LiveForkResult> {
-  const p = parseLiveFork(input);
+/** `p` is parsed at the boundary (services, the CLI) with the shared liveForkSchema. */
+export async function liveFork(core: Core, src: VmRow, p: LiveForkInput, ctx: OpContext): Promise<LiveForkResult> {
   if (p.persistent && !p.quiesce) {
     throw new EngineError('conflict', `A persistent live fork of "${src.name}" needs a quiesced disk: add --quiesce (its file systems are frozen for the moment of the fork) or fork without --persistent.`);
   }

@@ -5,6 +5,7 @@
 import { db } from '../db';
 import type { Core, OpContext } from './core';
 import { newId } from './core';
+import { targetWhere } from './event-log';
 
 export type OperationState = 'running' | 'succeeded' | 'failed';
 
@@ -72,9 +73,10 @@ async function finish(core: Core, id: string, kind: string, end: { state: 'succe
   return n > 0;
 }
 
-export async function getOperation(id: string): Promise<OperationView | null> {
-  const t = await db().task.findUnique({ where: { id } });
-  if (!t) return null;
+type TaskRow = Omit<OperationView, 'state' | 'result'> & { state: string; result: string | null };
+
+/** A Task row as callers see it: a closed state and the result parsed from its JSON column. */
+function view(t: TaskRow): OperationView {
   let result: unknown = null;
   try {
     result = t.result ? JSON.parse(t.result) : null;
@@ -82,6 +84,16 @@ export async function getOperation(id: string): Promise<OperationView | null> {
     result = t.result;
   }
   return { ...t, state: t.state as OperationState, result };
+}
+
+export async function getOperation(id: string): Promise<OperationView | null> {
+  const t = await db().task.findUnique({ where: { id } });
+  return t ? view(t) : null;
+}
+
+/** The latest operations (100 at most), newest first; `target` (an id or name) keeps those about one VM or template. */
+export async function listOperations(target?: string): Promise<OperationView[]> {
+  return (await db().task.findMany({ where: targetWhere(target), orderBy: { startedAt: 'desc' }, take: 100 })).map(view);
 }
 
 /** What a running task had made before the restart, read before reconcile changes the rows. */

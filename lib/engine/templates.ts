@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { config } from '../config';
 import { db } from '../db';
-import { prepareSchema, describeZodError, type PrepareInput } from '../validations';
+import type { PrepareInput } from '../validations';
 import { defaultMachine, type MachineConfig, type LaunchSpec } from './argv';
 import { newId, type Core, type OpContext, type TemplateRow } from './core';
 import { createOverlay, mkdirPrivate, rmrf, sha256File } from './disks';
@@ -49,12 +49,6 @@ export interface WarmupRecord {
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-export function parsePrepare(input: unknown): PrepareInput {
-  const r = prepareSchema.safeParse(input ?? {});
-  if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
-  return r.data;
-}
-
 export function childSpec(tpl: { id: string; config: string; ramPath: string }, id: string, diskPath: string, net: NetworkAllocation, vmgenid: string, name: string): LaunchSpec {
   const machine = JSON.parse(tpl.config) as MachineConfig;
   fs.mkdirSync(paths.vmHomeDir(id), { recursive: true, mode: 0o700 });
@@ -67,8 +61,8 @@ export function childSpec(tpl: { id: string; config: string; ramPath: string }, 
   return { role: 'child', machine, runDir: paths.vmRunDir(id), serialLog: paths.vmSerialLog(id), ramPath: tpl.ramPath, diskPath, net, vmgenid, name, varsPath };
 }
 
-export async function prepare(core: Core, input: unknown, ctx: OpContext): Promise<PrepareResult> {
-  const p = parsePrepare(input);
+/** `p` is parsed at the boundary (services, the CLI) with the shared prepareSchema. */
+export async function prepare(core: Core, p: PrepareInput, ctx: OpContext): Promise<PrepareResult> {
   if (await core.nameTaken(p.name)) {
     throw new EngineError('conflict', `The name "${p.name}" is already used by a template or VM; choose another name.`);
   }

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { db } from '../db';
-import { execSchema, describeZodError } from '../validations';
+import type { ExecInput } from '../validations';
 import type { MachineConfig } from './argv';
 import type { Core, OpContext, VmRow } from './core';
 import { createOverlay, mkdirPrivate } from './disks';
@@ -30,17 +30,9 @@ function assertCan(v: VmRow, action: VmAction, opts: { force?: boolean } = {}) {
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-export interface VmView {
-  id: string;
-  name: string;
-  kind: string;
-  state: string;
-  persistent: boolean;
-  templateId: string | null;
-  pid: number | null;
-}
+import { vmView } from './views';
 
-export const vmView = (v: VmRow): VmView => ({ id: v.id, name: v.name, kind: v.kind, state: v.state, persistent: v.persistent, templateId: v.templateId, pid: v.pid });
+export { vmView, type VmView } from './views';
 
 export async function stopVm(core: Core, v: VmRow, ctx: OpContext) {
   return core.withLock(v.id, async () => {
@@ -240,18 +232,17 @@ export function execStartError(program: string, e: unknown): unknown {
   return new EngineError('invalid', `The guest could not start "${program.slice(0, 100)}" (${why.toLowerCase()}): ${hint}.`);
 }
 
-export async function execVm(core: Core, v: VmRow, command: unknown, opts: { timeoutMs?: number; actor?: string }) {
-  const r = execSchema.safeParse({ command, timeoutMs: opts.timeoutMs ?? 30_000 });
-  if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
+/** `input` is parsed at the boundary (services, the CLI) with the shared execSchema. */
+export async function execVm(core: Core, v: VmRow, input: ExecInput, opts: { actor?: string } = {}) {
   assertCan(v, 'exec');
   const h = core.vmms.get(v.id);
   if (!h) throw new EngineError('conflict', `VM "${v.name}" is not connected to this engine yet; try again in a moment.`);
   const agent = await connectAgent(h, 10_000);
   const t0 = performance.now();
-  const res = await agent.exec(r.data.command, { timeoutMs: r.data.timeoutMs }).catch((e) => {
-    throw execStartError(r.data.command[0], e);
+  const res = await agent.exec(input.command, { timeoutMs: input.timeoutMs }).catch((e) => {
+    throw execStartError(input.command[0], e);
   });
-  await core.event(opts.actor, 'exec', v, res.exitCode === 0 ? 'ok' : 'error', `${r.data.command.join(' ').slice(0, 200)} -> exit ${res.exitCode}`, performance.now() - t0);
+  await core.event(opts.actor, 'exec', v, res.exitCode === 0 ? 'ok' : 'error', `${input.command.join(' ').slice(0, 200)} -> exit ${res.exitCode}`, performance.now() - t0);
   return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr };
 }
 

@@ -1,11 +1,13 @@
 // A service is one console mutation (or read) behind every door: REST route, server action, tests.
-// It checks the caller's role, parses the input once with the shared zod schema, then calls the engine.
+// It checks the caller's role, parses the input once with the shared zod schema (a refusal is one
+// EngineError 'invalid' sentence), then calls the engine with the typed result.
 // Callers pass one plain object: the body's fields, plus `ref` (an id or name) for actions on one thing.
 import { z } from 'zod';
 import { require, type Principal, type Role } from '../auth';
 import { Engine, type OpContext } from '../engine';
 import { EngineError } from '../engine/errors';
 import type { Operation } from '../engine/operations';
+import { describeZodError } from '../validations';
 
 /** Who is asking: a session's user, an API token, or the local admin token. */
 export type Actor = Pick<Principal, 'kind' | 'name' | 'role' | 'tokenId'>;
@@ -32,7 +34,9 @@ export function service<S extends z.ZodType, R, HasRef extends boolean = false>(
 }): Service<S, R, HasRef> {
   const call = async (actor: Actor | null, raw: unknown = {}) => {
     const who = require(actor as Principal | null, def.role); // before parsing: a viewer learns nothing from validation
-    const input = def.input.parse(raw) as Record<string, unknown>; // not an object: zod says so
+    const parsed = def.input.safeParse(raw); // not an object: zod says so
+    if (!parsed.success) throw new EngineError('invalid', describeZodError(parsed.error)); // the only parse: the engine takes typed input
+    const input = parsed.data as Record<string, unknown>;
     const obj = raw as Record<string, unknown>;
     if (def.ref) {
       const r = refSchema.safeParse(obj.ref);

@@ -1,40 +1,17 @@
 // Admission-control limits. Reading (viewer): the limits in force, the defaults, and the host facts they
 // are checked against. Changing (admin): every attempt, applied or refused, is in the event log.
-import { z } from 'zod';
 import { require } from '../auth';
-import { db } from '../db';
-import { forkCapacity, hostFacts, measureUsage } from '../engine/admission';
+import { capacityView } from '../engine/capacity';
+import { logEvent } from '../engine/event-log';
 import { DEFAULT_LIMITS, getLimits, setLimits } from '../engine/limits';
-import { describeZodError } from '../validations';
+import { isEngineError } from '../engine/errors';
 import { settingsSchema } from '../validations/settings';
 import { noInput, service, type Actor } from './service';
 
-export const getSettings = service({
-  role: 'viewer',
-  input: noInput,
-  run: async () => {
-    const [limits, usage] = await Promise.all([getLimits(), measureUsage()]);
-    // how many more non-persistent children of each frozen template would be admitted right now
-    const capacity = [];
-    for (const t of await db().template.findMany({ where: { state: 'frozen' }, orderBy: { createdAt: 'asc' } })) {
-      const v = await forkCapacity(t);
-      const binding = v.constraints.reduce((a, b) => (b.fits < a.fits ? b : a));
-      capacity.push({
-        templateId: t.id,
-        name: t.name,
-        fits: Number.isFinite(v.fits) ? v.fits : null,
-        limitedBy: binding.name,
-        perChild: { privateMiB: Math.round(v.child.privateMiB * 10) / 10, overlayMiB: Math.round(v.child.overlayMiB * 10) / 10, measured: v.child.measured, measuredOn: v.child.measuredOn },
-      });
-    }
-    return { limits, defaults: DEFAULT_LIMITS, host: { ...hostFacts(), vmMemoryMiB: Math.round(usage.vmMemoryMiB) }, capacity };
-  },
-});
+/** The limits in force, their defaults, the host facts and each frozen template's fork capacity. */
+export const getSettings = service({ role: 'viewer', input: noInput, run: () => capacityView() });
 
-const log = (actor: string, result: 'ok' | 'error', message: string) =>
-  db()
-    .event.create({ data: { actor, action: 'settings', targetName: 'limits', result, message: message.slice(0, 2000) } })
-    .catch(() => undefined);
+const log = (actor: string, result: 'ok' | 'error', message: string) => logEvent(actor, 'settings', { name: 'limits' }, result, message);
 
 const update = service({
   role: 'admin',
@@ -56,7 +33,7 @@ export async function updateSettings(actor: Actor | null, raw?: unknown) {
   try {
     return await update(who, raw);
   } catch (e) {
-    if (e instanceof z.ZodError) await log(who.name, 'error', describeZodError(e));
+    if (isEngineError(e) && e.code === 'invalid') await log(who.name, 'error', e.message);
     throw e;
   }
 }

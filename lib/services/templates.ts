@@ -9,7 +9,7 @@ import { longService, noInput, service } from './service';
 
 const engine = () => Engine.get();
 
-export const getTemplate = service({ role: 'viewer', input: noInput, ref: true, run: async (a, { ref }) => (needsRedaction(a) ? redactView(await engine().get(ref)) : engine().get(ref)) });
+export const getTemplate = service({ role: 'viewer', input: noInput, ref: true, run: async (a, { ref }) => (needsRedaction(a) ? redactView(await engine().template(ref)) : engine().template(ref)) });
 
 /** Boot, warm, (quiesce,) freeze, register slots. Answers when the template is frozen. */
 export const prepareTemplate = longService({

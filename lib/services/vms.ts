@@ -17,7 +17,7 @@ import { longService, noInput, service, type Actor } from './service';
 
 const engine = () => Engine.get();
 
-export const getVm = service({ role: 'viewer', input: noInput, ref: true, run: async (a, { ref }) => (needsRedaction(a) ? redactView(await engine().get(ref)) : engine().get(ref)) });
+export const getVm = service({ role: 'viewer', input: noInput, ref: true, run: async (a, { ref }) => (needsRedaction(a) ? redactView(await engine().vm(ref)) : engine().vm(ref)) });
 
 // many hosts: a VM that lives on an agent is acted on there (routeVmAction answers null otherwise)
 // (the agent answers what its own engine's method returns, so the type is the local one's)
@@ -49,7 +49,7 @@ export const execInVm = service({
   role: 'operator',
   input: execSchema,
   ref: true,
-  run: (a, { ref, command, timeoutMs }) => engine().exec(ref, command, { timeoutMs, actor: a.name }),
+  run: (a, { ref, ...input }) => engine().exec(ref, input, { actor: a.name }),
 });
 
 /** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it. */

@@ -69,3 +69,4 @@ export type PoolClaimInput = z.infer<typeof poolClaimSchema>;
 export const poolPushSchema = z.object({
   template: z.string({ error: 'A push needs the new template: --template T2.' }).trim().min(1, 'A push needs the new template: --template T2.'),
 });
+export type PoolPushInput = z.infer<typeof poolPushSchema>;

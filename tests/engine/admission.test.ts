@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { forkSchema, prepareSchema } from '../../lib/validations';
+import { poolCreateSchema } from '../../lib/validations/pools';
 
 const env = setupEnv('admission');
 type EngineMod = typeof import('../../lib/engine');
@@ -48,7 +50,7 @@ beforeAll(async () => {
   E = Engine.get();
   await E.start();
   const t0 = performance.now();
-  await E.prepare({ name: 'adm', memory: 256 });
+  await E.prepare(prepareSchema.parse({ name: 'adm', memory: 256 }));
   console.log(`prepare: ${Math.round(performance.now() - t0)} ms`);
 });
 
@@ -61,7 +63,7 @@ describe('admission control through the engine (real QEMU)', () => {
   it('refuses a fork past the per-template limit before launching anything', async () => {
     await limits.setLimits({ maxChildrenPerTemplate: 1 });
     const before = await snapshot();
-    const e = await refusal(E.fork('adm', { count: 2 }, { actor: 'tester' }));
+    const e = await refusal(E.fork('adm', forkSchema.parse({ count: 2 }), { actor: 'tester' }));
     expect(e.message).toBe(
       'adm already has 0 children and the limit is 1 per template, so 2 children of adm cannot be forked: about 1 would fit. Fork fewer, remove children, or raise the limit in Settings.',
     );
@@ -74,10 +76,10 @@ describe('admission control through the engine (real QEMU)', () => {
   });
 
   it('admits what fits, then refuses one more with "none would fit"', async () => {
-    const f = await E.fork('adm', { count: 1 });
+    const f = await E.fork('adm', forkSchema.parse({ count: 1 }));
     expect(f.children).toHaveLength(1);
     const before = await snapshot();
-    const e = await refusal(E.fork('adm', { count: 1 }));
+    const e = await refusal(E.fork('adm', forkSchema.parse({ count: 1 })));
     expect(e.message).toMatch(/^adm already has 1 child and the limit is 1 per template, so 1 child of adm cannot be forked: none would fit now\./);
     expect(await snapshot()).toEqual(before);
     await limits.resetLimits();
@@ -103,7 +105,7 @@ describe('admission control through the engine (real QEMU)', () => {
     const avail = adm.hostFacts().memAvailableMiB;
     await limits.setLimits({ minFreeMemoryMiB: Math.floor(avail - 3.5 * mem.perChild) });
     const before = await snapshot();
-    const e = await refusal(E.fork('adm', { count: 300 }));
+    const e = await refusal(E.fork('adm', forkSchema.parse({ count: 300 })));
     expect(e.message).toMatch(/^Not enough memory for 300 children of adm \(256 MiB each, ~[\d.]+ MiB private per child measured on 1 live child/);
     expect(e.message).toMatch(/: about [2-4] would fit\. .* Fork fewer or free memory\.$/);
     expect(await snapshot()).toEqual(before);
@@ -115,7 +117,7 @@ describe('admission control through the engine (real QEMU)', () => {
     const have = await db().vm.count({ where: { templateId: tpl.id } });
     await limits.setLimits({ maxChildrenPerTemplate: have + 2 });
     try {
-      const results = await Promise.allSettled([E.fork('adm', { count: 2, prefix: 'ca' }), E.fork('adm', { count: 2, prefix: 'cb' })]);
+      const results = await Promise.allSettled([E.fork('adm', forkSchema.parse({ count: 2, prefix: 'ca' })), E.fork('adm', forkSchema.parse({ count: 2, prefix: 'cb' }))]);
       const ok = results.filter((r) => r.status === 'fulfilled');
       const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       expect(ok).toHaveLength(1);
@@ -132,7 +134,7 @@ describe('admission control through the engine (real QEMU)', () => {
   it('refuses a prepare the host cannot hold, leaving no template behind', async () => {
     await limits.setLimits({ maxMemoryShare: 0.05 });
     const before = await snapshot();
-    const e = await refusal(E.prepare({ name: 'huge', memory: 16384 }));
+    const e = await refusal(E.prepare(prepareSchema.parse({ name: 'huge', memory: 16384 })));
     expect(e.message).toMatch(/^(Not enough memory to prepare huge|Preparing huge would take VMs past 5% of host memory)/);
     expect(await snapshot()).toEqual(before);
     await limits.resetLimits();
@@ -144,14 +146,14 @@ describe('quotas through the engine (real QEMU)', () => {
     const q = await import('../../lib/engine/quotas');
     await q.setQuota('alice', { maxChildren: 1, maxMemoryMiB: null });
     const before = await snapshot();
-    const e = await E.fork('adm', { count: 2, prefix: 'qa' }, { actor: 'alice' }).then(() => null, (x) => x);
+    const e = await E.fork('adm', forkSchema.parse({ count: 2, prefix: 'qa' }), { actor: 'alice' }).then(() => null, (x) => x);
     expect(e?.code).toBe('quota');
     expect(e?.message).toBe('The quota of alice allows 1 children and 0 exist, so only 1 more fit (asked for 2): remove some children, or ask an admin to raise the quota.');
     expect(await snapshot()).toEqual(before);
-    const f = await E.fork('adm', { count: 1, prefix: 'qa' }, { actor: 'alice' });
+    const f = await E.fork('adm', forkSchema.parse({ count: 1, prefix: 'qa' }), { actor: 'alice' });
     expect((await db().vm.findUniqueOrThrow({ where: { id: f.children[0].id } })).owner).toBe('alice');
     expect(await q.quotaUse('alice')).toEqual({ children: 1, memoryMiB: 256 });
-    await expect(E.fork('adm', { count: 1, prefix: 'qa' }, { actor: 'alice' })).rejects.toMatchObject({ code: 'quota' });
+    await expect(E.fork('adm', forkSchema.parse({ count: 1, prefix: 'qa' }), { actor: 'alice' })).rejects.toMatchObject({ code: 'quota' });
     await E.remove(f.children[0].id, { actor: 'alice' });
   });
 
@@ -160,12 +162,12 @@ describe('quotas through the engine (real QEMU)', () => {
     await q.setQuota('carol', { maxChildren: 1, maxMemoryMiB: null });
     const pools = await E.pools();
     const before = await snapshot();
-    await expect(pools.create({ name: 'qp', template: 'adm', size: 3, spares: 2 }, { actor: 'carol' })).rejects.toMatchObject({
+    await expect(pools.create(poolCreateSchema.parse({ name: 'qp', template: 'adm', size: 3, spares: 2 }), { actor: 'carol' })).rejects.toMatchObject({
       code: 'quota',
       message: 'The quota of carol leaves room for 1 more children, fewer than the 2 spares asked for: choose --spares 1 or less, remove some children, or ask an admin to raise the quota.',
     });
     expect(await snapshot()).toEqual(before);
-    await pools.create({ name: 'qp', template: 'adm', size: 3, spares: 1 }, { actor: 'carol' });
+    await pools.create(poolCreateSchema.parse({ name: 'qp', template: 'adm', size: 3, spares: 1 }), { actor: 'carol' });
     for (let i = 0; i < 240 && (await db().poolMember.count()) === 0; i++) await new Promise((r) => setTimeout(r, 500));
     const m = await db().poolMember.findFirstOrThrow();
     expect((await db().vm.findUniqueOrThrow({ where: { id: m.vmId } })).owner).toBe('carol');

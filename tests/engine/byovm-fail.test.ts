@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, setupEnv, teardownEnv, type EngineEnv } from './engine-env';
 import { foreignDisks } from '../fixtures/foreign/disks';
+import { importImageSchema, prepareSchema } from '../../lib/validations';
 
 // the foreign disks are built as root (debootstrap, chroot, a loop mount): CI runs as root
 const run = process.getuid?.() === 0;
@@ -48,8 +49,8 @@ afterAll(async () => {
 
 describe.runIf(run)('disks that cannot be prepared (issue 14)', () => {
   it('a disk without the guest agent fails after the boot timeout, says what to do and leaves nothing', async () => {
-    await engine.importImage({ name: 'noga', disk: disks.noagent });
-    const err: any = await engine.prepare({ image: 'noga', name: 'noga-t', memory: 512, bootTimeout: 60 }).catch((e: unknown) => e);
+    await engine.importImage(importImageSchema.parse({ name: 'noga', disk: disks.noagent }));
+    const err: any = await engine.prepare(prepareSchema.parse({ image: 'noga', name: 'noga-t', memory: 512, bootTimeout: 60 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(E.EngineError);
     expect(err.message).toMatch(/no guest agent answered within 60 s/);
     expect(err.message).toMatch(/apt-get install qemu-guest-agent/);
@@ -62,8 +63,8 @@ describe.runIf(run)('disks that cannot be prepared (issue 14)', () => {
     const raw = path.join(path.dirname(env.home), 'blank.raw');
     execFileSync('truncate', ['-s', '64M', raw]);
     execFileSync('sh', ['-c', `printf 'label: dos\\nstart=2048, type=83\\n' | sfdisk -q ${raw}`]);
-    await engine.importImage({ name: 'blank', disk: raw, format: 'raw' });
-    const err: any = await engine.prepare({ image: 'blank', name: 'blank-t', memory: 128, bootTimeout: 15 }).catch((e: unknown) => e);
+    await engine.importImage(importImageSchema.parse({ name: 'blank', disk: raw, format: 'raw' }));
+    const err: any = await engine.prepare(prepareSchema.parse({ image: 'blank', name: 'blank-t', memory: 128, bootTimeout: 15 })).catch((e: unknown) => e);
     expect(err.message).toMatch(/did not become ready: no guest agent answered within 15 s after power-on \(it wrote nothing to its serial console; a picture of its screen is in /);
     await assertNothingLeft('blank-t');
     await engine.removeImage('blank');

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupEnv, teardownEnv, type EngineEnv } from './engine-env';
 import { foreignDisks } from '../fixtures/foreign/disks';
 import { need, strict, when } from '../strict';
+import { execSchema, forkSchema, importImageSchema, prepareSchema } from '../../lib/validations';
 
 const root = process.getuid?.() === 0;
 const mode = process.env.INSTACLONE_TEST_FOREIGN ?? '1';
@@ -44,18 +45,18 @@ beforeAll(async () => {
   E = await import('../../lib/engine/index');
   engine = E.Engine.get();
   await engine.start();
-  const imp = await engine.importImage({ name: 'netd', disk: disks.networkd });
+  const imp = await engine.importImage(importImageSchema.parse({ name: 'netd', disk: disks.networkd }));
   expect(imp).toMatchObject({ name: 'netd', format: 'qcow2', firmware: 'bios' });
-  const impEfi = await engine.importImage({ name: 'efi', disk: disks.uefi, firmware: 'uefi' });
+  const impEfi = await engine.importImage(importImageSchema.parse({ name: 'efi', disk: disks.uefi, firmware: 'uefi' }));
   expect(impEfi.firmware).toBe('uefi');
   // two parents boot at once (two guests): networkd quiesced with a warm-up, UEFI plain
   const [p, pe] = await Promise.all([
-    engine.prepare({ image: 'netd', name: 'netd-t', memory: 512, quiesce: true, bootTimeout: 900, warmup: ['systemctl is-active web.service', 'cat /srv/www/cgi-bin/index.cgi >/dev/null'] }),
-    engine.prepare({ image: 'efi', name: 'efi-t', memory: 512, bootTimeout: 900 }),
+    engine.prepare(prepareSchema.parse({ image: 'netd', name: 'netd-t', memory: 512, quiesce: true, bootTimeout: 900, warmup: ['systemctl is-active web.service', 'cat /srv/www/cgi-bin/index.cgi >/dev/null'] })),
+    engine.prepare(prepareSchema.parse({ image: 'efi', name: 'efi-t', memory: 512, bootTimeout: 900 })),
   ]);
   prep = p;
   // the UEFI child first (one guest), checked and removed before the networkd children start
-  const re = await engine.fork('efi-t', { count: 1, prefix: 'efi' });
+  const re = await engine.fork('efi-t', forkSchema.parse({ count: 1, prefix: 'efi' }));
   const ec: any = await engine.get(re.children[0].id);
   const et: any = await engine.get('efi-t');
   efi = {
@@ -68,7 +69,7 @@ beforeAll(async () => {
   await engine.remove('efi-t', { force: true });
   await engine.removeImage('efi');
   const t0 = performance.now();
-  const r = await engine.fork('netd-t', { count: 2, prefix: 'nd' });
+  const r = await engine.fork('netd-t', forkSchema.parse({ count: 2, prefix: 'nd' }));
   forkMs = performance.now() - t0;
   for (const c of r.children) {
     const v: any = await engine.get(c.id);
@@ -120,7 +121,7 @@ describe.runIf(run)('an imported systemd-networkd disk (issue 14)', () => {
     // and again, independently of the fork's own read-back: what the guest says now
     for (const k of kids) {
       const iface = k.verified.iface;
-      const r: any = await engine.exec(k.id, ['/bin/sh', '-c', `cat /proc/sys/kernel/hostname /etc/hostname /etc/machine-id /sys/class/net/${iface}/address; ip -4 -o addr show dev ${iface}; grep 127.0.1.1 /etc/hosts`]);
+      const r: any = await engine.exec(k.id, execSchema.parse({ command: ['/bin/sh', '-c', `cat /proc/sys/kernel/hostname /etc/hostname /etc/machine-id /sys/class/net/${iface}/address; ip -4 -o addr show dev ${iface}; grep 127.0.1.1 /etc/hosts`] }));
       const [hn, etc, mid, mac, addr, hosts] = String(r.stdout).trim().split('\n');
       expect([hn, etc, mid, mac]).toEqual([k.name, k.name, k.verified.machineId, k.verified.mac]);
       expect(addr).toContain(`inet ${k.verified.ip}/8`);
@@ -142,10 +143,10 @@ describe.runIf(run)('an imported systemd-networkd disk (issue 14)', () => {
 
   it('reset puts a child back and it proves its identity again', async () => {
     const k = kids[0];
-    await engine.exec(k.id, ['/bin/sh', '-c', 'echo dirty > /root/mark']);
+    await engine.exec(k.id, execSchema.parse({ command: ['/bin/sh', '-c', 'echo dirty > /root/mark'] }));
     const r: any = await engine.reset(k.id);
     expect(r.state).toBe('running');
-    const out: any = await engine.exec(k.id, ['/bin/sh', '-c', 'test -e /root/mark && echo still || echo gone']);
+    const out: any = await engine.exec(k.id, execSchema.parse({ command: ['/bin/sh', '-c', 'test -e /root/mark && echo still || echo gone'] }));
     expect(String(out.stdout).trim()).toBe('gone');
     expect(await get(Number(k.ports['80']))).toContain(`hostname: ${k.name}\n`);
   }, 600_000);
@@ -156,11 +157,11 @@ describe.runIf(run)('an imported systemd-networkd disk (issue 14)', () => {
     const c = r.children[0];
     const v: any = await engine.get(c.id);
     expect(v.verified.sshHostKey).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
-    await engine.exec(c.id, ['/bin/sh', '-c', 'echo kept > /root/mark; sync']);
+    await engine.exec(c.id, execSchema.parse({ command: ['/bin/sh', '-c', 'echo kept > /root/mark; sync'] }));
     await engine.stop(c.id);
     const s: any = await engine.startVm(c.id);
     expect(s.state).toBe('running');
-    const out: any = await engine.exec(c.id, ['/bin/sh', '-c', 'cat /root/mark /proc/sys/kernel/hostname /etc/machine-id']);
+    const out: any = await engine.exec(c.id, execSchema.parse({ command: ['/bin/sh', '-c', 'cat /root/mark /proc/sys/kernel/hostname /etc/machine-id'] }));
     expect(String(out.stdout).trim().split('\n')).toEqual(['kept', c.name, c.identity.machineId]);
     const again: any = await engine.get(c.id);
     expect(again.verified.ip).toBe(c.identity.ip);
@@ -192,18 +193,18 @@ describe.runIf(run)('an imported UEFI disk (GPT + EFI system partition, OVMF) (i
 describe.runIf(run && full)('imported disks with ifupdown/dhclient and NetworkManager (issue 14)', () => {
   let tpl: Record<'ifup' | 'nm', any>;
   beforeAll(async () => {
-    await engine.importImage({ name: 'ifup', disk: disks.ifupdown });
-    await engine.importImage({ name: 'nm', disk: disks.nm });
+    await engine.importImage(importImageSchema.parse({ name: 'ifup', disk: disks.ifupdown }));
+    await engine.importImage(importImageSchema.parse({ name: 'nm', disk: disks.nm }));
     const [a, b] = await Promise.all([
-      engine.prepare({ image: 'ifup', name: 'ifup-t', memory: 512, bootTimeout: 900 }),
-      engine.prepare({ image: 'nm', name: 'nm-t', memory: 512, bootTimeout: 900 }),
+      engine.prepare(prepareSchema.parse({ image: 'ifup', name: 'ifup-t', memory: 512, bootTimeout: 900 })),
+      engine.prepare(prepareSchema.parse({ image: 'nm', name: 'nm-t', memory: 512, bootTimeout: 900 })),
     ]);
     tpl = { ifup: a, nm: b };
   }, 1_200_000);
 
   /** forks `count` children of `t`, checks each one's own lease and service, removes the template */
   async function forkAndCheck(t: string, count: number, prefix: string) {
-    const r = await engine.fork(t, { count, prefix });
+    const r = await engine.fork(t, forkSchema.parse({ count, prefix }));
     console.log(`imported ${t}: boot to agent ${tpl[prefix as 'ifup' | 'nm'].timings.bootMs} ms; fork of ${count} ${r.timings.totalMs} ms (identity ${r.details?.map((d: any) => d.identityMs).join(', ')} ms, CPU ${r.details?.map((d: any) => d.cpuMs).join(', ')} ms)`);
     const ips = new Set<string>();
     for (const c of r.children) {
@@ -211,7 +212,7 @@ describe.runIf(run && full)('imported disks with ifupdown/dhclient and NetworkMa
       expect(v.verified.method).toBe('agent');
       console.log(`${c.name}: phases ${JSON.stringify(v.verified.phasesMs)} guest ${v.verified.guestSteps}`);
       ips.add(v.verified.ip);
-      const out: any = await engine.exec(c.id, ['/bin/sh', '-c', `ip -4 -o addr show dev ${v.verified.iface}; cat /proc/sys/kernel/hostname /sys/class/net/${v.verified.iface}/address`]);
+      const out: any = await engine.exec(c.id, execSchema.parse({ command: ['/bin/sh', '-c', `ip -4 -o addr show dev ${v.verified.iface}; cat /proc/sys/kernel/hostname /sys/class/net/${v.verified.iface}/address`] }));
       const [addr, hn, mac] = String(out.stdout).trim().split('\n');
       expect(addr).toContain(`inet ${v.verified.ip}/8`);
       expect(addr).toContain('dynamic'); // by DHCP: the child's own lease

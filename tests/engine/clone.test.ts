@@ -1,9 +1,9 @@
 // The clone engine against real QEMU (TCG, tiny image): prepare, fork, isolation, reset,
 // persistence, lineage, refusals and bad input — each leaving nothing behind.
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { expectEngineError, expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv, testAdmin } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('clone');
 type EngineMod = typeof import('../../lib/engine');
@@ -11,43 +11,10 @@ let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 const figures: Record<string, unknown> = {};
 
-async function expectEngineError(p: Promise<unknown>, code: string, re: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e) => e,
-  );
-  expect(err, 'expected an EngineError').toBeTruthy();
-  expect(err.name).toBe('EngineError');
-  expect(err.code).toBe(code);
-  expect(err.message).toMatch(re);
-  return err;
-}
-
-/** Every QEMU under the run dir belongs to a VM or slot row, and every run dir entry too. */
-async function expectNoLeftovers() {
-  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
-  const vms = await db().vm.findMany();
-  const slots = await db().slot.findMany();
-  // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them
-  const spares = E.spares();
-  const pids = new Set([...vms.map((v) => v.pid), ...slots.map((s) => s.pid), ...spares.map((s) => s.pid)].filter(Boolean));
-  expect(qemuPids(env.run).sort()).toEqual([...pids].sort());
-  // a VM reset from a spare keeps the spare's run dir (named after the spare, not the VM)
-  const owned = new Set([...vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => path.basename(v.runDir)), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
-  expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
-  const tplDirs = fs.existsSync(`${env.run}/templates`) ? fs.readdirSync(`${env.run}/templates`).sort() : [];
-  expect(tplDirs).toEqual((await db().template.findMany()).map((t) => t.id).sort());
-}
-
-const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
+const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 
 beforeAll(async () => {
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
+  ({ E, db } = await startEngine());
 });
 
 afterAll(async () => {
@@ -58,7 +25,7 @@ afterAll(async () => {
 
 describe('clone engine (real QEMU)', () => {
   it('prepares a quiesced template with prelaunched slots', async () => {
-    const r = await E.prepare({ name: 'web', warmup: ['echo warm > /tmp/warm', 'cat /proc/uptime'], slots: 3, prelaunch: true, quiesce: true });
+    const r = await E.prepare(prepareSchema.parse({ name: 'web', warmup: ['echo warm > /tmp/warm', 'cat /proc/uptime'], slots: 3, prelaunch: true, quiesce: true }));
     expect(r).toMatchObject({ name: 'web', state: 'frozen', quiesced: true });
     expect(Object.keys(r.timings).sort()).toEqual(['bootMs', 'freezeMs', 'pauseMs', 'warmupMs']);
     expect(r.timings.pauseMs).toBeLessThanOrEqual(r.timings.freezeMs);
@@ -66,11 +33,11 @@ describe('clone engine (real QEMU)', () => {
     for (const f of Object.values(t.files)) expect(fs.statSync(f).mode & 0o777).toBe(0o444);
     expect(t.slots.prelaunched).toBe(3);
     figures.prepare = t.timings;
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('forks 5 children that each answer guest-exec, with distinct identities', async () => {
-    const f = await E.fork('web', { count: 5 });
+    const f = await E.fork('web', forkSchema.parse({ count: 5 }));
     figures.fork5 = f.timings;
     figures.fork5details = f.details;
     expect(f.children.map((c) => c.name)).toEqual(['web-1', 'web-2', 'web-3', 'web-4', 'web-5']);
@@ -85,14 +52,14 @@ describe('clone engine (real QEMU)', () => {
     }
     const ls = await E.list();
     expect(ls.vms.filter((v) => v.state === 'running')).toHaveLength(5);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('isolates files between siblings and new children; reset makes them disappear', async () => {
     await sh('web-1', 'echo secret > /tmp/only-1 && echo disk > /data/only-1 && sync');
     expect((await sh('web-1', 'cat /tmp/only-1 /data/only-1')).stdout).toBe('secret\ndisk\n');
     expect((await sh('web-2', 'ls /tmp/only-1 /data/only-1 2>&1; true')).stdout).toMatch(/No such file/);
-    const f = await E.fork('web', { count: 1 });
+    const f = await E.fork('web', forkSchema.parse({ count: 1 }));
     expect((await sh(f.children[0].name, 'cat /tmp/only-1 /data/only-1; echo rc=$?')).stdout).toMatch(/rc=1/);
     const t0 = performance.now();
     const r = (await E.reset('web-1')) as { state: string; timings: Record<string, number> };
@@ -102,7 +69,7 @@ describe('clone engine (real QEMU)', () => {
     expect((await sh('web-1', 'hostname; ls /tmp/only-1 /data/only-1 2>&1; cat /tmp/warm')).stdout).toMatch(/^web-1\n[\s\S]*No such file[\s\S]*warm\n$/);
     await E.stop(f.children[0].name);
     expect(await db().vm.findUnique({ where: { name: f.children[0].name } })).toBeNull();
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('a persistent child keeps a /data file across stop/start', async () => {
@@ -119,23 +86,23 @@ describe('clone engine (real QEMU)', () => {
     const r = await sh(name, 'cat /data/kept.txt; hostname');
     expect(r.stdout).toBe(`kept\n${name}\n`);
     await E.remove(name, { force: true });
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('lineage: a child prepared into a template, its child prepared again (depth 3)', async () => {
     await sh('web-2', 'echo gen2 > /tmp/gen');
-    const t2 = await E.prepare({ name: 'web2', fromVm: 'web-2' });
+    const t2 = await E.prepare(prepareSchema.parse({ name: 'web2', fromVm: 'web-2' }));
     expect(t2).toMatchObject({ state: 'frozen', quiesced: false });
     figures.prepareFromChild = t2.timings;
     // the source child keeps running
     expect((await sh('web-2', 'cat /tmp/gen')).stdout).toBe('gen2\n');
     // persistent children need a quiesced template
     await expectEngineError(E.fork('web2', { count: 1, persistent: true }), 'conflict', /--quiesce/);
-    const c2 = (await E.fork('web2', { count: 1 })).children[0];
+    const c2 = (await E.fork('web2', forkSchema.parse({ count: 1 }))).children[0];
     expect((await sh(c2.name, 'cat /tmp/gen /tmp/warm; hostname')).stdout).toBe(`gen2\nwarm\n${c2.name}\n`);
     await sh(c2.name, 'echo gen3 > /tmp/gen3');
-    await E.prepare({ name: 'web3', fromVm: c2.name, quiesce: true });
-    const c3 = (await E.fork('web3', { count: 1 })).children[0];
+    await E.prepare(prepareSchema.parse({ name: 'web3', fromVm: c2.name, quiesce: true }));
+    const c3 = (await E.fork('web3', forkSchema.parse({ count: 1 }))).children[0];
     expect((await sh(c3.name, 'cat /tmp/gen /tmp/gen3 /tmp/warm')).stdout).toBe('gen2\ngen3\nwarm\n');
     const ls = await E.list();
     const byName = Object.fromEntries(ls.templates.map((t) => [t.name, t]));
@@ -145,34 +112,36 @@ describe('clone engine (real QEMU)', () => {
     await expectEngineError(E.remove('web2'), 'conflict', /--force/);
     await E.remove('web2', { force: true });
     expect((await E.list()).templates.map((t) => t.name)).toEqual(['web']);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('refuses bad fork input with one clear error and leaves nothing behind', async () => {
+    // raw input is parsed once, by the service layer (the REST routes' and server actions' door)
+    const { forkTemplate, prepareTemplate } = await import('../../lib/services/templates');
     for (const count of [0, -1, 2.5, 100000]) {
-      await expectEngineError(E.fork('web', { count }), 'invalid', /child count/i);
+      await expectEngineError(forkTemplate(testAdmin, { ref: 'web', count }), 'invalid', /child count/i);
     }
-    await expectEngineError(E.fork('nope', { count: 1 }), 'not_found', /No template named "nope"/);
-    await expectEngineError(E.fork('web', { count: 1, prefix: 'a/b' }), 'invalid', /prefix/);
+    await expectEngineError(E.fork('nope', forkSchema.parse({ count: 1 })), 'not_found', /No template named "nope"/);
+    await expectEngineError(forkTemplate(testAdmin, { ref: 'web', count: 1, prefix: 'a/b' }), 'invalid', /prefix/);
     for (const name of ['a/b', 'two words', '']) {
-      await expectEngineError(E.prepare({ name }), 'invalid', /name/i);
+      await expectEngineError(prepareTemplate(testAdmin, { name }), 'invalid', /name/i);
     }
-    await expectEngineError(E.prepare({ name: 'web' }), 'conflict', /already used/);
+    await expectEngineError(E.prepare(prepareSchema.parse({ name: 'web' })), 'conflict', /already used/);
     // a template that is not frozen
     await db().template.create({ data: { id: 'tpl_fake', name: 'halfway', state: 'preparing', image: 'tiny', memoryMiB: 256, dir: '/nonexistent', ramPath: '/nonexistent/ram', statePath: '/nonexistent/s', diskPath: '/nonexistent/d' } });
-    await expectEngineError(E.fork('halfway', { count: 1 }), 'conflict', /not frozen/);
+    await expectEngineError(E.fork('halfway', forkSchema.parse({ count: 1 })), 'conflict', /not frozen/);
     await db().template.delete({ where: { id: 'tpl_fake' } });
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('a failing warm-up command aborts the prepare and cleans everything', async () => {
     const before = fs.readdirSync(`${env.home}/templates`).sort();
-    await expectEngineError(E.prepare({ name: 'broken', warmup: ['echo ok', 'echo oops >&2; exit 3'] }), 'invalid', /exit code 3.*oops/);
+    await expectEngineError(E.prepare(prepareSchema.parse({ name: 'broken', warmup: ['echo ok', 'echo oops >&2; exit 3'] })), 'invalid', /exit code 3.*oops/);
     expect((await E.list()).templates.map((t) => t.name)).not.toContain('broken');
     expect(fs.readdirSync(`${env.home}/templates`).sort()).toEqual(before);
     const task = await db().task.findFirst({ where: { targetName: 'broken' } });
     expect(task?.state).toBe('failed');
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('a deleted RAM file gives a clear error and no half-made child', async () => {
@@ -180,8 +149,8 @@ describe('clone engine (real QEMU)', () => {
     const moved = `${t.ramPath}.moved`;
     fs.renameSync(t.ramPath, moved);
     try {
-      await expectEngineError(E.fork('web', { count: 2 }), 'conflict', /RAM file .* is missing/);
-      await expectNoLeftovers();
+      await expectEngineError(E.fork('web', forkSchema.parse({ count: 2 })), 'conflict', /RAM file .* is missing/);
+      await expectNoLeftovers(env, E, db);
     } finally {
       fs.renameSync(moved, t.ramPath);
     }
@@ -207,7 +176,7 @@ describe('clone engine (real QEMU)', () => {
     await expectEngineError(E.remove('web'), 'conflict', /still has/);
     await E.remove('web', { force: true });
     expect((await E.list()).vms).toEqual([]);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
     expect(qemuPids(env.run)).toEqual([]);
   });
 });

@@ -6,13 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupEnv, teardownEnv, type EngineEnv } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 // as tests/guest/images.test.ts: the debian image is built (debootstrap, root) in CI or when cached
 const cache = process.env.INSTACLONE_IMAGE_CACHE ?? path.join(os.homedir(), '.cache', 'instaclone', 'images');
 const run = fs.existsSync(path.join(cache, 'debian', 'manifest.json')) || process.env.INSTACLONE_TEST_DEBIAN === '1';
 
 let env: EngineEnv;
-let engine: any;
+let engine: import('../../lib/engine').Engine;
 let kids: { id: string; name: string; ports: Record<string, number>; verified: any }[] = [];
 
 beforeAll(async () => {
@@ -23,8 +24,8 @@ beforeAll(async () => {
   const E = await import('../../lib/engine/index');
   engine = E.Engine.get();
   await engine.start();
-  await engine.prepare({ image: 'debian', name: 'deb', memory: 384 });
-  const r = await engine.fork('deb', { count: 3, prefix: 'deb' });
+  await engine.prepare(prepareSchema.parse({ image: 'debian', name: 'deb', memory: 384 }));
+  const r = await engine.fork('deb', forkSchema.parse({ count: 3, prefix: 'deb' }));
   for (const c of r.children) {
     const v: any = await engine.get(c.id);
     kids.push({ id: c.id, name: c.name, ports: v.ports, verified: v.verified });
@@ -48,7 +49,7 @@ describe.runIf(run)('forking the built-in debian image (issue 14)', () => {
       expect(new Set(kids.map((k) => k.verified[key])).size, key).toBe(3);
     }
     for (const k of kids) {
-      const r: any = await engine.exec(k.id, ['/bin/sh', '-c', 'cat /proc/sys/kernel/hostname /etc/machine-id /sys/class/net/eth0/address; ip -4 -o addr show dev eth0']);
+      const r: any = await engine.exec(k.id, execSchema.parse({ command: ['/bin/sh', '-c', 'cat /proc/sys/kernel/hostname /etc/machine-id /sys/class/net/eth0/address; ip -4 -o addr show dev eth0'] }));
       const [hn, mid, mac, addr] = String(r.stdout).trim().split('\n');
       expect([hn, mid, mac]).toEqual([k.name, k.verified.machineId, k.verified.mac]);
       expect(addr).toContain(`inet ${k.verified.ip}/8`);

@@ -1,13 +1,32 @@
 // Shared set-up for the engine integration tests: a private INSTACLONE_HOME / INSTACLONE_RUN and
 // SQLite database per test file, the tiny image from the shared cache, and a teardown that kills
 // every QEMU under the run dir (by pidfile and /proc) and removes the temp dirs, even on failure.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 
 export interface EngineEnv {
   home: string;
   run: string;
+}
+
+/**
+ * An admin caller of the service layer (lib/services): raw, hostile input is refused there, at the one
+ * boundary that parses with the shared schemas; the engine itself takes parsed, typed input.
+ */
+export const testAdmin = { kind: 'local', name: 'tester', role: 'admin' } as const;
+
+/** Bridged networking can be tested here: root, `ip netns` and /dev/net/tun (inside a namespace of the test's own). */
+export function netnsAvailable(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return fs.existsSync('/dev/net/tun');
+  } catch {
+    return false;
+  }
 }
 
 export function setupEnv(tag: string): EngineEnv {
@@ -100,6 +119,61 @@ export function fillUp(dir: string): string {
 export function runEntries(env: EngineEnv): string[] {
   const d = path.join(env.run, 'vms');
   return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
+}
+
+/** `p` is refused with an EngineError of `code` whose sentence matches `re`; returns the error. */
+export async function expectEngineError(p: Promise<unknown>, code: string, re: RegExp): Promise<Error & { code: string }> {
+  const err = await p.then(
+    () => null,
+    (e) => e,
+  );
+  expect(err, 'expected an EngineError').toBeTruthy();
+  expect(err.name).toBe('EngineError');
+  expect(err.code).toBe(code);
+  expect(err.message).toMatch(re);
+  return err;
+}
+
+type Db = typeof import('../../lib/db').db;
+type EngineT = import('../../lib/engine').Engine;
+
+/** Migrates this file's database and starts the engine (after setupEnv: the modules read the env when first imported). */
+export async function startEngine(): Promise<{ E: EngineT; db: Db }> {
+  const dbm = await import('../../lib/db');
+  await dbm.migrate();
+  const { Engine } = await import('../../lib/engine');
+  const E = Engine.get();
+  await E.start();
+  return { E, db: dbm.db };
+}
+
+/**
+ * The leak check every engine test ends its steps with: every QEMU under the run dir is a VM's, a
+ * slot's or a reset spare's (spare.ts, listed by the engine), every run dir entry belongs to a live
+ * VM, a slot or a spare (a VM reset from a spare keeps the spare's run dir), every template run dir
+ * to a template row, and no lease or pool member outlives its VM. `homes` also checks the VMs'
+ * directories under INSTACLONE_HOME.
+ */
+export async function expectNoLeftovers(env: EngineEnv, E: EngineT, db: Db, opts: { homes?: boolean } = {}): Promise<void> {
+  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
+  const vms = await db().vm.findMany();
+  const slots = await db().slot.findMany();
+  const spares = E.spares();
+  const pids = new Set([...vms.map((v) => v.pid), ...slots.map((s) => s.pid), ...spares.map((s) => s.pid)].filter(Boolean));
+  expect(qemuPids(env.run).sort()).toEqual([...pids].sort());
+  const live = vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => path.basename(v.runDir));
+  const owned = new Set([...live, ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
+  expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
+  const tplDirs = fs.existsSync(`${env.run}/templates`) ? fs.readdirSync(`${env.run}/templates`).sort() : [];
+  expect(tplDirs).toEqual((await db().template.findMany()).map((t) => t.id).sort());
+  const ids = new Set([...vms.map((v) => v.id), ...slots.map((s) => s.id)]);
+  expect((await db().poolMember.findMany()).filter((m) => !ids.has(m.vmId))).toEqual([]);
+  expect((await db().lease.findMany()).filter((l) => !ids.has(l.vmId))).toEqual([]);
+  if (opts.homes) {
+    const homes = fs.existsSync(`${env.home}/vms`) ? fs.readdirSync(`${env.home}/vms`) : [];
+    const mine = new Set([...ids, ...spares.map((s) => path.basename(s.runDir))]);
+    expect(homes.filter((h) => !mine.has(h))).toEqual([]);
+  }
 }
 
 /** Polls `fn` every 200 ms until it answers something truthy (errors count as "not yet"); `log` adds context to the timeout. */

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillUp, qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { fillUp, qemuPids, runEntries, setupEnv, startEngine, stopEverything, teardownEnv } from './engine-env';
+import { execSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('fdisk');
 process.env.INSTACLONE_FORK_CONCURRENCY = '1';
@@ -14,7 +15,6 @@ type EngineMod = typeof import('../../lib/engine');
 let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 let mounted = false;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function state() {
   const vms = await db().vm.findMany();
@@ -32,43 +32,18 @@ beforeAll(async () => {
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256m,mode=0700', 'tmpfs', env.home], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mount failed: ${r.stderr}`);
   mounted = true;
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
+  ({ E, db } = await startEngine());
   // the whole INSTACLONE_HOME is 256 MiB here: keep only 8 MiB free for admission
   const { setLimits } = await import('../../lib/engine/limits');
   await setLimits({ minFreeHomeMiB: 8 });
-  await E.prepare({ name: 'd', memory: 256, quiesce: true });
+  await E.prepare(prepareSchema.parse({ name: 'd', memory: 256, quiesce: true }));
   const f = await E.fork('d', { count: 1, persistent: true });
   expect(f.children[0].persistent).toBe(true);
 });
 
 afterAll(async () => {
-  try {
-    const { Engine } = await import('../../lib/engine');
-    await Engine.get().shutdown({ killAll: true });
-  } catch {
-    /* keep cleaning */
-  }
-  // what the engine's own shutdown left running: checked before the kill below, asserted at the end
-  const left = qemuPids(env.run);
-  for (const pid of left) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  await sleep(300);
-  try {
-    const { disconnectDb } = await import('../../lib/db');
-    await disconnectDb();
-  } catch {
-    /* ignore */
-  }
+  // what the engine's own shutdown left running (killed now, asserted at the end); the database closed before the umount
+  const left = await stopEverything(env.run);
   if (mounted && spawnSync('umount', [env.home]).status !== 0) spawnSync('umount', ['-l', env.home]);
   await teardownEnv(env);
   expect(left, 'QEMU left running after the engine shut down').toEqual([]);
@@ -116,7 +91,7 @@ describe('a full INSTACLONE_HOME in the middle of a persistent fork', () => {
     const r0 = await E.start();
     expect(r0.adopted).toHaveLength(1);
     expect(await state()).toEqual(before);
-    const r = await E.exec('d-1', ['/bin/sh', '-c', 'echo ok'], { timeoutMs: 20_000 });
+    const r = await E.exec('d-1', execSchema.parse({ command: ['/bin/sh', '-c', 'echo ok'], timeoutMs: 20_000 }));
     expect(r.stdout).toBe('ok\n');
     const again = await E.fork('d', { count: 1, persistent: true, prefix: 'q' });
     expect(again.children).toHaveLength(1);

@@ -8,12 +8,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, when } from '../strict';
 import { qemuPids, setupEnv, teardownEnv } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('guest-attacker');
 process.env.INSTACLONE_SERIAL_LOG_MAX = String(256 * 1024);
 delete process.env.INSTACLONE_NET;
 
-let E: any;
+let E: import('../../lib/engine').Engine;
 let listener: net.Server;
 let port = 0;
 const seen: string[] = [];
@@ -32,10 +33,10 @@ beforeAll(async () => {
   const { Engine } = await import('../../lib/engine');
   E = Engine.get();
   await E.start();
-  await E.prepare({ image: 'tiny', name: 'iso' });
-  await E.prepare({ image: 'tiny', name: 'out', network: 'outbound' });
-  await E.fork('iso', { count: 1, prefix: 'iso' });
-  await E.fork('out', { count: 1, prefix: 'out' });
+  await E.prepare(prepareSchema.parse({ image: 'tiny', name: 'iso' }));
+  await E.prepare(prepareSchema.parse({ image: 'tiny', name: 'out', network: 'outbound' }));
+  await E.fork('iso', forkSchema.parse({ count: 1, prefix: 'iso' }));
+  await E.fork('out', forkSchema.parse({ count: 1, prefix: 'out' }));
 }, 600_000);
 
 afterAll(async () => {
@@ -50,7 +51,7 @@ afterAll(async () => {
 }, 120_000);
 
 const probe = (vm: string, tag: string) =>
-  E.exec(vm, ['/bin/sh', '-c', `echo ${tag} | nc -w 3 10.0.2.2 ${port}; echo "rc=$?"`], { timeoutMs: 30_000 });
+  E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', `echo ${tag} | nc -w 3 10.0.2.2 ${port}; echo "rc=$?"`], timeoutMs: 30_000 }));
 
 describe('a guest on user-mode networking', () => {
   it('cannot reach the host loopback through 10.0.2.2 when isolated (the default); outbound can', async () => {
@@ -117,7 +118,7 @@ describe('a guest flooding its serial port', () => {
   it('does not grow its serial log past the cap; the log says it was cut', async () => {
     const vm = await E.get('iso-1');
     const log = path.join(env.home, 'vms', vm.id, 'serial.log');
-    await E.exec('iso-1', ['/bin/sh', '-c', 'head -c 1500000 /dev/zero | tr "\\000" x > /dev/ttyS0'], { timeoutMs: 120_000 });
+    await E.exec('iso-1', execSchema.parse({ command: ['/bin/sh', '-c', 'head -c 1500000 /dev/zero | tr "\\000" x > /dev/ttyS0'], timeoutMs: 120_000 }));
     await new Promise((r) => setTimeout(r, 2500)); // the supervisor's poll runs every second
     expect(fs.existsSync(`${log}.1`)).toBe(true);
     expect(fs.statSync(log).size).toBeLessThan(1_500_000);
@@ -144,9 +145,10 @@ describe('a guest that took over its QEMU (seccomp sandbox)', () => {
   });
 
   it('kills a QEMU that tries to start a program, before the program runs', async () => {
-    const vm = await E.get('out-1');
+    const vm = await E.vm('out-1');
     const marker = path.join(env.home, 'spawned-by-qemu');
-    const h = E.core.vmms.get(vm.id);
+    // the engine's own QMP connection to that QEMU (an internal: the test plays code running in QEMU)
+    const h = (E as unknown as { core: { vmms: Map<string, import('../../lib/engine/vmm').Vmm> } }).core.vmms.get(vm.id)!;
     // migrate to "exec:" makes QEMU fork and exec a shell: what code running in QEMU would do
     await h.qmp.execute('migrate', { uri: `exec:touch ${marker}` }).catch(() => undefined);
     const alive = () => {

@@ -8,7 +8,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopEverything } from './engine-env';
+import { stopEverything, testAdmin } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache', 'instaclone', 'images');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-identity-'));
@@ -45,7 +46,7 @@ beforeAll(async () => {
   I = await import('../../lib/engine/identity');
   engine = E.Engine.get();
   await engine.start();
-  const prep: any = await engine.prepare({ image: 'tiny', name: 'idt', warmup: [PARENT_PROBE] });
+  const prep: any = await engine.prepare(prepareSchema.parse({ image: 'tiny', name: 'idt', warmup: [PARENT_PROBE] }));
   expect(prep.state).toBe('frozen');
   const tpl: any = await engine.get('idt');
   const out: string = (tpl.warmup[0]?.stdout ?? '').trim();
@@ -57,7 +58,7 @@ beforeAll(async () => {
   if (vg) parent.vmgenid = vg[0];
 
   const t0 = performance.now();
-  const r = await engine.fork('idt', { count: COUNT, prefix: 'kid' });
+  const r = await engine.fork('idt', forkSchema.parse({ count: COUNT, prefix: 'kid' }));
   forkMs = performance.now() - t0;
   perChild = r.timings.perChildMs;
   for (const c of r.children) {
@@ -108,7 +109,7 @@ describe('identity of 20 forked children (issue 5)', () => {
       't=$(adjtimex); s=${t#*tv_sec:}; u=${t#*tv_usec:}; echo ${s%%[!0-9 ]*} ${u%%[!0-9 ]*}';
     for (const k of kids) {
       const before = Date.now();
-      const r: any = await engine.exec(k.id, ['/bin/sh', '-c', script]);
+      const r: any = await engine.exec(k.id, execSchema.parse({ command: ['/bin/sh', '-c', script] }));
       const after = Date.now();
       const [hn, mid, mac, ipLine, time] = String(r.stdout).trim().split('\n');
       expect(hn).toBe(k.name);
@@ -137,7 +138,8 @@ describe('identity of 20 forked children (issue 5)', () => {
   });
 
   it('an invalid hostname pattern is refused with a clear error', async () => {
-    const err: any = await engine.fork('idt', { count: 1, prefix: 'Bad_Name' }).catch((e: unknown) => e);
+    const { forkTemplate } = await import('../../lib/services/templates'); // the door that parses raw input
+    const err: any = await forkTemplate(testAdmin, { ref: 'idt', count: 1, prefix: 'Bad_Name' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(E.EngineError);
     expect(err.code).toBe('invalid');
     expect(err.message).toMatch(/prefix/i);
@@ -150,7 +152,7 @@ describe('identity of 20 forked children (issue 5)', () => {
     process.env.INSTACLONE_NET_POOL = '10.1.0.0/28'; // 14 addresses, all leased by the 20 children
     try {
       const before = (await engine.list()).vms.length;
-      const err: any = await engine.fork('idt', { count: 1, prefix: 'more' }).catch((e: unknown) => e);
+      const err: any = await engine.fork('idt', forkSchema.parse({ count: 1, prefix: 'more' })).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(E.EngineError);
       expect(err.code).toBe('insufficient');
       expect(err.message).toMatch(/address pool 10\.1\.0\.0\/28 is exhausted/);

@@ -5,10 +5,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setupEnv, teardownEnv, type EngineEnv } from './engine-env';
+import { setupEnv, teardownEnv, testAdmin, type EngineEnv } from './engine-env';
+import { importImageSchema } from '../../lib/validations';
 
 let env: EngineEnv;
-let engine: any;
+let engine: import('../../lib/engine').Engine;
 let db: typeof import('../../lib/db').db;
 let dir: string;
 const img = (...a: string[]) => execFileSync('qemu-img', a, { stdio: 'pipe' });
@@ -18,9 +19,11 @@ function rawDisk(file: string, mib = 8) {
   execFileSync('sh', ['-c', `head -c ${mib}M /dev/urandom > ${file} && printf 'label: dos\\nstart=1, type=83\\n' | sfdisk -q ${file}`]);
 }
 
+/** Raw input goes through the service layer (the one door that parses it), as REST and server actions do. */
 async function refused(input: Record<string, unknown>, re: RegExp, code = 'invalid') {
   const before = await db().image.count();
-  const err: any = await engine.importImage(input).catch((e: unknown) => e);
+  const { importImage } = await import('../../lib/services/images');
+  const err: any = await importImage(testAdmin, input).catch((e: unknown) => e);
   expect(err?.code, String(err?.message)).toBe(code);
   expect(err.message).toMatch(re);
   expect(err.message.split(/\.\s/).length).toBeLessThanOrEqual(3); // one sentence (a hint may follow a semicolon)
@@ -49,14 +52,14 @@ describe('images import (issue 14)', () => {
   it('imports raw, vmdk and qcow2 disks as clean standalone qcow2 images', async () => {
     const raw = path.join(dir, 'a.raw');
     rawDisk(raw);
-    const a = await engine.importImage({ name: 'a-raw', disk: raw });
+    const a = await engine.importImage(importImageSchema.parse({ name: 'a-raw', disk: raw }));
     expect(a).toMatchObject({ name: 'a-raw', format: 'raw', firmware: 'bios', virtualSizeBytes: 8 << 20 });
     expect(new Date(a.importedAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
     img('convert', '-f', 'raw', '-O', 'vmdk', raw, path.join(dir, 'b.vmdk'));
-    const b = await engine.importImage({ name: 'b-vmdk', disk: path.join(dir, 'b.vmdk'), firmware: 'uefi' });
+    const b = await engine.importImage(importImageSchema.parse({ name: 'b-vmdk', disk: path.join(dir, 'b.vmdk'), firmware: 'uefi' }));
     expect(b).toMatchObject({ format: 'vmdk', firmware: 'uefi' });
     img('convert', '-f', 'raw', '-O', 'qcow2', raw, path.join(dir, 'c.qcow2'));
-    const c = await engine.importImage({ name: 'c-qcow2', disk: path.join(dir, 'c.qcow2'), format: 'qcow2' });
+    const c = await engine.importImage(importImageSchema.parse({ name: 'c-qcow2', disk: path.join(dir, 'c.qcow2'), format: 'qcow2' }));
     expect(c.format).toBe('qcow2');
     for (const n of ['a-raw', 'b-vmdk', 'c-qcow2']) {
       const f = path.join(env.home, 'images', 'imported', `${n}.qcow2`);
@@ -121,7 +124,7 @@ describe('images import (issue 14)', () => {
       rawDisk(big, 200);
       await refused({ name: 'big', disk: big }, /needs about 20\d MiB .* but only \d+ MiB is free/, 'insufficient');
       const ac = new AbortController();
-      const p = engine.importImage({ name: 'cut', disk: path.join(dir, 'a.raw') }, { signal: ac.signal }).catch((e: unknown) => e);
+      const p = engine.importImage(importImageSchema.parse({ name: 'cut', disk: path.join(dir, 'a.raw') }), { signal: ac.signal }).catch((e: unknown) => e);
       ac.abort();
       const err: any = await p;
       expect(err.message).toMatch(/cancelled|aborted/i);

@@ -5,8 +5,9 @@
 // stop-and-copy, is what the non-quiesced fork below takes anyway).
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv } from './engine-env';
 import { listenTicks, maxGap, TICKER_CMD } from '../../bench/lib/ticker';
+import { execSchema, forkSchema, liveForkSchema, prepareSchema } from '../../lib/validations';
 
 process.env.INSTACLONE_QEMU_USER = '';
 const env = setupEnv('livefork');
@@ -15,29 +16,12 @@ let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 const figures: Record<string, unknown> = {};
 
-const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 30_000 });
+const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 30_000 }));
 const IDENT = 'hostname; cat /etc/machine-id; cat /sys/class/net/eth0/address; ip -4 -o addr show dev eth0 | awk \'{print $4}\'';
-
-async function expectNoLeftovers() {
-  const vms = await db().vm.findMany();
-  const slots = await db().slot.findMany();
-  const pids = new Set([...vms.map((v) => v.pid), ...slots.map((s) => s.pid)].filter(Boolean));
-  expect(qemuPids(env.run).sort()).toEqual([...pids].sort());
-  const owned = new Set([...vms.map((v) => v.id), ...slots.map((s) => s.id)]);
-  expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
-  const tplDirs = fs.existsSync(`${env.run}/templates`) ? fs.readdirSync(`${env.run}/templates`).sort() : [];
-  expect(tplDirs).toEqual((await db().template.findMany()).map((t) => t.id).sort());
-}
-
 beforeAll(async () => {
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
-  await E.prepare({ name: 'web', warmup: ['echo warm > /tmp/warm'] });
-  await E.fork('web', { count: 1, prefix: 'src' });
+  ({ E, db } = await startEngine());
+  await E.prepare(prepareSchema.parse({ name: 'web', warmup: ['echo warm > /tmp/warm'] }));
+  await E.fork('web', forkSchema.parse({ count: 1, prefix: 'src' }));
 }, 240_000);
 
 afterAll(async () => {
@@ -52,7 +36,7 @@ describe('live fork (real QEMU)', () => {
     expect(err?.code).toBe('conflict');
     expect(err.message).toMatch(/persistent live fork of "src-1" needs a quiesced disk: add --quiesce/);
     expect((await E.list()).templates.map((t) => t.name)).toEqual(['web']);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('forks a running child into 3: the source carries on as itself, each child has its state and its own identity', async () => {
@@ -78,7 +62,7 @@ describe('live fork (real QEMU)', () => {
       if (/while it runs|pausing/.test(p.message ?? '')) win.snap = performance.now();
       if (/checkpoint/.test(p.message ?? '')) win.ckpt = performance.now();
     };
-    const r = (await E.fork('src-1', { count: 3, quiesce: true }, { onProgress })) as import('../../lib/engine').LiveForkResult;
+    const r = (await E.fork('src-1', liveForkSchema.parse({ count: 3, quiesce: true }), { onProgress })) as import('../../lib/engine').LiveForkResult;
     const t1 = performance.now();
     await new Promise((res) => setTimeout(res, 500));
     ticks.close();
@@ -123,18 +107,18 @@ describe('live fork (real QEMU)', () => {
     figures.memoryBefore = before;
     figures.ramFilesAfterMiB = { web: allocMiB(webRam), [at.name]: allocMiB(atRam) };
     figures.memoryKiB = Object.fromEntries([['src-1', src.pid], ...r.children.map((c) => [c.name, ls.vms.find((v) => v.name === c.name)!.pid])].map(([n, pid]) => [n, procMemory(pid as number)]));
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   }, 240_000);
 
   it('without quiesce (non-persistent) the source pauses once for disk and RAM, and still carries on', async () => {
     await sh('src-1', 'echo second > /tmp/second');
-    const r = (await E.fork('src-1', { count: 1 })) as import('../../lib/engine').LiveForkResult;
+    const r = (await E.fork('src-1', forkSchema.parse({ count: 1 }))) as import('../../lib/engine').LiveForkResult;
     figures.unquiesced = { pause: r.pause, snapshotMs: r.snapshotMs };
     expect(r.pause.method).toBe('stop-and-copy');
     expect(r.template).toMatchObject({ name: 'src-1-at-2', quiesced: false });
     expect((await sh(r.children[0].name, 'cat /tmp/second /data/after')).stdout).toBe('second\nlater\n');
     expect((await sh('src-1', 'cat /tmp/second; hostname')).stdout).toBe('second\nsrc-1\n');
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   }, 180_000);
 
   it('prepare with "keep the parent running": the template is made from that moment and the parent runs on as itself', async () => {
@@ -142,7 +126,7 @@ describe('live fork (real QEMU)', () => {
     const onProgress = async (p: { step: string }) => {
       if (p.step === 'warmup' && bootPid === null) bootPid = (await db().vm.findUnique({ where: { name: 'kept.parent' } }))?.pid ?? null;
     };
-    const t = await E.prepare({ name: 'kept', warmup: ['echo w > /tmp/w'], quiesce: true, keepParent: true }, { onProgress });
+    const t = await E.prepare(prepareSchema.parse({ name: 'kept', warmup: ['echo w > /tmp/w'], quiesce: true, keepParent: true }), { onProgress });
     figures.keepParent = t.timings;
     const parent = (await db().vm.findUniqueOrThrow({ where: { name: 'kept.parent' } }))!;
     expect(parent).toMatchObject({ state: 'running', kind: 'child', templateId: t.id });
@@ -155,6 +139,6 @@ describe('live fork (real QEMU)', () => {
     expect(seen.startsWith(`w\n${c.name}\n`)).toBe(true);
     expect(seen.match(/No such file/g)).toHaveLength(2);
     expect((await sh('kept.parent', 'cat /tmp/w /tmp/mine /data/mine')).stdout).toBe('w\nmine\nmine\n');
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   }, 240_000);
 });

@@ -8,24 +8,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, when } from '../strict';
-import { stopEverything } from './engine-env';
+import { netnsAvailable, stopEverything } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
-const canNetns = (() => {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-    return fs.existsSync('/dev/net/tun');
-  } catch {
-    return false;
-  }
-})();
+const canNetns = netnsAvailable();
 
 const ns = `icbr${process.pid}`;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-bridge-'));
 const runRoot = fs.mkdtempSync(path.join('/dev/shm', 'ic-bridge-'));
 // mkdtemp makes it 0700: the per-VM QEMU uids must be able to pass through it to their run dirs
 fs.chmodSync(runRoot, 0o711);
-let engine: any;
+let engine: import('../../lib/engine').Engine;
 let kids: { id: string; name: string; ip: string; mac: string }[] = [];
 
 describe.runIf(when(canNetns))('bridged children in a private network namespace', () => {
@@ -56,8 +49,8 @@ describe.runIf(when(canNetns))('bridged children in a private network namespace'
     const { Engine } = await import('../../lib/engine/index');
     engine = Engine.get();
     await engine.start();
-    await engine.prepare({ image: 'tiny', name: 'brt' });
-    const r = await engine.fork('brt', { count: 2, prefix: 'br' });
+    await engine.prepare(prepareSchema.parse({ image: 'tiny', name: 'brt' }));
+    const r = await engine.fork('brt', forkSchema.parse({ count: 2, prefix: 'br' }));
     kids = r.children.map((c: any) => ({ id: c.id, name: c.name, ip: c.identity.ip, mac: c.identity.mac }));
   }, 900_000);
 
@@ -88,7 +81,7 @@ describe.runIf(when(canNetns))('bridged children in a private network namespace'
       [b, a.ip],
       [a, '10.77.0.1'],
     ] as const) {
-      const r = await engine.exec(from.id, ['/bin/ping', '-c', '2', '-W', '3', to], { timeoutMs: 20_000 });
+      const r = await engine.exec(from.id, execSchema.parse({ command: ['/bin/ping', '-c', '2', '-W', '3', to], timeoutMs: 20_000 }));
       expect(r.exitCode, `${from.name} -> ${to}: ${r.stdout}${r.stderr}`).toBe(0);
       expect(r.stdout).toMatch(/2 packets received|[12] packets received/);
     }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { need, when } from '../strict';
+import { netnsAvailable } from './engine-env';
 import { EngineError } from '../../lib/engine/errors';
 import {
   allocateNetwork,
@@ -173,15 +174,7 @@ describe('leases in the database', () => {
 // ------------------------------------------------------------------------------------------------
 // bridged mode, only inside a namespace of our own
 
-const canNetns = (() => {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-    return fs.existsSync('/dev/net/tun');
-  } catch {
-    return false;
-  }
-})();
+const canNetns = netnsAvailable();
 
 describe.runIf(when(canNetns))('bridge mode in a private network namespace', () => {
   const ns = `ictest${process.pid}`;

@@ -1,9 +1,10 @@
 // Pools against real QEMU (TCG, tiny image): spares kept ready, claim, release (reset / delete),
 // a crashed spare replaced, a console restart, push, TTL, claim --wait, and every refusal. At most
 // 4 guests run at once.
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { expectEngineError, expectNoLeftovers, qemuPids, setupEnv, startEngine, teardownEnv, testAdmin } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
+import { poolCreateSchema } from '../../lib/validations/pools';
 
 const env = setupEnv('pools');
 type EngineMod = typeof import('../../lib/engine');
@@ -11,21 +12,13 @@ let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 const figures: Record<string, unknown> = {};
 
+/** A refusal: one sentence (no stack, no second line). */
 async function refusal(p: Promise<unknown>, code: string, re: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e) => e,
-  );
-  expect(err, 'expected an EngineError').toBeTruthy();
-  expect(err.name).toBe('EngineError');
-  expect(err.message).toMatch(re);
-  expect(err.code).toBe(code);
-  // one sentence: no stack, no second line
-  expect(err.message).not.toMatch(/\n/);
+  expect((await expectEngineError(p, code, re)).message).not.toMatch(/\n/);
 }
 
 const pools = () => E.pools();
-const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
+const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
@@ -38,31 +31,10 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
-/** Every QEMU under the run dir belongs to a VM row, every VM run dir to a live VM, every member to a VM. */
-async function expectNoLeftovers() {
-  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
-  const vms = await db().vm.findMany();
-  // a template's reset spare (spare.ts) is a QEMU and run dir of no row: the engine lists them
-  const spares = E.spares();
-  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
-  // a VM reset from a spare keeps the spare's run dir (named after the spare, not the VM)
-  const live = new Set([...vms.filter((v) => v.state === 'running' || v.state === 'starting').map((v) => path.basename(v.runDir)), ...spares.map((s) => path.basename(s.runDir))]);
-  expect(runEntries(env).filter((e) => !live.has(e))).toEqual([]);
-  const ids = new Set(vms.map((v) => v.id));
-  expect((await db().poolMember.findMany()).filter((m) => !ids.has(m.vmId))).toEqual([]);
-  const leases = await db().lease.findMany();
-  expect(leases.filter((l) => !ids.has(l.vmId))).toEqual([]);
-}
-
 beforeAll(async () => {
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
-  await E.prepare({ name: 'base', warmup: ['echo one > /tmp/gen'] });
-  await E.prepare({ name: 'base2', warmup: ['echo two > /tmp/gen'] });
+  ({ E, db } = await startEngine());
+  await E.prepare(prepareSchema.parse({ name: 'base', warmup: ['echo one > /tmp/gen'] }));
+  await E.prepare(prepareSchema.parse({ name: 'base2', warmup: ['echo two > /tmp/gen'] }));
 });
 
 afterAll(async () => {
@@ -74,28 +46,31 @@ afterAll(async () => {
 describe('pools (real QEMU)', () => {
   it('refuses bad input with one clear sentence each, leaving nothing', async () => {
     const P = await pools();
-    await refusal(P.create({ name: 'x', template: 'nope', size: 2 }), 'not_found', /No template named "nope"/);
-    await refusal(P.create({ name: 'x', template: 'base', size: 2, spares: 3 }), 'invalid', /spares cannot be more than the pool size/);
-    await refusal(P.create({ name: 'x', template: 'base', size: 0 }), 'invalid', /pool size must be at least 1/);
-    await refusal(P.create({ name: 'x', template: 'base', size: 2, onRelease: 'keep' }), 'invalid', /"reset".*"delete"/);
-    await refusal(P.create({ name: 'x', template: 'base', size: 2, ttl: 'soon' }), 'invalid', /TTL must be a duration/);
+    await refusal(P.create(poolCreateSchema.parse({ name: 'x', template: 'nope', size: 2 })), 'not_found', /No template named "nope"/);
+    // raw input is parsed once, by the service layer (the door of REST and server actions)
+    const { createPool } = await import('../../lib/services/pools');
+    const create = (raw: object) => createPool(testAdmin, { name: 'x', template: 'base', ...raw });
+    await refusal(create({ size: 2, spares: 3 }), 'invalid', /spares cannot be more than the pool size/);
+    await refusal(create({ size: 0 }), 'invalid', /pool size must be at least 1/);
+    await refusal(create({ size: 2, onRelease: 'keep' }), 'invalid', /"reset".*"delete"/);
+    await refusal(create({ size: 2, ttl: 'soon' }), 'invalid', /TTL must be a duration/);
     const { setLimits, resetLimits } = await import('../../lib/engine/limits');
     await setLimits({ maxChildrenPerTemplate: 3 });
-    await refusal(P.create({ name: 'x', template: 'base', size: 5 }), 'insufficient', /above what admission control allows now \(3 fit/);
+    await refusal(P.create(poolCreateSchema.parse({ name: 'x', template: 'base', size: 5 })), 'insufficient', /above what admission control allows now \(3 fit/);
     await resetLimits();
     await refusal(P.claim('nope', {}), 'not_found', /No pool named "nope"/);
     await refusal(P.release('nope'), 'not_found', /No VM named "nope"/);
-    const c = (await E.fork('base', { count: 1, prefix: 'loose' })).children[0];
+    const c = (await E.fork('base', forkSchema.parse({ count: 1, prefix: 'loose' }))).children[0];
     await refusal(P.release(c.name), 'conflict', /VM "loose-1" is not claimed from a pool; only claimed children can be released/);
     await E.remove(c.name);
     expect(await db().pool.count()).toBe(0);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('keeps 3 spares; a claim returns a running child with verified identity in milliseconds', async () => {
     const P = await pools();
     const t0 = performance.now();
-    const created = await P.create({ name: 'web', template: 'base', size: 4, spares: 3 });
+    const created = await P.create(poolCreateSchema.parse({ name: 'web', template: 'base', size: 4, spares: 3 }));
     expect(created).toMatchObject({ name: 'web', size: 4, spares: 3, onRelease: 'reset' });
     const v = await P.waitReady('web', 3);
     figures.fill3Ms = Math.round(performance.now() - t0);
@@ -129,7 +104,7 @@ describe('pools (real QEMU)', () => {
     // size 4 and 4 spares now: the keeper trims back to 3
     await until('trim', async () => (await P.get('web')).ready === 3);
     await refusal(P.release(c.vm.name), 'conflict', /is not claimed from a pool \(it is a spare of pool "web"\)/);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('replaces a crashed spare', async () => {
@@ -146,7 +121,7 @@ describe('pools (real QEMU)', () => {
     expect(await db().vm.findUnique({ where: { id: spare.vmId } })).toBeNull();
     const ev = await db().event.findFirst({ where: { action: 'pool.replace' } });
     expect(ev?.message).toMatch(/crashed \(spare\); a fresh spare replaces it/);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('survives a console restart with its claimed and spare states', async () => {
@@ -169,7 +144,7 @@ describe('pools (real QEMU)', () => {
     const c2 = await P2.claim('web', {}, { actor: 'bob' });
     expect(c2.source).toBe('spare');
     await P2.release(c2.vm.name);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('push: spares roll now, the claimed child when it is released', async () => {
@@ -205,7 +180,7 @@ describe('pools (real QEMU)', () => {
     expect(done.members.every((m) => m.templateId === base2.id)).toBe(true);
     await refusal(E.remove('base2'), 'conflict', /used by pool "web"/);
     await P.release(c.vm.name);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('claim of a pool being removed is refused; removal leaves nothing', async () => {
@@ -231,12 +206,12 @@ describe('pools (real QEMU)', () => {
     await refusal(during!.then((err) => { if (err) throw err; }), 'conflict', /Pool "web" is being removed; claim from another pool/);
     expect(await db().poolMember.count()).toBe(0);
     expect(await db().vm.count()).toBe(0);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 
   it('no spare: refuses without --wait, forks on demand with it; delete on release; TTL releases', async () => {
     const P = await pools();
-    await P.create({ name: 'job', template: 'base', size: 2, spares: 0, onRelease: 'delete', ttl: '3s' });
+    await P.create(poolCreateSchema.parse({ name: 'job', template: 'base', size: 2, spares: 0, onRelease: 'delete', ttl: '3s' }));
     await refusal(P.claim('job', {}), 'unavailable', /Pool "job" has no spare ready \(the pool keeps no spares \(--spares 0\)\); try again in a moment or claim with --wait SECONDS/);
     const c = await P.claim('job', { wait: 60 });
     figures.claimForkedMs = c.claimMs;
@@ -259,6 +234,6 @@ describe('pools (real QEMU)', () => {
     expect(ev?.actor).toBe('system');
     await until('refilled', async () => (await P.get('job')).ready === 1);
     await P.remove('job');
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db);
   });
 });

@@ -3,7 +3,8 @@
 // QEMU is re-pointed live), a fresh VMM, and a reset (same ports again, still answering).
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, setupEnv, teardownEnv } from './engine-env';
+import { qemuPids, setupEnv, teardownEnv, testAdmin } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('ports');
 type EngineMod = typeof import('../../lib/engine');
@@ -55,7 +56,7 @@ beforeAll(async () => {
   E = Engine.get();
   await E.start();
   // the wizard's own example: a second web server on 8080, forwarded with 80
-  await E.prepare({ name: 'pt', warmup: ['httpd -p 8080 -h /www'], ports: [80, 8080], slots: 2, prelaunch: true, network: 'outbound' }); // outbound: the wget check reaches a host service through 10.0.2.2
+  await E.prepare(prepareSchema.parse({ name: 'pt', warmup: ['httpd -p 8080 -h /www'], ports: [80, 8080], slots: 2, prelaunch: true, network: 'outbound' })); // outbound: the wget check reaches a host service through 10.0.2.2
 });
 
 afterAll(async () => {
@@ -65,20 +66,20 @@ afterAll(async () => {
 
 describe('forwarded ports (real QEMU)', () => {
   it('a child from a prelaunched slot shows the ports QEMU forwards, and they answer', async () => {
-    const r = await E.fork('pt', { count: 1, prefix: 'a' });
+    const r = await E.fork('pt', forkSchema.parse({ count: 1, prefix: 'a' }));
     expect(r.details?.[0].source).toBe('prelaunched');
     await expectPortsWork('a-1', ['80', '8080']);
   });
 
   it('a fork may override the template ports: the prelaunched slot is re-pointed live', async () => {
-    const r = await E.fork('pt', { count: 1, prefix: 'b', ports: [8080, 22] });
+    const r = await E.fork('pt', forkSchema.parse({ count: 1, prefix: 'b', ports: [8080, 22] }));
     expect(r.details?.[0].source).toBe('prelaunched');
     // (22 has no server in the tiny guest: it is checked as forwarded, not served)
     await expectPortsWork('b-1', ['22', '8080'], ['8080']);
   });
 
   it('a child from a fresh VMM forwards the template ports', async () => {
-    const r = await E.fork('pt', { count: 1, prefix: 'c' });
+    const r = await E.fork('pt', forkSchema.parse({ count: 1, prefix: 'c' }));
     expect(r.details?.[0].source).toBe('fresh');
     await expectPortsWork('c-1', ['80', '8080']);
   });
@@ -107,21 +108,21 @@ describe('forwarded ports (real QEMU)', () => {
     const silentPort = (silent.address() as import('node:net').AddressInfo).port;
     try {
       const port = (srv.address() as import('node:net').AddressInfo).port;
-      const r = await E.exec('a-1', ['/bin/sh', '-c', `wget -O- http://10.0.2.2:${port}/api/health 2>&1`], { timeoutMs: 30_000 });
+      const r = await E.exec('a-1', execSchema.parse({ command: ['/bin/sh', '-c', `wget -O- http://10.0.2.2:${port}/api/health 2>&1`], timeoutMs: 30_000 }));
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toContain('{"status":"ok"}');
       // -T is what crashed Debian's busybox wget (exit 139 for any address): each spelling works as
       // the exec box and `instaclone exec` run it (argv through the agent, no shell)
       for (const t of [['-T', '20'], ['-T20'], ['--timeout=20'], ['--timeout', '20']]) {
-        const w = await E.exec('a-1', ['wget', ...t, '-q', '-O-', `http://10.0.2.2:${port}/api/health`], { timeoutMs: 60_000 });
+        const w = await E.exec('a-1', execSchema.parse({ command: ['wget', ...t, '-q', '-O-', `http://10.0.2.2:${port}/api/health`], timeoutMs: 60_000 }));
         expect(w.exitCode, `${t.join(' ')}: ${w.stdout}${w.stderr}`).toBe(0);
         expect(w.stdout).toContain('{"status":"ok"}');
       }
       // a login shell (the serial console) gets the same wget
-      const login = await E.exec('a-1', ['/bin/sh', '-l', '-c', `wget -T 20 -q -O- http://10.0.2.2:${port}/api/health`], { timeoutMs: 60_000 });
+      const login = await E.exec('a-1', execSchema.parse({ command: ['/bin/sh', '-l', '-c', `wget -T 20 -q -O- http://10.0.2.2:${port}/api/health`], timeoutMs: 60_000 }));
       expect(login.exitCode, login.stdout + login.stderr).toBe(0);
       // and gives up on a server that accepts but never answers, with a sentence instead of a hang
-      const stuck = await E.exec('a-1', ['wget', '-T', '2', '-q', '-O-', `http://10.0.2.2:${silentPort}/`], { timeoutMs: 60_000 });
+      const stuck = await E.exec('a-1', execSchema.parse({ command: ['wget', '-T', '2', '-q', '-O-', `http://10.0.2.2:${silentPort}/`], timeoutMs: 60_000 }));
       expect(stuck.exitCode, stuck.stdout + stuck.stderr).toBe(1);
       expect(stuck.stdout + stuck.stderr).toMatch(/timed out after 2 s/);
     } finally {
@@ -134,9 +135,10 @@ describe('forwarded ports (real QEMU)', () => {
   it('bad port lists are refused with one sentence, nothing launched', async () => {
     await E.settled(); // the earlier forks' slot top-ups have landed
     const pids = qemuPids(env.run).length;
-    await expect(E.fork('pt', { count: 1, ports: [0] })).rejects.toThrow(/guest port must be at least 1/i);
-    await expect(E.fork('pt', { count: 1, ports: [80, 80] })).rejects.toThrow(/only once/);
-    await expect(E.fork('pt', { count: 1, ports: [70000] })).rejects.toThrow(/at most 65535/);
+    const { forkTemplate } = await import('../../lib/services/templates'); // the door that parses raw input
+    await expect(forkTemplate(testAdmin, { ref: 'pt', count: 1, ports: [0] })).rejects.toThrow(/guest port must be at least 1/i);
+    await expect(forkTemplate(testAdmin, { ref: 'pt', count: 1, ports: [80, 80] })).rejects.toThrow(/only once/);
+    await expect(forkTemplate(testAdmin, { ref: 'pt', count: 1, ports: [70000] })).rejects.toThrow(/at most 65535/);
     expect(qemuPids(env.run).length).toBe(pids);
   });
 });

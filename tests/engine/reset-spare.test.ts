@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { expectNoLeftovers, qemuPids, runEntries, setupEnv, startEngine, teardownEnv } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 const env = setupEnv('spare');
 fs.chmodSync(path.dirname(env.home), 0o711);
@@ -16,22 +17,8 @@ type EngineMod = typeof import('../../lib/engine');
 let E: InstanceType<EngineMod['Engine']>;
 let db: typeof import('../../lib/db').db;
 
-const sh = (vm: string, cmd: string) => E.exec(vm, ['/bin/sh', '-c', cmd], { timeoutMs: 20_000 });
+const sh = (vm: string, cmd: string) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs: 20_000 }));
 type ResetOut = { state: string; fromSpare: boolean; timings: { totalMs: number; spawnMs: number; loadMs: number } };
-
-/** Every QEMU under the run dir is a VM's, a slot's or a spare's, and so is every run dir entry. */
-async function expectNoLeftovers() {
-  await E.settled(); // background slot top-ups and reset spares (topup.ts, spare.ts) have landed
-  const vms = await db().vm.findMany();
-  const spares = E.spares();
-  const slots = await db().slot.findMany();
-  expect(qemuPids(env.run).sort()).toEqual([...vms.map((v) => v.pid), ...slots.map((s) => s.pid), ...spares.map((s) => s.pid)].filter(Boolean).sort());
-  const owned = new Set([...vms.filter((v) => v.state === 'running').map((v) => path.basename(v.runDir)), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
-  expect(runEntries(env).filter((e) => !owned.has(e))).toEqual([]);
-  const homes = fs.existsSync(`${env.home}/vms`) ? fs.readdirSync(`${env.home}/vms`) : [];
-  const ids = new Set([...vms.map((v) => v.id), ...slots.map((s) => s.id), ...spares.map((s) => path.basename(s.runDir))]);
-  expect(homes.filter((h) => !ids.has(h))).toEqual([]);
-}
 
 /** What a console crash leaves: every QEMU running, the engine's sockets closed, nothing cleaned up. */
 function crash(e: typeof E) {
@@ -59,12 +46,7 @@ const connects = (port: number) =>
   });
 
 beforeAll(async () => {
-  const dbm = await import('../../lib/db');
-  await dbm.migrate();
-  db = dbm.db;
-  const { Engine } = await import('../../lib/engine');
-  E = Engine.get();
-  await E.start();
+  ({ E, db } = await startEngine());
 });
 
 afterAll(async () => {
@@ -75,21 +57,21 @@ describe('reset from a spare VMM (real QEMU)', () => {
   let child: { id: string; name: string; identity: { mac: string; ip: string; machineId: string; vmgenid: string } };
 
   it('a first reset makes the template its spare; the next reset swaps the spare in', async () => {
-    await E.prepare({ name: 'sp', slots: 1, prelaunch: true }); // the tiny image serves port 80 itself
+    await E.prepare(prepareSchema.parse({ name: 'sp', slots: 1, prelaunch: true })); // the tiny image serves port 80 itself
     const slot0 = (await db().slot.findMany())[0];
-    const f = await E.fork('sp', { count: 1 });
+    const f = await E.fork('sp', forkSchema.parse({ count: 1 }));
     expect(f.details?.[0].source).toBe('prelaunched');
     child = f.children[0];
     // the used slot is replaced in the background by a new prelaunched one (topup.ts)
     await E.settled();
     const slots = await db().slot.findMany();
     expect(slots.map((s) => [s.prelaunched, s.id === slot0.id])).toEqual([[true, false]]);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
     const first = (await E.reset(child.name)) as ResetOut;
     expect(first.fromSpare).toBe(false);
     expect(first.timings.spawnMs).toBeGreaterThan(0);
     expect(await E.spareReady('sp', 120_000)).toBe(true);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
 
     await sh(child.name, 'echo gone > /tmp/mark && echo gone > /data/mark && sync && echo before-reset > /dev/console');
     const vmBefore = await db().vm.findUniqueOrThrow({ where: { id: child.id } });
@@ -115,7 +97,7 @@ describe('reset from a spare VMM (real QEMU)', () => {
     // and a new spare is on its way
     expect(await E.spareReady('sp', 120_000)).toBe(true);
     expect(E.spares()[0].pid).not.toBe(sparePid);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
   });
 
   it('a dead spare is not used: the reset starts a fresh VMM', async () => {
@@ -126,7 +108,7 @@ describe('reset from a spare VMM (real QEMU)', () => {
     expect(r).toMatchObject({ state: 'running', fromSpare: false });
     expect((await sh(child.name, 'hostname')).stdout).toBe(`${child.name}\n`);
     expect(await E.spareReady('sp', 120_000)).toBe(true);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
   });
 
   it('a console crash leaves no spare QEMU (the child and the slot are adopted); a spare is admitted like a child: no room, no spare', async () => {
@@ -153,7 +135,7 @@ describe('reset from a spare VMM (real QEMU)', () => {
     expect(report.cleaned).toContain(`pid ${spare.pid}`);
     expect(qemuPids(env.run)).not.toContain(spare.pid);
     expect(E.spares()).toEqual([]);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
     expect((await sh(child.name, 'hostname')).stdout).toBe(`${child.name}\n`);
 
     // no room for another child on this host (the limits keep 10 TiB free for the host): no spare is made
@@ -169,7 +151,7 @@ describe('reset from a spare VMM (real QEMU)', () => {
     }
     await E.reset(child.name);
     expect(await E.spareReady('sp', 120_000)).toBe(true);
-    await expectNoLeftovers();
+    await expectNoLeftovers(env, E, db, { homes: true });
   });
 
   it('deleting the template kills its spare', async () => {

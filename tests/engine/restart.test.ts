@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { execSchema, forkSchema } from '../../lib/validations';
 
 const env = setupEnv('restart');
 const fixture = path.join(import.meta.dirname, 'fixtures', 'fork-and-die.ts');
@@ -77,10 +78,10 @@ describe('engine restart in the middle of a fork', () => {
     expect(runEntries(env)).toEqual([...vms.map((v) => v.id), ...slots.map((s) => s.id)].sort());
     // adopted children still work, and forking again works
     for (const v of vms) {
-      const x = await e.exec(v.name, ['/bin/hostname']);
+      const x = await e.exec(v.name, execSchema.parse({ command: ['/bin/hostname'] }));
       expect(x.stdout.trim()).toBe(v.name);
     }
-    const f = await e.fork('crash', { count: 1 });
+    const f = await e.fork('crash', forkSchema.parse({ count: 1 }));
     expect(f.children[0].state).toBe('running');
     const leases = await db().lease.findMany();
     expect(leases.map((l) => l.vmId).sort()).toEqual((await db().vm.findMany()).map((v) => v.id).concat(slots.map((s) => s.id)).filter((id) => leases.some((l) => l.vmId === id)).sort());

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuPids, runEntries, setupEnv, teardownEnv } from './engine-env';
+import { execSchema, forkSchema, prepareSchema } from '../../lib/validations';
 
 // the rounds compare run dirs with the first round's: slots used up stay used up (no background top-up)
 process.env.INSTACLONE_SLOT_TOPUP = '0';
@@ -66,7 +67,7 @@ beforeAll(async () => {
   E = Engine.get();
   await E.start();
   // two prelaunched slots: the first round takes them, later rounds launch fresh VMMs
-  await E.prepare({ name: 's', memory: 256, slots: 2, prelaunch: true });
+  await E.prepare(prepareSchema.parse({ name: 's', memory: 256, slots: 2, prelaunch: true }));
 });
 
 afterAll(async () => {
@@ -84,11 +85,11 @@ describe('soak', () => {
     const t0 = Date.now();
     for (let round = 1; round <= ROUNDS && Date.now() - t0 < BUDGET_MS; round++) {
       const f0 = performance.now();
-      const f = await E.fork('s', { count: CHILDREN, prefix: `r${round}` });
+      const f = await E.fork('s', forkSchema.parse({ count: CHILDREN, prefix: `r${round}` }));
       const forkMs = performance.now() - f0;
       expect(f.children).toHaveLength(CHILDREN);
       for (const c of f.children) {
-        const r = await E.exec(c.name, ['/bin/sh', '-c', 'hostname; dd if=/dev/zero of=/tmp/z bs=1M count=4 2>/dev/null; echo ok'], { timeoutMs: 30_000 });
+        const r = await E.exec(c.name, execSchema.parse({ command: ['/bin/sh', '-c', 'hostname; dd if=/dev/zero of=/tmp/z bs=1M count=4 2>/dev/null; echo ok'], timeoutMs: 30_000 }));
         expect(r.stdout).toBe(`${c.name}\nok\n`);
       }
       const usage = await adm.measureUsage(tpl.id);

@@ -13,6 +13,8 @@ process.env.DATABASE_URL = `file:${home}/db.sqlite`;
 const { migrate, db, disconnectDb } = await import('@/lib/db');
 const { idempotentFork, pruneForkRequests } = await import('@/lib/cluster/fork-request');
 const { config } = await import('@/lib/config');
+const { forkSchema } = await import('@/lib/validations');
+const one = forkSchema.parse({ count: 1 });
 
 beforeAll(async () => {
   await migrate();
@@ -62,13 +64,13 @@ describe('fork request ids', () => {
 
     // inside the window the first outcome answers: the engine is never asked to fork again
     const noEngine = { fork: () => Promise.reject(new Error('forked a second time')) } as unknown as Parameters<typeof idempotentFork>[0];
-    expect(await idempotentFork(noEngine, 'recent-succeeded', 'tpl_a', { count: 1 }, 'test')).toEqual(result);
+    expect(await idempotentFork(noEngine, 'recent-succeeded', 'tpl_a', one, 'test')).toEqual(result);
     // the same id for another template is refused, not forked
-    await expect(idempotentFork(noEngine, 'recent-succeeded', 'tpl_b', { count: 1 }, 'test')).rejects.toThrow(/already used for another template/);
+    await expect(idempotentFork(noEngine, 'recent-succeeded', 'tpl_b', one, 'test')).rejects.toThrow(/already used for another template/);
 
     // a shorter window prunes the recent one too; after that the id is free again (a new fork)
     expect(await pruneForkRequests(3600, now)).toBe(1);
-    await expect(idempotentFork(noEngine, 'recent-succeeded', 'tpl_a', { count: 1 }, 'test')).rejects.toThrow(/forked a second time/);
+    await expect(idempotentFork(noEngine, 'recent-succeeded', 'tpl_a', one, 'test')).rejects.toThrow(/forked a second time/);
     expect((await db().forkRequest.findUnique({ where: { key: 'recent-succeeded' } }))?.state).toBe('failed');
   });
 });

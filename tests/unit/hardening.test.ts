@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { need, when } from '../strict';
-import { buildArgv, qemuUser, resetQemuUserCache, type LaunchSpec, type Role } from '@/lib/engine/argv';
+import { buildArgv, qemuUser, resetQemuUserCache, type Role } from '@/lib/engine/argv';
+import { launchSpec } from './fixtures';
 import { qemuBinaryPath } from '@/lib/engine/qemu-version';
 import { forkSchema, nameSchema, prefixSchema, prepareSchema } from '@/lib/validations';
 
@@ -32,18 +33,7 @@ const serverCode = ['lib', 'app', 'bin', 'scripts', 'instrumentation.ts', 'serve
   .flatMap((p) => (fs.existsSync(p) && fs.statSync(p).isFile() ? [p] : sourceFiles(p)));
 const rel = (f: string) => path.relative(root, f);
 
-const spec = (role: Role, o: Partial<LaunchSpec> = {}): LaunchSpec => ({
-  role,
-  machine: { machine: 'pc', accel: 'tcg', cpu: 'max', memoryMiB: 256, vcpus: 1, kernel: '/img/vmlinuz', initrd: '/img/initrd', cmdline: 'console=ttyS0', tbSizeMiB: 32 },
-  runDir: '/dev/shm/instaclone/vms/vm_0123456789ab',
-  serialLog: '/var/lib/instaclone/vms/vm_0123456789ab/serial.log',
-  ramPath: role === 'cold' ? undefined : '/dev/shm/instaclone/templates/tpl_0123456789ab/ram',
-  diskPath: '/dev/shm/instaclone/vms/vm_0123456789ab/overlay.qcow2',
-  net: { mac: '52:54:00:12:34:56', ip: '10.0.2.15', hostPorts: {} },
-  vmgenid: '6f1c5b8e-3c8e-4b7a-9d7e-0a1b2c3d4e5f',
-  name: 'web-1',
-  ...o,
-});
+const spec = launchSpec;
 
 describe('QEMU sandbox', () => {
   const roles: Role[] = ['parent', 'child', 'receiver', 'cold'];

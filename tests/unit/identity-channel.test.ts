@@ -2,18 +2,13 @@
 // applyIdentity's channel path (verification, fallback to the agent) against a fake guest socket.
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildArgv, type LaunchSpec, type MachineConfig, type Role } from '../../lib/engine/argv';
+import { buildArgv, type MachineConfig, type Role } from '../../lib/engine/argv';
 import { EngineError } from '../../lib/engine/errors';
-import { applyIdentity, IDENTITY_HELPER, type IdentityPlan } from '../../lib/engine/identity';
+import { applyIdentity, IDENTITY_HELPER } from '../../lib/engine/identity';
+import { identityPlan, launchSpec } from './fixtures';
 import { buildIdentityRequest, IdentityChannel, parseIdentityReply } from '../../lib/engine/identity-channel';
 
-const plan: IdentityPlan = {
-  hostname: 'web-1',
-  mac: '52:54:00:ab:cd:01',
-  ip: '10.1.0.7',
-  machineId: '0123456789abcdef0123456789abcdef',
-  vmgenid: '11111111-2222-3333-4444-555555555555',
-};
+const plan = identityPlan;
 
 type Guest = (fields: string[]) => string | null | Promise<string | null>;
 
@@ -158,17 +153,7 @@ describe('applyIdentity over the channel', () => {
 
 describe('the identity port in the one argv builder', () => {
   const machine: MachineConfig = { machine: 'pc', accel: 'tcg', cpu: 'max', memoryMiB: 256, vcpus: 1, kernel: '/k', initrd: '/i', cmdline: 'c', tbSizeMiB: 32 };
-  const spec = (role: Role, m: MachineConfig): LaunchSpec => ({
-    role,
-    machine: m,
-    runDir: '/run/x',
-    serialLog: '/log',
-    ramPath: role === 'cold' ? undefined : '/ram',
-    diskPath: '/d.qcow2',
-    net: { mac: '52:54:00:12:34:56', ip: '10.0.2.15', hostPorts: {} },
-    vmgenid: '6f1c5b8e-3c8e-4b7a-9d7e-0a1b2c3d4e5f',
-    name: 'a',
-  });
+  const spec = (role: Role, m: MachineConfig) => launchSpec(role, { machine: m, runDir: '/run/x' });
   const devices = (a: string[]) => a.flatMap((x, i) => (a[i - 1] === '-device' ? [x] : []));
 
   it('parents and children get the same devices in the same order, the identity port right after the agent port', () => {

@@ -14,17 +14,11 @@ import {
   newVmgenid,
   parseStoredIdentity,
   prefixToMask,
-  type IdentityPlan,
   type VerifiedIdentity,
 } from '../../lib/engine/identity';
+import { identityPlan } from './fixtures';
 
-const plan: IdentityPlan = {
-  hostname: 'web-1',
-  mac: '52:54:00:ab:cd:01',
-  ip: '10.1.0.7',
-  machineId: '0123456789abcdef0123456789abcdef',
-  vmgenid: '11111111-2222-3333-4444-555555555555',
-};
+const plan = identityPlan;
 
 /**
  * A fake agent whose identity helper (or, with `helper: false`, whose fallback script) prints what

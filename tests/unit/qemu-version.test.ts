@@ -4,20 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildArgv, type LaunchSpec, type Role } from '@/lib/engine/argv';
+import { buildArgv, type Role } from '@/lib/engine/argv';
+import { launchSpec } from './fixtures';
 import { atLeast, parseQemuVersion, qemuBinaryPath, qemuDataDirs, qemuVersion, qemuVersionWarning, resetQemuVersionCache } from '@/lib/engine/qemu-version';
 
-const spec = (role: Role): LaunchSpec => ({
-  role,
-  machine: { machine: 'pc', accel: 'tcg', cpu: 'max', memoryMiB: 256, vcpus: 1, kernel: '/img/vmlinuz', initrd: '/img/initrd', cmdline: 'console=ttyS0', tbSizeMiB: 32 },
-  runDir: '/dev/shm/instaclone/vms/vm_0123456789ab',
-  serialLog: '/var/lib/instaclone/vms/vm_0123456789ab/serial.log',
-  ramPath: role === 'cold' ? undefined : '/dev/shm/instaclone/templates/tpl_0123456789ab/ram',
-  diskPath: '/dev/shm/instaclone/vms/vm_0123456789ab/overlay.qcow2',
-  net: { mac: '52:54:00:12:34:56', ip: '10.0.2.15', hostPorts: {} },
-  vmgenid: '6f1c5b8e-3c8e-4b7a-9d7e-0a1b2c3d4e5f',
-  name: 'web-1',
-});
+const spec = (role: Role) => launchSpec(role);
 const ramObject = (a: string[]) => a[a.findIndex((x, i) => a[i - 1] === '-object' && x.startsWith('memory-backend'))];
 
 afterEach(() => resetQemuVersionCache());

@@ -95,11 +95,12 @@ describe('a viewer through REST', () => {
   it('reads tasks with their steps and timings, but not warm-up commands, their output or the failure text', async () => {
     const body = await text(await tasksRoute.GET(get('/api/v1/tasks', viewer)));
     expect(body).not.toContain(SECRET);
-    const tasks = (JSON.parse(body) as { tasks: { id: string; log: string; result: string | null }[] }).tasks;
+    // the list carries each operation as GET /api/v1/tasks/ID does: the result parsed
+    const tasks = (JSON.parse(body) as { tasks: { id: string; log: string; result: { warmup?: unknown } | null }[] }).tasks;
     const ok = tasks.find((t) => t.id === 'task_ok')!;
     expect(ok.log).toContain('boot: parent booted in 5 ms');
     expect(ok.log).toContain('warmup: warm-up: [hidden from viewers]\n2026-12-02T01:00:02.000Z freeze');
-    expect(JSON.parse(ok.result!).warmup).toEqual([{ cmd: '[hidden from viewers]', exitCode: 0, ms: 12 }]);
+    expect(ok.result!.warmup).toEqual([{ cmd: '[hidden from viewers]', exitCode: 0, ms: 12 }]);
     expect(await text(await tasksRoute.GET(get('/api/v1/tasks', operator)))).toContain(`more ${SECRET}`);
     // one operation by its id, as the CLI follows it
     const op = await text(await taskRoute.GET(get('/api/v1/tasks/task_ok', viewer), { params: Promise.resolve({ id: 'task_ok' }) }));

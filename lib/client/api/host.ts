@@ -1,16 +1,9 @@
 // Everything that is not a template, a VM or an image: lineage listing, health, who am I, stats, tasks, log.
+import type { HostStats } from '@/lib/contract';
 import type { Health, LogEvent, Ls, Me, Stats, Task, VmMemory } from '../types';
-import { api, enc, parseMaybe } from './http';
-import { reshapeTemplate } from './templates';
-import { reshapeVm } from './vms';
+import { api, enc } from './http';
 
-type Raw = Record<string, unknown>;
-const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : Number(v) || 0);
-
-export const fetchLs = async (): Promise<Ls> => {
-  const r = await api<{ templates?: unknown[]; vms?: unknown[] }>('GET', '/api/v1/ls');
-  return { templates: (r.templates ?? []).map(reshapeTemplate), vms: (r.vms ?? []).map(reshapeVm) };
-};
+export const fetchLs = () => api<Ls>('GET', '/api/v1/ls');
 
 /** /api/health answers 503 with the same report when something is wrong: both are data here. */
 export async function fetchHealth(): Promise<Health> {
@@ -20,51 +13,28 @@ export async function fetchHealth(): Promise<Health> {
 
 export const fetchMe = () => api<Me>('GET', '/api/v1/me');
 
-/** The engine reports smaps_rollup figures in KiB per VM (and per prelaunched slot); the app uses bytes. */
+/** The engine reports smaps_rollup figures in KiB per VM (and per prelaunched slot); the console shows bytes. */
 export const fetchStats = async (): Promise<Stats> => {
-  const r = await api<Raw>('GET', '/api/v1/stats');
-  const list = (Array.isArray(r.vms) ? r.vms : []) as Raw[];
-  const kib = (m: Raw | undefined, k: string) => n(m?.[k]) * 1024;
-  const vms: VmMemory[] = list.map((v) => {
-    const m = (v.memory ?? undefined) as Raw | undefined;
-    return {
-      id: String(v.id),
-      name: v.name as string | undefined,
-      sharedBytes: v.sharedBytes !== undefined ? n(v.sharedBytes) : kib(m, 'sharedKiB'),
-      privateBytes: v.privateBytes !== undefined ? n(v.privateBytes) : kib(m, 'privateKiB'),
-      pssBytes: m ? kib(m, 'pssKiB') : undefined,
-      rssBytes: m ? kib(m, 'rssKiB') : undefined,
-    };
-  });
-  const slots = (Array.isArray(r.slots) ? r.slots : []) as Raw[];
-  const all = [...list.map((v) => v.memory as Raw | undefined), ...slots.map((s) => s.memory as Raw | undefined)].filter((m): m is Raw => !!m);
-  const shared = vms.reduce((a, v) => a + v.sharedBytes, 0);
-  const priv = vms.reduce((a, v) => a + v.privateBytes, 0);
+  const r = await api<HostStats>('GET', '/api/v1/stats');
+  const vms: VmMemory[] = r.vms.map((v) => ({
+    id: v.id,
+    name: v.name,
+    sharedBytes: (v.memory?.sharedKiB ?? 0) * 1024,
+    privateBytes: (v.memory?.privateKiB ?? 0) * 1024,
+    pssBytes: v.memory ? v.memory.pssKiB * 1024 : undefined,
+    rssBytes: v.memory ? v.memory.rssKiB * 1024 : undefined,
+  }));
+  const all = [...r.vms, ...r.slots].flatMap((x) => (x.memory ? [x.memory] : []));
   // Saved by sharing: what the VMs would hold if nothing were shared (RSS) minus their fair share (PSS).
-  const saved = all.reduce((a, m) => a + Math.max(0, kib(m, 'rssKiB') - kib(m, 'pssKiB')), 0);
-  const host = (r.host ?? {}) as Raw;
+  const saved = all.reduce((a, m) => a + Math.max(0, m.rssKiB - m.pssKiB) * 1024, 0);
   return {
     vms,
-    totals: { sharedBytes: shared, privateBytes: priv, savedBytes: saved },
-    host: { totalBytes: kib(host, 'totalKiB'), availableBytes: kib(host, 'availableKiB') },
+    totals: { sharedBytes: vms.reduce((a, v) => a + v.sharedBytes, 0), privateBytes: vms.reduce((a, v) => a + v.privateBytes, 0), savedBytes: saved },
+    host: { totalBytes: r.host.totalKiB * 1024, availableBytes: r.host.availableKiB * 1024 },
   };
 };
 
-function reshapeTask(raw: Raw): Task {
-  return {
-    ...(raw as object),
-    id: String(raw.id),
-    kind: String(raw.kind ?? 'task'),
-    state: String(raw.state ?? 'running'),
-    progress: n(raw.progress),
-    log: String(raw.log ?? ''),
-    result: parseMaybe(raw.result, undefined),
-    startedAt: String(raw.startedAt ?? new Date().toISOString()),
-  } as Task;
-}
-
-export const fetchTasks = async (target?: string) =>
-  (await api<{ tasks: Raw[] }>('GET', `/api/v1/tasks${target ? `?target=${enc(target)}` : ''}`)).tasks.map(reshapeTask);
+export const fetchTasks = async (target?: string) => (await api<{ tasks: Task[] }>('GET', `/api/v1/tasks${target ? `?target=${enc(target)}` : ''}`)).tasks;
 export const fetchLog = async (target?: string) =>
   (await api<{ events: LogEvent[] }>('GET', `/api/v1/log${target ? `?target=${enc(target)}` : ''}`)).events;
 

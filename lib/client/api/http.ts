@@ -1,9 +1,12 @@
 // One response/error handler for every client API module (lxd-ui's handleResponse).
 // The server's `error` text is shown to the operator verbatim.
+import type { EngineErrorCode } from '@/lib/engine/errors';
+
+/** What a request to the console failed with: the HTTP status (0: no answer) and the engine's error code. */
 export class ApiError extends Error {
   readonly status: number;
-  readonly code?: string;
-  constructor(status: number, message: string, code?: string) {
+  readonly code?: EngineErrorCode;
+  constructor(status: number, message: string, code?: EngineErrorCode) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
@@ -33,7 +36,7 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
     /* not JSON */
   }
   if (!res.ok) {
-    const d = (data ?? {}) as { error?: string; code?: string };
+    const d = (data ?? {}) as { error?: string; code?: EngineErrorCode };
     if (res.status === 401 && typeof window !== 'undefined' && !location.pathname.startsWith('/login')) {
       // The session ended: the login page brings the operator back here afterwards.
       location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
@@ -44,19 +47,6 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
 }
 
 export const enc = encodeURIComponent;
-
-/** Columns stored as JSON text may arrive as strings or objects. */
-export function parseMaybe<T>(v: unknown, fallback: T): T {
-  if (v === null || v === undefined || v === '') return fallback;
-  if (typeof v === 'string') {
-    try {
-      return JSON.parse(v) as T;
-    } catch {
-      return fallback;
-    }
-  }
-  return v as T;
-}
 
 export function errorText(e: unknown): string {
   if (e instanceof Error) return e.message;

@@ -2,6 +2,7 @@
 // Importing from a path and deleting are server actions (app/actions/images.ts).
 import type { ImportImageInput } from '@/lib/validations';
 import type { Image, ImportedImage } from '../types';
+import type { EngineErrorCode } from '@/lib/engine/errors';
 import { api, ApiError } from './http';
 
 export const fetchImages = async () => (await api<{ images: Image[] }>('GET', '/api/v1/images')).images;
@@ -29,7 +30,7 @@ export function uploadImage(file: File, params: Omit<ImportImageInput, 'disk'>, 
     xhr.onabort = () => reject(new DOMException('The upload was cancelled.', 'AbortError'));
     xhr.onerror = () => reject(new ApiError(0, 'The upload was cut off: the console does not answer; check that it runs and upload again.'));
     xhr.onload = () => {
-      let data: { error?: string; code?: string } | undefined;
+      let data: { error?: string; code?: EngineErrorCode } | undefined;
       try {
         data = xhr.responseText ? JSON.parse(xhr.responseText) : undefined;
       } catch {

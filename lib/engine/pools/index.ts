@@ -3,8 +3,8 @@
 // Spares wait RUNNING, not paused (bench/experiments/spare-mode.ts): a paused spare needs `cont`
 // and a guest clock fix on the claim path, i.e. QEMU and guest round trips instead of ~1 ms.
 import { db } from '../../db';
-import { describeZodError } from '../../validations';
-import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema } from '../../validations/pools';
+// inputs are parsed once at the boundary (services, the CLI) with the shared pool schemas
+import type { PoolClaimInput, PoolCreateInput, PoolPushInput, PoolResizeInput } from '../../validations/pools';
 import { forkCapacity } from '../admission';
 import { childRoom } from '../quotas';
 import { newId, type Core, type OpContext } from '../core';
@@ -16,12 +16,6 @@ import { clearClaim, dropMember, poolByRef, type PoolRow } from './store';
 import { takeSpareFast } from './take';
 
 export { refillConcurrency } from './keeper';
-
-function parse<T>(schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, input: unknown): T {
-  const r = schema.safeParse(input ?? {});
-  if (!r.success) throw new EngineError('invalid', describeZodError(r.error));
-  return r.data;
-}
 
 function safeJson(s: string | null | undefined): Record<string, unknown> {
   try {
@@ -94,8 +88,7 @@ export class Pools {
     this.core.emit({ type: 'pool', id: p.id, name: p.name, ...extra });
   }
 
-  async create(input: unknown, ctx: OpContext = {}): Promise<PoolView> {
-    const p = parse(poolCreateSchema, input);
+  async create(p: PoolCreateInput, ctx: OpContext = {}): Promise<PoolView> {
     if (await db().pool.findUnique({ where: { name: p.name } })) throw new EngineError('conflict', `A pool named "${p.name}" already exists; choose another name or remove it first.`);
     const tpl = await this.core.templateByRef(p.template);
     if (tpl.state !== 'frozen') throw new EngineError('conflict', `Template "${tpl.name}" is ${tpl.state}, not frozen; wait for its prepare to finish.`);
@@ -187,9 +180,8 @@ export class Pools {
     return `a refill is starting${this.keeper.lastError.get(pool.id) ? `; the last one failed: ${this.keeper.lastError.get(pool.id)}` : ''}`;
   }
 
-  async claim(ref: string, input: unknown, ctx: OpContext = {}): Promise<ClaimResult> {
+  async claim(ref: string, p: PoolClaimInput, ctx: OpContext = {}): Promise<ClaimResult> {
     const t0 = performance.now();
-    const p = parse(poolClaimSchema, input);
     const actor = ctx.actor ?? 'system';
     const label = p.label || null;
     // the fast path first: no pool lookup before the update (refusals below take the slow path)
@@ -286,8 +278,7 @@ export class Pools {
     }
   }
 
-  async resize(ref: string, input: unknown, ctx: OpContext = {}): Promise<PoolView> {
-    const p = parse(poolResizeSchema, input);
+  async resize(ref: string, p: PoolResizeInput, ctx: OpContext = {}): Promise<PoolView> {
     const pool = await poolByRef(ref);
     if (pool.state !== 'active') throw new EngineError('conflict', `Pool "${pool.name}" is being removed; it cannot be resized.`);
     const size = p.size ?? pool.size;
@@ -307,8 +298,7 @@ export class Pools {
   }
 
   /** New spares come from `template` now; claimed children are replaced from it when released. */
-  async push(ref: string, input: unknown, ctx: OpContext = {}): Promise<PoolView> {
-    const p = parse(poolPushSchema, input);
+  async push(ref: string, p: PoolPushInput, ctx: OpContext = {}): Promise<PoolView> {
     const pool = await poolByRef(ref);
     if (pool.state !== 'active') throw new EngineError('conflict', `Pool "${pool.name}" is being removed; it cannot be pushed.`);
     const tpl = await this.core.templateByRef(p.template);
@@ -326,7 +316,7 @@ export class Pools {
    * the pool holds its spares again (claimed children roll later, when released; the result counts
    * them). Progress goes to the operation's task.
    */
-  async pushAndRoll(ref: string, input: unknown, ctx: OpContext = {}, timeoutMs = 600_000): Promise<PoolView & { claimedOnOldTemplate: number }> {
+  async pushAndRoll(ref: string, input: PoolPushInput, ctx: OpContext = {}, timeoutMs = 600_000): Promise<PoolView & { claimedOnOldTemplate: number }> {
     const pushed = await this.push(ref, input, ctx);
     const task = await this.core.task('pool-push', { id: pushed.id, name: pushed.name }, ctx);
     try {

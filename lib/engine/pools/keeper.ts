@@ -170,7 +170,7 @@ export class Keeper {
         held.push(i);
       }
       const t0 = performance.now();
-      const r = await fork(this.core, pool.templateId, { count: n, prefix: pool.name }, { actor: `pool:${pool.name}`, owner: pool.owner ?? undefined }); // spares count against the pool's owner
+      const r = await fork(this.core, pool.templateId, { count: n, persistent: false, prefix: pool.name }, { actor: `pool:${pool.name}`, owner: pool.owner ?? undefined }); // spares count against the pool's owner
       const ms = performance.now() - t0;
       const now = await db().pool.findUnique({ where: { id: pool.id } });
       if (!now || now.state !== 'active' || now.templateId !== pool.templateId) {

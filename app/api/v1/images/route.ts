@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { readJson, route, serve } from '@/lib/api/handler';
 import { operationResponse, wantsAsync } from '@/lib/api/operation';
 import { EngineError } from '@/lib/engine/errors';
-import { importRoom, parseImport, uploadTempPath } from '@/lib/engine/imported';
+import { importRoom, uploadTempPath } from '@/lib/engine/imported';
+import { importImageSchema } from '@/lib/validations';
 import { importImage, listImages } from '@/lib/services/images';
 
 export const dynamic = 'force-dynamic';
@@ -27,7 +28,7 @@ export const POST = route(importImage.role, async ({ req, principal }) => {
   // an upload: check the parameters first, so a wrong name costs no transfer
   const q = new URL(req.url).searchParams;
   const input = { name: q.get('name') ?? undefined, format: q.get('format') ?? undefined, firmware: q.get('firmware') ?? undefined };
-  parseImport({ ...input, disk: 'upload' });
+  importImageSchema.parse({ ...input, disk: 'upload' });
   if (!req.body) throw new EngineError('invalid', 'The upload is empty; send the disk image as the request body.');
   const room = importRoom();
   const declared = Number(req.headers.get('content-length') ?? NaN);

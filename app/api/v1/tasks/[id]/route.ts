@@ -1,13 +1,7 @@
-import { engine } from '@/lib/api/engine';
-import { route } from '@/lib/api/handler';
-import { needsRedaction, redactOperation } from '@/lib/auth/redact';
-import { EngineError } from '@/lib/engine/errors';
+import { refOnly, serve } from '@/lib/api/handler';
+import { getTask } from '@/lib/services/reads';
 
 export const dynamic = 'force-dynamic';
 
 // One operation (task): state (running, succeeded, failed), progress, log, and its result or error.
-export const GET = route('viewer', async ({ params, principal }) => {
-  const op = await engine().operation(params.id);
-  if (!op) throw new EngineError('not_found', `No operation "${params.id}"; list recent ones with GET /api/v1/tasks.`);
-  return needsRedaction(principal) ? redactOperation(op) : op; // viewers: no warm-up commands or output
-});
+export const GET = serve(getTask, refOnly);
