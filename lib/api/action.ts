@@ -17,3 +17,18 @@ export async function runAction<T>(svc: (actor: Actor | null, raw?: unknown) => 
     return { ok: false, error, code };
   }
 }
+
+/** What a long action's server action answers at once: the operation to follow (lib/client/use-operation.ts). */
+export interface Started {
+  operationId: string;
+}
+
+/**
+ * A long action (prepare, fork, …) as a server action: role and input are checked now (a refusal
+ * comes back as the action's error, with no operation), then it answers the operation's id at once
+ * and the work runs on. Waiting for it here would block the page's other server actions: Next.js
+ * runs one at a time per page.
+ */
+export async function runStart(svc: { start(actor: Actor | null, raw?: unknown): Promise<{ id: string }> }, raw?: unknown): Promise<ActionResult<Started>> {
+  return runAction(async (actor, r) => ({ operationId: (await svc.start(actor, r)).id }), raw);
+}
