@@ -19,8 +19,10 @@ export async function runAction<T>(svc: (actor: Actor | null, raw?: unknown) => 
 }
 
 /** What a long action's server action answers at once: the operation to follow (lib/client/use-operation.ts). */
-export interface Started {
+export interface Started<T = unknown> {
   operationId: string;
+  /** never sent: carries the result's type to whoever follows the id (untilDone, useOperation) */
+  readonly __result?: T;
 }
 
 /**
@@ -29,6 +31,6 @@ export interface Started {
  * and the work runs on. Waiting for it here would block the page's other server actions: Next.js
  * runs one at a time per page.
  */
-export async function runStart(svc: { start(actor: Actor | null, raw?: unknown): Promise<{ id: string }> }, raw?: unknown): Promise<ActionResult<Started>> {
-  return runAction(async (actor, r) => ({ operationId: (await svc.start(actor, r)).id }), raw);
+export async function runStart<T>(svc: { start(actor: Actor | null, raw?: unknown): Promise<{ id: string; promise: Promise<T> }> }, raw?: unknown): Promise<ActionResult<Started<T>>> {
+  return runAction(async (actor, r): Promise<Started<T>> => ({ operationId: (await svc.start(actor, r)).id }), raw);
 }

@@ -44,8 +44,12 @@ export function useOperation<T>(id: string | null): Followed<T> | undefined {
  * import form, the pool card). A refusal of role or input is the action's own error, at once; a
  * failure of the work is the operation's error sentence.
  */
-export async function untilDone<T>(started: Promise<ActionResult<Started>>): Promise<T> {
-  const { operationId: id } = await unwrap(started);
+export async function untilDone<T>(started: Promise<ActionResult<Started<T>>>): Promise<T> {
+  return followToEnd(await unwrap(started));
+}
+
+/** The result of a started operation once it ends (its error sentence, thrown, when it fails). */
+export async function followToEnd<T>({ operationId: id }: Started<T>): Promise<T> {
   let op: Followed<T> | undefined;
   let wake = () => {};
   const off = onEngineEvent((ev) => {
