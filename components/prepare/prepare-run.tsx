@@ -25,7 +25,6 @@ export function PrepareRun({ operationId, plan, onAnother, onBack }: { operation
   const template = useTemplate(op?.targetId ?? '');
   const heading = useRef<HTMLHeadingElement>(null);
   const [now, setNow] = useState(Date.now());
-  const [startedAt] = useState(Date.now());
   const running = !op || op.state === 'running' || op.state === 'pending';
   const result = op?.state === 'succeeded' ? op.result : undefined;
   const error = op?.state === 'failed' ? (op.error ?? 'The prepare failed.') : null;
@@ -58,7 +57,7 @@ export function PrepareRun({ operationId, plan, onAnother, onBack }: { operation
   // imported images boot through firmware with a VGA device: their screen shows what the serial console may not
   const hasDisplay = !!image && image.firmware !== 'kernel';
   const timings: Timings = result?.timings ?? template.data?.timings ?? {};
-  const elapsed = op?.state === 'running' ? now - startedAt : null;
+  const elapsed = op?.state === 'running' && op.startedAt ? Math.max(0, now - Date.parse(op.startedAt)) : null;
 
   return (
     <div className="space-y-4" data-testid="prepare-run" data-operation={operationId}>

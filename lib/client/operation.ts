@@ -16,6 +16,8 @@ export interface Followed<T = unknown> {
   targetId?: string | null;
   targetName?: string | null;
   log?: string;
+  /** ISO time the operation began (from its row) */
+  startedAt?: string;
   result?: T;
   error?: string | null;
 }
@@ -44,6 +46,7 @@ export function fromRow<T>(prev: Followed<T> | undefined, raw: Raw): Followed<T>
     targetId: str(raw.targetId) ?? prev?.targetId ?? null,
     targetName: str(raw.targetName) ?? prev?.targetName ?? null,
     log: str(raw.log),
+    startedAt: str(raw.startedAt) ?? prev?.startedAt,
     result: raw.result as T | undefined,
     error: str(raw.error) ?? null,
   };
