@@ -72,7 +72,7 @@ test('fork a running VM from its page; the tree shows source → template → ch
   const progress = dialog.getByTestId('fork-progress');
   await expect(progress).toHaveAttribute('data-operation', /^task_/);
   const opId = (await progress.getAttribute('data-operation'))!;
-  await dialog.getByRole('button', { name: 'Close' }).click();
+  await dialog.getByText('Close', { exact: true }).click(); // the footer's button (the × is labelled Close too)
   await expect(dialog).toBeHidden();
   await page.getByLabel(/Command to run in the guest/).fill('hostname');
   await page.getByRole('button', { name: 'Run' }).click();
