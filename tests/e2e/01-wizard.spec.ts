@@ -75,7 +75,7 @@ test('prepare wizard, keyboard only', async ({ page }, info) => {
   // A reload mid-way finds the same run by its id alone (no name or start time to guess from).
   await page.reload();
   await expect(runView).toHaveAttribute('data-operation', opId);
-  await expect(runView.getByRole('heading')).toContainText(name);
+  await expect(runView.getByRole('heading', { level: 1 })).toContainText(name);
 
   await expect(page.getByTestId('prepare-done')).toBeVisible({ timeout: 180_000 });
   for (const p of ['boot', 'warmup', 'freeze', 'slots']) await expect(page.getByTestId(`phase-${p}`)).toHaveAttribute('data-state', 'done');

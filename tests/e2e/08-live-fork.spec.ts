@@ -75,7 +75,7 @@ test('fork a running VM from its page; the tree shows source → template → ch
   await dialog.getByText('Close', { exact: true }).click(); // the footer's button (the × is labelled Close too)
   await expect(dialog).toBeHidden();
   await page.getByLabel(/Command to run in the guest/).fill('hostname');
-  await page.getByRole('button', { name: 'Run' }).click();
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
   await expect(page.getByTestId('exec-result')).toContainText(src, { timeout: 60_000 });
   const execDone = Date.now();
   const a = await api();
