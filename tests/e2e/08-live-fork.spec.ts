@@ -63,8 +63,10 @@ test('fork a running VM from its page; the tree shows source → template → ch
   const srcId = ls.vms.find((v) => v.name === src)!.id;
   expect(ls.templates.filter((t) => t.sourceVmId === srcId).map((t) => t.name).sort()).toEqual([`${src}-at-1`, `${src}-at-2`]);
 
-  // The dialog answers at once with its operation and follows it: closed while the fork runs, the
-  // page's next server action (exec) is not queued behind it (Next.js runs a page's actions one at a time).
+  // The dialog's action answers at once with its operation and the dialog follows it: closed while the
+  // fork runs, the page's next server action (exec) goes out at once instead of waiting behind the fork
+  // (Next.js sends a page's actions one at a time), and answers.
+  await page.getByLabel(/Command to run in the guest/).fill('hostname'); // typed first: only the click is left for later
   await page.getByRole('button', { name: 'Fork this VM…' }).click();
   await dialog.getByLabel(/Quiesce/).uncheck();
   await dialog.getByLabel('Number of children').fill('3');
@@ -74,10 +76,12 @@ test('fork a running VM from its page; the tree shows source → template → ch
   const opId = (await progress.getAttribute('data-operation'))!;
   await dialog.getByText('Close', { exact: true }).click(); // the footer's button (the × is labelled Close too)
   await expect(dialog).toBeHidden();
-  await page.getByLabel(/Command to run in the guest/).fill('hostname');
+  // the browser sends the exec's server action now, not after the fork's (it would wait in Next's queue)
+  const sent = page.waitForRequest((r) => r.method() === 'POST' && !!r.headers()['next-action']);
   await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await sent;
+  const execSent = Date.now();
   await expect(page.getByTestId('exec-result')).toContainText(src, { timeout: 60_000 });
-  const execDone = Date.now();
   const a = await api();
   let op: { state: string; endedAt?: string; result?: { children: { name: string }[] }; error?: string } = { state: 'running' };
   await expect(async () => {
@@ -85,6 +89,6 @@ test('fork a running VM from its page; the tree shows source → template → ch
     expect(op.state).not.toBe('running');
   }).toPass({ timeout: 180_000 });
   expect(op.state, op.error).toBe('succeeded');
-  expect(Date.parse(op.endedAt!)).toBeGreaterThan(execDone); // the exec answered while the fork still ran
+  expect(Date.parse(op.endedAt!)).toBeGreaterThan(execSent); // the exec's action went out while the fork still ran
   for (const c of op.result!.children) expect((await a.delete(`/api/v1/vms/${c.name}?force=1`)).ok()).toBeTruthy();
 });
