@@ -1,10 +1,10 @@
 // instaclone CLI: parses the DESIGN.md command line, calls the REST API, prints a table or --json.
 // Errors: exit 1 and one line on stderr saying what was wrong and what to do.
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
 import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
 import { quotaCommand, QUOTA_USAGE } from './quota';
@@ -47,14 +47,18 @@ function token(): string | undefined {
   }
 }
 
+// CommonJS require: the bundle (and its snapshot) has it; tsx's ESM has not (a snapshot cannot import())
+const builtin = (name: string) => (typeof require === 'function' ? require(name) : createRequire(import.meta.url)(name));
+
 /**
  * One HTTP request with node:http(s): Node's fetch loads undici on first use, which cost more than
  * the rest of a short CLI call (0.6 s wall on a loaded 2-core host). No timeout: prepare and fork wait.
+ * node:http(s) is required when used: https loads TLS, and neither can be in the start-up snapshot.
  */
 function request(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; ok: boolean; text: string }> {
+  const u = new URL(url);
+  const mod: typeof import('node:http') = builtin(u.protocol === 'https:' ? 'node:https' : 'node:http');
   return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const mod = u.protocol === 'https:' ? https : http;
     const req = mod.request(u, { method, headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -364,11 +368,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    const msg = e instanceof CliError ? e.message : (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? `${e.message} (see instaclone --help)` : e.message;
-    process.stderr.write(`instaclone: ${msg.split('\n')[0]}\n`);
-    process.exit(1);
-  },
-);
+function run(argv: string[]) {
+  main(argv).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      const msg = e instanceof CliError ? e.message : (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? `${e.message} (see instaclone --help)` : e.message;
+      process.stderr.write(`instaclone: ${msg.split('\n')[0]}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+// scripts/build-cli.sh also makes a V8 start-up snapshot of this bundle (node --build-snapshot): the
+// modules are then loaded and the config schemas built before the process starts. Run from the
+// snapshot (node --snapshot-blob), the arguments start at argv[1].
+if (v8.startupSnapshot?.isBuildingSnapshot()) v8.startupSnapshot.setDeserializeMainFunction(() => run(process.argv.slice(1)));
+else run(process.argv.slice(2));

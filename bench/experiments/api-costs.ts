@@ -25,8 +25,8 @@ for (let i = 0; i < N; i++) {
   await db().vm.create({ data: { id: `vm_${i}`, name: `x-${i}`, kind: 'child', state: 'running', image: 'tiny', memoryMiB: 256, runDir: `/x/${i}`, templateId: 'tpl_x' } });
 }
 const t = await createToken('bench', 'viewer');
-const ls = route('viewer', async () => e.list());
-const req = () => new Request('http://c.test/api/v1/ls', { headers: { host: 'c.test', authorization: `Bearer ${t.secret}` } });
+let ls = route('viewer', async () => e.list());
+let req = () => new Request('http://c.test/api/v1/ls', { headers: { host: 'c.test', authorization: `Bearer ${t.secret}` } });
 
 async function time(label: string, before: () => Promise<void> | void) {
   const xs: number[] = [];
@@ -49,6 +49,20 @@ const uncached = await time('no caches (token looked up, lastUsed throttled, lis
 });
 const cached = await time('caches (token and list kept)', () => undefined);
 console.log(`ratio: ${(uncached / cached).toFixed(1)}x`);
+// the answer serialised per request (Response.json, as before lib/api/respond.ts) vs once per change, and a 304
+const plain = route('viewer', async () => Response.json(await e.list()));
+const serialisedOnce = ls;
+ls = plain;
+const perRequest = await time('caches, body serialised per request (Response.json)', () => undefined);
+ls = serialisedOnce;
+const once = await time('caches, body serialised once per change (ETag)', () => undefined);
+const tag = (await ls(req())).headers.get('etag')!;
+const withTag = () => new Request('http://c.test/api/v1/ls', { headers: { host: 'c.test', authorization: `Bearer ${t.secret}`, 'if-none-match': tag } });
+const req0 = req;
+req = withTag;
+const notModified = await time('caches, revalidated with If-None-Match (304)', () => undefined);
+req = req0;
+console.log(`per request ÷ once: ${(perRequest / once).toFixed(2)}x; per request ÷ 304: ${(perRequest / notModified).toFixed(2)}x`);
 await disconnectDb();
 fs.rmSync(home, { recursive: true, force: true });
 fs.rmSync(process.env.INSTACLONE_RUN!, { recursive: true, force: true });

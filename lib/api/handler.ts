@@ -7,6 +7,7 @@ import { EngineError, httpStatus, isEngineError, type EngineErrorCode } from '..
 import type { LongService } from '../services/service';
 import { describeZodError } from '../validations';
 import { operationResponse, wantsAsync } from './operation';
+import { jsonResponse } from './respond';
 
 export interface Ctx {
   req: Request;
@@ -121,7 +122,7 @@ export function route(role: Role, fn: (ctx: Ctx) => Promise<unknown>) {
       const params = rc?.params ? await rc.params : {};
       const result = await fn({ req, principal, params });
       if (result instanceof Response) return result;
-      return Response.json(result ?? { ok: true });
+      return jsonResponse(req, result ?? { ok: true });
     } catch (e) {
       return errorResponse(e);
     }

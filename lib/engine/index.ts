@@ -28,6 +28,7 @@ import { Pools } from './pools';
 import pLimit from 'p-limit';
 import { failInterrupted, getOperation, startOperation, unfinishedOperations, type Operation, type OperationTarget, type OperationView } from './operations';
 import { findVm } from './refs';
+import { deepFreeze } from '../freeze';
 
 export { EngineError } from './errors';
 export type { OpContext, EngineEvent } from './core';
@@ -227,7 +228,7 @@ export class Engine {
   list() {
     const w = dbWriteCount();
     if (this.listCache?.writes === w) return this.listCache.value;
-    const value = this.computeList();
+    const value = this.computeList().then(deepFreeze); // shared by every reader: frozen (REST serialises it once)
     const entry = { writes: w, value };
     this.listCache = entry;
     value.catch(() => {

@@ -1,5 +1,6 @@
-// The CLI ships built (scripts/build-cli.sh → bin/dist/cli.mjs): bin/instaclone runs the bundle
-// (rebuilding it when a source is newer) and behaves as the TypeScript does.
+// The CLI ships built (scripts/build-cli.sh → bin/dist/cli.cjs and its start-up snapshot
+// bin/dist/cli.blob): bin/instaclone runs the snapshot (or the bundle), rebuilding them when a source
+// is newer, and behaves as the TypeScript does.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 
 const exec = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const bundle = path.join(root, 'bin/dist/cli.mjs');
+const bundle = path.join(root, 'bin/dist/cli.cjs');
+const blob = path.join(root, 'bin/dist/cli.blob');
 const cli = (args: string[], env: Record<string, string> = {}) =>
   exec(path.join(root, 'bin/instaclone'), args, { env: { ...process.env, ...env } }).then(
     (r) => ({ code: 0, ...r }),
@@ -23,6 +25,36 @@ describe('bundled CLI', () => {
     expect(inputs).toContain('bin/cli.ts');
     const r = await exec(process.execPath, [bundle, '--help']);
     expect(r.stdout).toMatch(/^usage:/);
+  });
+
+  it('makes a start-up snapshot that prints what the bundle prints and reads the environment when it runs', async () => {
+    await exec('bash', [path.join(root, 'scripts/build-cli.sh')]);
+    expect(fs.existsSync(blob)).toBe(true);
+    const made = fs.readFileSync(`${blob}.node`, 'utf8');
+    expect(made).toMatch(/^\/\S+ \d+ \d+\n$/); // the node binary that made it: path, size, mtime
+    const viaSnapshot = await exec(process.execPath, ['--snapshot-blob', blob, '--', '--help']); // without '--', node takes --help as its own
+    expect(viaSnapshot.stdout).toBe((await exec(process.execPath, [bundle, '--help'])).stdout);
+    // the environment of this run, not of the build: a bad PORT is refused in one sentence
+    const bad = await cli(['ls'], { PORT: 'lots', INSTACLONE_URL: '' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe('instaclone: PORT must be a TCP port number (1-65535), not "lots".');
+  });
+
+  it('makes the snapshot again when it was made by another node binary', async () => {
+    const made = fs.readFileSync(`${blob}.node`, 'utf8');
+    fs.writeFileSync(`${blob}.node`, '/opt/other/node 1 1\n');
+    const help = await cli(['--help']);
+    expect(help).toMatchObject({ code: 0, stdout: expect.stringMatching(/^usage:/) }); // --help reaches the CLI, not node
+    expect(fs.readFileSync(`${blob}.node`, 'utf8')).toBe(made);
+  });
+
+  it('drops NODE_EXTRA_CA_CERTS (parsed at every node start) for an http console and keeps it for https', async () => {
+    const env = { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem', INSTACLONE_TOKEN: 'x' };
+    const plain = await cli(['ls'], { ...env, INSTACLONE_URL: 'http://127.0.0.1:9' });
+    expect(plain.stderr).not.toMatch(/extra certs/);
+    const tls = await cli(['ls'], { ...env, INSTACLONE_URL: 'https://127.0.0.1:9' });
+    expect(tls.stderr).toMatch(/Ignoring extra certs from `\/nonexistent\/ca\.pem`/);
+    expect(tls.stderr).toMatch(/Cannot reach the Instaclone console at https:\/\/127\.0\.0\.1:9/);
   });
 
   it('bin/instaclone runs the bundle: one-line error and exit 1 when the console is unreachable', async () => {
