@@ -11,6 +11,7 @@ export interface PoolCliDeps {
 }
 
 export interface PoolOpts {
+  host?: string;
   template?: string;
   size?: string;
   spares?: string;
@@ -20,7 +21,7 @@ export interface PoolOpts {
   wait?: string;
 }
 
-export const POOL_USAGE = `  instaclone pool create NAME --template T --size MAX [--spares K] [--on-release reset|delete] [--ttl DURATION] [--json]
+export const POOL_USAGE = `  instaclone pool create NAME --template T --size MAX [--spares K] [--on-release reset|delete] [--ttl DURATION] [--host NAME] [--json]
   instaclone pool ls [--json] | pool claim NAME [--label TEXT] [--wait SECONDS] [--json] | pool release VM
   instaclone pool resize NAME [--size N] [--spares K] | pool push NAME --template T2 | pool rm NAME`;
 
@@ -42,6 +43,7 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
         ...(o.spares !== undefined ? { spares: d.num(o.spares) } : {}),
         ...(o['on-release'] !== undefined ? { onRelease: o['on-release'] } : {}),
         ...(o.ttl !== undefined ? { ttl: o.ttl } : {}),
+        ...(o.host ? { host: o.host } : {}),
       });
       d.out(r, () => summary(r));
       return 0;
@@ -51,8 +53,15 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
       const r = await d.api('GET', '/pools');
       d.out(r, () =>
         d.table(
-          r.pools.map((p: any) => ({ ...p, spares: `${p.ready}/${p.spares}`, 'p50 ms': p.claimLatencyMs?.p50, push: p.push ? `${p.push.done}/${p.push.total}` : null })),
-          ['name', 'template', 'size', 'spares', 'claimed', 'refilling', 'onRelease', 'claims', 'p50 ms', 'push', 'state'],
+          r.pools.map((p: any) => ({
+            ...p,
+            spares: `${p.ready}/${p.spares}`,
+            'p50 ms': p.claimLatencyMs?.p50,
+            push: p.push ? `${p.push.done}/${p.push.total}` : null,
+            // many hosts: ready/asked per host, e.g. "a 1/1, b 1/1"
+            hosts: p.hosts ? p.hosts.map((h: any) => `${h.host} ${h.ready}/${h.spares}${h.state === 'ready' ? '' : ` ${h.state}`}`).join(', ') : undefined,
+          })),
+          ['name', 'template', 'size', 'spares', 'claimed', 'refilling', 'onRelease', 'claims', 'p50 ms', 'push', 'state', ...(r.pools.some((p: any) => p.hosts) ? ['hosts'] : [])],
         ),
       );
       return 0;

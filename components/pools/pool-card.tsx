@@ -97,6 +97,11 @@ export function PoolCard({ pool }: { pool: PoolView }) {
                   {m.name ?? m.vmId}
                 </Link>
                 <Badge tone={m.state === 'claimed' ? 'sky' : m.state === 'spare' ? 'emerald' : 'amber'}>{m.state}</Badge>
+                {m.host && (
+                  <Badge tone="indigo" title={`on host ${m.host}`}>
+                    {m.host}
+                  </Badge>
+                )}
                 {m.templateId !== pool.templateId && <Badge tone="amber">old template</Badge>}
                 {m.claimedBy && (
                   <span className="text-xs text-slate-400">

@@ -13,6 +13,7 @@ import { interruptStaleForkRequests } from './fork-request';
 import { heartbeat, heartbeatSeconds, registerHost, sweepLost } from './hosts';
 import { closeJobUtils, runHostJobs } from './jobs';
 import { clusterPg, closeClusterPg } from './pg';
+import { applyShare, poolRoutes } from './pool-agent';
 import { replicateHere, serveTemplateFile } from './replicate';
 
 export interface RunningAgent {
@@ -51,7 +52,7 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
     templates: await db().template.findMany({ where: { state: 'frozen' }, select: { id: true, name: true, memoryMiB: true, quiesced: true } }),
     vms: await db().vm.count({ where: { state: { in: ['starting', 'running'] } } }),
   });
-  const server = agentServer(secret, agentRoutes(engine, info), serveTemplateFile);
+  const server = agentServer(secret, [...agentRoutes(engine, info), ...poolRoutes(engine)], serveTemplateFile);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new Error(e.code === 'EADDRINUSE' ? `Port ${cfg.port} on ${bind} is taken: give the agent another PORT.` : `The agent cannot listen on ${bind}:${cfg.port}: ${e.message}`)),
@@ -63,6 +64,9 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
   const jobs = await runHostJobs(cfg.hostName, {
     replicate: async (payload) => {
       await replicateHere(payload as { templateId: string; from: string }, cfg.hostName);
+    },
+    'pool-share': async (payload) => {
+      await applyShare(engine, payload); // this host's share of a pool spread over hosts (lib/cluster/pools.ts)
     },
   });
 

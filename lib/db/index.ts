@@ -47,7 +47,13 @@ export function db(): Db {
   // The PostgreSQL client is generated from the same models, so its API is the SQLite client's.
   const client = counted(
     cfg.databaseKind === 'postgresql'
-      ? (new PgPrismaClient({ adapter: new PrismaPg({ connectionString: cfg.databaseUrl }, cfg.dbSchema ? { schema: cfg.dbSchema } : undefined) }) as unknown as Db)
+      ? (new PgPrismaClient({
+          adapter: new PrismaPg(
+            // an agent's schema: model queries name it, raw SQL (the pool claim's fast path) finds it through search_path
+            { connectionString: cfg.databaseUrl, ...(cfg.dbSchema ? { options: `-c search_path=${cfg.dbSchema}` } : {}) },
+            cfg.dbSchema ? { schema: cfg.dbSchema } : undefined,
+          ),
+        }) as unknown as Db)
       : new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: cfg.databaseUrl }) }),
   );
   holder.__instacloneDb = { url: key, client };

@@ -11,7 +11,8 @@ import { typeSerial as typeIntoSerial } from '../engine/serial';
 import { vmActionBlocked } from '../engine/states';
 import { execSchema, liveForkSchema } from '../validations';
 import { bulkSchema, removeSchema, resetManySchema, serialTypeSchema } from '../validations/actions';
-import { routeVmAction } from '../cluster/dispatch';
+import { clusterActive, routeVmAction } from '../cluster/dispatch';
+import { clusterRelease } from '../cluster/pools';
 import { longService, noInput, service, type Actor } from './service';
 
 const engine = () => Engine.get();
@@ -69,7 +70,7 @@ export const liveForkVm = longService({
 });
 
 /** `pool release VM`: reset back to a spare, or removed and replaced (the pool's on-release). */
-export const releaseVm = service({ role: 'operator', input: noInput, ref: true, run: async (a, { ref }) => (await engine().pools()).release(ref, { actor: a.name }) });
+export const releaseVm = service({ role: 'operator', input: noInput, ref: true, run: async (a, { ref }) => ((await clusterActive()) && (await clusterRelease(ref, a.name))) || (await engine().pools()).release(ref, { actor: a.name }) });
 
 // Typing is logged once per user, VM and TYPING_LOG_MS (not every keystroke, and never the keys:
 // they may be a password).

@@ -31,3 +31,17 @@ export const agentSecretSchema = z
   .min(32, 'INSTACLONE_AGENT_SECRET must be at least 32 characters (e.g. `openssl rand -hex 32`).');
 
 export const hostActionSchema = z.enum(['drain', 'ready'], { error: 'A host action is drain or ready.' });
+
+/** The job "pool-share@HOST": this host's share of a cluster pool (lib/cluster/pool-agent.ts). */
+export const poolShareSchema = z.object({
+  pool: z.string().min(1).max(63),
+  local: z.string().regex(/^[a-z0-9-]{1,63}$/),
+  templateId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/),
+  size: z.number().int().min(0).max(500),
+  spares: z.number().int().min(0).max(500),
+  onRelease: z.enum(['reset', 'delete']),
+  ttlSec: z.number().int().positive().nullable(),
+  owner: z.string().max(200).nullable(),
+  remove: z.boolean().optional(),
+});
+export type PoolShare = z.infer<typeof poolShareSchema>;

@@ -1,5 +1,6 @@
 // Input schemas for pools, shared by the console's forms, the REST API and the CLI.
 import { z } from 'zod';
+import { hostNameSchema } from './hosts';
 import { nameSchema } from './index';
 
 export const POOL_LIMITS = {
@@ -41,6 +42,8 @@ export const poolCreateSchema = z
     spares: whole('The number of spares', 0, POOL_LIMITS.maxSize).optional(),
     onRelease: onReleaseSchema.default('reset'),
     ttl: durationSchema.optional(),
+    /** many hosts: keep every spare on this host (replicated there first) */
+    host: hostNameSchema.optional(),
   })
   .transform((p) => ({ ...p, spares: p.spares ?? Math.min(2, p.size) }))
   .refine((p) => p.spares <= p.size, { message: 'The number of spares cannot be more than the pool size: lower --spares or raise --size.', path: ['spares'] });

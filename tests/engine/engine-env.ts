@@ -101,3 +101,19 @@ export function runEntries(env: EngineEnv): string[] {
   const d = path.join(env.run, 'vms');
   return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
 }
+
+/** Polls `fn` every 200 ms until it answers something truthy (errors count as "not yet"); `log` adds context to the timeout. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false | 0>, ms = 120_000, log: () => string = () => ''): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown = null;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}${log() ? `\n${log()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -38,6 +38,8 @@ export interface ClaimResult {
   pool: string;
   label: string | null;
   expiresAt: string | null;
+  /** many hosts: the agent that handed the spare out */
+  host?: string;
 }
 
 export interface PoolView {
@@ -62,7 +64,10 @@ export interface PoolView {
   claims: number;
   refill: { perMinute: number; meanMs: number | null; lastAt: string | null };
   error: string | null;
-  members: { vmId: string; name: string | null; state: string; templateId: string; claimedBy: string | null; label: string | null; claimedAt: string | null; expiresAt: string | null }[];
+  /** many hosts: the agent holding each member (absent on one host) */
+  members: { vmId: string; name: string | null; state: string; templateId: string; claimedBy: string | null; label: string | null; claimedAt: string | null; expiresAt: string | null; host?: string }[];
+  /** many hosts: each host's share (spares asked of it, ready, claimed) */
+  hosts?: { host: string; state: string; spares: number; ready: number; claimed: number }[];
 }
 
 export class Pools {
