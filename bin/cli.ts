@@ -8,7 +8,7 @@ import v8 from 'node:v8';
 import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
 import { quotaCommand, QUOTA_USAGE } from './quota';
-import type { ForkResult, ImageView, ImportedImage, LiveForkResult, PrepareResult } from '../lib/engine';
+import type { Engine, ForkResult, ImageView, ImportedImage, LiveForkResult, PrepareResult } from '../lib/engine';
 import type { Ls } from '../lib/contract';
 
 const USAGE = `usage:
@@ -24,10 +24,11 @@ const USAGE = `usage:
   instaclone stats [--json]
   instaclone exec VM -- CMD...
   instaclone stop VM | start VM | reset VM | rm VM|PARENT [--force]
+  instaclone reset VM VM... [--detach] [--json]   (many VMs back to their template's state: one operation, each VM's outcome)
   instaclone operation ID [--json]    (state, progress and result of a long action)
 ${POOL_USAGE}
 ${QUOTA_USAGE}
-  prepare, fork, images import and pool push wait and print their result; with --detach they print
+  prepare, fork, reset of many, images import and pool push wait and print their result; with --detach they print
   {"operation": ID} at once and go on in the console (follow it with instaclone operation ID).
 environment: INSTACLONE_URL (default http://localhost:$PORT), INSTACLONE_TOKEN (default: the local admin token)`;
 
@@ -323,9 +324,16 @@ async function main(argv: string[]): Promise<number> {
       }
       return typeof r.exitCode === 'number' ? r.exitCode : 0;
     }
+    case 'reset':
+      if (args.length > 1) {
+        const a = await longApi<Awaited<ReturnType<Engine['resetMany']>>>(!!o.detach, 'POST', '/vms/reset', { refs: args });
+        if (a.detached) return 0;
+        out(a.r, () => a.r.results.map((x) => (x.ok ? `${x.ref}: ${x.vm.state}` : `${x.ref}: ${x.error}`)).join('\n'));
+        return a.r.results.every((x) => x.ok) ? 0 : 1;
+      }
+    // falls through: one VM is reset by its own route, as before
     case 'stop':
-    case 'start':
-    case 'reset': {
+    case 'start': {
       const vm = need('vm');
       const r = await api('POST', `/vms/${enc(vm)}/${cmd}`);
       out(r, () => `${r.name ?? vm}: ${r.state ?? 'ok'}`);

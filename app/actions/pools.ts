@@ -1,6 +1,6 @@
 'use server';
 // Server actions for pools (lib/services/pools): the same services the REST routes call.
-import { runAction } from '@/lib/api/action';
+import { runAction, runStart } from '@/lib/api/action';
 import * as pools from '@/lib/services/pools';
 import type { PoolClaimInput, PoolResizeInput } from '@/lib/validations/pools';
 import type { z } from 'zod';
@@ -18,7 +18,7 @@ export async function resizePoolAction(input: Ref & PoolResizeInput) {
   return runAction(pools.resizePool, input);
 }
 export async function pushPoolAction(input: Ref & { template: string }) {
-  return runAction(pools.pushPool, input);
+  return runStart(pools.pushPool, input); // {operationId}: ends when the push is recorded
 }
 export async function removePoolAction(input: Ref) {
   return runAction(pools.removePool, input);

@@ -1,9 +1,10 @@
 'use server';
 // Server actions for VMs: each checks the session and role exactly as the REST route does, by calling
-// the same service (lib/services/vms). Errors come back as values.
-import { runAction } from '@/lib/api/action';
+// the same service (lib/services/vms). Errors come back as values. Live fork and reset of many answer
+// {operationId} at once; the page follows it (lib/client/use-operation.ts).
+import { runAction, runStart } from '@/lib/api/action';
 import * as vms from '@/lib/services/vms';
-import type { BulkInput } from '@/lib/validations/actions';
+import type { BulkInput, ResetManyInput } from '@/lib/validations/actions';
 import type { ExecInput, LiveForkInput } from '@/lib/validations';
 
 type Ref = { ref: string };
@@ -30,7 +31,10 @@ export async function typeSerialAction(input: Ref & { data: string }) {
   return runAction(vms.typeSerial, input);
 }
 export async function liveForkAction(input: Ref & Partial<LiveForkInput> & { count: number }) {
-  return runAction(vms.liveForkVm, input);
+  return runStart(vms.liveForkVm, input);
+}
+export async function resetVmsAction(input: ResetManyInput) {
+  return runStart(vms.resetVms, input);
 }
 export async function releaseVmAction(input: Ref) {
   return runAction(vms.releaseVm, input);

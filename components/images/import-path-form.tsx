@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { describeZodError, IMAGE_FORMATS, importImageSchema } from '@/lib/validations';
 import { importImageAction } from '@/app/actions/images';
 import { useAction } from '@/lib/client/actions';
+import { followToEnd } from '@/lib/client/use-operation';
 import { errorText } from '@/lib/client/api/http';
 import { bytes } from '@/lib/client/format';
 import { Button } from '@/components/ui/button';
@@ -27,7 +28,7 @@ export function ImportPathForm() {
     if (!parsed.data.disk) return setError('Give the path of the disk image on the console’s host.');
     setBusy(true);
     try {
-      const img = await importImage.mutateAsync(parsed.data);
+      const img = await followToEnd(await importImage.mutateAsync(parsed.data)); // the conversion runs as an operation
       toast({ tone: 'ok', target: img.name, text: `imported (${img.format}, ${bytes(img.virtualSizeBytes)})`, href: '/images' });
       setForm({ name: '', disk: '', format: 'auto', firmware: 'bios' });
     } catch (err) {

@@ -6,7 +6,8 @@ import { useMemo, useRef, useState, useCallback, useEffect } from 'react';
 import { useCan, useLs, useStats } from '@/lib/client/hooks';
 import { buildLineage, flatten, type LineageNode } from '@/lib/client/lineage';
 import { bytes, plural } from '@/lib/client/format';
-import { bulkVmAction } from '@/app/actions/vms';
+import { bulkVmAction, resetVmsAction } from '@/app/actions/vms';
+import { untilDone } from '@/lib/client/use-operation';
 import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
 import { vmActionBlocked } from '@/lib/engine/states';
@@ -110,8 +111,10 @@ export function LineageView() {
     setBulk({ action, running: true, results: [] });
     let results: BulkResult[];
     try {
-      // one server action; the service runs each VM's action and reports each outcome (allSettled)
-      const r = await bulkAction.mutateAsync({ action, refs: targets.map((v) => v.id) });
+      // one server action; the service runs each VM's action and reports each outcome (allSettled).
+      // A reset of many is an operation: its action answers at once and its result comes when it ends.
+      const refs = targets.map((v) => v.id);
+      const r = action === 'reset' ? await untilDone(resetVmsAction({ refs })) : await bulkAction.mutateAsync({ action, refs });
       results = r.results.map((x, i) => ({ name: targets[i].name, ok: x.ok, message: x.ok ? 'done' : x.error }));
     } catch (e) {
       results = targets.map((v) => ({ name: v.name, ok: false, message: errorText(e) }));

@@ -7,6 +7,7 @@ import type { PoolView } from '@/lib/client/api/pools';
 import { claimAction, pushPoolAction, removePoolAction, resizePoolAction } from '@/app/actions/pools';
 import { releaseVmAction } from '@/app/actions/vms';
 import { unwrap } from '@/lib/client/actions';
+import { untilDone } from '@/lib/client/use-operation';
 import { invalidate } from '@/lib/client/query-keys';
 import { useQueryClient } from '@tanstack/react-query';
 import { errorText } from '@/lib/client/api/http';
@@ -148,7 +149,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
                   </option>
                 ))}
               </select>
-              <Button size="sm" disabled={!pushTo} busy={busy === 'push'} data-testid="pool-push-button" onClick={() => run('push', async () => (await unwrap(pushPoolAction({ ref: pool.name, template: pushTo })), `pushing to ${pushTo}`))}>
+              <Button size="sm" disabled={!pushTo} busy={busy === 'push'} data-testid="pool-push-button" onClick={() => run('push', async () => (await untilDone(pushPoolAction({ ref: pool.name, template: pushTo })), `pushing to ${pushTo}`))}>
                 Push
               </Button>
               <Button size="sm" variant="danger" className="ml-auto" onClick={() => setConfirmRm(true)}>

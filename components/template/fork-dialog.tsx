@@ -2,7 +2,9 @@
 // Fork dialog: count, name prefix, persistence toggle (disabled with the reason when the template is not
 // quiesced). Validated with the same zod schema as REST and the CLI; engine errors shown verbatim.
 // With `source` (a running VM) it is the live-fork dialog: it offers the quiesce that persistent
-// children need, and the result shows the source's pause.
+// children need, and the result shows the source's pause. The action answers the fork's operation id
+// at once; the dialog follows that operation (progress, then the children from its result), and can
+// be closed while it runs: the fork goes on and the task panel shows it.
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { liveForkSchema, describeZodError, LIMITS } from '@/lib/validations';
@@ -11,7 +13,7 @@ import { forkAction } from '@/app/actions/templates';
 import { liveForkAction } from '@/app/actions/vms';
 import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
-import { onEngineEvent } from '@/lib/client/use-engine-events';
+import { useOperation } from '@/lib/client/use-operation';
 import { useTemplate } from '@/lib/client/hooks';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { ms, plural } from '@/lib/client/format';
@@ -121,37 +123,40 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
   const [quiesce, setQuiesce] = useState(true);
   const [fieldError, setFieldError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [upCount, setUpCount] = useState(0);
+  const [starting, setStarting] = useState(false);
+  const [operationId, setOperationId] = useState<string | null>(null);
+  const op = useOperation<ForkResult>(operationId);
   const [started, setStarted] = useState<number | null>(null);
   const [now, setNow] = useState(Date.now());
   const [result, setResult] = useState<ForkResult | null>(null);
+  const busy = starting || (!!operationId && (!op || op.state === 'running' || op.state === 'pending'));
   const blocked = source
     ? quiesce
       ? null
       : 'Persistent children of a live fork need a quiesce (the file systems frozen for the moment of the fork): tick "Quiesce" above.'
     : persistenceBlockedReason(template);
   const title = source ? source.name : template.name;
-  const seen = useRef(new Set<string>());
 
-  // Children coming up during this fork (vm events for this template) drive the per-child progress.
   useEffect(() => {
     if (!busy) return;
-    seen.current.clear();
-    const off = onEngineEvent((ev) => {
-      const vm = (ev.vm ?? ev) as { id?: string; templateId?: string; state?: string };
-      // a live fork's children belong to a template made during the fork: any other template's
-      if (ev.type === 'vm' && (source ? vm.templateId !== template.id : vm.templateId === template.id) && vm.state === 'running' && vm.id && !seen.current.has(vm.id)) {
-        seen.current.add(vm.id);
-        setUpCount(seen.current.size);
-      }
-    });
     const tick = setInterval(() => setNow(Date.now()), 200);
-    return () => {
-      off();
-      clearInterval(tick);
-    };
-  }, [busy, template.id, source]);
+    return () => clearInterval(tick);
+  }, [busy]);
+
+  // the operation's end, once: its result (the children, read back) or its one-sentence error
+  const endSeen = useRef<string | null>(null);
+  useEffect(() => {
+    if (!op || !operationId || endSeen.current === operationId || (op.state !== 'succeeded' && op.state !== 'failed')) return;
+    endSeen.current = operationId;
+    if (op.state === 'failed') {
+      setError(op.error ?? 'The fork failed.');
+      return;
+    }
+    const r = op.result as ForkResult;
+    setResult(r);
+    const href = source ? `/vms/${source.name}` : `/templates/${template.name}`;
+    toast({ tone: 'ok', target: title, href, text: `forked ${plural(r.children.length, 'child', 'children')} in ${ms(r.timings.totalMs)}${r.pause ? `; ${title} paused ${ms(r.pause.pauseMs)}` : ''}` });
+  }, [op, operationId, source, template.name, title, toast]);
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -168,19 +173,17 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
       return;
     }
     setFieldError(null);
-    setBusy(true);
-    setUpCount(0);
+    setStarting(true);
     setStarted(Date.now());
     try {
       const { quiesce: q, ...forkInput } = parsed.data;
-      const r: ForkResult = source ? await liveFork.mutateAsync({ ref: source.id, ...forkInput, quiesce: q }) : await fork.mutateAsync({ ref: template.id, ...forkInput });
-      setResult(r);
-      const href = source ? `/vms/${source.name}` : `/templates/${template.name}`;
-      toast({ tone: 'ok', target: title, href, text: `forked ${plural(r.children.length, 'child', 'children')} in ${ms(r.timings.totalMs)}${r.pause ? `; ${title} paused ${ms(r.pause.pauseMs)}` : ''}` });
+      // at once: the operation's id (a refusal of role or input comes back here, with no operation)
+      const s = source ? await liveFork.mutateAsync({ ref: source.id, ...forkInput, quiesce: q }) : await fork.mutateAsync({ ref: template.id, ...forkInput });
+      setOperationId(s.operationId);
     } catch (err) {
       setError(errorText(err));
     } finally {
-      setBusy(false);
+      setStarting(false);
     }
   }
 
@@ -190,12 +193,19 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
   const n = countCheck.success ? countCheck.data : 0;
   const templatePorts = 'ports' in template ? template.ports : [80, 22];
   return (
-    <Dialog open={open} onClose={busy ? () => {} : onClose} title={source ? `Fork ${source.name} (live)` : `Fork ${template.name}`} wide={!!result}>
+    <Dialog open={open} onClose={onClose} title={source ? `Fork ${source.name} (live)` : `Fork ${template.name}`} wide={!!result}>
       {result ? (
         <div className="space-y-4">
           <ForkResultView result={result} template={template} />
           <div className="flex justify-end gap-2">
-            <Button onClick={() => setResult(null)}>Fork more</Button>
+            <Button
+              onClick={() => {
+                setResult(null);
+                setOperationId(null);
+              }}
+            >
+              Fork more
+            </Button>
             <Button variant="primary" onClick={onClose} autoFocus>
               Done
             </Button>
@@ -293,20 +303,17 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
           {fieldError && <ErrorNote error={fieldError} />}
           {error && <ErrorNote error={error} />}
           {busy && (
-            <div className="space-y-1" data-testid="fork-progress">
+            <div className="space-y-1" data-testid="fork-progress" data-operation={operationId ?? ''}>
               <div className="flex justify-between text-xs text-slate-400">
-                <span>
-                  {upCount} of {plural(n, 'child', 'children')} up
-                </span>
+                <span data-testid="fork-message">{op?.message ?? `forking ${plural(n, 'child', 'children')}…`}</span>
                 <span>{started ? ms(now - started) : ''}</span>
               </div>
-              <Progress value={n ? upCount / n : 0} label="Fork progress" />
+              <Progress value={op?.progress ?? 0} label="Fork progress" />
+              <p className="text-xs text-slate-400">You can close this dialog: the fork goes on, and the task panel shows it.</p>
             </div>
           )}
           <div className="flex justify-end gap-2">
-            <Button onClick={onClose} disabled={busy}>
-              Cancel
-            </Button>
+            <Button onClick={onClose}>{busy ? 'Close' : 'Cancel'}</Button>
             <Button type="submit" variant="primary" busy={busy} disabled={busy || !!countError}>
               {busy ? 'Forking…' : n ? `Fork ${n} ${n === 1 ? 'child' : 'children'}` : 'Fork'}
             </Button>

@@ -17,3 +17,20 @@ export async function runAction<T>(svc: (actor: Actor | null, raw?: unknown) => 
     return { ok: false, error, code };
   }
 }
+
+/** What a long action's server action answers at once: the operation to follow (lib/client/use-operation.ts). */
+export interface Started<T = unknown> {
+  operationId: string;
+  /** never sent: carries the result's type to whoever follows the id (untilDone, useOperation) */
+  readonly __result?: T;
+}
+
+/**
+ * A long action (prepare, fork, …) as a server action: role and input are checked now (a refusal
+ * comes back as the action's error, with no operation), then it answers the operation's id at once
+ * and the work runs on. Waiting for it here would block the page's other server actions: Next.js
+ * runs one at a time per page.
+ */
+export async function runStart<T>(svc: { start(actor: Actor | null, raw?: unknown): Promise<{ id: string; promise: Promise<T> }> }, raw?: unknown): Promise<ActionResult<Started<T>>> {
+  return runAction(async (actor, r): Promise<Started<T>> => ({ operationId: (await svc.start(actor, r)).id }), raw);
+}

@@ -17,7 +17,7 @@ export const useLs = () => hydrationSafe(useQuery({ queryKey: queryKeys.ls, quer
 export const useVm = (ref: string) =>
   hydrationSafe(useQuery({ queryKey: queryKeys.vm(ref), queryFn: () => fetchVm(ref), retry: (n, e) => (e as { status?: number }).status !== 404 && n < 2 }));
 export const useTemplate = (ref: string) =>
-  hydrationSafe(useQuery({ queryKey: queryKeys.template(ref), queryFn: () => fetchTemplate(ref), retry: (n, e) => (e as { status?: number }).status !== 404 && n < 2 }));
+  hydrationSafe(useQuery({ queryKey: queryKeys.template(ref), queryFn: () => fetchTemplate(ref), enabled: ref !== '', retry: (n, e) => (e as { status?: number }).status !== 404 && n < 2 }));
 export const useStats = () => hydrationSafe(useQuery({ queryKey: queryKeys.stats, queryFn: fetchStats, refetchInterval: 10_000, retry: 1 }));
 export const useHealth = () => hydrationSafe(useQuery({ queryKey: queryKeys.health, queryFn: fetchHealth, refetchInterval: 60_000 }));
 export const useMe = () => hydrationSafe(useQuery({ queryKey: queryKeys.me, queryFn: fetchMe, staleTime: 60_000 }));

@@ -16,6 +16,8 @@ export const queryKeys = {
   hosts: ['hosts'] as const,
   tasks: (target?: string) => (target ? (['tasks', target] as const) : (['tasks'] as const)),
   log: (target?: string) => (target ? (['log', target] as const) : (['log'] as const)),
+  /** one operation, kept up to date by its task events (use-operation.ts), not by invalidation */
+  operation: (id: string) => ['operations', id] as const,
 };
 
 /** The root keys (each invalidates everything under it, e.g. ['vms'] covers ['vms', ref]). */

@@ -191,14 +191,32 @@ export class Engine {
     return resetVm(this.core, await this.core.vmByRef(ref), ctx);
   }
 
-  /** Resets several VMs (two at a time); every VM gets its own answer, one failure stops none of the others. */
-  async resetMany(refs: string[], ctx: Ctx = {}) {
+  /**
+   * Resets several VMs (two at a time); every VM gets its own answer, one failure stops none of the
+   * others. Under an operation its task reports each VM as it ends. `elsewhere` resets a VM that is
+   * not this engine's (many hosts: on its agent) and answers null for the engine's own.
+   */
+  async resetMany(refs: string[], ctx: Ctx = {}, elsewhere?: (ref: string) => Promise<unknown>) {
     await this.ready();
+    const task = await this.core.task('reset', { name: refs.length === 1 ? refs[0] : `${refs.length} VMs` }, ctx);
     const limit = pLimit(2);
-    const settled = await Promise.allSettled(refs.map((ref) => limit(() => this.reset(ref, ctx))));
-    return {
+    let ended = 0;
+    const one = async (ref: string) => {
+      try {
+        const vm = ((await elsewhere?.(ref)) ?? (await this.reset(ref, ctx))) as Awaited<ReturnType<Engine['reset']>>;
+        await task.progress('reset', ++ended / refs.length, `${ref} is ${vm.state}`);
+        return vm;
+      } catch (e) {
+        await task.progress('reset', ++ended / refs.length, `${ref} failed: ${(e as Error)?.message ?? e}`);
+        throw e;
+      }
+    };
+    const settled = await Promise.allSettled(refs.map((ref) => limit(() => one(ref))));
+    const result = {
       results: settled.map((s, i) => (s.status === 'fulfilled' ? { ref: refs[i], ok: true as const, vm: s.value } : { ref: refs[i], ok: false as const, error: (s.reason as Error)?.message ?? String(s.reason) })),
     };
+    await task.done(result);
+    return result;
   }
 
   /** Removes a VM, or a template (refused while it has children unless forced). */

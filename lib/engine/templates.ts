@@ -37,6 +37,8 @@ export interface PrepareResult {
   slots: number;
   /** guests without our resident helper: what the stock agent offers (compat.ts) */
   compat?: CompatReport;
+  /** with keepParent: the parent, which runs on as a VM of the new template */
+  parent?: { id: string; name: string };
 }
 
 export interface WarmupRecord {
@@ -295,7 +297,7 @@ async function prepareFromImage(core: Core, p: PrepareInput, ctx: OpContext): Pr
     core.emit({ type: 'template', id: tpl.id, name: tpl.name, state: 'frozen' });
     await task.progress('slots', 0.85, `registering ${p.slots} slot(s)`);
     await registerSlots(core, tpl.id, p.slots, p.prelaunch);
-    const result: PrepareResult = { id: tpl.id, name: tpl.name, state: 'frozen', quiesced: p.quiesce, timings: { bootMs: timings.bootMs, warmupMs: timings.warmupMs, freezeMs: timings.freezeMs, pauseMs: timings.pauseMs }, warmup, slots: p.slots, ...(compat ? { compat } : {}) };
+    const result: PrepareResult = { id: tpl.id, name: tpl.name, state: 'frozen', quiesced: p.quiesce, timings: { bootMs: timings.bootMs, warmupMs: timings.warmupMs, freezeMs: timings.freezeMs, pauseMs: timings.pauseMs }, warmup, slots: p.slots, ...(compat ? { compat } : {}), ...(p.keepParent ? { parent: { id: parentId, name: `${p.name}.parent` } } : {}) };
     await task.done(result);
     return result;
   } catch (e) {

@@ -10,7 +10,7 @@ import { vmByRef } from '../engine/refs';
 import { typeSerial as typeIntoSerial } from '../engine/serial';
 import { vmActionBlocked } from '../engine/states';
 import { execSchema, liveForkSchema } from '../validations';
-import { bulkSchema, removeSchema, serialTypeSchema } from '../validations/actions';
+import { bulkSchema, removeSchema, resetManySchema, serialTypeSchema } from '../validations/actions';
 import { clusterActive, routeVmAction, routeVmLiveFork } from '../cluster/dispatch';
 import { clusterRelease } from '../cluster/pools';
 import { longService, noInput, service, type Actor } from './service';
@@ -42,6 +42,14 @@ export const bulkVms = service({
       results: settled.map((s, i) => (s.status === 'fulfilled' ? { ref: refs[i], ok: true as const } : { ref: refs[i], ok: false as const, error: (s.reason as Error)?.message ?? String(s.reason) })),
     };
   },
+});
+
+/** Many VMs back to their template's state, as one operation (each VM's outcome in the result; on its own host). */
+export const resetVms = longService({
+  role: 'operator',
+  input: resetManySchema,
+  kind: 'reset',
+  run: (a, { refs }, ctx) => engine().resetMany(refs, ctx, (ref) => onAgent(ref, 'reset', a)),
 });
 
 /** Runs a command in the guest through its agent (never through a shell on the host). */

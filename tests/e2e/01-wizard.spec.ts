@@ -65,9 +65,17 @@ test('prepare wizard, keyboard only', async ({ page }, info) => {
   const runView = page.getByTestId('prepare-run');
   await expect(runView).toBeVisible();
   await expect(page.getByTestId('phase-boot')).toBeVisible();
+  // The action answered the operation's id at once; the page follows that id, kept in the address.
+  await expect(page).toHaveURL(/\/prepare\?operation=task_\w+$/);
+  const opId = new URL(page.url()).searchParams.get('operation')!;
+  await expect(runView).toHaveAttribute('data-operation', opId);
   // While booting, the parent's serial console streams (the kernel/init output).
   await expect(page.getByTestId('serial-text')).toContainText(/instaclone|Linux|agent/i, { timeout: 120_000 });
   await shot(page, info, '01-wizard-running');
+  // A reload mid-way finds the same run by its id alone (no name or start time to guess from).
+  await page.reload();
+  await expect(runView).toHaveAttribute('data-operation', opId);
+  await expect(runView.getByRole('heading', { level: 1 })).toContainText(name);
 
   await expect(page.getByTestId('prepare-done')).toBeVisible({ timeout: 180_000 });
   for (const p of ['boot', 'warmup', 'freeze', 'slots']) await expect(page.getByTestId(`phase-${p}`)).toHaveAttribute('data-state', 'done');

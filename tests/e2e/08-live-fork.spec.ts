@@ -1,8 +1,10 @@
 // Live fork from a VM page: "Fork this VM…" opens the fork dialog in its live form (quiesce offered,
 // persistence allowed only with it); the result names the source's pause; a second window's tree
-// shows source → template → children live, without reload, and the source still runs.
+// shows source → template → children live, without reload, and the source still runs. The dialog
+// follows its operation: while a live fork runs the dialog can be closed and another server action of
+// the same tab (exec) answers before the fork's operation ends.
 import { expect, test } from '@playwright/test';
-import { cli, ensureTemplate, forkViaApi, login, rand, shot } from './helpers';
+import { api, cli, ensureTemplate, forkViaApi, login, rand, shot } from './helpers';
 
 test('fork a running VM from its page; the tree shows source → template → children live', async ({ page, context }, info) => {
   const template = await ensureTemplate();
@@ -60,4 +62,33 @@ test('fork a running VM from its page; the tree shows source → template → ch
   const ls = JSON.parse((await cli(['ls', '--json'])).stdout) as { templates: { name: string; sourceVmId?: string }[]; vms: { id: string; name: string }[] };
   const srcId = ls.vms.find((v) => v.name === src)!.id;
   expect(ls.templates.filter((t) => t.sourceVmId === srcId).map((t) => t.name).sort()).toEqual([`${src}-at-1`, `${src}-at-2`]);
+
+  // The dialog's action answers at once with its operation and the dialog follows it: closed while the
+  // fork runs, the page's next server action (exec) goes out at once instead of waiting behind the fork
+  // (Next.js sends a page's actions one at a time), and answers.
+  await page.getByLabel(/Command to run in the guest/).fill('hostname'); // typed first: only the click is left for later
+  await page.getByRole('button', { name: 'Fork this VM…' }).click();
+  await dialog.getByLabel(/Quiesce/).uncheck();
+  await dialog.getByLabel('Number of children').fill('3');
+  await dialog.getByRole('button', { name: /Fork 3 children/ }).click();
+  const progress = dialog.getByTestId('fork-progress');
+  await expect(progress).toHaveAttribute('data-operation', /^task_/);
+  const opId = (await progress.getAttribute('data-operation'))!;
+  await dialog.getByText('Close', { exact: true }).click(); // the footer's button (the × is labelled Close too)
+  await expect(dialog).toBeHidden();
+  // the browser sends the exec's server action now, not after the fork's (it would wait in Next's queue)
+  const sent = page.waitForRequest((r) => r.method() === 'POST' && !!r.headers()['next-action']);
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await sent;
+  const execSent = Date.now();
+  await expect(page.getByTestId('exec-result')).toContainText(src, { timeout: 60_000 });
+  const a = await api();
+  let op: { state: string; endedAt?: string; result?: { children: { name: string }[] }; error?: string } = { state: 'running' };
+  await expect(async () => {
+    op = await (await a.get(`/api/v1/operations/${opId}`)).json();
+    expect(op.state).not.toBe('running');
+  }).toPass({ timeout: 180_000 });
+  expect(op.state, op.error).toBe('succeeded');
+  expect(Date.parse(op.endedAt!)).toBeGreaterThan(execSent); // the exec's action went out while the fork still ran
+  for (const c of op.result!.children) expect((await a.delete(`/api/v1/vms/${c.name}?force=1`)).ok()).toBeTruthy();
 });

@@ -38,6 +38,7 @@ const MUTATIONS: [string, () => Promise<{ ok: boolean; code?: string; error?: st
   ['reset', () => vms.resetVmAction({ ref: 'x' })],
   ['delete VM', () => vms.removeVmAction({ ref: 'x', force: true })],
   ['bulk', () => vms.bulkVmAction({ action: 'stop', refs: ['x', 'y'] })],
+  ['reset many', () => vms.resetVmsAction({ refs: ['x', 'y'] })],
   ['exec', () => vms.execAction({ ref: 'x', command: ['hostname'] })],
   ['serial typing', () => vms.typeSerialAction({ ref: 'x', data: 'ls\r' })],
   ['live fork', () => vms.liveForkAction({ ref: 'x', count: 1 })],

@@ -18,6 +18,8 @@ const server = http.createServer((req, res) => {
     if (u.pathname === '/api/v1/tasks/task_abc') return json(200, { id: 'task_abc', kind: 'fork', state: 'failed', targetName: 'web', progress: 0.4, error: 'Interrupted by a restart of the console; it left nothing behind.' });
     if (u.searchParams.get('wait') === '0') return json(202, { operationId: 'task_abc', state: 'running' });
     if (u.pathname === '/api/v1/templates/web/fork') return json(200, { children: [], timings: { totalMs: 5, perChildMs: [] } });
+    if (u.pathname === '/api/v1/vms/reset') return json(200, { results: [{ ref: 'web-1', ok: true, vm: { name: 'web-1', state: 'running' } }, { ref: 'web-9', ok: false, error: 'No VM named "web-9".' }] });
+    if (u.pathname === '/api/v1/vms/web-1/reset') return json(200, { name: 'web-1', state: 'running' });
     if (u.pathname === '/api/v1/pools/desk/push') return json(200, { name: 'desk', ready: 1, spares: 1, claimed: 0, refilling: 0, size: 2, template: 'web2' });
     json(404, { error: 'not here' });
   });
@@ -51,14 +53,26 @@ describe('CLI operations', () => {
       ['prepare', '--name', 'web', '--detach', '--json'],
       ['images', 'import', 'myvm', '--disk', '/tmp/x.qcow2', '--detach'],
       ['pool', 'push', 'desk', '--template', 'web2', '--detach'],
+      ['reset', 'web-1', 'web-2', '--detach'],
     ]) {
       const r = await cli(args);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual({ operation: 'task_abc' });
-      expect(asked.at(-1)).toMatch(/^POST \/api\/v1\/(templates|images|pools)\S*\?wait=0$/);
+      expect(asked.at(-1)).toMatch(/^POST \/api\/v1\/(templates|images|pools|vms)\S*\?wait=0$/);
     }
     const push = await cli(['pool', 'push', 'desk', '--template', 'web2']);
     expect(push.stdout).toMatch(/^pool desk: .*spares roll now/);
+  });
+
+  it('reset of many VMs is one request to the bulk route, each VM’s outcome printed (exit 1 when one failed); one VM keeps its own route', async () => {
+    const many = await cli(['reset', 'web-1', 'web-9']);
+    expect(asked.at(-1)).toBe('POST /api/v1/vms/reset');
+    expect(many.stdout).toBe('web-1: running\nweb-9: No VM named "web-9".\n');
+    expect(many.code).toBe(1);
+    const one = await cli(['reset', 'web-1', '--json']);
+    expect(one.code, one.stderr).toBe(0);
+    expect(asked.at(-1)).toBe('POST /api/v1/vms/web-1/reset');
+    expect(JSON.parse(one.stdout)).toEqual({ name: 'web-1', state: 'running' });
   });
 
   it('operation ID prints its state and error; a failed one exits 1', async () => {
