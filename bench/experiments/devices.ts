@@ -5,30 +5,18 @@
 // child, fresh VMM: no slots), a second child, both idle 5 s (PSS, private memory and idle CPU each), reset
 // of both (fresh VMM: INSTACLONE_RESET_SPARE=0, so the profile's QEMU start and checkpoint load count).
 // At most 2 guests run at once. Prints medians per profile and lean ÷ standard ratios.
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 
 const ROUNDS = Number(process.argv[2] ?? 2);
 const SLOTS = process.env.DEVICES_SLOTS === '1';
-const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-dev-'));
-fs.chmodSync(base, 0o711);
-process.env.INSTACLONE_HOME = path.join(base, 'home');
-process.env.INSTACLONE_RUN = path.join('/dev/shm', `ic-dev-${path.basename(base)}`);
-process.env.DATABASE_URL = `file:${path.join(base, 'home', 'db.sqlite')}`;
-process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache/instaclone/images');
 process.env.INSTACLONE_RESET_SPARE = '0';
 process.env.INSTACLONE_SLOT_TOPUP = '0';
-const { migrate } = await import('../../lib/db');
-const { Engine } = await import('../../lib/engine');
+const { experimentEngine } = await import('../lib/experiment');
 const { forkSchema, prepareSchema } = await import('../../lib/validations');
 const { smapsRollup, cpuPercentOver } = await import('../lib/proc');
 const { median } = await import('../lib/stats');
-const { qemuPidsUnder, killQemu } = await import('../../lib/engine/process');
 type ForkResult = import('../../lib/engine').ForkResult;
-await migrate();
-const engine = Engine.get();
-await engine.start();
+const { engine, done } = await experimentEngine('ic-dev');
 const r1 = (x: number | null) => (x === null ? NaN : Math.round(x * 10) / 10);
 
 const profiles = ['standard', 'lean'] as const;
@@ -74,9 +62,6 @@ try {
   }
   console.log('JSON', JSON.stringify(res));
 } finally {
-  await engine.shutdown({ killAll: true });
-  for (const pid of qemuPidsUnder(process.env.INSTACLONE_RUN!)) await killQemu(pid, process.env.INSTACLONE_RUN!);
-  fs.rmSync(base, { recursive: true, force: true });
-  fs.rmSync(process.env.INSTACLONE_RUN!, { recursive: true, force: true });
+  await done();
 }
 process.exit(0);

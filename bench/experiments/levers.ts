@@ -4,25 +4,13 @@
 // QEMU's environment at spawn), let them idle 5 s, read PSS (and what makes it up: guest RAM
 // mapping, other private memory) and the fork's CPU per child (user+sys, fork → ready).
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { forkSchema, prepareSchema } from '../../lib/validations';
 
 const N = Number(process.argv[2] ?? 6);
 const ROUNDS = Number(process.argv[3] ?? 2);
-const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-lev-'));
-fs.chmodSync(base, 0o711);
-process.env.INSTACLONE_HOME = path.join(base, 'home');
-process.env.INSTACLONE_RUN = path.join('/dev/shm', `ic-lev-${path.basename(base)}`);
-process.env.DATABASE_URL = `file:${path.join(base, 'home', 'db.sqlite')}`;
-process.env.INSTACLONE_IMAGE_CACHE ??= path.join(os.homedir(), '.cache/instaclone/images');
-const { migrate } = await import('../../lib/db');
-const { Engine } = await import('../../lib/engine');
+const { experimentEngine } = await import('../lib/experiment');
 const { smapsRollup, smapsMapping } = await import('../lib/proc');
-const { qemuPidsUnder, killQemu } = await import('../../lib/engine/process');
-await migrate();
-const engine = Engine.get();
-await engine.start();
+const { engine, done } = await experimentEngine('ic-lev');
 const median = (a: number[]) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] : NaN);
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
@@ -86,9 +74,6 @@ try {
   }
   console.log('JSON', JSON.stringify(results));
 } finally {
-  await engine.shutdown({ killAll: true });
-  for (const pid of qemuPidsUnder(process.env.INSTACLONE_RUN!)) await killQemu(pid, process.env.INSTACLONE_RUN!);
-  fs.rmSync(base, { recursive: true, force: true });
-  fs.rmSync(process.env.INSTACLONE_RUN!, { recursive: true, force: true });
+  await done();
 }
 process.exit(0);
