@@ -10,6 +10,9 @@ import { poolCommand, POOL_USAGE } from './pool';
 import { quotaCommand, QUOTA_USAGE } from './quota';
 import type { Engine, ForkResult, ImageView, ImportedImage, LiveForkResult, PrepareResult } from '../lib/engine';
 import type { Ls } from '../lib/contract';
+import { describeZodError, execSchema, importImageSchema } from '../lib/validations';
+import { resetManySchema } from '../lib/validations/actions';
+import { clusterForkSchema, clusterPrepareSchema } from '../lib/validations/hosts';
 
 const USAGE = `usage:
   instaclone prepare --image tiny|debian|IMPORTED --name NAME [--warmup CMD]... [--slots N] [--prelaunch] [--quiesce] [--keep-parent] [--memory MiB] [--port GUESTPORT]... [--network isolated|outbound] [--boot-timeout SECONDS] [--host NAME] [--json]
@@ -112,6 +115,14 @@ async function longApi<T>(detach: boolean, method: string, route: string, body?:
 const num = (v: string | undefined) => (v === undefined ? undefined : v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v);
 const enc = encodeURIComponent;
 
+/** The request as typed, checked first against the schema the console parses with: a bad value is
+ *  refused here with the console's own sentence, before any connection (the console checks again). */
+function checked<T>(schema: { safeParse(v: unknown): { success: boolean; error?: unknown } }, body: T): T {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new CliError(describeZodError(r.error as import('zod').ZodError));
+  return body;
+}
+
 /** Columns are keys of the rows' own type: a column the server does not send is a type error. */
 function table<T extends object>(rows: T[], cols: (keyof T & string)[]): string {
   if (rows.length === 0) return '(none)';
@@ -185,7 +196,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'prepare': {
       if (!o.name) throw new CliError('prepare needs --name NAME (lower-case letters, digits and "-").');
-      const a = await longApi<PrepareResult>(!!o.detach, 'POST', '/templates', {
+      const a = await longApi<PrepareResult>(!!o.detach, 'POST', '/templates', checked(clusterPrepareSchema, {
         image: o.image ?? 'tiny',
         name: o.name,
         warmup: o.warmup ?? [],
@@ -199,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
         ...(o['boot-timeout'] !== undefined ? { bootTimeout: num(o['boot-timeout']) } : {}),
         ...(o.port ? { ports: o.port.map(num) } : {}),
         ...(o.host ? { host: o.host } : {}),
-      });
+      }));
       if (a.detached) return 0;
       const r = a.r;
       out(r, () => {
@@ -211,7 +222,7 @@ async function main(argv: string[]): Promise<number> {
     case 'fork': {
       const parent = need('parent');
       if (o.count === undefined) throw new CliError('fork needs --count N (how many children to fork).');
-      const a = await longApi<ForkResult & Partial<LiveForkResult>>(!!o.detach, 'POST', `/templates/${enc(parent)}/fork`, {
+      const a = await longApi<ForkResult & Partial<LiveForkResult>>(!!o.detach, 'POST', `/templates/${enc(parent)}/fork`, checked(clusterForkSchema, {
         count: num(o.count),
         persistent: !!o.persistent,
         ...(o.quiesce ? { quiesce: true } : {}),
@@ -220,7 +231,7 @@ async function main(argv: string[]): Promise<number> {
         ...(o.port ? { ports: o.port.map(num) } : {}),
         ...(o.host ? { host: o.host } : {}),
         ...(o['request-id'] ? { requestId: o['request-id'] } : {}),
-      });
+      }));
       if (a.detached) return 0;
       const r = a.r;
       out(r, () =>
@@ -241,7 +252,7 @@ async function main(argv: string[]): Promise<number> {
         if (!name) throw new CliError('images import needs a NAME: instaclone images import NAME --disk FILE.');
         if (!o.disk) throw new CliError('images import needs --disk FILE (a disk image on this host).');
         // the console runs on this host: send an absolute path, resolved here
-        const a = await longApi<ImportedImage>(!!o.detach, 'POST', '/images', { name, disk: path.resolve(o.disk), ...(o.format ? { format: o.format } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) });
+        const a = await longApi<ImportedImage>(!!o.detach, 'POST', '/images', checked(importImageSchema, { name, disk: path.resolve(o.disk), ...(o.format ? { format: o.format } : {}), ...(o.firmware ? { firmware: o.firmware } : {}) }));
         if (a.detached) return 0;
         const r = a.r;
         out(r, () => `imported ${r.name}: ${r.format}, ${mib(r.virtualSizeBytes)} virtual, ${mib(r.sizeBytes)} on disk, ${r.firmware} firmware`);
@@ -313,10 +324,10 @@ async function main(argv: string[]): Promise<number> {
     case 'exec': {
       const vm = need('vm');
       if (after.length === 0) throw new CliError('exec needs a command after "--": instaclone exec VM -- CMD...');
-      const r = await api('POST', `/vms/${enc(vm)}/exec`, {
+      const r = await api('POST', `/vms/${enc(vm)}/exec`, checked(execSchema, {
         command: after,
         ...(o.timeout ? { timeoutMs: num(o.timeout) } : {}),
-      });
+      }));
       if (o.json) console.log(JSON.stringify(r));
       else {
         process.stdout.write(r.stdout ?? '');
@@ -326,7 +337,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'reset':
       if (args.length > 1) {
-        const a = await longApi<Awaited<ReturnType<Engine['resetMany']>>>(!!o.detach, 'POST', '/vms/reset', { refs: args });
+        const a = await longApi<Awaited<ReturnType<Engine['resetMany']>>>(!!o.detach, 'POST', '/vms/reset', checked(resetManySchema, { refs: args }));
         if (a.detached) return 0;
         out(a.r, () => a.r.results.map((x) => (x.ok ? `${x.ref}: ${x.vm.state}` : `${x.ref}: ${x.error}`)).join('\n'));
         return a.r.results.every((x) => x.ok) ? 0 : 1;
@@ -362,9 +373,9 @@ async function main(argv: string[]): Promise<number> {
       return r.state === 'failed' ? 1 : 0;
     }
     case 'pool':
-      return poolCommand(args, o, { api, long: (m, route, body) => longApi(!!o.detach, m, route, body), out, table, num, fail: (m) => { throw new CliError(m); } });
+      return poolCommand(args, o, { api, long: (m, route, body) => longApi(!!o.detach, m, route, body), out, table, num, checked, fail: (m) => { throw new CliError(m); } });
     case 'quota':
-      return quotaCommand(args, o, { api, long: (m, route, body) => longApi(!!o.detach, m, route, body), out, table, num, fail: (m) => { throw new CliError(m); } });
+      return quotaCommand(args, o, { api, long: (m, route, body) => longApi(!!o.detach, m, route, body), out, table, num, checked, fail: (m) => { throw new CliError(m); } });
     default:
       throw new CliError(`Unknown command "${cmd}": run instaclone --help for the list.`);
   }

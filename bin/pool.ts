@@ -1,5 +1,7 @@
 // `instaclone pool …`: create, ls, claim, release, resize, push, rm (DESIGN.md). The REST calls and
-// output helpers come from cli.ts, so this file only maps arguments to routes.
+// output helpers come from cli.ts, so this file only maps arguments to routes; bodies are checked
+// against the console's own schemas first, so a bad value is refused before any connection.
+import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema } from '../lib/validations/pools';
 export interface PoolCliDeps {
   api: (method: string, route: string, body?: unknown) => Promise<any>;
   /** a long action: waits for the result, or with --detach prints {"operation": ID} and says so */
@@ -8,6 +10,8 @@ export interface PoolCliDeps {
   table: (rows: Record<string, unknown>[], cols: string[]) => string;
   num: (v: string | undefined) => number | string | undefined;
   fail: (msg: string) => never;
+  /** the body as given, once the schema accepts it; else the schema's sentence as the CLI's error */
+  checked: <T>(schema: { safeParse(v: unknown): { success: boolean } }, body: T) => T;
 }
 
 export interface PoolOpts {
@@ -36,7 +40,7 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
       const name = need('name');
       if (!o.template) d.fail('pool create needs --template T (the template its children are forked from).');
       if (o.size === undefined) d.fail('pool create needs --size MAX (the most children the pool may hold).');
-      const r = await d.api('POST', '/pools', {
+      const r = await d.api('POST', '/pools', d.checked(poolCreateSchema, {
         name,
         template: o.template,
         size: d.num(o.size),
@@ -44,7 +48,7 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
         ...(o['on-release'] !== undefined ? { onRelease: o['on-release'] } : {}),
         ...(o.ttl !== undefined ? { ttl: o.ttl } : {}),
         ...(o.host ? { host: o.host } : {}),
-      });
+      }));
       d.out(r, () => summary(r));
       return 0;
     }
@@ -68,10 +72,10 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
     }
     case 'claim': {
       const name = need('name');
-      const r = await d.api('POST', `/pools/${enc(name)}/claim`, {
+      const r = await d.api('POST', `/pools/${enc(name)}/claim`, d.checked(poolClaimSchema, {
         ...(o.label !== undefined ? { label: o.label } : {}),
         ...(o.wait !== undefined ? { wait: d.num(o.wait) } : {}),
-      });
+      }));
       d.out(r, () => `${r.vm.name} (${r.vm.id}) claimed from ${r.pool} in ${r.claimMs} ms (${r.source}): ${r.vm.identity.hostname} ${r.vm.identity.ip} ${r.vm.identity.mac}`);
       return 0;
     }
@@ -83,17 +87,17 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
     }
     case 'resize': {
       const name = need('name');
-      const r = await d.api('PATCH', `/pools/${enc(name)}`, {
+      const r = await d.api('PATCH', `/pools/${enc(name)}`, d.checked(poolResizeSchema, {
         ...(o.size !== undefined ? { size: d.num(o.size) } : {}),
         ...(o.spares !== undefined ? { spares: d.num(o.spares) } : {}),
-      });
+      }));
       d.out(r, () => summary(r));
       return 0;
     }
     case 'push': {
       const name = need('name');
       if (!o.template) d.fail('pool push needs --template T2 (the template new spares come from).');
-      const a = await d.long('POST', `/pools/${enc(name)}/push`, { template: o.template });
+      const a = await d.long('POST', `/pools/${enc(name)}/push`, d.checked(poolPushSchema, { template: o.template }));
       if (a.detached) return 0;
       const r = a.r;
       d.out(r, () => `${summary(r)}; spares roll now, claimed children when released`);

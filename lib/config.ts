@@ -4,7 +4,7 @@
 // INSTACLONE_QEMU_USER and INSTACLONE_QEMU_DATADIR, where empty means something).
 import os from 'node:os';
 import path from 'node:path';
-// zod/mini: the same checks as zod in a few KiB, so the CLI bundle stays small and quick to start
+// zod/mini: the same checks as zod in a few KiB (config is read by every process, the CLI included)
 import * as z from 'zod/mini';
 
 const whole = (lo: number, hi: number) => z.pipe(z.string().check(z.regex(/^\d+$/)), z.pipe(z.transform(Number), z.int().check(z.minimum(lo), z.maximum(hi))));

@@ -7,7 +7,7 @@ export const removeSchema = z.object({ force: z.boolean().default(false) });
 export const BULK_ACTIONS = ['start', 'stop', 'reset', 'delete'] as const;
 /** VMs named at once (bulk actions, reset of many): ids or names. */
 const refsSchema = z
-  .array(z.string().trim().min(1).max(200), { error: 'Name the VMs as a list of ids or names, e.g. {"refs": ["web-1", "web-2"]}.' })
+  .array(z.string().trim().min(1, 'A VM id or name cannot be empty.').max(200, 'A VM id or name has at most 200 characters.'), { error: 'Name the VMs as a list of ids or names, e.g. {"refs": ["web-1", "web-2"]}.' })
   .min(1, 'Select at least one VM.')
   .max(LIMITS.maxForkCount, `Select at most ${LIMITS.maxForkCount} VMs at once.`);
 export const bulkSchema = z.object({

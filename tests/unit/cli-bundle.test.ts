@@ -57,6 +57,37 @@ describe('bundled CLI', () => {
     expect(tls.stderr).toMatch(/Cannot reach the Instaclone console at https:\/\/127\.0\.0\.1:9/);
   });
 
+  it('refuses bad input with the shared schema before it connects (the console’s own sentence, exit 1)', async () => {
+    // a listener that records whether anything connected: a local refusal never reaches it
+    const net = await import('node:net');
+    let connected = 0;
+    const server = net.createServer((c) => { connected++; c.destroy(); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const env = { INSTACLONE_URL: url, INSTACLONE_TOKEN: 'x' };
+      const cases: [string[], RegExp][] = [
+        [['fork', 'web', '--count', '0'], /^instaclone: count: The child count must be at least 1\.$/],
+        [['prepare', '--name', 'Bad Name'], /^instaclone: name: A name may contain only lower-case letters/],
+        [['images', 'import', 'tiny', '--disk', '/x.qcow2'], /built-in image/],
+        [['reset', 'a', 'x'.repeat(201)], /^instaclone: refs/],
+        [['pool', 'create', 'p1', '--template', 't', '--size', '2', '--spares', '5'], /^instaclone: spares: The number of spares cannot be more than the pool size/],
+      ];
+      for (const [args, re] of cases) {
+        const r = await cli(args, env);
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.stderr.trim(), args.join(' ')).toMatch(re);
+      }
+      expect(connected).toBe(0);
+      // a good request does go to the console (which here hangs up: "cannot reach")
+      const ok = await cli(['fork', 'web', '--count', '2'], env);
+      expect(ok.stderr).toMatch(/Cannot reach the Instaclone console/);
+      expect(connected).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+
   it('bin/instaclone runs the bundle: one-line error and exit 1 when the console is unreachable', async () => {
     const r = await cli(['ls'], { INSTACLONE_URL: 'http://127.0.0.1:9', INSTACLONE_TOKEN: 'x' });
     expect(r.code).toBe(1);
