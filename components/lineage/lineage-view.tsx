@@ -304,9 +304,10 @@ export function LineageView() {
                     {n.kind === 'template' && n.template.quiesced && <Badge tone="emerald">quiesced</Badge>}
                     {n.kind === 'vm' && n.vm.persistent && <Badge tone="amber">persistent</Badge>}
                     {n.kind === 'vm' && <PoolBadge pool={n.vm.pool} />}
-                    {/* the VM's host: shrinks and truncates first, so the row keeps its height and never scrolls sideways */}
+                    {/* the VM's host: shrinks and truncates first, so the row keeps its height; below 640 px the
+                        row is name and state only (the VM page names the host) */}
                     {n.kind === 'vm' && n.vm.host && (
-                      <span className="min-w-0 shrink truncate font-mono text-[11px] text-slate-400" title={`host ${n.vm.host}`} data-testid="node-host">
+                      <span className="hidden min-w-0 shrink truncate font-mono text-[11px] text-slate-400 sm:block" title={`host ${n.vm.host}`} data-testid="node-host">
                         {n.vm.host}
                       </span>
                     )}
