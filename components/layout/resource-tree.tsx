@@ -36,7 +36,7 @@ function Node({ n, depth, open, toggle, path, current }: { n: LineageNode; depth
           data-tree-item={n.id}
           data-expanded={n.children.length > 0 ? String(expanded) : undefined}
           className="min-w-0 flex-1 truncate py-0.5"
-          title={`${n.kind === 'template' ? 'template' : n.vm.kind} ${n.name}: ${n.state}`}>
+          title={`${n.kind === 'template' ? 'template' : n.vm.kind} ${n.name}: ${n.state}${n.kind === 'vm' && n.vm.host ? ` on ${n.vm.host}` : ''}`}>
           {n.kind === 'template' ? <span className="mr-1 text-indigo-300">◆</span> : null}
           {n.name}
         </Link>

@@ -304,6 +304,13 @@ export function LineageView() {
                     {n.kind === 'template' && n.template.quiesced && <Badge tone="emerald">quiesced</Badge>}
                     {n.kind === 'vm' && n.vm.persistent && <Badge tone="amber">persistent</Badge>}
                     {n.kind === 'vm' && <PoolBadge pool={n.vm.pool} />}
+                    {/* the VM's host: shrinks and truncates first, so the row keeps its height; below 640 px the
+                        row is name and state only (the VM page names the host) */}
+                    {n.kind === 'vm' && n.vm.host && (
+                      <span className="hidden min-w-0 shrink truncate font-mono text-[11px] text-slate-400 sm:block" title={`host ${n.vm.host}`} data-testid="node-host">
+                        {n.vm.host}
+                      </span>
+                    )}
                   </span>
                   <span className="text-xs text-slate-300">{n.state}</span>
                   <span className="hidden truncate font-mono text-xs text-slate-400 sm:block">{n.kind === 'vm' ? (n.vm.ip ?? '') : ''}</span>

@@ -8,6 +8,7 @@ import { useEngineEvents } from '@/lib/client/use-engine-events';
 import { buildLineage, type LineageNode, type TemplateNode } from '@/lib/client/lineage';
 import { bytes, ms } from '@/lib/client/format';
 import { LineageGraph } from '@/components/lineage/lineage-graph';
+import { HostsPanel } from './hosts-panel';
 import { PoolGauges } from './pool-gauges';
 
 function Big({ label, value, sub, testId }: { label: string; value: string | number; sub?: string; testId: string }) {
@@ -78,6 +79,7 @@ export function Wall() {
           <LineageGraph roots={roots} big label="Lineage on the wall" />
         </div>
         <div className="flex min-h-0 flex-col gap-6 overflow-hidden">
+        <HostsPanel />
         <PoolGauges />
         <div className="rounded-xl border border-slate-800 bg-slate-900/70 p-6">
           <h2 className="mb-4 text-xl uppercase tracking-widest text-slate-300">Last forks</h2>

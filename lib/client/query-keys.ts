@@ -21,20 +21,21 @@ export const queryKeys = {
 };
 
 /** The root keys (each invalidates everything under it, e.g. ['vms'] covers ['vms', ref]). */
-export type RootKey = 'ls' | 'vms' | 'templates' | 'stats' | 'images' | 'pools' | 'tasks' | 'log';
+export type RootKey = 'ls' | 'vms' | 'templates' | 'stats' | 'images' | 'pools' | 'hosts' | 'tasks' | 'log';
 
 /** What each kind of change touches: an engine event's type, or a console mutation's subject. */
 export const touches = {
-  vm: ['ls', 'vms', 'stats', 'log', 'pools', 'tasks'],
-  template: ['ls', 'templates', 'log', 'images', 'tasks'],
+  /** hosts: a host's VM count and replicas change with its VMs and templates */
+  vm: ['ls', 'vms', 'stats', 'log', 'pools', 'hosts', 'tasks'],
+  template: ['ls', 'templates', 'log', 'images', 'hosts', 'tasks'],
   slot: ['ls', 'templates', 'log', 'images'],
-  pool: ['pools', 'ls', 'vms', 'log'],
+  pool: ['pools', 'ls', 'vms', 'hosts', 'log'],
   image: ['images', 'log', 'tasks'],
   task: ['tasks', 'log'],
   /** a task that ended: what it made or removed shows everywhere */
-  taskEnded: ['tasks', 'log', 'ls', 'vms', 'templates', 'stats', 'images'],
+  taskEnded: ['tasks', 'log', 'ls', 'vms', 'templates', 'stats', 'images', 'hosts'],
   admin: ['log'],
-  all: ['ls', 'vms', 'templates', 'stats', 'images', 'pools', 'tasks', 'log'],
+  all: ['ls', 'vms', 'templates', 'stats', 'images', 'pools', 'hosts', 'tasks', 'log'],
 } as const satisfies Record<string, readonly RootKey[]>;
 export type Subject = keyof typeof touches;
 

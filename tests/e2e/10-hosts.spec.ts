@@ -1,10 +1,11 @@
 // Many hosts, single-host console (SQLite, no agents): the Hosts page, REST and CLI show this
-// console's own host; drain is refused with its sentence; the VM page names each VM's host.
+// console's own host; drain is refused with its sentence; the VM page, the lineage tree and the wall
+// name each VM's host.
 // (Agents on PostgreSQL are covered by tests/engine/hosts.test.ts.)
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { adminToken, api, BASE, HOME, login, shot } from './helpers';
+import { adminToken, api, BASE, ensureTemplate, forkViaApi, HOME, login, rand, shot, tokenLogin } from './helpers';
 
 test('the Hosts page, GET /api/v1/hosts and `instaclone hosts --json` show the local host', async ({ page }, info) => {
   const a = await api();
@@ -37,4 +38,32 @@ test('the Hosts page, GET /api/v1/hosts and `instaclone hosts --json` show the l
   await expect(row.getByTestId('host-vms')).toHaveText(String(h.vms));
   await expect(row.getByRole('button', { name: /drain/i })).toHaveCount(0); // nothing to drain on a single host
   await shot(page, info, 'hosts-page');
+});
+
+test("the lineage tree names each VM's host and the wall has a Hosts panel", async ({ page }, info) => {
+  test.setTimeout(300_000);
+  const a = await api();
+  const host = (await (await a.get('/api/v1/hosts')).json()).hosts[0].name as string;
+  let vm = ((await (await a.get('/api/v1/ls')).json()).vms as { name: string; kind: string }[]).find((v) => v.kind === 'child')?.name;
+  vm ??= (await forkViaApi(await ensureTemplate(), 1, rand('e2e-host'))).children[0].name; // when run alone
+
+  await login(page, '/');
+  await page.getByRole('searchbox').fill(vm);
+  const label = page.getByTestId(`node-${vm}`).getByTestId('node-host');
+  await expect(label).toHaveText(host);
+  await expect(label).toHaveAttribute('title', `host ${host}`);
+  await shot(page, info, 'tree-host');
+
+  // the wall as a kiosk opens it: a viewer token (the same path 04-wall uses)
+  const t = await a.post('/api/v1/tokens', { data: { name: rand('e2e-wall'), role: 'viewer' } });
+  expect(t.ok(), await t.text()).toBeTruthy();
+  const kiosk = (await t.json()) as { id: string; secret: string };
+  await tokenLogin(page, kiosk.secret, '/wall');
+  const row = page.getByTestId(`wall-host-${host}`);
+  await expect(row).toBeVisible();
+  await expect(row.getByTestId('wall-host-state')).toHaveText('ready');
+  const n = (await (await a.get('/api/v1/hosts')).json()).hosts[0].vms as number;
+  await expect(row.getByTestId('wall-host-vms')).toHaveText(String(n));
+  await shot(page, info, 'wall-hosts');
+  await a.delete(`/api/v1/tokens/${kiosk.id}`);
 });
