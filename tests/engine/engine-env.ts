@@ -191,3 +191,21 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/**
+ * Ends a many-hosts test: stops each agent (its VMs stay running for adoption, so any QEMU still
+ * under its run dir is killed and returned as a leak), removes the console's run dir and `base`, and
+ * closes the console's engine, database, job queue and PostgreSQL pool. Returns the leaked pids.
+ */
+export async function teardownCluster(agents: import('../../bench/lib/agents').LocalAgent[], consoleRun: string, base: string): Promise<number[]> {
+  const { stopLocalAgent } = await import('../../bench/lib/agents');
+  for (const a of agents) await stopLocalAgent(a, qemuPids);
+  const left = agents.flatMap((a) => qemuPids(a.run));
+  fs.rmSync(consoleRun, { recursive: true, force: true });
+  fs.rmSync(base, { recursive: true, force: true });
+  await (await import('../../lib/engine')).Engine.get().shutdown();
+  await (await import('../../lib/db')).disconnectDb();
+  await (await import('../../lib/cluster/jobs')).closeJobUtils();
+  await (await import('../../lib/cluster/pg')).closeClusterPg();
+  return left;
+}

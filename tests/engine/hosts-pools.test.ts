@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, localAgents, startLocalAgent, stopLocalAgent } from '../../bench/lib/agents';
+import { freshDatabase, localAgents, startLocalAgent } from '../../bench/lib/agents';
 import { need, strict } from '../strict';
-import { qemuPids, waitFor } from './engine-env';
+import { qemuPids, teardownCluster, waitFor } from './engine-env';
 
 const url = freshDatabase();
 const secret = randomBytes(32).toString('hex');
@@ -74,14 +74,7 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
 
   afterAll(async () => {
     if (planner) clearInterval(planner);
-    for (const a of agents) await stopLocalAgent(a, qemuPids);
-    const left = agents.flatMap((a) => qemuPids(a.run));
-    fs.rmSync(`/dev/shm/${tag}-console`, { recursive: true, force: true });
-    fs.rmSync(base, { recursive: true, force: true });
-    await (await import('../../lib/engine')).Engine.get().shutdown();
-    await (await import('../../lib/db')).disconnectDb();
-    await (await import('../../lib/cluster/jobs')).closeJobUtils();
-    await (await import('../../lib/cluster/pg')).closeClusterPg();
+    const left = await teardownCluster(agents, `/dev/shm/${tag}-console`, base);
     expect(left).toEqual([]);
   });
 

@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, localAgents, startLocalAgent, stopLocalAgent } from '../../bench/lib/agents';
+import { freshDatabase, localAgents, startLocalAgent } from '../../bench/lib/agents';
 import { need, strict } from '../strict';
-import { qemuPids } from './engine-env';
+import { qemuPids, teardownCluster } from './engine-env';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const url = freshDatabase();
@@ -65,14 +65,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
   });
 
   afterAll(async () => {
-    for (const a of Object.values(agents)) await stopLocalAgent(a, qemuPids); // an agent's stop leaves its VMs running (they are adopted at its next start)
-    const left = Object.values(agents).flatMap((a) => qemuPids(a.run));
-    fs.rmSync(`/dev/shm/${tag}-console`, { recursive: true, force: true });
-    fs.rmSync(base, { recursive: true, force: true });
-    await (await import('../../lib/engine')).Engine.get().shutdown();
-    await (await import('../../lib/db')).disconnectDb();
-    await (await import('../../lib/cluster/jobs')).closeJobUtils();
-    await (await import('../../lib/cluster/pg')).closeClusterPg();
+    const left = await teardownCluster(Object.values(agents), `/dev/shm/${tag}-console`, base);
     expect(left).toEqual([]);
   });
 

@@ -4,7 +4,8 @@
 // image that declares it needs none of them and a QEMU where lean is proven (7.x), unless
 // INSTACLONE_DEVICES says otherwise.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LaunchSpec, MachineConfig, Role } from '@/lib/engine/argv';
+import type { MachineConfig, Role } from '@/lib/engine/argv';
+import { launchSpec } from './fixtures';
 
 process.env.INSTACLONE_QEMU_USER = ''; // argv without -runas: this file checks devices, not users
 process.env.INSTACLONE_ACCEL = 'tcg';
@@ -15,17 +16,7 @@ resetQemuUserCache();
 const onQemu = (version: string) => resetQemuVersionCache(qemuBinaryPath(), `QEMU emulator version ${version} (test)`);
 
 const machine = (o: Partial<MachineConfig> = {}): MachineConfig => ({ machine: 'pc', accel: 'tcg', cpu: 'max', memoryMiB: 256, vcpus: 1, kernel: '/img/vmlinux', initrd: '/img/initrd', cmdline: 'console=ttyS0', tbSizeMiB: 32, ...o });
-const spec = (role: Role, m: MachineConfig): LaunchSpec => ({
-  role,
-  machine: m,
-  runDir: '/dev/shm/instaclone/vms/vm_0123456789ab',
-  serialLog: '/var/lib/instaclone/vms/vm_0123456789ab/serial.log',
-  ramPath: role === 'cold' ? undefined : '/dev/shm/instaclone/templates/tpl_0123456789ab/ram',
-  diskPath: '/dev/shm/instaclone/vms/vm_0123456789ab/overlay.qcow2',
-  net: { mac: '52:54:00:12:34:56', ip: '10.0.2.15', hostPorts: {} },
-  vmgenid: '6f1c5b8e-3c8e-4b7a-9d7e-0a1b2c3d4e5f',
-  name: 'web-1',
-});
+const spec = (role: Role, m: MachineConfig) => launchSpec(role, { machine: m });
 /** The device-defining part of an argv: -machine/-global options and every -device, in order. */
 const devices = (a: string[]) => a.flatMap((x, i) => (['-machine', '-global', '-device'].includes(a[i - 1] ?? '') && !x.startsWith('vmgenid') ? [`${a[i - 1]} ${x}`] : []));
 const roles: Role[] = ['parent', 'child', 'receiver', 'cold'];
