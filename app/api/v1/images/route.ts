@@ -47,7 +47,10 @@ export const POST = route(importImage.role, async ({ req, principal }) => {
       },
     });
     try {
-      await pipeline(Readable.fromWeb(req.body as import('node:stream/web').ReadableStream), limit, fs.createWriteStream(tmp, { mode: 0o600 }), { signal: req.signal });
+      // opened here, at once and exclusively: a stream opening its file later could create it after a
+      // cut-off upload's clean-up below had already run (seen in CI), and 'wx' never follows a planted link
+      const out = fs.createWriteStream(tmp, { fd: fs.openSync(tmp, 'wx', 0o600) });
+      await pipeline(Readable.fromWeb(req.body as import('node:stream/web').ReadableStream), limit, out, { signal: req.signal });
     } catch (e) {
       if (e instanceof EngineError) throw e;
       throw new EngineError('invalid', `The upload was cut off (${(e as Error).message}); nothing was kept, upload again.`);
