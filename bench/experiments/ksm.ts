@@ -1,0 +1,183 @@
+// Kernel Same-page Merging (KSM) for idle children, measured in ONE run (issue 17):
+//   sudo npx tsx bench/experiments/ksm.ts [counts=10,30] [rounds=1]
+// Per round and count N, for each mode (alternating order): fork N tiny children (fresh VMMs), let
+// them idle, read PSS per child with ksmd stopped; start ksmd, poll until the merged pages of these
+// children stop growing (or a bound), read PSS again, ksmd's CPU time spent merging and per second
+// afterwards (steady state); then unmerge everything (run=2) and remove the children.
+// Modes: `madvise` = QEMU as spawned (only guest RAM is MADV_MERGEABLE: `-machine mem-merge=on` is
+// QEMU's default); `whole` = QEMU exec'd with PR_SET_MEMORY_MERGE set (prctl through perl's syscall,
+// kept across exec since Linux 6.7), so its heap and TCG code buffer are candidates too.
+// Settings (env): KSM_PAGES (pages_to_scan, default 1000), KSM_SLEEP (sleep_millisecs, 20),
+// KSM_ADVISOR (none | scan-time), KSM_TARGET_S (advisor_target_scan_time, 200), KSM_MODES
+// (madvise,whole), KSM_SETTLE_S (bound of the merge wait, 240), KSM_STEADY_S (15).
+// Needs root (writes /sys/kernel/mm/ksm); restores the settings and leaves run=0 at the end.
+// ksmd scans every mergeable process on the host, other engineers' QEMUs included: its CPU is
+// reported beside the number of mergeable processes seen.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { forkSchema, prepareSchema } from '../../lib/validations';
+
+const COUNTS = (process.argv[2] ?? '10,30').split(',').map(Number);
+const ROUNDS = Number(process.argv[3] ?? 1);
+const MODES = (process.env.KSM_MODES ?? 'madvise,whole').split(',') as ('madvise' | 'whole')[];
+const SET = {
+  pages_to_scan: process.env.KSM_PAGES ?? '1000',
+  sleep_millisecs: process.env.KSM_SLEEP ?? '20',
+  advisor_mode: process.env.KSM_ADVISOR ?? 'none',
+  advisor_target_scan_time: process.env.KSM_TARGET_S ?? '200',
+};
+const SETTLE_S = Number(process.env.KSM_SETTLE_S ?? 240);
+const STEADY_S = Number(process.env.KSM_STEADY_S ?? 15);
+const KSM = '/sys/kernel/mm/ksm';
+const PAGE_KIB = 4;
+
+const rd = (f: string) => fs.readFileSync(path.join(KSM, f), 'utf8').trim();
+const wr = (f: string, v: string) => fs.writeFileSync(path.join(KSM, f), v);
+const saved = Object.fromEntries(['run', ...Object.keys(SET)].map((k) => [k, rd(k).replace(/^.*\[(.*)\].*$/, '$1')]));
+
+// the real QEMU behind a wrapper that sets PR_SET_MEMORY_MERGE (67) with prctl (157 on x86-64), then execs
+const realQemu = process.env.INSTACLONE_QEMU ?? '/usr/bin/qemu-system-x86_64';
+const wrapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-ksm-wrap-'));
+fs.chmodSync(wrapDir, 0o755);
+const wrapper = path.join(wrapDir, 'qemu-system-x86_64');
+fs.writeFileSync(
+  wrapper,
+  `#!/bin/sh\nexec /usr/bin/perl -e 'syscall(157, 67, 1, 0, 0, 0) == 0 or die "prctl(PR_SET_MEMORY_MERGE): $!\\n"; exec { $ARGV[0] } @ARGV or die "exec: $!\\n"' ${realQemu} "$@"\n`,
+  { mode: 0o755 },
+);
+process.env.INSTACLONE_QEMU_DATADIR ??= ''; // the wrapper's folder is not a QEMU prefix
+
+const { experimentEngine } = await import('../lib/experiment');
+const { smapsRollup, cpuSeconds } = await import('../lib/proc');
+const { engine, done } = await experimentEngine('ic-ksm');
+const median = (a: number[]) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] : NaN);
+const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / (a.length || 1);
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ksmdPid = (() => {
+  for (const d of fs.readdirSync('/proc')) {
+    try {
+      if (/^\d+$/.test(d) && fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'ksmd') return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  throw new Error('no ksmd thread: this kernel has no KSM');
+})();
+const merging = (pid: number) => {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/ksm_merging_pages`, 'utf8').trim());
+  } catch {
+    return 0;
+  }
+};
+/** processes ksmd looks at: those with KSM rmap items */
+const mergeableProcs = () => {
+  let n = 0;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (/ksm_rmap_items [1-9]/.test(fs.readFileSync(`/proc/${d}/ksm_stat`, 'utf8'))) n++;
+    } catch {
+      /* gone */
+    }
+  }
+  return n;
+};
+const pssOf = (pids: number[]) => pids.map((p) => (smapsRollup(p)?.pss ?? NaN) / 1024);
+
+interface Row {
+  n: number; mode: string; round: number; forkMs: number;
+  pssOff: number; pssOn: number; pssOffAfter: number; meanOff: number; meanOn: number;
+  mergedMiBPerChild: number; settleS: number; settled: boolean; ksmdCpuMergeS: number; ksmdCpuMsPerChild: number;
+  steadyPctCore: number; pagesSharing: number; pagesShared: number; fullScans: number; mergeableProcs: number; load: number;
+}
+const rows: Row[] = [];
+try {
+  wr('run', '2'); // unmerge anything left, start from nothing merged
+  wr('run', '0');
+  for (const [k, v] of Object.entries(SET)) wr(k, v);
+  const tpl = await engine.prepare(prepareSchema.parse({ image: 'tiny', name: 'ksm', memory: 256 }));
+  console.log(`template: boot ${tpl.timings.bootMs} ms; ksm settings ${JSON.stringify(SET)}; ksmd pid ${ksmdPid}`);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const n of COUNTS) {
+      const order = (round + COUNTS.indexOf(n)) % 2 ? [...MODES].reverse() : MODES;
+      for (const mode of order) {
+        process.env.INSTACLONE_QEMU = mode === 'whole' ? wrapper : realQemu;
+        const t0 = performance.now();
+        const f = (await engine.fork(tpl.id, forkSchema.parse({ count: n, prefix: `${mode[0]}${n}-${round}` }))) as import('../../lib/engine').ForkResult;
+        const forkMs = performance.now() - t0;
+        await sleep(5000);
+        const ls = await engine.list();
+        const pids = f.children.map((c) => ls.vms.find((x) => x.id === c.id)?.pid).filter((p): p is number => !!p);
+        if (mode === 'whole' && !/ksm_merge_any: yes/.test(fs.readFileSync(`/proc/${pids[0]}/ksm_stat`, 'utf8'))) throw new Error('the wrapper did not make QEMU mergeable');
+        const off = pssOf(pids);
+        // start ksmd and wait until these children's merged pages stop growing
+        const scans0 = Number(rd('full_scans'));
+        const c0 = cpuSeconds(ksmdPid)!;
+        const s0 = performance.now();
+        wr('run', '1');
+        let last = -1, stable = 0, settled = false;
+        while ((performance.now() - s0) / 1000 < SETTLE_S) {
+          await sleep(2000);
+          const m = pids.reduce((a, p) => a + merging(p), 0);
+          stable = last >= 0 && m - last <= Math.max(16, last * 0.005) ? stable + 1 : 0;
+          last = m;
+          if (stable >= 3 && Number(rd('full_scans')) - scans0 >= 2) {
+            settled = true;
+            break;
+          }
+        }
+        const settleS = (performance.now() - s0) / 1000;
+        const cpuMerge = cpuSeconds(ksmdPid)! - c0;
+        const on = pssOf(pids);
+        const mergedPages = pids.reduce((a, p) => a + merging(p), 0);
+        const st = { sharing: Number(rd('pages_sharing')), shared: Number(rd('pages_shared')), scans: Number(rd('full_scans')) - scans0 };
+        const procs = mergeableProcs();
+        // steady state: ksmd keeps scanning at its pace
+        const c1 = cpuSeconds(ksmdPid)!;
+        const s1 = performance.now();
+        await sleep(STEADY_S * 1000);
+        const steadyPct = (100 * (cpuSeconds(ksmdPid)! - c1)) / ((performance.now() - s1) / 1000);
+        wr('run', '2'); // unmerge: the next measurement starts from nothing merged
+        wr('run', '0');
+        const offAfter = pssOf(pids);
+        const row: Row = {
+          n, mode, round, forkMs: Math.round(forkMs),
+          pssOff: r1(median(off)), pssOn: r1(median(on)), pssOffAfter: r1(median(offAfter)), meanOff: r1(mean(off)), meanOn: r1(mean(on)),
+          mergedMiBPerChild: r1((mergedPages * PAGE_KIB) / 1024 / pids.length), settleS: r1(settleS), settled,
+          ksmdCpuMergeS: r2(cpuMerge), ksmdCpuMsPerChild: Math.round((1000 * cpuMerge) / pids.length), steadyPctCore: r2(steadyPct),
+          pagesSharing: st.sharing, pagesShared: st.shared, fullScans: st.scans, mergeableProcs: procs, load: r1(os.loadavg()[0]),
+        };
+        rows.push(row);
+        console.log(
+          `N=${n} ${mode} round ${round}: PSS/child median off ${row.pssOff} → on ${row.pssOn} MiB (×${r2(row.pssOn / row.pssOff)}; mean ${row.meanOff} → ${row.meanOn}; after unmerge ${row.pssOffAfter}); ` +
+            `merged ${row.mergedMiBPerChild} MiB/child; settled ${settled ? 'yes' : 'NO'} in ${row.settleS} s (${st.scans} full scans); ksmd CPU ${row.ksmdCpuMergeS} s merging = ${row.ksmdCpuMsPerChild} ms/child, ` +
+            `steady ${row.steadyPctCore} % of a core; pages_sharing ${st.sharing} pages_shared ${st.shared}; ${procs} mergeable processes on the host; load ${row.load}`,
+        );
+        for (const c of f.children) await engine.remove(c.id, { force: true });
+      }
+    }
+  }
+  console.log('\nsummary (same run):');
+  for (const n of COUNTS)
+    for (const mode of MODES) {
+      const x = rows.filter((r) => r.n === n && r.mode === mode);
+      console.log(`N=${n} ${mode.padEnd(7)} PSS/child off ${r1(median(x.map((r) => r.pssOff)))} → on ${r1(median(x.map((r) => r.pssOn)))} MiB; ksmd ${median(x.map((r) => r.ksmdCpuMsPerChild))} ms CPU per child merged, steady ${r2(median(x.map((r) => r.steadyPctCore)))} % of a core`);
+    }
+  console.log('JSON', JSON.stringify({ settings: SET, rows }));
+} finally {
+  try {
+    wr('run', '2');
+  } catch {
+    /* nothing merged */
+  }
+  for (const [k, v] of Object.entries(saved)) if (k !== 'run') wr(k, v);
+  wr('run', '0');
+  process.env.INSTACLONE_QEMU = realQemu;
+  await done();
+  fs.rmSync(wrapDir, { recursive: true, force: true });
+}
+process.exit(0);
