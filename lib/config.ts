@@ -43,6 +43,7 @@ const VARS = {
   INSTACLONE_RESET_SPARE: [flag, '1 or 0 (a spare VMM per template for resets)'],
   INSTACLONE_SLOT_TOPUP: [flag, '1 or 0 (new prelaunched slots after each fork)'],
   INSTACLONE_QEMU_MALLOC_ARENAS: [whole(0, 64), 'a whole number from 0 (glibc\'s default) to 64'],
+  INSTACLONE_KSM: [z.enum(['off', 'on', 'auto']), '"off", "on" or "auto" (Kernel Same-page Merging of the VMs\' memory)'],
   // guest networking
   INSTACLONE_NET: [z.enum(['user', 'bridge']), '"user" or "bridge"'],
   INSTACLONE_BRIDGE: [matching(/^[A-Za-z0-9_.-]{1,15}$/), 'the name of a Linux bridge (up to 15 letters, digits, "_", "." or "-")'],
@@ -138,6 +139,12 @@ export interface Config {
   slotTopUp: boolean;
   /** MALLOC_ARENA_MAX for QEMU; 0 = glibc's default */
   qemuMallocArenas: number;
+  /**
+   * Kernel Same-page Merging (lib/engine/ksm.ts): 'on' starts the host's ksmd at engine start and
+   * makes every QEMU wholly mergeable; 'auto' (default) leaves ksmd to the host and joins it when it
+   * runs; 'off' opts every VM out (its RAM is never merged, even when the host runs ksmd)
+   */
+  ksm: 'off' | 'on' | 'auto';
   net: { mode: 'user' | 'bridge'; bridge?: string; pool?: string; portRange: [number, number]; netns?: string };
   web: { trustProxy: boolean; streamRecheckMs: number; maxStreamsPerUser: number };
   guest: { dir?: string; kernelPackage?: string; imageCache?: string; debianMirror?: string };
@@ -234,6 +241,7 @@ function build(e: Parsed): Config {
     resetSpare: e.INSTACLONE_RESET_SPARE ?? true,
     slotTopUp: e.INSTACLONE_SLOT_TOPUP ?? true,
     qemuMallocArenas: e.INSTACLONE_QEMU_MALLOC_ARENAS ?? 0,
+    ksm: e.INSTACLONE_KSM ?? 'auto',
     net: { mode, bridge: e.INSTACLONE_BRIDGE, pool: e.INSTACLONE_NET_POOL, portRange: e.INSTACLONE_PORT_RANGE ?? [20000, 29999], netns: e.INSTACLONE_NETNS },
     web: { trustProxy: e.INSTACLONE_TRUST_PROXY ?? false, streamRecheckMs: e.INSTACLONE_STREAM_RECHECK_MS ?? 10_000, maxStreamsPerUser: e.INSTACLONE_MAX_STREAMS_PER_USER ?? 32 },
     guest: { dir: e.INSTACLONE_GUEST_DIR, kernelPackage: e.INSTACLONE_KERNEL_PACKAGE, imageCache: e.INSTACLONE_IMAGE_CACHE, debianMirror: e.INSTACLONE_DEBIAN_MIRROR },

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { config } from './config';
 import { detectAccel } from './engine/argv';
 import { parseQemuVersion, qemuVersionWarning } from './engine/qemu-version';
+import { ksmStatus, type KsmStatus } from './engine/ksm';
 
 const exec = promisify(execFile);
 
@@ -16,6 +17,8 @@ export interface HealthReport {
   home: { path: string; writable: boolean; freeBytes?: number };
   run: { path: string; writable: boolean; freeBytes?: number };
   memory: { totalBytes: number; availableBytes: number };
+  /** Kernel Same-page Merging (INSTACLONE_KSM): whether it merges the VMs, what it saves, why not */
+  ksm: KsmStatus;
   images: { name: string; kernel: string; sizeBytes: number; builtAt: string }[];
 }
 
@@ -128,6 +131,7 @@ export async function health(): Promise<HealthReport> {
     home,
     run,
     memory: hostMemory(),
+    ksm: ksmStatus(),
     images,
   };
 }

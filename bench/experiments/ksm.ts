@@ -4,12 +4,14 @@
 // them idle, read PSS per child with ksmd stopped; start ksmd, poll until the merged pages of these
 // children stop growing (or a bound), read PSS again, ksmd's CPU time spent merging and per second
 // afterwards (steady state); then unmerge everything (run=2) and remove the children.
-// Modes: `madvise` = QEMU as spawned (only guest RAM is MADV_MERGEABLE: `-machine mem-merge=on` is
+// Modes (KSM_MODES, default madvise,whole; also nothp, whole-nothp): `madvise` = QEMU as spawned (only guest RAM is MADV_MERGEABLE: `-machine mem-merge=on` is
 // QEMU's default); `whole` = QEMU exec'd with PR_SET_MEMORY_MERGE set (prctl through perl's syscall,
-// kept across exec since Linux 6.7), so its heap and TCG code buffer are candidates too.
+// kept across exec since Linux 6.7), so its heap and TCG code buffer are candidates too; `nothp` =
+// QEMU exec'd with PR_SET_THP_DISABLE (kept across exec).
 // Settings (env): KSM_PAGES (pages_to_scan, default 1000), KSM_SLEEP (sleep_millisecs, 20),
 // KSM_ADVISOR (none | scan-time), KSM_TARGET_S (advisor_target_scan_time, 200), KSM_MODES
-// (madvise,whole), KSM_SETTLE_S (bound of the merge wait, 240), KSM_STEADY_S (15).
+// (madvise,whole), KSM_IDLE_S (idle before the first reading, 30), KSM_SETTLE_S (bound of the merge
+// wait, 240), KSM_STEADY_S (15).
 // Needs root (writes /sys/kernel/mm/ksm); restores the settings and leaves run=0 at the end.
 // ksmd scans every mergeable process on the host, other engineers' QEMUs included: its CPU is
 // reported beside the number of mergeable processes seen.
@@ -20,7 +22,7 @@ import { forkSchema, prepareSchema } from '../../lib/validations';
 
 const COUNTS = (process.argv[2] ?? '10,30').split(',').map(Number);
 const ROUNDS = Number(process.argv[3] ?? 1);
-const MODES = (process.env.KSM_MODES ?? 'madvise,whole').split(',') as ('madvise' | 'whole')[];
+const MODES = (process.env.KSM_MODES ?? 'madvise,whole').split(',');
 const SET = {
   pages_to_scan: process.env.KSM_PAGES ?? '1000',
   sleep_millisecs: process.env.KSM_SLEEP ?? '20',
@@ -29,6 +31,7 @@ const SET = {
 };
 const SETTLE_S = Number(process.env.KSM_SETTLE_S ?? 240);
 const STEADY_S = Number(process.env.KSM_STEADY_S ?? 15);
+const IDLE_S = Number(process.env.KSM_IDLE_S ?? 30);
 const KSM = '/sys/kernel/mm/ksm';
 const PAGE_KIB = 4;
 
@@ -36,16 +39,20 @@ const rd = (f: string) => fs.readFileSync(path.join(KSM, f), 'utf8').trim();
 const wr = (f: string, v: string) => fs.writeFileSync(path.join(KSM, f), v);
 const saved = Object.fromEntries(['run', ...Object.keys(SET)].map((k) => [k, rd(k).replace(/^.*\[(.*)\].*$/, '$1')]));
 
-// the real QEMU behind a wrapper that sets PR_SET_MEMORY_MERGE (67) with prctl (157 on x86-64), then execs
+// the real QEMU behind a wrapper that sets prctl options (157 on x86-64), then execs it: 67 =
+// PR_SET_MEMORY_MERGE (whole process mergeable), 41 = PR_SET_THP_DISABLE (no transparent huge pages:
+// QEMU madvises its TCG code buffer MADV_HUGEPAGE, so a child holds whole 2 MiB pages of little code)
 const realQemu = process.env.INSTACLONE_QEMU ?? '/usr/bin/qemu-system-x86_64';
 const wrapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-ksm-wrap-'));
 fs.chmodSync(wrapDir, 0o755);
-const wrapper = path.join(wrapDir, 'qemu-system-x86_64');
-fs.writeFileSync(
-  wrapper,
-  `#!/bin/sh\nexec /usr/bin/perl -e 'syscall(157, 67, 1, 0, 0, 0) == 0 or die "prctl(PR_SET_MEMORY_MERGE): $!\\n"; exec { $ARGV[0] } @ARGV or die "exec: $!\\n"' ${realQemu} "$@"\n`,
-  { mode: 0o755 },
-);
+const wrapperFor = (opts: number[]) => {
+  const f = path.join(wrapDir, `q${opts.join('-')}`);
+  fs.mkdirSync(f, { mode: 0o755 });
+  const calls = opts.map((o) => `syscall(157, ${o}, 1, 0, 0, 0) == 0 or die "prctl ${o}: $!\\n";`).join(' ');
+  fs.writeFileSync(path.join(f, 'qemu-system-x86_64'), `#!/bin/sh\nexec /usr/bin/perl -e '${calls} exec { $ARGV[0] } @ARGV or die "exec: $!\\n"' ${realQemu} "$@"\n`, { mode: 0o755 });
+  return path.join(f, 'qemu-system-x86_64');
+};
+const MODE_QEMU: Record<string, string> = { madvise: realQemu, whole: wrapperFor([67]), nothp: wrapperFor([41]), 'whole-nothp': wrapperFor([67, 41]) };
 process.env.INSTACLONE_QEMU_DATADIR ??= ''; // the wrapper's folder is not a QEMU prefix
 
 const { experimentEngine } = await import('../lib/experiment');
@@ -86,10 +93,17 @@ const mergeableProcs = () => {
   }
   return n;
 };
+const anonHugeKiB = (pid: number) => {
+  try {
+    return Number(/^AnonHugePages:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+};
 const pssOf = (pids: number[]) => pids.map((p) => (smapsRollup(p)?.pss ?? NaN) / 1024);
 
 interface Row {
-  n: number; mode: string; round: number; forkMs: number;
+  n: number; mode: string; round: number; forkMs: number; cpuMsPerChild: number; anonHugeMiB: number;
   pssOff: number; pssOn: number; pssOffAfter: number; meanOff: number; meanOn: number;
   mergedMiBPerChild: number; settleS: number; settled: boolean; ksmdCpuMergeS: number; ksmdCpuMsPerChild: number;
   steadyPctCore: number; pagesSharing: number; pagesShared: number; fullScans: number; mergeableProcs: number; load: number;
@@ -105,15 +119,17 @@ try {
     for (const n of COUNTS) {
       const order = (round + COUNTS.indexOf(n)) % 2 ? [...MODES].reverse() : MODES;
       for (const mode of order) {
-        process.env.INSTACLONE_QEMU = mode === 'whole' ? wrapper : realQemu;
+        process.env.INSTACLONE_QEMU = MODE_QEMU[mode];
         const t0 = performance.now();
         const f = (await engine.fork(tpl.id, forkSchema.parse({ count: n, prefix: `${mode[0]}${n}-${round}` }))) as import('../../lib/engine').ForkResult;
         const forkMs = performance.now() - t0;
-        await sleep(5000);
+        await sleep(IDLE_S * 1000); // past the first seconds' drift (PSS falls ~2 MiB in the first half minute)
         const ls = await engine.list();
         const pids = f.children.map((c) => ls.vms.find((x) => x.id === c.id)?.pid).filter((p): p is number => !!p);
-        if (mode === 'whole' && !/ksm_merge_any: yes/.test(fs.readFileSync(`/proc/${pids[0]}/ksm_stat`, 'utf8'))) throw new Error('the wrapper did not make QEMU mergeable');
+        if (mode.startsWith('whole') && !/ksm_merge_any: yes/.test(fs.readFileSync(`/proc/${pids[0]}/ksm_stat`, 'utf8'))) throw new Error('the wrapper did not make QEMU mergeable');
         const off = pssOf(pids);
+        const thp = median(pids.map(anonHugeKiB));
+        const cpuChild = median((f.details ?? []).map((d) => d.cpuMs ?? NaN));
         // start ksmd and wait until these children's merged pages stop growing
         const scans0 = Number(rd('full_scans'));
         const c0 = cpuSeconds(ksmdPid)!;
@@ -145,7 +161,7 @@ try {
         wr('run', '0');
         const offAfter = pssOf(pids);
         const row: Row = {
-          n, mode, round, forkMs: Math.round(forkMs),
+          n, mode, round, forkMs: Math.round(forkMs), cpuMsPerChild: cpuChild, anonHugeMiB: r1(thp / 1024),
           pssOff: r1(median(off)), pssOn: r1(median(on)), pssOffAfter: r1(median(offAfter)), meanOff: r1(mean(off)), meanOn: r1(mean(on)),
           mergedMiBPerChild: r1((mergedPages * PAGE_KIB) / 1024 / pids.length), settleS: r1(settleS), settled,
           ksmdCpuMergeS: r2(cpuMerge), ksmdCpuMsPerChild: Math.round((1000 * cpuMerge) / pids.length), steadyPctCore: r2(steadyPct),

@@ -8,6 +8,7 @@ import { config } from '../config';
 import { EngineError } from './errors';
 import { intToIp, ipToInt, netdevArgs as identityNetdevArgs, type GuestNet } from './network';
 import { hasReadonlyRam, hasRunWith, leanDevicesProven, qemuBinaryPath, qemuDataDirs, qemuVersion } from './qemu-version';
+import { guestRamMergeable } from './ksm';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -251,7 +252,8 @@ export function buildArgv(s: LaunchSpec): string[] {
   ];
   // a QEMU unpacked into its own prefix must load its own firmware, not the system QEMU's
   for (const d of qemuDataDirs()) a.push('-L', d);
-  const size = `size=${m.memoryMiB}M`;
+  // INSTACLONE_KSM=off: the guest RAM is not madvised mergeable (QEMU's default is `merge=on`)
+  const size = `size=${m.memoryMiB}M${guestRamMergeable() ? '' : ',merge=off'}`;
   if (s.role === 'cold') {
     a.push('-object', `memory-backend-ram,id=ram0,${size}`);
   } else {

@@ -19,6 +19,7 @@ import { spareReady, spareVmms, sparesSettled, startSpares, stopSpares } from '.
 import { startTopUps, stopTopUps, topUpsSettled } from './topup';
 import { ensureReserve } from './reserve';
 import { ensureRunDir } from './run-dir';
+import { applyKsm } from './ksm';
 import { cleanPartialImports, importImage, listImported, removeImported, type ImportOptions } from './imported';
 import { screenshot } from './screen';
 import { parseCompat } from './compat';
@@ -92,6 +93,9 @@ export class Engine {
         ensureRunDir(c.run);
         fs.mkdirSync(c.home, { recursive: true });
         ensureReserve();
+        // INSTACLONE_KSM=on starts the host's ksmd; a host that does not allow it is said here and in /api/health
+        const ksm = applyKsm();
+        if (ksm) console.warn(`instaclone: ${ksm}`);
         cleanPartialImports(); // an import cut off by a crash or restart leaves nothing
         const unfinished = await unfinishedOperations(); // read before reconcile removes what they made
         const r = await reconcile(this.core);

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { EngineError } from './errors';
 import { sockets } from './argv';
 import { qemuBinaryPath } from './qemu-version';
+import { qemuCommand } from './ksm';
 
 export interface Spawned {
   pid: number;
@@ -69,7 +70,9 @@ export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): P
   const t0 = performance.now();
   const sk = sockets(runDir);
   return new Promise((resolve, reject) => {
-    const child = spawn(qemuBinaryPath(), argv, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, cwd: '/', env: qemuEnv() });
+    // through perl's prctl when KSM is to merge the whole process (ksm.ts); pid and cmdline are QEMU's after its exec
+    const { cmd, args } = qemuCommand(qemuBinaryPath(), argv);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, cwd: '/', env: qemuEnv() });
     let stderr = '';
     let settled = false;
     child.stderr!.on('data', (d) => {
