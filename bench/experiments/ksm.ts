@@ -32,12 +32,7 @@ const SET = {
 const SETTLE_S = Number(process.env.KSM_SETTLE_S ?? 240);
 const STEADY_S = Number(process.env.KSM_STEADY_S ?? 15);
 const IDLE_S = Number(process.env.KSM_IDLE_S ?? 30);
-const KSM = '/sys/kernel/mm/ksm';
 const PAGE_KIB = 4;
-
-const rd = (f: string) => fs.readFileSync(path.join(KSM, f), 'utf8').trim();
-const wr = (f: string, v: string) => fs.writeFileSync(path.join(KSM, f), v);
-const saved = Object.fromEntries(['run', ...Object.keys(SET)].map((k) => [k, rd(k).replace(/^.*\[(.*)\].*$/, '$1')]));
 
 // the real QEMU behind a wrapper that sets prctl options (157 on x86-64), then execs it: 67 =
 // PR_SET_MEMORY_MERGE (whole process mergeable), 41 = PR_SET_THP_DISABLE (no transparent huge pages:
@@ -56,43 +51,16 @@ const MODE_QEMU: Record<string, string> = { madvise: realQemu, whole: wrapperFor
 process.env.INSTACLONE_QEMU_DATADIR ??= ''; // the wrapper's folder is not a QEMU prefix
 
 const { experimentEngine } = await import('../lib/experiment');
-const { smapsRollup, cpuSeconds } = await import('../lib/proc');
+const { smapsRollup } = await import('../lib/proc');
+const { ksmSession, ksmUnavailable } = await import('../lib/ksm');
+const why = ksmUnavailable();
+if (why) throw new Error(`KSM cannot be measured here: ${why}`);
 const { engine, done } = await experimentEngine('ic-ksm');
 const median = (a: number[]) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] : NaN);
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / (a.length || 1);
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const ksmdPid = (() => {
-  for (const d of fs.readdirSync('/proc')) {
-    try {
-      if (/^\d+$/.test(d) && fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'ksmd') return Number(d);
-    } catch {
-      /* gone */
-    }
-  }
-  throw new Error('no ksmd thread: this kernel has no KSM');
-})();
-const merging = (pid: number) => {
-  try {
-    return Number(fs.readFileSync(`/proc/${pid}/ksm_merging_pages`, 'utf8').trim());
-  } catch {
-    return 0;
-  }
-};
-/** processes ksmd looks at: those with KSM rmap items */
-const mergeableProcs = () => {
-  let n = 0;
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (/ksm_rmap_items [1-9]/.test(fs.readFileSync(`/proc/${d}/ksm_stat`, 'utf8'))) n++;
-    } catch {
-      /* gone */
-    }
-  }
-  return n;
-};
 const anonHugeKiB = (pid: number) => {
   try {
     return Number(/^AnonHugePages:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? NaN);
@@ -109,12 +77,10 @@ interface Row {
   steadyPctCore: number; pagesSharing: number; pagesShared: number; fullScans: number; mergeableProcs: number; load: number;
 }
 const rows: Row[] = [];
+const ksm = ksmSession(SET);
 try {
-  wr('run', '2'); // unmerge anything left, start from nothing merged
-  wr('run', '0');
-  for (const [k, v] of Object.entries(SET)) wr(k, v);
   const tpl = await engine.prepare(prepareSchema.parse({ image: 'tiny', name: 'ksm', memory: 256 }));
-  console.log(`template: boot ${tpl.timings.bootMs} ms; ksm settings ${JSON.stringify(SET)}; ksmd pid ${ksmdPid}`);
+  console.log(`template: boot ${tpl.timings.bootMs} ms; ksm settings ${JSON.stringify(ksm.settings)}`);
   for (let round = 0; round < ROUNDS; round++) {
     for (const n of COUNTS) {
       const order = (round + COUNTS.indexOf(n)) % 2 ? [...MODES].reverse() : MODES;
@@ -130,36 +96,14 @@ try {
         const off = pssOf(pids);
         const thp = median(pids.map(anonHugeKiB));
         const cpuChild = median((f.details ?? []).map((d) => d.cpuMs ?? NaN));
-        // start ksmd and wait until these children's merged pages stop growing
-        const scans0 = Number(rd('full_scans'));
-        const c0 = cpuSeconds(ksmdPid)!;
-        const s0 = performance.now();
-        wr('run', '1');
-        let last = -1, stable = 0, settled = false;
-        while ((performance.now() - s0) / 1000 < SETTLE_S) {
-          await sleep(2000);
-          const m = pids.reduce((a, p) => a + merging(p), 0);
-          stable = last >= 0 && m - last <= Math.max(16, last * 0.005) ? stable + 1 : 0;
-          last = m;
-          if (stable >= 3 && Number(rd('full_scans')) - scans0 >= 2) {
-            settled = true;
-            break;
-          }
-        }
-        const settleS = (performance.now() - s0) / 1000;
-        const cpuMerge = cpuSeconds(ksmdPid)! - c0;
+        const m = await ksm.merge(pids, SETTLE_S);
         const on = pssOf(pids);
-        const mergedPages = pids.reduce((a, p) => a + merging(p), 0);
-        const st = { sharing: Number(rd('pages_sharing')), shared: Number(rd('pages_shared')), scans: Number(rd('full_scans')) - scans0 };
-        const procs = mergeableProcs();
-        // steady state: ksmd keeps scanning at its pace
-        const c1 = cpuSeconds(ksmdPid)!;
-        const s1 = performance.now();
-        await sleep(STEADY_S * 1000);
-        const steadyPct = (100 * (cpuSeconds(ksmdPid)! - c1)) / ((performance.now() - s1) / 1000);
-        wr('run', '2'); // unmerge: the next measurement starts from nothing merged
-        wr('run', '0');
+        const steadyPct = await ksm.steadyPct(STEADY_S);
+        ksm.stop();
         const offAfter = pssOf(pids);
+        const { settled, settleS, cpuS: cpuMerge, mergedPages } = m;
+        const st = { sharing: m.pagesSharing, shared: m.pagesShared, scans: m.fullScans };
+        const procs = m.mergeableProcesses;
         const row: Row = {
           n, mode, round, forkMs: Math.round(forkMs), cpuMsPerChild: cpuChild, anonHugeMiB: r1(thp / 1024),
           pssOff: r1(median(off)), pssOn: r1(median(on)), pssOffAfter: r1(median(offAfter)), meanOff: r1(mean(off)), meanOn: r1(mean(on)),
@@ -183,15 +127,9 @@ try {
       const x = rows.filter((r) => r.n === n && r.mode === mode);
       console.log(`N=${n} ${mode.padEnd(7)} PSS/child off ${r1(median(x.map((r) => r.pssOff)))} → on ${r1(median(x.map((r) => r.pssOn)))} MiB; ksmd ${median(x.map((r) => r.ksmdCpuMsPerChild))} ms CPU per child merged, steady ${r2(median(x.map((r) => r.steadyPctCore)))} % of a core`);
     }
-  console.log('JSON', JSON.stringify({ settings: SET, rows }));
+  console.log('JSON', JSON.stringify({ settings: ksm.settings, rows }));
 } finally {
-  try {
-    wr('run', '2');
-  } catch {
-    /* nothing merged */
-  }
-  for (const [k, v] of Object.entries(saved)) if (k !== 'run') wr(k, v);
-  wr('run', '0');
+  ksm.restore();
   process.env.INSTACLONE_QEMU = realQemu;
   await done();
   fs.rmSync(wrapDir, { recursive: true, force: true });
