@@ -10,7 +10,8 @@
 //          --sizes 10,50,100       fork-phase sizes            --runs N     samples for cold/fork/reset/freeze (≥10)
 //          --cap N                 ramp cap (children)         --step N     ramp step
 //          --ramp-minutes M        ramp time budget            --idle-seconds S   CPU sampling window (10)
-//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ramp,reset,stages,pools,liveFork,api,qemu,imported,hosts
+//          --skip a,b              skip scenarios: cold,fork1,throughput,memory,ksm,ramp,reset,stages,pools,liveFork,api,qemu,imported,hosts
+//          --ksm-children N        ksm scenario: idle children merged by KSM (30; quick 10; root)
 //          --pool-spares N         pool scenario: spares kept and claimed in one burst (50; quick 10)
 //          --pool-claims N         pool scenario: one-at-a-time claims at the REST API (20)
 //          --compare-qemu PATH     second QEMU for the side-by-side (default /opt/qemu10/usr/bin/qemu-system-x86_64 when there)
@@ -70,7 +71,8 @@
 // }
 // METRIC IDS: coldBoot.readyMs, fork1.fresh.readyMs, fork1.prelaunched.readyMs, fork1.speedup (x, cold/prelaunched
 //   medians), fork1.speedupFresh, fork1.<prelaunched|fresh>.cpuMs (CPU of the child's QEMU, fork → ready), throughput.<fresh|prelaunched>.<N>.totalMs, throughput.prelaunched.max.totalMs,
-//   memory.pssPerChildMiB, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
+//   memory.pssPerChildMiB, memory.ksm.pssPerChildMiB (with KSM, whole QEMU mergeable), memory.ksm.pssOffPerChildMiB (same
+//   children before merging), memory.ksm.ksmdCpuMsPerChild, memory.ksm.ksmdSteadyPct, memory.privateDirtyPerChildMiB, memory.sharedPct, memory.totalPssMiB, memory.fullCopyMiB,
 //   idle.cpuPerChildPct, idle.coldVmCpuPct, ramp.maxChildren, reset.ms (from the spare VMM), reset.freshMs, freeze.pauseMs, freeze.enginePauseMs,
 //   imported.coldBoot.readyMs, imported.fork1.readyMs, imported.fork1.identityMs, imported.fork1.speedup, imported.fork10.totalMs,
 //   pool.claim.restMs (one claim at a time, HTTP + token + route + engine), pool.burst.totalMs,
@@ -110,6 +112,8 @@ const options = {
   /** pool scenario: spares in the pool (= claims in the burst) and one-at-a-time claims at the REST API */
   poolSpares: Number(opt('pool-spares') ?? (quick ? 10 : 50)),
   poolClaims: Number(opt('pool-claims') ?? 20),
+  /** ksm scenario: idle children merged by KSM */
+  ksmChildren: Number(opt('ksm-children') ?? (quick ? 10 : 30)),
 };
 const skip = new Set((opt('skip') ?? '').split(',').filter(Boolean));
 const save = !flag('no-save');
@@ -633,6 +637,29 @@ async function main() {
     await removeTpl(base.id);
   });
 
+  // ── 4a: PSS per idle child with KSM (INSTACLONE_KSM=on), beside the plain figure (bench/scenarios/ksm.ts)
+  await scenario('ksm', async () => {
+    const { ksmIdle } = await import('./scenarios/ksm');
+    const tpl = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-ksm'), memory: MEM }));
+    try {
+      const k = await ksmIdle(E, tpl.id, options.ksmChildren);
+      const off = summarize(k.pssOffMiB).median;
+      const set = `pages_to_scan ${k.settings.pages_to_scan}, sleep_millisecs ${k.settings.sleep_millisecs}${k.settings.advisor_mode ? `, advisor ${k.settings.advisor_mode}` : ''}`;
+      const cpu = `ksmd CPU ${Math.round(k.ksmdCpuMsPerChild)} ms per child merged, then ${round(k.ksmdSteadyPct, 2)} % of a core at steady state (${set}; ${k.mergeableProcesses} mergeable processes on the host)`;
+      metric('memory.ksm.pssPerChildMiB', `PSS per idle child with KSM (${k.children} children, whole QEMU mergeable)`, 'MiB', k.pssOnMiB, {
+        target: T('<=', 16, '≤ 16 MiB'),
+        boundBy: `KSM merged ${r1(k.mergedMiBPerChild)} MiB per child (the same children before merging: ${r1(off)} MiB); the rest holds unique content: TCG code, heap and guest pages each child wrote differently. ${cpu}`,
+        notes: [`${k.settled ? 'settled' : 'NOT settled'} after ${r1(k.settleS)} s (${k.fullScans} full scans); ${cpu}`],
+      });
+      metric('memory.ksm.pssOffPerChildMiB', 'PSS per idle child, the same children before KSM merged them', 'MiB', k.pssOffMiB);
+      metric('memory.ksm.ksmdCpuMsPerChild', 'ksmd CPU per child merged (start to settled)', 'ms', [k.ksmdCpuMsPerChild]);
+      metric('memory.ksm.ksmdSteadyPct', "ksmd CPU at steady state after merging (host's scan settings)", '%core', [k.ksmdSteadyPct], {}, 2);
+      log(`KSM: PSS/child ${r1(off)} → ${r1(summarize(k.pssOnMiB).median)} MiB, merged ${r1(k.mergedMiBPerChild)} MiB/child; ${cpu}; settled ${k.settled} in ${r1(k.settleS)} s`);
+    } finally {
+      await removeTpl(tpl.id);
+    }
+  });
+
   // ── 4b: ramp: how many idle children while the console stays responsive
   await scenario('ramp', async () => {
     const tpl = await E.prepare(prepareSchema.parse({ image: 'tiny', name: name('bench-ramp'), memory: MEM }));
@@ -850,7 +877,7 @@ async function main() {
     { id: 'coldBoot.readyMs' }, { id: 'fork1.prelaunched.readyMs' }, { id: 'fork1.fresh.readyMs' }, { id: 'fork1.speedup' }, { id: 'fork1.speedupFresh' }, { id: 'fork1.prelaunched.cpuMs' }, { id: 'fork1.fresh.cpuMs' },
     ...options.sizes.flatMap((n) => [{ id: `throughput.fresh.${n}.totalMs` }, { id: `throughput.prelaunched.${n}.totalMs` }]),
     { id: 'throughput.prelaunched.max.totalMs' },
-    { id: 'memory.pssPerChildMiB' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
+    { id: 'memory.pssPerChildMiB' }, { id: 'memory.ksm.pssPerChildMiB' }, { id: 'memory.ksm.pssOffPerChildMiB' }, { id: 'memory.ksm.ksmdCpuMsPerChild' }, { id: 'memory.ksm.ksmdSteadyPct' }, { id: 'memory.privateDirtyPerChildMiB' }, { id: 'memory.sharedPct' }, { id: 'memory.totalPssMiB' }, { id: 'memory.fullCopyMiB' },
     { id: 'idle.cpuPerChildPct' }, { id: 'idle.coldVmCpuPct' }, { id: 'ramp.maxChildren' }, { id: 'reset.ms' }, { id: 'reset.freshMs' }, { id: 'freeze.pauseMs' }, { id: 'freeze.enginePauseMs' },
     { id: 'liveFork.pauseMs' }, { id: 'liveFork.guestGapMs' }, { id: 'liveFork.stopCopy.pauseMs' }, { id: 'liveFork.stopCopy.guestGapMs' }, { id: 'liveFork.snapshotMs' }, { id: 'liveFork.sourcePrivateMiB' }, { id: 'liveFork.childSharedMiB' },
     { id: 'imported.coldBoot.readyMs' }, { id: 'imported.fork1.readyMs' }, { id: 'imported.fork1.identityMs' }, { id: 'imported.fork1.speedup' }, { id: 'imported.fork10.totalMs' },

@@ -113,7 +113,7 @@ try {
         };
         rows.push(row);
         console.log(
-          `N=${n} ${mode} round ${round}: PSS/child median off ${row.pssOff} → on ${row.pssOn} MiB (×${r2(row.pssOn / row.pssOff)}; mean ${row.meanOff} → ${row.meanOn}; after unmerge ${row.pssOffAfter}); ` +
+          `N=${n} ${mode} round ${round}: PSS/child median off ${row.pssOff} → on ${row.pssOn} MiB (×${r2(row.pssOn / row.pssOff)}; mean ${row.meanOff} → ${row.meanOn}; after unmerge ${row.pssOffAfter}); THP ${row.anonHugeMiB} MiB; fork CPU/child ${row.cpuMsPerChild} ms; ` +
             `merged ${row.mergedMiBPerChild} MiB/child; settled ${settled ? 'yes' : 'NO'} in ${row.settleS} s (${st.scans} full scans); ksmd CPU ${row.ksmdCpuMergeS} s merging = ${row.ksmdCpuMsPerChild} ms/child, ` +
             `steady ${row.steadyPctCore} % of a core; pages_sharing ${st.sharing} pages_shared ${st.shared}; ${procs} mergeable processes on the host; load ${row.load}`,
         );

@@ -47,7 +47,7 @@ describe('INSTACLONE_KSM', () => {
 });
 
 describe('ksmd at engine start', () => {
-  it('on starts a stopped ksmd with the scan-time advisor (as root); auto and off never touch it', () => {
+  it('on starts a stopped ksmd at the host\'s scan settings (as root); auto and off never touch it', () => {
     const d = sysfs('0');
     expect(applyKsm('auto', d)).toBeUndefined();
     expect(applyKsm('off', d)).toBeUndefined();
@@ -55,7 +55,7 @@ describe('ksmd at engine start', () => {
     const err = applyKsm('on', d);
     if (process.getuid!() === 0) {
       expect(err).toBeUndefined();
-      expect(readKsm(d)).toMatchObject({ run: 1, advisor: 'scan-time' });
+      expect(readKsm(d)).toMatchObject({ run: 1, pagesToScan: 100, sleepMs: 20, advisor: 'none' });
     } else {
       expect(err).toMatch(/not root/);
       expect(readKsm(d)!.run).toBe(0);
