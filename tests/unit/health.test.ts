@@ -38,6 +38,10 @@ describe('/api/health facts', () => {
     if (!fs.existsSync('/dev/kvm')) expect(h.kvm.available).toBe(false);
     expect(h.home).toMatchObject({ path: home, writable: true });
     expect(h.memory.totalBytes).toBeGreaterThan(0);
+    // KSM: the mode (default auto), what it saves and, when ksmd is not merging, why (the engine test
+    // may start ksmd meanwhile, so the report is checked against itself, not a second sysfs read)
+    expect(h.ksm).toMatchObject({ mode: process.env.INSTACLONE_KSM || 'auto', running: expect.any(Boolean), savedBytes: expect.any(Number) });
+    if (!h.ksm.running) expect(h.ksm.reason).toMatch(/stopped|no KSM|INSTACLONE_KSM=off/);
     expect(res.status).toBe(200);
   });
 
