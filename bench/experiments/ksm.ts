@@ -11,7 +11,7 @@
 // Settings (env): KSM_PAGES (pages_to_scan, default 1000), KSM_SLEEP (sleep_millisecs, 20),
 // KSM_ADVISOR (none | scan-time), KSM_TARGET_S (advisor_target_scan_time, 200), KSM_MODES
 // (madvise,whole), KSM_IDLE_S (idle before the first reading, 30), KSM_SETTLE_S (bound of the merge
-// wait, 240), KSM_STEADY_S (15).
+// wait, 240; 0 = no merging: compare the modes' own PSS and fork CPU), KSM_STEADY_S (15).
 // Needs root (writes /sys/kernel/mm/ksm); restores the settings and leaves run=0 at the end.
 // ksmd scans every mergeable process on the host, other engineers' QEMUs included: its CPU is
 // reported beside the number of mergeable processes seen.
@@ -96,9 +96,10 @@ try {
         const off = pssOf(pids);
         const thp = median(pids.map(anonHugeKiB));
         const cpuChild = median((f.details ?? []).map((d) => d.cpuMs ?? NaN));
-        const m = await ksm.merge(pids, SETTLE_S);
+        // KSM_SETTLE_S=0: no merging at all (PSS and fork CPU of the modes only, e.g. THP on vs off)
+        const m = SETTLE_S > 0 ? await ksm.merge(pids, SETTLE_S) : { settled: false, settleS: 0, cpuS: 0, mergedPages: 0, pagesSharing: 0, pagesShared: 0, fullScans: 0, mergeableProcesses: 0 };
         const on = pssOf(pids);
-        const steadyPct = await ksm.steadyPct(STEADY_S);
+        const steadyPct = SETTLE_S > 0 ? await ksm.steadyPct(STEADY_S) : 0;
         ksm.stop();
         const offAfter = pssOf(pids);
         const { settled, settleS, cpuS: cpuMerge, mergedPages } = m;
@@ -125,7 +126,7 @@ try {
   for (const n of COUNTS)
     for (const mode of MODES) {
       const x = rows.filter((r) => r.n === n && r.mode === mode);
-      console.log(`N=${n} ${mode.padEnd(7)} PSS/child off ${r1(median(x.map((r) => r.pssOff)))} → on ${r1(median(x.map((r) => r.pssOn)))} MiB; ksmd ${median(x.map((r) => r.ksmdCpuMsPerChild))} ms CPU per child merged, steady ${r2(median(x.map((r) => r.steadyPctCore)))} % of a core`);
+      console.log(`N=${n} ${mode.padEnd(7)} fork CPU/child ${median(x.map((r) => r.cpuMsPerChild))} ms (rounds: ${x.map((r) => r.cpuMsPerChild).join(', ')}); PSS/child off ${r1(median(x.map((r) => r.pssOff)))} → on ${r1(median(x.map((r) => r.pssOn)))} MiB; ksmd ${median(x.map((r) => r.ksmdCpuMsPerChild))} ms CPU per child merged, steady ${r2(median(x.map((r) => r.steadyPctCore)))} % of a core`);
     }
   console.log('JSON', JSON.stringify({ settings: ksm.settings, rows }));
 } finally {
