@@ -130,7 +130,11 @@ try {
     }
   console.log('JSON', JSON.stringify({ settings: ksm.settings, rows }));
 } finally {
-  ksm.restore();
+  try {
+    ksm.restore();
+  } catch (e) {
+    console.error((e as Error).message); // still stop every QEMU and remove the dirs below
+  }
   process.env.INSTACLONE_QEMU = realQemu;
   await done();
   fs.rmSync(wrapDir, { recursive: true, force: true });

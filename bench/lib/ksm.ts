@@ -62,7 +62,8 @@ export function mergeableProcesses(): number {
 
 /** Saves the host's KSM settings, applies `set` with ksmd stopped and nothing merged; `restore()` puts them back. */
 export function ksmSession(set: KsmSettings) {
-  const keys = ['run', 'pages_to_scan', 'sleep_millisecs', 'advisor_mode', 'advisor_target_scan_time'].filter((k) => fs.existsSync(path.join(KSM, k)));
+  // advisor_mode first: while the scan-time advisor is on, the kernel refuses pages_to_scan (EINVAL)
+  const keys = ['run', 'advisor_mode', 'pages_to_scan', 'sleep_millisecs', 'advisor_target_scan_time'].filter((k) => fs.existsSync(path.join(KSM, k)));
   const saved = Object.fromEntries(keys.map((k) => [k, rd(k).replace(/^.*\[(.*)\].*$/, '$1')]));
   const pid = ksmdPid()!;
   const stop = () => {
@@ -70,7 +71,7 @@ export function ksmSession(set: KsmSettings) {
     wr('run', '0');
   };
   stop();
-  for (const [k, v] of Object.entries(set)) if (v !== undefined && keys.includes(k)) wr(k, v);
+  for (const k of keys) if (set[k as keyof KsmSettings] !== undefined && !(k === 'pages_to_scan' && set.advisor_mode === 'scan-time')) wr(k, set[k as keyof KsmSettings]!);
   return {
     settings: { ...Object.fromEntries(keys.filter((k) => k !== 'run').map((k) => [k, rd(k).replace(/^.*\[(.*)\].*$/, '$1')])) },
     /** starts ksmd and waits until `pids`' merged pages grow by < 0.5 % over 3 polls 2 s apart (after ≥ 2 full scans) or `boundS` */
@@ -116,8 +117,18 @@ export function ksmSession(set: KsmSettings) {
       try {
         stop();
       } finally {
-        for (const [k, v] of Object.entries(saved)) if (k !== 'run') wr(k, v);
+        // every setting is tried (one refused write must not leave ksmd running or the rest unrestored)
+        const failed: string[] = [];
+        for (const k of keys) {
+          if (k === 'run' || (k === 'pages_to_scan' && saved.advisor_mode === 'scan-time')) continue;
+          try {
+            wr(k, saved[k]);
+          } catch (e) {
+            failed.push(`${k}=${saved[k]} (${(e as NodeJS.ErrnoException).code})`);
+          }
+        }
         wr('run', saved.run === '1' ? '1' : '0');
+        if (failed.length) throw new Error(`could not restore ${KSM}: ${failed.join(', ')}`);
       }
     },
   };

@@ -60,7 +60,10 @@ export async function ksmIdle(E: Engine, templateId: string, n: number, o = { id
   } finally {
     if (before === undefined) delete process.env.INSTACLONE_KSM;
     else process.env.INSTACLONE_KSM = before;
-    ksm.restore();
-    for (const id of ids) await E.remove(id, { force: true }).catch(() => undefined);
+    try {
+      ksm.restore();
+    } finally {
+      for (const id of ids) await E.remove(id, { force: true }).catch(() => undefined);
+    }
   }
 }
