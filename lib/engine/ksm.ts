@@ -1,7 +1,7 @@
 // Kernel Same-page Merging (INSTACLONE_KSM). Children of one template hold identical pages that the
 // template file cannot share: QEMU's heap, TCG's code buffer, guest pages every child wrote alike.
 // The host's ksmd can merge them. QEMU madvises only guest RAM (`mem-merge`, on by default); a QEMU
-// started with PR_SET_MEMORY_MERGE (Linux ≥ 6.4, kept across exec from 6.7) is mergeable as a whole.
+// started with PR_SET_MEMORY_MERGE (Linux ≥ 6.4, kept across exec from 6.7; prctl.ts) is mergeable as a whole.
 // Measured (bench/experiments/ksm.ts; README "KSM"): whole-process merging saves ~4 MiB PSS per idle
 // tiny child, guest RAM alone ~1.4 MiB, for ksmd CPU on every core it scans.
 // KSM lets one VM learn whether another holds a page (a merged page is slower to write), so it is the
@@ -11,15 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { config } from '../config';
+import { PR_SET_MEMORY_MERGE, PR_SET_THP_DISABLE, prctlUnavailable, withPrctl } from './prctl';
 
 export const KSM_DIR = '/sys/kernel/mm/ksm';
-/** perl-base is part of every Debian system: prctl without a compiled helper */
-const PERL = '/usr/bin/perl';
-/** prctl's syscall number per architecture (PR_SET_MEMORY_MERGE = 67) */
-const PRCTL_NR: Partial<Record<NodeJS.Architecture, number>> = { x64: 157, arm64: 167 };
-/** sets PR_SET_MEMORY_MERGE, then execs ARGV[0] with ARGV (no shell; prctl failure is one stderr line and exit 2) */
-const PRCTL_EXEC = (nr: number) => `syscall(${nr}, 67, 1, 0, 0, 0) == 0 or die "prctl(PR_SET_MEMORY_MERGE): $!\\n"; exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\\n"`;
-
 export type KsmMode = 'off' | 'on' | 'auto';
 
 export interface KsmStatus {
@@ -76,10 +70,10 @@ const st = () => (state.__instacloneKsm ??= {});
 export function wholeProcessSupport(): { ok: boolean; reason?: string } {
   const s = st();
   if (s.whole) return s.whole;
-  const nr = PRCTL_NR[process.arch];
-  if (!nr) return (s.whole = { ok: false, reason: `whole-process merging is not wired for ${process.arch}: only guest RAM is merged` });
-  if (!fs.existsSync(PERL)) return (s.whole = { ok: false, reason: `${PERL} is missing (Debian's perl-base): only guest RAM is merged` });
-  const r = spawnSync(PERL, ['-e', PRCTL_EXEC(nr), '/bin/cat', '/proc/self/ksm_stat'], { encoding: 'utf8', timeout: 10_000 });
+  const no = prctlUnavailable();
+  if (no) return (s.whole = { ok: false, reason: `${no}: only guest RAM is merged` });
+  const { cmd, args } = withPrctl([PR_SET_MEMORY_MERGE], '/bin/cat', ['/proc/self/ksm_stat']);
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
   if (/ksm_merge_any: yes/.test(r.stdout ?? '')) return (s.whole = { ok: true });
   const why = (r.stderr ?? '').trim().split('\n')[0] || 'the flag did not survive exec';
   return (s.whole = { ok: false, reason: `this kernel cannot make a whole QEMU mergeable (${why}; needs Linux ≥ 6.7): only guest RAM is merged` });
@@ -92,10 +86,14 @@ export function mergeWholeProcess(mode: KsmMode = config().ksm): boolean {
   return wholeProcessSupport().ok;
 }
 
-/** The command that starts QEMU: itself, or through perl's prctl when it is to be wholly mergeable. */
-export function qemuCommand(binary: string, argv: string[]): { cmd: string; args: string[] } {
-  if (!mergeWholeProcess()) return { cmd: binary, args: argv };
-  return { cmd: PERL, args: ['-e', PRCTL_EXEC(PRCTL_NR[process.arch]!), binary, ...argv] };
+type Env = Record<string, string | undefined>;
+/**
+ * The command that starts QEMU (prctl.ts): wholly mergeable when KSM is to merge it, without
+ * transparent huge pages when INSTACLONE_QEMU_THP=off; else QEMU itself.
+ */
+export function qemuCommand<E extends Env>(binary: string, argv: string[], env: E = {} as E): { cmd: string; args: string[]; env: E } {
+  const opts = [...(mergeWholeProcess() ? [PR_SET_MEMORY_MERGE] : []), ...(!config().qemu.thp && !prctlUnavailable() ? [PR_SET_THP_DISABLE] : [])];
+  return withPrctl(opts, binary, argv, env);
 }
 
 /** Guest RAM is madvised mergeable (QEMU's default) unless KSM is off. */

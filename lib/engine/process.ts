@@ -71,8 +71,8 @@ export function spawnQemu(argv: string[], runDir: string, fds: number[] = []): P
   const sk = sockets(runDir);
   return new Promise((resolve, reject) => {
     // through perl's prctl when KSM is to merge the whole process (ksm.ts); pid and cmdline are QEMU's after its exec
-    const { cmd, args } = qemuCommand(qemuBinaryPath(), argv);
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, cwd: '/', env: qemuEnv() });
+    const { cmd, args, env } = qemuCommand(qemuBinaryPath(), argv, qemuEnv());
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', ...fds], detached: true, cwd: '/', env });
     let stderr = '';
     let settled = false;
     child.stderr!.on('data', (d) => {

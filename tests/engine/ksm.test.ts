@@ -2,7 +2,7 @@
 // exec, Linux ≥ 6.7): with `on` the engine starts ksmd, every child's QEMU is mergeable as a whole
 // (spawned through the prctl wrapper, yet its pid and command line are QEMU's), children still fork
 // with distinct identities and keep working once ksmd has merged their pages; with `off` the guest
-// RAM is not even madvised mergeable. The host's ksmd is put back as it was. At most 2 guests at once.
+// RAM is not even madvised mergeable; INSTACLONE_QEMU_THP=off keeps transparent huge pages away. The host's ksmd is put back as it was. At most 2 guests at once.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,8 @@ const flagsOf = (pid: number, file: string) => {
   const at = lines.findIndex((l) => l.includes(file));
   return lines.slice(at).find((l) => l.startsWith('VmFlags:'))!.split(/\s+/).slice(1);
 };
+const thpEnabled = (pid: number) => /^THP_enabled:\s+(\d)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+const anonHugeKiB = (pid: number) => Number(/^AnonHugePages:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))![1]);
 const pidOf = async (id: string) => (await E.list()).vms.find((v) => v.id === id)!.pid!;
 
 beforeAll(async () => {
@@ -62,6 +64,8 @@ describe.runIf(when(canKsm))('KSM (real QEMU)', () => {
       expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toMatch(/qemu-system/); // the wrapper exec'd QEMU in place
       expect(stat(pid)).toMatch(/ksm_merge_any: yes/);
     }
+    const thpHost = fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+    if (!/\[never\]/.test(thpHost)) expect(anonHugeKiB(pids[0])).toBeGreaterThan(0); // QEMU's TCG buffer asks for huge pages
     const h = ksmStatus();
     expect(h).toMatchObject({ mode: 'on', running: true, wholeProcess: true });
     expect(h.reason).toBeUndefined();
@@ -76,12 +80,19 @@ describe.runIf(when(canKsm))('KSM (real QEMU)', () => {
     for (const c of f.children) await E.remove(c.id, { force: true });
     await expectNoLeftovers(env, E, db, { homes: true });
 
-    // off: the child's guest RAM is not madvised mergeable and the process is not wholly mergeable
+    // off: the child's guest RAM is not madvised mergeable and the process is not wholly mergeable;
+    // with INSTACLONE_QEMU_THP=off its QEMU holds no transparent huge page (its TCG buffer asks for them)
     process.env.INSTACLONE_KSM = 'off';
+    process.env.INSTACLONE_QEMU_THP = 'off';
     const g = await E.fork(tpl.id, forkSchema.parse({ count: 1 }));
+    delete process.env.INSTACLONE_QEMU_THP;
     const pid = await pidOf(g.children[0].id);
     expect(stat(pid)).toMatch(/ksm_merge_any: no/);
     expect(flagsOf(pid, ram)).not.toContain('mg');
+    expect(thpEnabled(pid)).toBe('0');
+    expect(anonHugeKiB(pid)).toBe(0);
+    const r = await E.exec(g.children[0].name, execSchema.parse({ command: ['/bin/sh', '-c', 'hostname'], timeoutMs: 60_000 }));
+    expect(r.stdout.trim()).toBe(g.children[0].identity.hostname);
     expect(ksmStatus().reason).toMatch(/^INSTACLONE_KSM=off: VMs opt out/);
     process.env.INSTACLONE_KSM = 'on';
     await E.remove(g.children[0].id, { force: true });

@@ -100,11 +100,31 @@ describe('QEMU wholly mergeable through prctl', () => {
     }
     expect(support).toEqual({ ok: true });
     process.env.INSTACLONE_KSM = 'on';
-    const { cmd, args } = qemuCommand('/bin/cat', ['/proc/self/ksm_stat']);
+    // a PERL5OPT in the engine's environment would run code in that perl: it is dropped
+    const { cmd, args, env } = qemuCommand('/bin/sh', ['-c', 'cat /proc/self/ksm_stat; echo "opt=$PERL5OPT"'], { PATH: process.env.PATH, PERL5OPT: '-e die("injected")', KEEP: '1' });
     expect(cmd).toBe('/usr/bin/perl');
-    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    expect(env).toEqual({ PATH: process.env.PATH, KEEP: '1' });
+    const r = spawnSync(cmd, args, { encoding: 'utf8', env: env as unknown as NodeJS.ProcessEnv });
     expect(r.stdout).toMatch(/ksm_merge_any: yes/);
+    expect(r.stdout).toMatch(/^opt=$/m);
     process.env.INSTACLONE_KSM = 'off';
-    expect(qemuCommand('/bin/cat', ['x'])).toEqual({ cmd: '/bin/cat', args: ['x'] });
+    expect(qemuCommand('/bin/cat', ['x'], { A: '1' })).toEqual({ cmd: '/bin/cat', args: ['x'], env: { A: '1' } });
+  });
+
+  it('INSTACLONE_QEMU_THP=off starts QEMU without transparent huge pages (prctl kept across exec)', () => {
+    process.env.INSTACLONE_KSM = 'off';
+    process.env.INSTACLONE_QEMU_THP = 'off';
+    try {
+      const { cmd, args } = qemuCommand('/bin/sh', ['-c', 'grep THP_enabled /proc/self/status; grep merge_any /proc/self/ksm_stat']);
+      expect(cmd).toBe('/usr/bin/perl');
+      const out = spawnSync(cmd, args, { encoding: 'utf8' }).stdout;
+      expect(out).toMatch(/THP_enabled:\s+0/);
+      expect(out).not.toMatch(/ksm_merge_any: yes/);
+      process.env.INSTACLONE_QEMU_THP = 'on';
+      expect(qemuCommand('/bin/true', []).cmd).toBe('/bin/true');
+      expect(() => config({ INSTACLONE_QEMU_THP: 'never' })).toThrow(/^INSTACLONE_QEMU_THP must be "on" or "off"/);
+    } finally {
+      delete process.env.INSTACLONE_QEMU_THP;
+    }
   });
 });
