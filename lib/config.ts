@@ -43,7 +43,7 @@ const VARS = {
   INSTACLONE_RESET_SPARE: [flag, '1 or 0 (a spare VMM per template for resets)'],
   INSTACLONE_SLOT_TOPUP: [flag, '1 or 0 (new prelaunched slots after each fork)'],
   INSTACLONE_QEMU_MALLOC_ARENAS: [whole(0, 64), 'a whole number from 0 (glibc\'s default) to 64'],
-  INSTACLONE_QEMU_THP: [z.enum(['on', 'off']), '"on" or "off" (transparent huge pages for QEMU\'s own memory)'],
+  INSTACLONE_QEMU_THP: [z.enum(['auto', 'on', 'off']), '"auto", "on" or "off" (transparent huge pages for QEMU\'s own memory)'],
   INSTACLONE_KSM: [z.enum(['off', 'on', 'auto']), '"off", "on" or "auto" (Kernel Same-page Merging of the VMs\' memory)'],
   // guest networking
   INSTACLONE_NET: [z.enum(['user', 'bridge']), '"user" or "bridge"'],
@@ -130,9 +130,10 @@ export interface Config {
     devices?: 'standard' | 'lean';
     /**
      * transparent huge pages for QEMU (INSTACLONE_QEMU_THP): QEMU madvises its TCG code buffer
-     * MADV_HUGEPAGE, so a child holds mostly empty 2 MiB pages; off = prctl(PR_SET_THP_DISABLE)
+     * MADV_HUGEPAGE, so a child holds mostly empty 2 MiB pages; off = prctl(PR_SET_THP_DISABLE);
+     * auto (default) = off under TCG, on under KVM (guest RAM keeps its huge pages there)
      */
-    thp: boolean;
+    thp: 'auto' | 'on' | 'off';
     ovmf?: { code: string; vars: string };
   };
   bootTimeoutS: number;
@@ -238,7 +239,7 @@ function build(e: Parsed): Config {
       accel,
       tbSizeMiB: e.INSTACLONE_TB_SIZE ?? 32,
       devices: e.INSTACLONE_DEVICES === 'auto' ? undefined : e.INSTACLONE_DEVICES,
-      thp: (e.INSTACLONE_QEMU_THP ?? 'on') === 'on',
+      thp: e.INSTACLONE_QEMU_THP ?? 'auto',
       ovmf: e.INSTACLONE_OVMF_CODE && e.INSTACLONE_OVMF_VARS ? { code: e.INSTACLONE_OVMF_CODE, vars: e.INSTACLONE_OVMF_VARS } : undefined,
     },
     bootTimeoutS: e.INSTACLONE_BOOT_TIMEOUT_S ?? 300,

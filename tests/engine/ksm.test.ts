@@ -16,6 +16,7 @@ const env = setupEnv('ksm');
 fs.chmodSync(path.dirname(env.home), 0o711);
 const runBefore = readKsm()?.run;
 process.env.INSTACLONE_KSM = 'on';
+process.env.INSTACLONE_QEMU_THP = 'on'; // QEMU's own (auto turns huge pages off under TCG): checked against off below
 
 type EngineT = import('../../lib/engine').Engine;
 let E: EngineT;
@@ -40,6 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   delete process.env.INSTACLONE_KSM;
+  delete process.env.INSTACLONE_QEMU_THP;
   const left = await teardownEnv(env);
   if (canKsm && runBefore !== 1) {
     fs.writeFileSync(path.join(KSM_DIR, 'run'), '2'); // unmerge what this test merged, then stop ksmd as it was
@@ -85,7 +87,7 @@ describe.runIf(when(canKsm))('KSM (real QEMU)', () => {
     process.env.INSTACLONE_KSM = 'off';
     process.env.INSTACLONE_QEMU_THP = 'off';
     const g = await E.fork(tpl.id, forkSchema.parse({ count: 1 }));
-    delete process.env.INSTACLONE_QEMU_THP;
+    process.env.INSTACLONE_QEMU_THP = 'on';
     const pid = await pidOf(g.children[0].id);
     expect(stat(pid)).toMatch(/ksm_merge_any: no/);
     expect(flagsOf(pid, ram)).not.toContain('mg');

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { config } from '@/lib/config';
-import { applyKsm, guestRamMergeable, ksmStatus, qemuCommand, readKsm, wholeProcessSupport } from '@/lib/engine/ksm';
+import { applyKsm, guestRamMergeable, ksmStatus, qemuCommand, qemuThp, readKsm, wholeProcessSupport } from '@/lib/engine/ksm';
 
 const dirs: string[] = [];
 /** a fake /sys/kernel/mm/ksm */
@@ -111,7 +111,7 @@ describe('QEMU wholly mergeable through prctl', () => {
     expect(qemuCommand('/bin/cat', ['x'], { A: '1' })).toEqual({ cmd: '/bin/cat', args: ['x'], env: { A: '1' } });
   });
 
-  it('INSTACLONE_QEMU_THP=off starts QEMU without transparent huge pages (prctl kept across exec)', () => {
+  it('INSTACLONE_QEMU_THP=off (auto under TCG) starts QEMU without transparent huge pages (prctl kept across exec)', () => {
     process.env.INSTACLONE_KSM = 'off';
     process.env.INSTACLONE_QEMU_THP = 'off';
     try {
@@ -121,8 +121,15 @@ describe('QEMU wholly mergeable through prctl', () => {
       expect(out).toMatch(/THP_enabled:\s+0/);
       expect(out).not.toMatch(/ksm_merge_any: yes/);
       process.env.INSTACLONE_QEMU_THP = 'on';
-      expect(qemuCommand('/bin/true', []).cmd).toBe('/bin/true');
-      expect(() => config({ INSTACLONE_QEMU_THP: 'never' })).toThrow(/^INSTACLONE_QEMU_THP must be "on" or "off"/);
+      expect(qemuCommand('/bin/true', ['-accel', 'tcg,tb-size=32']).cmd).toBe('/bin/true');
+      // auto (the default): off under TCG, on under KVM
+      delete process.env.INSTACLONE_QEMU_THP;
+      expect(config({}).qemu.thp).toBe('auto');
+      expect(qemuThp(['-accel', 'tcg,tb-size=32'])).toBe(false);
+      expect(qemuThp(['-accel', 'kvm'])).toBe(true);
+      expect(qemuCommand('/bin/true', ['-accel', 'kvm']).cmd).toBe('/bin/true');
+      expect(qemuCommand('/bin/true', ['-accel', 'tcg']).cmd).toBe('/usr/bin/perl');
+      expect(() => config({ INSTACLONE_QEMU_THP: 'never' })).toThrow(/^INSTACLONE_QEMU_THP must be "auto", "on" or "off"/);
     } finally {
       delete process.env.INSTACLONE_QEMU_THP;
     }
