@@ -14,6 +14,8 @@ import { liveForkAction } from '@/app/actions/vms';
 import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
 import { useOperation } from '@/lib/client/use-operation';
+import { watchOperation } from '@/lib/client/operation-watch';
+import { forkNote } from '@/lib/client/end-notes';
 import { useTemplate } from '@/lib/client/hooks';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { ms, plural } from '@/lib/client/format';
@@ -21,7 +23,6 @@ import type { ForkResult, Template, TemplateDetail, VmView as Vm } from '@/lib/c
 import { Dialog } from '@/components/ui/dialog';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
-import { useToast } from '@/components/ui/toasts';
 
 const IDENTITY_FIELDS = ['hostname', 'mac', 'ip', 'machineId', 'vmgenid'] as const;
 
@@ -115,7 +116,6 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
   const template = full.data ?? listed;
   const fork = useAction(forkAction, 'vm', 'template');
   const liveFork = useAction(liveForkAction, 'vm', 'template');
-  const toast = useToast();
   const [count, setCount] = useState('3');
   const [ports, setPorts] = useState<string | null>(null); // null: the template's own list
   const [prefix, setPrefix] = useState('');
@@ -143,20 +143,15 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
     return () => clearInterval(tick);
   }, [busy]);
 
-  // the operation's end, once: its result (the children, read back) or its one-sentence error
+  // the operation's end, once, while the dialog is open: its result (the children, read back) or its
+  // one-sentence error. The end's toast is the tab-wide watcher's (shown even after a close).
   const endSeen = useRef<string | null>(null);
   useEffect(() => {
     if (!op || !operationId || endSeen.current === operationId || (op.state !== 'succeeded' && op.state !== 'failed')) return;
     endSeen.current = operationId;
-    if (op.state === 'failed') {
-      setError(op.error ?? 'The fork failed.');
-      return;
-    }
-    const r = op.result as ForkResult;
-    setResult(r);
-    const href = source ? `/vms/${source.name}` : `/templates/${template.name}`;
-    toast({ tone: 'ok', target: title, href, text: `forked ${plural(r.children.length, 'child', 'children')} in ${ms(r.timings.totalMs)}${r.pause ? `; ${title} paused ${ms(r.pause.pauseMs)}` : ''}` });
-  }, [op, operationId, source, template.name, title, toast]);
+    if (op.state === 'failed') setError(op.error ?? 'The fork failed.');
+    else setResult(op.result as ForkResult);
+  }, [op, operationId]);
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -179,7 +174,8 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
       const { quiesce: q, ...forkInput } = parsed.data;
       // at once: the operation's id (a refusal of role or input comes back here, with no operation)
       const s = source ? await liveFork.mutateAsync({ ref: source.id, ...forkInput, quiesce: q }) : await fork.mutateAsync({ ref: template.id, ...forkInput });
-      setOperationId(s.operationId);
+      const from = source ? { name: source.name, href: `/vms/${source.name}` } : { name: template.name, href: `/templates/${template.name}` };
+      setOperationId(watchOperation(s, forkNote(from)).operationId);
     } catch (err) {
       setError(errorText(err));
     } finally {
