@@ -51,7 +51,7 @@ describe('a server action’s operation, followed over the event stream', () => 
       const started = await vms.resetVmsAction({ refs: ['ghost-a', 'ghost-b'] });
       expect(started).toEqual({ ok: true, data: { operationId: expect.stringMatching(/^task_/) } });
       const id = started.ok ? started.data.operationId : '';
-      const end = await stream.until((e) => e.type === 'task' && e.id === id && e.state !== 'running');
+      const end = await stream.ended(id);
       const mine = stream.of(id);
       expect(mine[0]).toMatchObject({ id, kind: 'reset', state: 'running', progress: 0 });
       const steps = mine.filter((e) => e.step === 'reset');
@@ -82,7 +82,7 @@ describe('a server action’s operation, followed over the event stream', () => 
       const started = await templates.forkAction({ ref: 'ghost', count: 1 });
       expect(started.ok).toBe(true);
       const id = started.ok ? started.data.operationId : '';
-      const end = await stream.until((e) => e.type === 'task' && e.id === id && e.state !== 'running');
+      const end = await stream.ended(id);
       expect(end).toMatchObject({ state: 'failed', error: expect.stringMatching(/^No template named "ghost"/) });
       expect(applyEvent(undefined, end, id)).toMatchObject({ state: 'failed', error: end.error });
     } finally {
