@@ -4,15 +4,18 @@ import type { EndNote } from './operation-watch';
 import { bytes, ms, plural } from './format';
 import type { ForkResult, ImportedImage, PrepareResult } from './types';
 
-/** A fork or live fork: "3 children of web-tpl ready in 1.2 s" (a live fork adds its source's pause). */
+/**
+ * A fork: "web-tpl: 3 children ready in 1.2 s"; a live fork names the template made from its source
+ * and the source's pause: "web-3: 3 children of web-3-at-1 ready in 2.1 s; web-3 paused 40 ms".
+ */
 export function forkNote(from: { name: string; href: string }): EndNote<ForkResult> {
   return {
     target: from.name,
     href: from.href,
     text: (r) => {
-      const of = r.template?.name ?? from.name;
+      const of = r.template && r.template.name !== from.name ? ` of ${r.template.name}` : '';
       const pause = r.pause && r.source ? `; ${r.source.name} paused ${ms(r.pause.pauseMs)}` : '';
-      return `${plural(r.children.length, 'child', 'children')} of ${of} ready in ${ms(r.timings.totalMs)}${pause}`;
+      return `${plural(r.children.length, 'child', 'children')}${of} ready in ${ms(r.timings.totalMs)}${pause}`;
     },
   };
 }
