@@ -4,7 +4,8 @@
 // With `source` (a running VM) it is the live-fork dialog: it offers the quiesce that persistent
 // children need, and the result shows the source's pause. The action answers the fork's operation id
 // at once; the dialog follows that operation (progress, then the children from its result), and can
-// be closed while it runs: the fork goes on and the task panel shows it.
+// be closed while it runs: the fork goes on, the task panel shows it, and the tab-wide watcher
+// (lib/client/operation-watch.ts) toasts its end.
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { liveForkSchema, describeZodError, LIMITS } from '@/lib/validations';
@@ -305,7 +306,7 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
                 <span>{started ? ms(now - started) : ''}</span>
               </div>
               <Progress value={op?.progress ?? 0} label="Fork progress" />
-              <p className="text-xs text-slate-400">You can close this dialog: the fork goes on, and the task panel shows it.</p>
+              <p className="text-xs text-slate-400">You can close this dialog: the fork goes on, the task panel shows it, and a note says when it ends.</p>
             </div>
           )}
           <div className="flex justify-end gap-2">
