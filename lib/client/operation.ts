@@ -37,7 +37,11 @@ export function lastStep(log: string | undefined): { step?: string; message?: st
 
 /** What the operation's row says (GET /api/v1/operations/ID), over what was known; an end is never undone. */
 export function fromRow<T>(prev: Followed<T> | undefined, raw: Raw): Followed<T> {
-  if (prev && ended(prev)) return prev;
+  if (prev && ended(prev)) {
+    // the ended row has the whole log (a failure's last line is written with the end)
+    const log = raw.state === prev.state ? mergeLog(str(raw.log), prev.log) : prev.log;
+    return log === prev.log ? prev : { ...prev, log };
+  }
   const state = (str(raw.state) ?? 'running') as Followed['state'];
   const row: Followed<T> = {
     id: String(raw.id),

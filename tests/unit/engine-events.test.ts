@@ -93,4 +93,12 @@ describe('an operation’s log follows its step events', () => {
     expect(mergeLog('', known)).toBe(known);
     expect(mergeLog(rowAt1, undefined)).toBe(rowAt1);
   });
+
+  it('the ended row’s log is taken after the end event (its last line comes with the end); a running row changes nothing', () => {
+    let op = applyEvent(undefined, step(t1, 'boot'), 'op')!;
+    op = applyEvent(op, { type: 'task', id: 'op', kind: 'prepare', state: 'failed', error: 'no agent' }, 'op')!;
+    expect(fromRow(op, { id: 'op', state: 'running', progress: 0.5, log: '' })).toBe(op);
+    const full = taskLogLine(t1, 'boot') + taskLogLine(t2, 'failed', 'no agent');
+    expect(fromRow(op, { id: 'op', state: 'failed', error: 'no agent', log: full })).toMatchObject({ state: 'failed', error: 'no agent', log: full });
+  });
 });
