@@ -4,11 +4,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/sqlite/client';
 import { PrismaClient as PgPrismaClient } from './generated/postgresql/client';
 import { config } from '../config';
+import { sqliteAdapter } from './sqlite-adapter';
 
 export type Db = PrismaClient;
 
@@ -54,7 +54,7 @@ export function db(): Db {
             cfg.dbSchema ? { schema: cfg.dbSchema } : undefined,
           ),
         }) as unknown as Db)
-      : new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: cfg.databaseUrl }) }),
+      : new PrismaClient({ adapter: sqliteAdapter(cfg.databaseUrl) }),
   );
   holder.__instacloneDb = { url: key, client };
   return client;
