@@ -112,7 +112,8 @@ export class Core {
         log += `${new Date().toISOString()} failed: ${msg}\n`;
         if (op) await db().task.update({ where: { id }, data: { log } }).catch(() => undefined);
         else {
-          await db().task.update({ where: { id }, data: { state: 'failed', log, error: msg, endedAt: new Date() } }).catch(() => undefined);
+          // on a full disk too (the reserve gives SQLite room), else the row says "running" until a restart
+          await withSpace(() => db().task.update({ where: { id }, data: { state: 'failed', log, error: msg, endedAt: new Date() } })).catch(() => undefined);
           self.emit({ type: 'task', id, kind, state: 'failed', error: msg });
         }
         await self.event(ctx.actor, kind, target, 'error', msg, performance.now() - t0);
