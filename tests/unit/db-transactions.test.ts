@@ -1,4 +1,4 @@
-// Every Prisma transaction on SQLite ends, even when its COMMIT or ROLLBACK fails (lib/db/sqlite-adapter.ts).
+// Every Prisma transaction on SQLite ends, even when its COMMIT or ROLLBACK fails (lib/db/adapters.ts).
 // Prisma's better-sqlite3 adapter kept its transaction lock when that statement failed, so every later
 // transaction waited forever (a failed fork on a full disk could not mark its task failed: the CI hang
 // in faults-disk). Each call here is raced against a timer so that a regression fails, not hangs.

@@ -1,4 +1,5 @@
-// Prisma's better-sqlite3 adapter (6.19) with transactions that always end. Its own transaction lock
+// Prisma's driver adapters (6.19) with transactions that always end, and every wait bounded.
+// SQLite: Prisma's better-sqlite3 adapter. Its own transaction lock
 // is released only by commit()/rollback(), which Prisma calls only after its COMMIT or ROLLBACK
 // statement succeeded. On a full disk SQLite rolls a failed transaction back by itself, Prisma's
 // ROLLBACK then fails ("no transaction is active"), the lock stays held, and every later
@@ -6,7 +7,11 @@
 // fork could not even mark its task failed (CI hang in faults-disk). Here a failed COMMIT is rolled
 // back, a ROLLBACK that finds no transaction counts as done, the lock is released either way, and
 // waiting for it has a bound.
+// PostgreSQL: the pg adapter gives a transaction's pooled connection back only in commit()/rollback()
+// too, so a failed COMMIT kept it; once the pool was used up, every query waited for a connection
+// with no bound. Here the connection goes back either way, and the pool wait is bounded.
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
 
 type Adapter = Awaited<ReturnType<PrismaBetterSQLite3['connect']>>;
 type Tx = Awaited<ReturnType<Adapter['startTransaction']>>;
@@ -97,5 +102,54 @@ export function sqliteAdapter(url: string, waitMs = TX_LOCK_WAIT_MS): Pick<Prism
     adapterName: factory.adapterName,
     connect: async () => wrapAdapter(await factory.connect(), waitMs),
     connectToShadowDb: async () => wrapAdapter(await factory.connectToShadowDb(), waitMs),
+  };
+}
+
+type PgAdapter = Awaited<ReturnType<PrismaPg['connect']>>;
+
+/** How long a query waits for a pooled PostgreSQL connection. */
+export const PG_CONNECT_WAIT_MS = 30_000;
+
+function wrapPgAdapter(inner: PgAdapter): PgAdapter {
+  const adapter = Object.create(inner) as PgAdapter; // everything else as the adapter has it
+  adapter.startTransaction = async (isolationLevel) => {
+    const tx = await inner.startTransaction(isolationLevel);
+    let ended = false;
+    const end = async () => {
+      if (!ended) (ended = true), await tx.rollback(); // gives the connection back to the pool
+    };
+    const wrapped = Object.create(tx) as typeof tx;
+    wrapped.executeRaw = async (q) => {
+      const sql = q.sql.trim().toUpperCase();
+      if (sql !== 'COMMIT' && sql !== 'ROLLBACK') return tx.executeRaw(q);
+      try {
+        return await tx.executeRaw(q);
+      } catch (e) {
+        if (sql === 'COMMIT') await tx.executeRaw(stmt('ROLLBACK')).catch(() => 0);
+        await end();
+        throw e;
+      }
+    };
+    wrapped.commit = async () => {
+      if (!ended) (ended = true), await tx.commit();
+    };
+    wrapped.rollback = end;
+    return wrapped;
+  };
+  return adapter;
+}
+
+/** The PostgreSQL driver adapter for the one Prisma client (lib/db); `schema`: an agent's own. */
+export function pgAdapter(connectionString: string, schema?: string): Pick<PrismaPg, 'provider' | 'adapterName' | 'connect' | 'connectToShadowDb'> {
+  const factory = new PrismaPg(
+    // an agent's schema: model queries name it, raw SQL (the pool claim's fast path) finds it through search_path
+    { connectionString, connectionTimeoutMillis: PG_CONNECT_WAIT_MS, ...(schema ? { options: `-c search_path=${schema}` } : {}) },
+    schema ? { schema } : undefined,
+  );
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => wrapPgAdapter(await factory.connect()),
+    connectToShadowDb: async () => wrapPgAdapter(await factory.connectToShadowDb()),
   };
 }
