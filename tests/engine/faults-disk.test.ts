@@ -74,6 +74,8 @@ describe('a full INSTACLONE_HOME in the middle of a persistent fork', () => {
     console.log(`disk full mid-fork: code=${err?.code} message=${JSON.stringify(err?.message)}`);
     expect(err, 'the fork should fail once the disk is full').not.toBeNull();
     expect(err!.message).toMatch(/No space left on device|ENOSPC|SQLITE_FULL|disk is full/i);
+    // checked while the disk is still full: the task row is ended through the space reserve (lib/engine/reserve.ts)
+    expect(await db().task.findMany({ where: { state: 'running' }, select: { kind: true, targetName: true } }), 'the failed fork left its task running').toEqual([]);
     fs.rmSync(filler!);
     after = await state();
     console.log('before', JSON.stringify(before), '\nafter ', JSON.stringify(after));
