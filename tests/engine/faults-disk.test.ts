@@ -29,7 +29,7 @@ async function state() {
 
 beforeAll(async () => {
   fs.mkdirSync(env.home, { recursive: true });
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256m,mode=0700', 'tmpfs', env.home], { encoding: 'utf8' });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256m,mode=0700', 'tmpfs', env.home], { timeout: 60_000, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mount failed: ${r.stderr}`);
   mounted = true;
   ({ E, db } = await startEngine());
@@ -44,11 +44,11 @@ beforeAll(async () => {
 afterAll(async () => {
   // what the engine's own shutdown left running (killed now, asserted at the end); the database closed before the umount
   const left = await stopEverything(env.run);
-  if (mounted && spawnSync('umount', [env.home]).status !== 0) spawnSync('umount', ['-l', env.home]);
+  if (mounted && spawnSync('umount', [env.home], { timeout: 60_000 }).status !== 0) spawnSync('umount', ['-l', env.home], { timeout: 60_000 });
   await teardownEnv(env);
   expect(left, 'QEMU left running after the engine shut down').toEqual([]);
   expect(qemuPids(env.run)).toEqual([]);
-  expect(spawnSync('pgrep', ['-f', env.run], { encoding: 'utf8' }).stdout.trim()).toBe('');
+  expect(spawnSync('pgrep', ['-f', env.run], { timeout: 60_000, encoding: 'utf8' }).stdout.trim()).toBe('');
 });
 
 describe('a full INSTACLONE_HOME in the middle of a persistent fork', () => {

@@ -22,7 +22,7 @@ let db: typeof import('../../lib/db').db;
 let adm: typeof import('../../lib/engine/admission');
 
 const pgrepPids = (pattern: string) =>
-  spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' })
+  spawnSync('pgrep', ['-f', pattern], { timeout: 60_000, encoding: 'utf8' })
     .stdout.split('\n')
     .filter(Boolean)
     .map(Number)

@@ -14,7 +14,7 @@ const home = path.join(base, 'home');
 fs.mkdirSync(home);
 // as root (CI) the database lives on a small tmpfs of its own, to fill it
 const root = process.getuid?.() === 0;
-const mounted = root && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', home]).status === 0;
+const mounted = root && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', home], { timeout: 60_000 }).status === 0;
 process.env.INSTACLONE_HOME = home;
 process.env.DATABASE_URL = `file:${home}/db.sqlite`;
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await disconnectDb();
-  if (mounted) spawnSync('umount', [home]);
+  if (mounted) spawnSync('umount', [home], { timeout: 60_000 });
   fs.rmSync(base, { recursive: true, force: true });
 });
 
