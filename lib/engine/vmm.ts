@@ -236,7 +236,11 @@ export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string,
     await migrationDone(vmm, 120_000, ev.promise);
     await Promise.race([accepted, sleep(5000).then(() => Promise.reject(new EngineError('qemu', 'QEMU never connected to the checkpoint socket.')))]);
     // QEMU closes the socket once the migration has completed: what is left is our own write to disk
-    await Promise.race([written, sleep(60_000).then(() => Promise.reject(new EngineError('qemu', 'The checkpoint was not written to disk within 60 s after QEMU sent it; check that INSTACLONE_HOME has room and works, then prepare again.')))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      written,
+      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new EngineError('qemu', 'The checkpoint was not written to disk within 60 s after QEMU sent it; check that INSTACLONE_HOME has room and works, then prepare again.')), 60_000))),
+    ]).finally(() => clearTimeout(timer));
     return performance.now() - t0;
   } finally {
     ev?.cancel();
