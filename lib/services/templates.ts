@@ -5,7 +5,7 @@ import { templateFiles } from '../engine/template-files';
 import { liveForkSchema, prepareSchema } from '../validations';
 import { removeSchema } from '../validations/actions';
 import { routeFork, routePrepare } from '../cluster/dispatch';
-import { longService, noInput, service } from './service';
+import { longService, noInput, principalKey, service } from './service';
 
 const engine = () => Engine.get();
 
@@ -27,7 +27,7 @@ export const forkTemplate = longService({
   ref: true,
   kind: 'fork',
   // many hosts: placed on (or pinned to, with `host`) an agent that holds the template
-  route: (a, raw, { ref }) => routeFork(ref, raw, a.name),
+  route: (a, raw, { ref }) => routeFork(ref, raw, a.name, principalKey(a)), // request ids are the caller's own
   run: (_a, { ref, ...input }, ctx) => engine().fork(ref, input, ctx),
 });
 

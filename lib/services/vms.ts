@@ -13,7 +13,7 @@ import { execSchema, liveForkSchema } from '../validations';
 import { bulkSchema, removeSchema, resetManySchema, serialTypeSchema } from '../validations/actions';
 import { clusterActive, routeVmAction, routeVmLiveFork } from '../cluster/dispatch';
 import { clusterRelease } from '../cluster/pools';
-import { longService, noInput, service, type Actor } from './service';
+import { longService, noInput, principalKey, service, type Actor } from './service';
 
 const engine = () => Engine.get();
 
@@ -66,7 +66,7 @@ export const liveForkVm = longService({
   input: liveForkSchema,
   ref: true,
   kind: 'live-fork',
-  route: (a, raw, { ref }) => routeVmLiveFork(ref, raw, a.name), // many hosts: on the agent that runs the VM
+  route: (a, raw, { ref }) => routeVmLiveFork(ref, raw, a.name, principalKey(a)), // many hosts: on the agent that runs the VM (request ids are the caller's own)
   run: (_a, { ref, ...input }, ctx) => engine().liveFork(ref, input, ctx),
 });
 
