@@ -71,3 +71,11 @@ describe("the CLI's output", () => {
     expect(forTerminal(`${ESC}]0;title\u0007${ESC}[2J${ESC}P${ESC}[6n`)).toBe('\\u001b]0;title\\u0007\\u001b[2J\\u001bP\\u001b[6n');
   });
 });
+
+describe('viewers', () => {
+  it("see that an identity check failed, not what the guest printed", async () => {
+    const { redactText, HIDDEN } = await import('../../lib/auth/redact');
+    const msg = 'child web-1: identity check failed: guest said: secret-token=abc; set -x output; hostname is "web-1x", expected "web-1"';
+    expect(redactText(msg)).toBe(`child web-1: identity check failed: guest said: ${HIDDEN}`);
+  });
+});
