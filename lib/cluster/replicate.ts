@@ -78,20 +78,28 @@ export async function serveTemplateFile(req: http.IncomingMessage, res: http.Ser
   return true;
 }
 
-/** Receiving side: downloads into `dest`.part, hashing as it writes; renamed only when the sha256 matches. */
-async function fetchFile(from: HostRow, id: string, kind: FileKind, want: { size: number; sha256: string }, dest: string): Promise<void> {
+/**
+ * Receiving side: downloads into `dest`.part, hashing as it writes; renamed only when the sha256
+ * matches. Never more than the manifest's size is written (room was made for that size: a sender that
+ * keeps streaming must not fill this host's tmpfs), and the part file is created afresh ('wx').
+ */
+export async function fetchFile(from: Pick<HostRow, 'name' | 'url'>, id: string, kind: FileKind, want: { size: number; sha256: string }, dest: string): Promise<void> {
   const res = await fetch(new URL(`/v1/templates/${id}/files/${kind}`, from.url), { headers: { authorization: `Bearer ${agentSecret()}` } });
   if (!res.ok || !res.body) throw new Error(`Host "${from.name}" did not send the template's ${kind} file (HTTP ${res.status}).`);
   const part = `${dest}.part`;
   const h = createHash('sha256');
+  let got = 0;
   const hashing = async function* (src: AsyncIterable<Buffer>) {
     for await (const c of src) {
+      got += c.length;
+      if (got > want.size) throw new Error(`Host "${from.name}" sent more than the ${want.size} bytes its manifest gives for the template's ${kind} file; the copy was stopped.`);
       h.update(c);
       yield c;
     }
   };
   try {
-    await pipeline(Readable.fromWeb(res.body as never), hashing, fs.createWriteStream(part, { mode: 0o600 }));
+    rmrf(part); // a retried job's leftover
+    await pipeline(Readable.fromWeb(res.body as never), hashing, fs.createWriteStream(part, { flags: 'wx', mode: 0o600 }));
     const got = h.digest('hex');
     if (got !== want.sha256) throw new Error(`The ${kind} file copied from "${from.name}" has sha256 ${got}, expected ${want.sha256}: the copy is damaged; the job retries.`);
     fs.chmodSync(part, 0o444);
