@@ -55,8 +55,6 @@ export function service<S extends z.ZodType, R, HasRef extends boolean = false>(
 export interface LongOptions {
   detached?: boolean;
   signal?: AbortSignal;
-  /** image import: `disk` is the route's temporary upload, not an operator's path */
-  uploaded?: boolean;
 }
 
 export interface LongService<S extends z.ZodType, R, HasRef extends boolean> extends Service<S, R, HasRef> {
