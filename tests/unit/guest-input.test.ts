@@ -2,7 +2,7 @@
 // (stored, sent to every browser on the event stream, printed by the CLI) is bounded and carries no
 // control characters, and the CLI shows escapes instead of obeying them.
 import { describe, expect, it } from 'vitest';
-import { forTerminal, plain } from '../../bin/terminal';
+import { forTerminal, json, plain } from '../../bin/terminal';
 import { guestList, guestText } from '../../lib/engine/guest-text';
 import type { ReadBack } from '../../lib/engine/identity/transports';
 import { verify } from '../../lib/engine/identity/verify';
@@ -64,6 +64,13 @@ describe("the CLI's output", () => {
   it('shows escapes in messages and tables instead of obeying them; newlines and tabs stay', () => {
     expect(plain(`child web-1: hostname is "${ESC}]52;c;AAAA\u0007"\tok\nnext`)).toBe('child web-1: hostname is "\\u001b]52;c;AAAA\\u0007"\tok\nnext');
     expect(plain('a\rb\u009bc\u202ed')).toBe('a\\u000db\\u009bc\\u202ed');
+  });
+
+  it('writes --json that parses to the same value, with no raw control character a terminal would obey', () => {
+    const v = { hostname: `a${ESC}]0;x\u0007\u009b2J\u202eb\u007f` };
+    const out = json(v);
+    expect(JSON.parse(out)).toEqual(v);
+    expect(out).not.toMatch(CONTROL);
   });
 
   it("passes a guest command's colours, carriage returns and backspaces to a terminal, nothing else", () => {
