@@ -12,6 +12,8 @@ import { withSpace } from './reserve';
 import { rmrf } from './disks';
 import { tailFile, type Vmm } from './vmm';
 import { logEvent } from './event-log';
+import { taskLogLine, type EngineEvent } from './events';
+import type { VmState } from './states';
 
 export interface OpContext {
   actor?: string;
@@ -22,11 +24,7 @@ export interface OpContext {
   onProgress?: (p: { step: string; progress: number; message?: string }) => void;
 }
 
-export type EngineEvent =
-  | { type: 'vm'; id: string; name?: string; state?: string; [k: string]: unknown }
-  | { type: 'template'; id: string; name?: string; state?: string; [k: string]: unknown }
-  | { type: 'task'; id: string; kind?: string; state?: string; progress?: number; step?: string; [k: string]: unknown }
-  | { type: 'pool'; id: string; name?: string; [k: string]: unknown };
+export type { EngineEvent } from './events';
 
 export type VmRow = NonNullable<Awaited<ReturnType<ReturnType<typeof db>['vm']['findUnique']>>>;
 export type TemplateRow = NonNullable<Awaited<ReturnType<ReturnType<typeof db>['template']['findUnique']>>>;
@@ -92,9 +90,10 @@ export class Core {
     return {
       id,
       async progress(step: string, progress: number, message?: string) {
-        log += `${new Date().toISOString()} ${step}${message ? `: ${message}` : ''}\n`;
+        const at = new Date().toISOString();
+        log += taskLogLine(at, step, message);
         ctx.onProgress?.({ step, progress, message });
-        self.emit({ type: 'task', id, kind, state: 'running', progress, step, message });
+        self.emit({ type: 'task', id, kind, state: 'running', progress, step, message, at });
         await db().task.update({ where: { id }, data: { progress, log } }).catch(() => undefined);
       },
       // under an operation only the log is written here: the operation ends the row with what its
@@ -109,7 +108,7 @@ export class Core {
       },
       async fail(err: unknown) {
         const msg = (err as Error).message ?? String(err);
-        log += `${new Date().toISOString()} failed: ${msg}\n`;
+        log += taskLogLine(new Date().toISOString(), 'failed', msg);
         if (op) await db().task.update({ where: { id }, data: { log } }).catch(() => undefined);
         else {
           await db().task.update({ where: { id }, data: { state: 'failed', log, error: msg, endedAt: new Date() } }).catch(() => undefined);
@@ -134,7 +133,7 @@ export class Core {
 
   async setVm(id: string, data: Record<string, unknown>) {
     const v = await db().vm.update({ where: { id }, data });
-    this.emit({ type: 'vm', id, name: v.name, state: v.state, pid: v.pid, templateId: v.templateId, persistent: v.persistent });
+    this.emit({ type: 'vm', id, name: v.name, state: v.state as VmState, pid: v.pid, templateId: v.templateId, persistent: v.persistent });
     return v;
   }
 

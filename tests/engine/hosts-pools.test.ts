@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, localAgents, startLocalAgent } from '../../bench/lib/agents';
 import { need, strict } from '../strict';
 import { qemuPids, teardownCluster, waitFor } from './engine-env';
+import { clusterPrepareSchema } from '../../lib/validations/hosts';
 
 const url = freshDatabase();
 const secret = randomBytes(32).toString('hex');
@@ -63,7 +64,7 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     // the template: prepared on a, copied to b and c (sha256 checked by the replicate jobs)
     const C = await import('../../lib/cluster/dispatch');
     console.log(`hosts-pools: agents registered after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    await C.routePrepare({ host: 'a', image: 'tiny', name: 'web', memory: 128 }, 'test');
+    await C.routePrepare(clusterPrepareSchema.parse({ host: 'a', image: 'tiny', name: 'web', memory: 128 }), 'test');
     const { ensureReplica } = await import('../../lib/cluster/replicate');
     const tpl = await C.locateTemplate('web');
     await Promise.all(['b', 'c'].map(async (h) => ensureReplica(tpl, await H.hostRow(h)))); // one job on each host's queue
