@@ -8,6 +8,7 @@ import v8 from 'node:v8';
 import { config } from '../lib/config';
 import { poolCommand, POOL_USAGE } from './pool';
 import { quotaCommand, QUOTA_USAGE } from './quota';
+import { forTerminal, json, plain } from './terminal';
 import type { Engine, ForkResult, ImageView, ImportedImage, LiveForkResult, PrepareResult } from '../lib/engine';
 import type { Ls } from '../lib/contract';
 import { describeZodError, execSchema, importImageSchema } from '../lib/validations';
@@ -107,7 +108,7 @@ async function api<T = any>(method: string, route: string, body?: unknown): Prom
 async function longApi<T>(detach: boolean, method: string, route: string, body?: unknown): Promise<{ detached: true } | { detached: false; r: T }> {
   if (!detach) return { detached: false, r: await api<T>(method, route, body) };
   const r = await api<{ operationId: string }>(method, `${route}${route.includes('?') ? '&' : '?'}wait=0`, body);
-  console.log(JSON.stringify({ operation: r.operationId }));
+  console.log(json({ operation: r.operationId }));
   return { detached: true };
 }
 
@@ -183,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [cmd, ...args] = positionals;
-  const out = (data: unknown, human: () => string) => console.log(o.json ? JSON.stringify(data) : human());
+  const out = (data: unknown, human: () => string) => console.log(o.json ? json(data) : plain(human())); // text may quote a guest
   const need = (what: string) => {
     if (!args[0]) throw new CliError(`${cmd} needs a ${what}: instaclone ${cmd} ${what.toUpperCase()} (see instaclone --help).`);
     return args[0];
@@ -328,10 +329,11 @@ async function main(argv: string[]): Promise<number> {
         command: after,
         ...(o.timeout ? { timeoutMs: num(o.timeout) } : {}),
       }));
-      if (o.json) console.log(JSON.stringify(r));
+      if (o.json) console.log(json(r));
       else {
-        process.stdout.write(r.stdout ?? '');
-        process.stderr.write(r.stderr ?? '');
+        // the guest's bytes: as they are into a pipe or file; to a terminal without escapes beyond colours
+        process.stdout.write(process.stdout.isTTY ? forTerminal(r.stdout ?? '') : (r.stdout ?? ''));
+        process.stderr.write(process.stderr.isTTY ? forTerminal(r.stderr ?? '') : (r.stderr ?? ''));
       }
       return typeof r.exitCode === 'number' ? r.exitCode : 0;
     }
@@ -386,7 +388,7 @@ function run(argv: string[]) {
     (code) => process.exit(code),
     (e: Error) => {
       const msg = e instanceof CliError ? e.message : (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? `${e.message} (see instaclone --help)` : e.message;
-      process.stderr.write(`instaclone: ${msg.split('\n')[0]}\n`);
+      process.stderr.write(`instaclone: ${plain(msg.split('\n')[0])}\n`); // may quote a guest
       process.exit(1);
     },
   );

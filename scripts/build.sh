@@ -8,4 +8,7 @@ if [ -f .next/BUILD_ID ] && [ -z "$(find app components lib instrumentation.ts n
   exit 0
 fi
 echo "build: building the console"
-npx next build >/tmp/instaclone-next-build.log 2>&1 || { tail -40 /tmp/instaclone-next-build.log >&2; echo "build: next build failed (full log: /tmp/instaclone-next-build.log)" >&2; exit 1; }
+# a fresh name: root runs this, and a fixed name in /tmp could be a local user's symlink to any file
+log="$(mktemp /tmp/instaclone-next-build.XXXXXX)"
+npx next build >"$log" 2>&1 || { tail -40 "$log" >&2; echo "build: next build failed (full log: $log)" >&2; exit 1; }
+rm -f "$log"

@@ -61,6 +61,7 @@ function ImageRow({ image, canOperate }: { image: Image; canOperate: boolean }) 
 export function ImagesView() {
   const q = useImages();
   const canOperate = useCan('operator');
+  const canAdmin = useCan('admin'); // a path on the console's host: admins only (lib/services/images.ts)
   return (
     <div className="space-y-4" data-testid="images-page">
       <h1 className="text-xl font-semibold text-white">Images</h1>
@@ -81,9 +82,11 @@ export function ImagesView() {
           <Panel title="Upload a disk image from this browser">
             <UploadImage />
           </Panel>
-          <Panel title="Import a disk on the console's host">
-            <ImportPathForm />
-          </Panel>
+          {canAdmin && (
+            <Panel title="Import a disk on the console's host">
+              <ImportPathForm />
+            </Panel>
+          )}
         </div>
       )}
     </div>

@@ -1,17 +1,21 @@
 // The server-action side of a service: who is logged in (the session cookie, as the REST routes read
 // it), then the same service the route calls. Errors come back as values ({ok:false,error,code}), never
-// thrown to the page. Next.js refuses a server action whose Origin is not this console's host, which is
-// what checkSameOrigin does for cookie-authenticated REST calls.
+// thrown to the page. Next.js refuses a server action whose Origin is another host's, but lets one with
+// no Origin through; like cookie-authenticated REST calls (checkSameOrigin), a signed-in caller's action
+// must come from this console's own pages: Origin present and ours, Sec-Fetch-Site not cross-site.
+import { headers } from 'next/headers';
 import { currentPrincipal } from '@/components/auth/session';
 import type { EngineErrorCode } from '../engine/errors';
-import { errorValue } from './handler';
+import { checkOrigin, errorValue } from './handler';
 import type { Actor } from '../services/service';
 
 export type ActionResult<T> = { ok: true; data: T } | { ok: false; error: string; code: EngineErrorCode };
 
 export async function runAction<T>(svc: (actor: Actor | null, raw?: unknown) => Promise<T>, raw?: unknown): Promise<ActionResult<T>> {
   try {
-    return { ok: true, data: await svc(await currentPrincipal(), raw) };
+    const principal = await currentPrincipal();
+    if (principal) checkOrigin({ headers: await headers() }); // no session: the service says "log in first"
+    return { ok: true, data: await svc(principal, raw) };
   } catch (e) {
     const { error, code } = errorValue(e);
     return { ok: false, error, code };

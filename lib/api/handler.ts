@@ -25,8 +25,8 @@ export function checkSameOrigin(req: Request, principal: Principal) {
   checkOrigin(req);
 }
 
-/** The request comes from this console's own pages (Sec-Fetch-Site and Origin), e.g. log-in forms (login CSRF). */
-export function checkOrigin(req: Request) {
+/** The request comes from this console's own pages (Sec-Fetch-Site and Origin), e.g. log-in forms (login CSRF); server actions pass next/headers' headers. */
+export function checkOrigin(req: { headers: Pick<Headers, 'get'> }) {
   const site = req.headers.get('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') {
     throw new EngineError('forbidden', 'Cross-site request refused.');

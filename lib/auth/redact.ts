@@ -15,7 +15,8 @@ export function redactText<T extends string | null | undefined>(s: T): T {
     .replace(/Warm-up command "[\s\S]*?" failed with exit code (-?\d+)[\s\S]*; fix the command and prepare again\./, `A warm-up command failed with exit code $1 (${HIDDEN}); fix the command and prepare again.`)
     .replace(/warm-up: [\s\S]*/, `warm-up: ${HIDDEN}`)
     .replace(/its serial console last said: "[\s\S]*"(?=; a picture of its screen is in |\)\. Check that)/, `its serial console last said: ${HIDDEN}`)
-    .replace(/its serial console last said: "[\s\S]*/, `its serial console last said: ${HIDDEN}`) as T; // unanchored: all of the rest
+    .replace(/its serial console last said: "[\s\S]*/, `its serial console last said: ${HIDDEN}`) // unanchored: all of the rest
+    .replace(/guest said: [\s\S]*/, `guest said: ${HIDDEN}`) as T; // an identity check quoting the guest's stderr: the rest is its words
 }
 
 /** A task's log: one entry per step, each starting with its ISO time (a command may span lines). */

@@ -19,13 +19,13 @@ export function checkSecret(header: string | undefined, secret: string): boolean
   return !!m && timingSafeEqual(digest(m[1]), digest(secret));
 }
 
-/** The console's user, as the agent logs it (never trusted for access: the secret is). */
-function actorOf(req: http.IncomingMessage): string {
+/** The console's user, as the agent logs it (never trusted for access: the secret is); "token:ci" keeps its colon. */
+export function actorOf(req: http.IncomingMessage): string {
   const a = String(req.headers['x-instaclone-actor'] ?? 'console');
-  return a.replace(/[^\w.@-]/g, '').slice(0, 80) || 'console';
+  return a.replace(/[^\w.@:-]/g, '').slice(0, 80) || 'console';
 }
 
-async function body(req: http.IncomingMessage): Promise<unknown> {
+export async function body(req: http.IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of req) {

@@ -8,6 +8,7 @@ import type { LiveForkInput } from '../validations';
 import { EngineError } from '../engine/errors';
 import type { ClusterForkInput, ClusterPrepareInput } from '../validations/hosts';
 import { callAgent } from './client';
+import { forkRequestKey } from './fork-request';
 import { hostContents, hostRows, type HostRow } from './hosts';
 import { clusterCapable, clusterPg, schemaIdent } from './pg';
 import { ensureReplica } from './replicate';
@@ -77,20 +78,23 @@ export type RoutedFork = (ForkResult | LiveForkResult) & { host: string; request
 /**
  * Fork through an agent: pinned (`host`) or placed on a ready host that holds the template; a pinned
  * host without it gets a replica first. Null when there are no agents (the local engine forks).
- * `fork` is parsed already (the service's one parse, lib/services/service.ts).
+ * `fork` is parsed already (the service's one parse, lib/services/service.ts). `principal` (lib/services
+ * principalKey; the actor by default) scopes the request id: the agents keep forkRequestKey(principal,
+ * id), so another caller's id is never this caller's.
  */
-export async function routeFork(ref: string, fork: ClusterForkInput, actor: string): Promise<RoutedFork | null> {
+export async function routeFork(ref: string, fork: ClusterForkInput, actor: string, principal = actor): Promise<RoutedFork | null> {
   const { host, requestId = randomUUID(), ...input } = fork;
   if (!(await clusterActive())) return noCluster(host);
+  const key = forkRequestKey(principal, requestId);
   const tpl = await locateTemplate(ref).catch((e: unknown) => e as EngineError);
   if (tpl instanceof Error) {
     // not a template: a running VM on an agent is a live fork, which runs where that VM runs
     const vm = tpl.code === 'not_found' ? await locateVmRow(ref) : null;
     if (!vm) throw tpl;
-    return routeLiveFork(vm, host, requestId, input, actor);
+    return routeLiveFork(vm, host, requestId, key, input, actor);
   }
   let order: HostRow[];
-  const prior = await hostOfRequest(requestId);
+  const prior = await hostOfRequest(key);
   if (prior) {
     // a retry: back to the host that has this id (its agent answers with the first outcome)
     order = [prior];
@@ -110,7 +114,7 @@ export async function routeFork(ref: string, fork: ClusterForkInput, actor: stri
   let last: unknown;
   for (const h of order) {
     try {
-      const r = await callAgent<ForkResult | LiveForkResult>(h, 'POST', '/v1/fork', { ...input, template: tpl.id, requestId }, actor);
+      const r = await callAgent<ForkResult | LiveForkResult>(h, 'POST', '/v1/fork', { ...input, template: tpl.id, requestId: key }, actor);
       return { ...r, host: h.name, requestId };
     } catch (e) {
       last = e;
@@ -122,27 +126,27 @@ export async function routeFork(ref: string, fork: ClusterForkInput, actor: stri
 }
 
 /** `POST /api/v1/vms/REF/fork`: a live fork of VM `ref` on the agent that runs it; null without agents or when no agent has it (this engine forks). */
-export async function routeVmLiveFork(ref: string, fork: ClusterForkInput, actor: string): Promise<(LiveForkResult & { host?: string; requestId?: string }) | null> {
+export async function routeVmLiveFork(ref: string, fork: ClusterForkInput, actor: string, principal = actor): Promise<(LiveForkResult & { host?: string; requestId?: string }) | null> {
   const { host, requestId = randomUUID(), ...input } = fork;
   if (!(await clusterActive())) return noCluster(host);
   const vm = await locateVmRow(ref);
-  return vm ? routeLiveFork(vm, host, requestId, input, actor) : null;
+  return vm ? routeLiveFork(vm, host, requestId, forkRequestKey(principal, requestId), input, actor) : null;
 }
 
-/** A live fork of VM `vm` on its own host (its memory and disk are there), idempotent by `requestId` like any fork. */
-async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: string, input: LiveForkInput, actor: string): Promise<LiveForkResult & { host: string; requestId: string }> {
+/** A live fork of VM `vm` on its own host (its memory and disk are there), idempotent by `requestId` (kept as `key`) like any fork. */
+async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: string, key: string, input: LiveForkInput, actor: string): Promise<LiveForkResult & { host: string; requestId: string }> {
   const h = vm.host;
   if (host && host !== h.name) throw new EngineError('conflict', `VM "${vm.name}" runs on host "${h.name}" and a live fork runs where its VM runs: pin "${h.name}" or leave --host out.`);
-  const prior = await hostOfRequest(requestId);
+  const prior = await hostOfRequest(key);
   if (prior && prior.name !== h.name) throw new EngineError('conflict', `Fork request id ${requestId} was already used on host "${prior.name}"; send a new request id.`);
   if (h.state !== 'ready' && !prior) {
     throw new EngineError(h.state === 'lost' ? 'unavailable' : 'conflict', `VM "${vm.name}" is on host "${h.name}", which is ${h.state}${h.lostReason ? ` (${h.lostReason})` : ''}: it takes no new children now.`);
   }
-  const r = await callAgent<LiveForkResult>(h, 'POST', '/v1/fork', { ...input, template: vm.id, requestId }, actor);
+  const r = await callAgent<LiveForkResult>(h, 'POST', '/v1/fork', { ...input, template: vm.id, requestId: key }, actor);
   return { ...r, host: h.name, requestId };
 }
 
-/** The host that already holds fork request `key`, if any (a retry must not be placed elsewhere). */
+/** The host that already holds fork request `key` (forkRequestKey: this caller's), if any (a retry must not be placed elsewhere). */
 async function hostOfRequest(key: string): Promise<HostRow | null> {
   for (const h of await agents()) {
     const r = await clusterPg()

@@ -4,9 +4,9 @@
 import { z } from 'zod';
 import { db } from '../db';
 import type { Engine } from '../engine';
-import { EngineError } from '../engine/errors';
 import { poolClaimSchema } from '../validations/pools';
 import { poolShareSchema, type PoolShare } from '../validations/hosts';
+import { actorOf, body } from './agent-server'; // one reading of a console's request for every agent route
 
 type Handler = (m: RegExpExecArray, req: import('node:http').IncomingMessage) => Promise<unknown>;
 
@@ -39,24 +39,6 @@ export async function applyShare(engine: Engine, raw: unknown): Promise<string> 
 }
 
 const localName = z.string().regex(/^[a-z0-9-]{1,63}$/);
-
-async function body(req: import('node:http').IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > 16 * 1024) throw new EngineError('too_large', 'The request body is larger than 16 KiB: send less.');
-    chunks.push(c as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  try {
-    return text ? JSON.parse(text) : {};
-  } catch {
-    throw new EngineError('invalid', 'The request body is not valid JSON.');
-  }
-}
-
-const actorOf = (req: import('node:http').IncomingMessage) => String(req.headers['x-instaclone-actor'] ?? 'console').replace(/[^\w.@:-]/g, '').slice(0, 80) || 'console';
 
 /** Claim and release of this host's share (the console's fast path), and its view. */
 export function poolRoutes(engine: Engine): [string, RegExp, Handler][] {

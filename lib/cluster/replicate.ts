@@ -78,22 +78,31 @@ export async function serveTemplateFile(req: http.IncomingMessage, res: http.Ser
   return true;
 }
 
-/** Receiving side: downloads into `dest`.part, hashing as it writes; renamed only when the sha256 matches. */
-async function fetchFile(from: HostRow, id: string, kind: FileKind, want: { size: number; sha256: string }, dest: string): Promise<void> {
+/**
+ * Receiving side: downloads into `dest`.part, hashing as it writes; renamed only when the sha256
+ * matches. Never more than the manifest's size is written (room was made for that size: a sender that
+ * keeps streaming must not fill this host's tmpfs), and the part file is created afresh (O_EXCL, never
+ * through a link).
+ */
+export async function fetchFile(from: Pick<HostRow, 'name' | 'url'>, id: string, kind: FileKind, want: { size: number; sha256: string }, dest: string): Promise<void> {
   const res = await fetch(new URL(`/v1/templates/${id}/files/${kind}`, from.url), { headers: { authorization: `Bearer ${agentSecret()}` } });
   if (!res.ok || !res.body) throw new Error(`Host "${from.name}" did not send the template's ${kind} file (HTTP ${res.status}).`);
   const part = `${dest}.part`;
   const h = createHash('sha256');
+  let bytes = 0;
   const hashing = async function* (src: AsyncIterable<Buffer>) {
     for await (const c of src) {
+      bytes += c.length;
+      if (bytes > want.size) throw new Error(`Host "${from.name}" sent more than the ${want.size} bytes its manifest gives for the template's ${kind} file; the copy was stopped.`);
       h.update(c);
       yield c;
     }
   };
   try {
+    rmrf(part); // a retried job's leftover (or a link someone left): removed, never followed
     // opened here, at once: a stream opening its file later could create it after the clean-up below
-    const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
-    const out = fs.createWriteStream(part, { fd: fs.openSync(part, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600) });
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    const out = fs.createWriteStream(part, { fd: fs.openSync(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600) });
     await pipeline(Readable.fromWeb(res.body as never), hashing, out);
     const got = h.digest('hex');
     if (got !== want.sha256) throw new Error(`The ${kind} file copied from "${from.name}" has sha256 ${got}, expected ${want.sha256}: the copy is damaged; the job retries.`);

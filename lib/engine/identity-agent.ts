@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentClient } from './agent';
 import { EngineError } from './errors';
+import { guestList, guestText } from './guest-text';
 import type { IdentityPlan, VerifiedIdentity } from './identity';
 
 /** How a guest's primary interface gets its address (from the compatibility report at prepare). */
@@ -142,7 +143,7 @@ const v4 = (i: GuestIf | undefined) => (i?.['ip-addresses'] ?? []).filter((a) =>
 export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan, o: StockIdentityOptions): Promise<VerifiedIdentity> {
   const t0 = performance.now();
   const timeoutMs = o.timeoutMs ?? 120_000;
-  const fail = (what: string) => new EngineError('qemu', `child ${o.label}: identity check failed: ${what}`, { plan });
+  const fail = (what: string) => new EngineError('qemu', `child ${o.label}: identity check failed: ${guestText(what, 2000)}`, { plan }); // it quotes the guest
   const ms = (t: number) => Math.round((performance.now() - t) * 10) / 10;
   let calls = 0;
   const problems: string[] = [];
@@ -210,7 +211,7 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
     await agent.call('guest-set-time', { time: Date.now() * 1e6 }, timeoutMs).catch((e) => (clockError = (e as Error).message));
     setTime = performance.now() - t;
   }
-  const iface = kv.get('iface') ?? o.iface ?? '';
+  const iface = guestText(kv.get('iface') ?? o.iface ?? '', 40); // a name the guest gave: bounded before any use
   // 5. the address the guest really uses: the renewed lease lands a moment later; poll the agent
   const tL = performance.now();
   let addrs: string[] = [];
@@ -241,14 +242,14 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
   const clockSkewMs = !Number.isFinite(guestMs) ? NaN : guestMs < before ? Math.round(guestMs - before) : guestMs > after ? Math.round(guestMs - after) : 0;
 
   const got = { hostname: kv.get('hostname') ?? '', etc: kv.get('etchostname') ?? '', mid: kv.get('machineid') ?? '' };
-  if (got.hostname !== plan.hostname) problems.push(`hostname is "${got.hostname}", expected "${plan.hostname}"`);
-  if (got.etc !== plan.hostname) problems.push(`/etc/hostname is "${got.etc}", expected "${plan.hostname}"`);
-  if (got.mid !== plan.machineId) problems.push(`/etc/machine-id is "${got.mid}", expected "${plan.machineId}"`);
+  if (got.hostname !== plan.hostname) problems.push(`hostname is "${guestText(got.hostname, 80)}", expected "${plan.hostname}"`);
+  if (got.etc !== plan.hostname) problems.push(`/etc/hostname is "${guestText(got.etc, 80)}", expected "${plan.hostname}"`);
+  if (got.mid !== plan.machineId) problems.push(`/etc/machine-id is "${guestText(got.mid, 80)}", expected "${plan.machineId}"`);
   if (macSeen !== plan.mac.toLowerCase()) problems.push(`${iface || 'the primary interface'} MAC is "${macSeen}", expected "${plan.mac}"`);
   if (addrs.length !== 1 || addrs[0] !== `${plan.ip}/${o.prefixLen}`) {
-    problems.push(`${iface || 'the primary interface'} has ${addrs.length ? addrs.join(', ') : 'no IPv4 address'}, expected ${plan.ip}/${o.prefixLen} only${o.net === 'static' ? '' : ` (by DHCP through ${o.net})`}`);
+    problems.push(`${iface || 'the primary interface'} has ${addrs.length ? guestList(addrs) : 'no IPv4 address'}, expected ${plan.ip}/${o.prefixLen} only${o.net === 'static' ? '' : ` (by DHCP through ${o.net})`}`);
   }
-  if (urandomHex && !/^[0-9a-f]{32}$/.test(urandomHex)) problems.push(`could not read 16 bytes of /dev/urandom (got "${urandomHex}")`);
+  if (urandomHex && !/^[0-9a-f]{32}$/.test(urandomHex)) problems.push(`could not read 16 bytes of /dev/urandom (got "${guestText(urandomHex, 40)}")`);
   if (!Number.isFinite(clockSkewMs)) problems.push('could not read the guest clock (guest-get-time)');
   else if (Math.abs(clockSkewMs) > 2000) problems.push(`the guest clock is ${(clockSkewMs / 1000).toFixed(1)} s off the host's${clockError ? ` (guest-set-time: ${clockError})` : ''}`);
   if (problems.length) throw fail(problems.join('; '));
@@ -264,10 +265,10 @@ export async function applyStockIdentity(agent: AgentClient, plan: IdentityPlan,
     agentCalls: calls,
     phasesMs: { setTime: Math.round(setTime * 10) / 10, script, lease },
     clockMethod: kv.get('clock') === 'date' ? 'date' : 'guest-set-time',
-    ...(kv.get('steps') ? { guestSteps: guestSteps(kv.get('t0'), kv.get('steps')!) } : {}),
+    ...(kv.get('steps') ? { guestSteps: guestText(guestSteps(kv.get('t0'), kv.get('steps')!), 400) } : {}),
     method: 'agent',
     // only new keys are compared among siblings (children that keep the parent's keys share them)
-    ...(o.sshKeys && kv.get('sshkey') ? { sshHostKey: kv.get('sshkey') } : {}),
+    ...(o.sshKeys && kv.get('sshkey') ? { sshHostKey: guestText(kv.get('sshkey')!, 200) } : {}),
     iface,
   };
 }

@@ -25,6 +25,7 @@ import { watch } from './supervisor';
 import { connectAgent, launch, migrateToFile, migrateToVmm, quit, type Vmm } from './vmm';
 import { keepParentRunning } from './live-fork';
 import { pool } from './bounded';
+import { guestText } from './guest-text';
 
 export interface PrepareResult {
   id: string;
@@ -113,7 +114,7 @@ async function runWarmups(vmm: Vmm, cmds: string[], progress: (m: string) => Pro
     const rec = { cmd, exitCode: res.exitCode, stdout: res.stdout.slice(-4000), stderr: res.stderr.slice(-4000), ms: r1(performance.now() - t0) };
     out.push(rec);
     if (res.exitCode !== 0) {
-      const said = (res.stderr || res.stdout).trim().split('\n').slice(-2).join(' / ');
+      const said = guestText((res.stderr || res.stdout).trim().split('\n').slice(-2).join(' / '), 300); // the guest's words: bounded, no escapes
       throw new EngineError('invalid', `Warm-up command "${cmd}" failed with exit code ${res.exitCode}${said ? ` (${said})` : ''}; fix the command and prepare again.`, { warmup: out });
     }
   }

@@ -12,6 +12,9 @@ import { describeZodError } from '../validations';
 /** Who is asking: a session's user, an API token, or the local admin token. */
 export type Actor = Pick<Principal, 'kind' | 'name' | 'role' | 'tokenId'>;
 
+/** One principal, as request ids are scoped to it: an API token by its id (token names repeat), anyone else by kind and name. */
+export const principalKey = (a: Actor): string => (a.kind === 'token' && a.tokenId ? `token#${a.tokenId}` : `${a.kind}:${a.name}`);
+
 /** An id or a unique name (DESIGN.md: VM, PARENT and TEMPLATE accept either). */
 export const refSchema = z.string({ error: 'Name the VM or template (an id or a name).' }).trim().min(1, 'Name the VM or template (an id or a name).').max(200, 'A reference has at most 200 characters.');
 
@@ -52,8 +55,6 @@ export function service<S extends z.ZodType, R, HasRef extends boolean = false>(
 export interface LongOptions {
   detached?: boolean;
   signal?: AbortSignal;
-  /** image import: `disk` is the route's temporary upload, not an operator's path */
-  uploaded?: boolean;
 }
 
 export interface LongService<S extends z.ZodType, R, HasRef extends boolean> extends Service<S, R, HasRef> {

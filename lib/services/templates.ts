@@ -5,7 +5,7 @@ import { templateFiles } from '../engine/template-files';
 import { removeSchema } from '../validations/actions';
 import { routeFork, routePrepare } from '../cluster/dispatch';
 import { clusterForkSchema, clusterPrepareSchema } from '../validations/hosts';
-import { longService, noInput, service } from './service';
+import { longService, noInput, principalKey, service } from './service';
 
 const engine = () => Engine.get();
 
@@ -30,7 +30,7 @@ export const forkTemplate = longService({
   ref: true,
   kind: 'fork',
   // many hosts: placed on (or pinned to, with `host`) an agent that holds the template
-  route: (a, { ref, ...input }) => routeFork(ref, input, a.name),
+  route: (a, { ref, ...input }) => routeFork(ref, input, a.name, principalKey(a)), // request ids are the caller's own
   run: (_a, { ref, host: _h, requestId: _r, ...input }, ctx) => engine().fork(ref, input, ctx),
 });
 

@@ -14,7 +14,7 @@ import { clusterForkSchema } from '../validations/hosts';
 import { bulkSchema, removeSchema, resetManySchema, serialTypeSchema } from '../validations/actions';
 import { clusterActive, routeVmAction, routeVmLiveFork } from '../cluster/dispatch';
 import { clusterRelease } from '../cluster/pools';
-import { longService, noInput, service, type Actor } from './service';
+import { longService, noInput, principalKey, service, type Actor } from './service';
 
 const engine = () => Engine.get();
 
@@ -67,7 +67,7 @@ export const liveForkVm = longService({
   input: clusterForkSchema, // the live-fork schema, plus the host to pin and the retry id
   ref: true,
   kind: 'live-fork',
-  route: (a, { ref, ...input }) => routeVmLiveFork(ref, input, a.name), // many hosts: on the agent that runs the VM
+  route: (a, { ref, ...input }) => routeVmLiveFork(ref, input, a.name, principalKey(a)), // many hosts: on the agent that runs the VM (request ids are the caller's own)
   run: (_a, { ref, host: _h, requestId: _r, ...input }, ctx) => engine().liveFork(ref, input, ctx),
 });
 

@@ -12,7 +12,11 @@ import type { ActionResult, Started } from '../../lib/api/action';
 
 const env = setupEnv('actions');
 const jar = new Map<string, string>();
-vi.mock('next/headers', () => ({ cookies: async () => ({ get: (n: string) => (jar.has(n) ? { name: n, value: jar.get(n) } : undefined) }) }));
+// the browser's request: from the console's own page (server actions check its Origin)
+vi.mock('next/headers', () => ({
+  cookies: async () => ({ get: (n: string) => (jar.has(n) ? { name: n, value: jar.get(n) } : undefined) }),
+  headers: async () => new Headers({ origin: 'http://console.test', host: 'console.test' }),
+}));
 
 let vms: typeof import('../../app/actions/vms');
 let templates: typeof import('../../app/actions/templates');

@@ -104,6 +104,12 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect(r2!.children.map((c) => c.id)).toEqual(r1!.children.map((c) => c.id));
     const n = await pg.query(`SELECT count(*)::int AS n FROM host_a."Vm" WHERE kind = 'child'`);
     expect(n.rows[0].n).toBe(1);
+    // another principal sending the same id forks its own child: it never gets the first caller's
+    // (name, ports, identity), and the first caller's retry still answers its own
+    const b = await C.routeFork('web', clusterForkSchema.parse({ count: 1, requestId }), 'mallory');
+    expect(b!.children.map((c) => c.id)).not.toEqual(r1!.children.map((c) => c.id));
+    expect((await C.routeFork('web', clusterForkSchema.parse({ count: 1, requestId }), 'test'))!.children.map((c) => c.id)).toEqual(r1!.children.map((c) => c.id));
+    await C.routeVmAction(b!.children[0].name, 'remove', 'test', true);
     // the ls of every host shows where each VM runs
     const { clusterList } = await import('../../lib/cluster/views');
     const { Engine } = await import('../../lib/engine');
@@ -259,9 +265,10 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
   it('an agent SIGKILLed mid-fork: the retried request makes no second child, and nothing is orphaned', async () => {
     const a = agents.a;
     const requestId = `req-${randomBytes(6).toString('hex')}`;
+    const { forkRequestKey } = await import('../../lib/cluster/fork-request'); // the agent keeps the caller's scoped key
     const before = new Set((await pg.query(`SELECT id FROM host_a."Vm"`)).rows.map((r) => r.id));
     const forking = C.routeFork('web', clusterForkSchema.parse({ count: 1, host: 'a', requestId }), 'test').then(() => null, (e) => e);
-    await until('the fork under way on a', async () => (await pg.query(`SELECT 1 FROM host_a."ForkRequest" WHERE key = $1`, [requestId])).rowCount && (await pg.query(`SELECT id FROM host_a."Vm"`)).rows.some((r) => !before.has(r.id)), 60_000);
+    await until('the fork under way on a', async () => (await pg.query(`SELECT 1 FROM host_a."ForkRequest" WHERE key = $1`, [forkRequestKey('test', requestId)])).rowCount && (await pg.query(`SELECT id FROM host_a."Vm"`)).rows.some((r) => !before.has(r.id)), 60_000);
     a.proc!.kill('SIGKILL');
     const killedAt = Date.now();
     expect((await forking)?.code).toBe('unavailable'); // the console saw the agent go away

@@ -160,6 +160,11 @@ describe('images import (issue 14)', () => {
     expect((await bad.json()).error).toMatch(/upload was cut off.*nothing was kept/);
     expect(fs.readdirSync(path.join(env.home, 'images', 'imported')).filter((f) => f.startsWith('.'))).toEqual([]);
     expect(await db().image.findUnique({ where: { name: 'up2' } })).toBeNull();
+    // an operator uploads its own bytes, but may not have the console (root) read a file on its host
+    const byPath = await POST(new Request('http://console.test/api/v1/images', { method: 'POST', body: JSON.stringify({ name: 'bypath', disk: raw, format: 'raw' }), headers: { host: 'console.test', authorization: `Bearer ${tok.secret}`, 'content-type': 'application/json' } }));
+    expect(byPath.status).toBe(403);
+    expect((await byPath.json()).error).toBe('This needs the admin role; token:upload is operator.');
+    expect(await db().image.findUnique({ where: { name: 'bypath' } })).toBeNull();
   });
 
   it('removes an imported image (file and row)', async () => {

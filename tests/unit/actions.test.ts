@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ic-actions-'));
 process.env.INSTACLONE_HOME = home;
@@ -13,7 +13,13 @@ process.env.DATABASE_URL = `file:${home}/db.sqlite`;
 
 // the session cookie the action sees: set per test
 const jar = new Map<string, string>();
-vi.mock('next/headers', () => ({ cookies: async () => ({ get: (n: string) => (jar.has(n) ? { name: n, value: jar.get(n) } : undefined) }) }));
+// and the request's headers: from the console's own page unless a test says otherwise
+const page = { origin: 'http://console.test', host: 'console.test' };
+const hdr = new Map<string, string>(Object.entries(page));
+vi.mock('next/headers', () => ({
+  cookies: async () => ({ get: (n: string) => (jar.has(n) ? { name: n, value: jar.get(n) } : undefined) }),
+  headers: async () => new Headers([...hdr]),
+}));
 
 const { migrate, disconnectDb, db } = await import('@/lib/db');
 const { startSession, SESSION_COOKIE } = await import('@/lib/auth/sessions');
@@ -58,7 +64,7 @@ const MUTATIONS: [string, () => Promise<{ ok: boolean; code?: string; error?: st
   ['token revoke', () => admin.revokeTokenAction({ ref: 'x' })],
   ['settings', () => admin.updateSettingsAction({ maxChildrenPerTemplate: 3 })],
 ];
-const ADMIN_ONLY = new Set(['token create', 'token revoke', 'settings']);
+const ADMIN_ONLY = new Set(['token create', 'token revoke', 'settings', 'image import']); // a path on the console's host: admins only
 
 beforeAll(async () => {
   await migrate();
@@ -113,6 +119,31 @@ describe('server actions: session and role, as the API checks them', () => {
     expect(log.map((e) => `${e.action} ${e.result}`)).toEqual(['token.create ok', 'token.revoke ok', 'settings ok', 'settings error']);
     const listed = await admin.listTokensAction();
     expect(listed.ok && listed.data.tokens.find((t) => t.id === made.data.id)?.revokedAt).toBeTruthy();
+  });
+});
+
+describe('server actions: from the console\'s own pages only', () => {
+  const setHeaders = (h: Record<string, string>) => {
+    hdr.clear();
+    for (const [k, v] of Object.entries(h)) hdr.set(k, v);
+  };
+  afterEach(() => setHeaders(page));
+
+  it.each([
+    ['no Origin (Next.js lets that through)', { host: 'console.test' }],
+    ['another port on the same host (a guest\'s forwarded web page)', { host: 'console.test', origin: 'http://console.test:40001' }],
+    ['another site', { host: 'console.test', origin: 'http://evil.example' }],
+    ['a cross-site fetch', { host: 'console.test', origin: 'http://console.test', 'sec-fetch-site': 'cross-site' }],
+  ])('%s: a signed-in operator\'s action is refused before anything is done', async (_n, h) => {
+    await as('operator');
+    setHeaders(h);
+    const before = await db().event.count();
+    for (const call of [() => vms.stopVmAction({ ref: 'x' }), () => templates.forkAction({ ref: 'x', count: 1 }), () => admin.listTokensAction()]) {
+      expect(await call()).toMatchObject({ ok: false, code: 'forbidden', error: expect.stringMatching(/^Cross-site request refused/) });
+    }
+    expect(await db().event.count()).toBe(before);
+    setHeaders({ ...h, origin: 'http://console.test', 'sec-fetch-site': 'same-origin' });
+    expect(await vms.stopVmAction({ ref: 'x' })).toMatchObject({ ok: false, code: 'not_found' }); // the same call from our page gets through
   });
 });
 

@@ -11,7 +11,9 @@ process.env.INSTACLONE_HOME = home;
 process.env.DATABASE_URL = `file:${home}/db.sqlite`;
 
 const { migrate, db, disconnectDb } = await import('@/lib/db');
-const { idempotentFork, pruneForkRequests } = await import('@/lib/cluster/fork-request');
+const { forkRequestKey, idempotentFork, pruneForkRequests } = await import('@/lib/cluster/fork-request');
+const { principalKey } = await import('@/lib/services/service');
+const { requestIdSchema } = await import('@/lib/validations/hosts');
 const { config } = await import('@/lib/config');
 const { forkSchema } = await import('@/lib/validations');
 const one = forkSchema.parse({ count: 1 });
@@ -72,5 +74,28 @@ describe('fork request ids', () => {
     expect(await pruneForkRequests(3600, now)).toBe(1);
     await expect(idempotentFork(noEngine, 'recent-succeeded', 'tpl_a', one, 'test')).rejects.toThrow(/forked a second time/);
     expect((await db().forkRequest.findUnique({ where: { key: 'recent-succeeded' } }))?.state).toBe('failed');
+  });
+
+  it('keeps each id under its caller: another principal reusing it forks anew and never gets the first outcome', async () => {
+    const alice = principalKey({ kind: 'session', name: 'alice', role: 'operator' });
+    const ci1 = principalKey({ kind: 'token', name: 'token:ci', role: 'operator', tokenId: 'tok_1' });
+    const ci2 = principalKey({ kind: 'token', name: 'token:ci', role: 'operator', tokenId: 'tok_2' }); // token names repeat
+    expect(new Set([alice, ci1, ci2, principalKey({ kind: 'token', name: 'alice', role: 'operator', tokenId: 'tok_3' })]).size).toBe(4);
+    const ka = forkRequestKey(alice, 'job-42-abc');
+    expect(forkRequestKey(alice, 'job-42-abc')).toBe(ka); // a retry finds its own
+    expect(requestIdSchema.safeParse(ka).success).toBe(true); // what the console sends an agent
+    const kb = forkRequestKey(ci1, 'job-42-abc');
+    expect(kb).not.toBe(ka);
+    expect(forkRequestKey(ci2, 'job-42-abc')).not.toBe(kb);
+
+    const aliceResult = { children: [{ id: 'vm_alice', name: 'secret-1' }], timings: { totalMs: 5, perChildMs: [5] } };
+    const engine = (r: unknown) => ({ fork: async () => r }) as unknown as Parameters<typeof idempotentFork>[0];
+    expect(await idempotentFork(engine(aliceResult), ka, 'tpl_a', one, 'alice')).toEqual(aliceResult);
+    // B sends the same id: a fork of B's own, not Alice's children
+    const bResult = { children: [{ id: 'vm_b', name: 'b-1' }], timings: { totalMs: 5, perChildMs: [5] } };
+    expect(await idempotentFork(engine(bResult), kb, 'tpl_a', one, 'token:ci')).toEqual(bResult);
+    // and B's id for another template neither fails Alice's retry nor is refused for B
+    expect(await idempotentFork(engine(null), ka, 'tpl_a', one, 'alice')).toEqual(aliceResult);
+    expect(await idempotentFork(engine(bResult), forkRequestKey(ci2, 'job-42-abc'), 'tpl_b', one, 'token:ci')).toEqual(bResult);
   });
 });

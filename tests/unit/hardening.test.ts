@@ -230,6 +230,26 @@ describe('no user input reaches a shell on the host', () => {
   });
 });
 
+describe('files root writes', () => {
+  // setup, build and test scripts run as root: a fixed name in /tmp (world-writable, and
+  // fs.protected_symlinks is not on everywhere, e.g. not in this container) may be a local user's
+  // symlink, so root's `>` would truncate whatever it points at
+  const shellScripts = ['scripts', 'lib/guest', 'tests/fixtures', '.ci']
+    .flatMap((d) => fs.readdirSync(path.join(root, d), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && (/\.sh$/.test(e.name) || e.name === 'run')).map((e) => path.join(e.parentPath, e.name)))
+    .concat([path.join(root, 'bin/instaclone')]);
+
+  it('writes no file under a fixed name in /tmp', () => {
+    expect(shellScripts.map(rel)).toEqual(expect.arrayContaining(['scripts/build.sh', 'scripts/setup.sh', 'bin/instaclone']));
+    const bad: string[] = [];
+    for (const f of shellScripts) {
+      for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?:>>?|\btee\s+(?:-a\s+)?)\s*["']?(\/tmp\/[^\s"';)|&]*)/g)) {
+        if (!/\$|XXX/.test(m[1])) bad.push(`${rel(f)}: ${m[0]}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+});
+
 describe('bad names and counts are refused at the boundary', () => {
   const bad = [
     'a,b', // QEMU option separator

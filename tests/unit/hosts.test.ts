@@ -1,6 +1,6 @@
 // Many hosts without a database: the agents' secret check, replica compatibility, names, schemas.
 import { describe, expect, it } from 'vitest';
-import { checkSecret } from '@/lib/cluster/agent-server';
+import { actorOf, checkSecret } from '@/lib/cluster/agent-server';
 import { replicaRefusal } from '@/lib/cluster/facts';
 import { schemaIdent } from '@/lib/cluster/pg';
 import { config, hostSchema } from '@/lib/config';
@@ -16,6 +16,14 @@ describe('many hosts', () => {
     for (const h of [undefined, '', s, `Bearer ${s}x`, `Bearer ${s.slice(1)}`, `bearer ${s}`, `Basic ${s}`]) expect(checkSecret(h, s)).toBe(false);
     expect(agentSecretSchema.safeParse('short').success).toBe(false);
     expect(agentSecretSchema.safeParse(undefined).error?.issues[0].message).toMatch(/INSTACLONE_AGENT_SECRET must be set/);
+  });
+
+  it('logs the console\'s user as sent (a token keeps its colon), never more than a plain label', () => {
+    const req = (v?: string) => ({ headers: v === undefined ? {} : { 'x-instaclone-actor': v } }) as unknown as Parameters<typeof actorOf>[0];
+    expect(actorOf(req('token:ci'))).toBe('token:ci');
+    expect(actorOf(req('alice\n\u001b[2J<b>'))).toBe('alice2Jb');
+    expect(actorOf(req('x'.repeat(500)))).toHaveLength(80);
+    expect(actorOf(req())).toBe('console');
   });
 
   it('places a replica only where the checkpoint can load, and says why not', () => {

@@ -15,7 +15,11 @@ process.env.INSTACLONE_RUN = path.join(home, 'run');
 process.env.DATABASE_URL = `file:${home}/db.sqlite`;
 
 const jar = new Map<string, string>();
-vi.mock('next/headers', () => ({ cookies: async () => ({ get: (n: string) => (jar.has(n) ? { name: n, value: jar.get(n) } : undefined) }) }));
+// the browser's request: from the console's own page (server actions check its Origin)
+vi.mock('next/headers', () => ({
+  cookies: async () => ({ get: (n: string) => (jar.has(n) ? { name: n, value: jar.get(n) } : undefined) }),
+  headers: async () => new Headers({ origin: 'http://console.test', host: 'console.test' }),
+}));
 
 const { migrate, disconnectDb, db } = await import('@/lib/db');
 const { startSession, SESSION_COOKIE } = await import('@/lib/auth/sessions');

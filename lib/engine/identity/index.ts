@@ -20,6 +20,7 @@
 // remembered per agent connection.
 import type { AgentClient } from '../agent';
 import { EngineError } from '../errors';
+import { guestText } from '../guest-text';
 import type { IdentityChannel } from '../identity-channel';
 import { prefixToMask, validatePlan, type IdentityPlan, type VerifiedIdentity } from './plan';
 import { knownWithoutHelper, viaChannel, viaHelper, viaScript, type ReadBack, type Values } from './transports';
@@ -60,7 +61,7 @@ export async function applyIdentity(
   const label = opts.label ?? plan.hostname;
   validatePlan(plan, prefixLen, gateway);
   const t0 = performance.now();
-  const fail = (what: string) => new EngineError('qemu', `child ${label}: identity check failed: ${what}`, { plan });
+  const fail = (what: string) => new EngineError('qemu', `child ${label}: identity check failed: ${guestText(what, 2000)}`, { plan }); // it quotes the guest
   // an agent still connecting is awaited only if the channel is not used (its failure is the caller's)
   if (agentOrPromise instanceof Promise) agentOrPromise.catch(() => undefined);
   const v: Values = { plan, mask: prefixToMask(prefixLen), gateway, timeoutMs: opts.timeoutMs ?? 20_000 };

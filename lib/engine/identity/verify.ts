@@ -1,5 +1,7 @@
 // The read-back judged against the plan: every value the guest reports must be the planned one, the
-// guest's clock inside the host's time window, host entropy added. One list of problems, in words.
+// guest's clock inside the host's time window, host entropy added. One list of problems, in words;
+// what the guest said is quoted through guestText (bounded, no control characters).
+import { guestList, guestText } from '../guest-text';
 import { IDENTITY_HELPER, type ReadBack } from './transports';
 import { guidFromLeHex, type IdentityPlan, type VerifiedIdentity } from './plan';
 
@@ -13,7 +15,7 @@ export function verify(
   const problems: string[] = [];
   const what = r.method === 'script' ? 'the script' : IDENTITY_HELPER;
   if (r.exitCode !== 0 && !kv.has('time') && !kv.has('timens')) problems.push(`${what} exited with ${r.exitCode}`);
-  if (r.stderr.trim()) problems.push(`guest said: ${r.stderr.trim().split('\n').join('; ')}`);
+  if (r.stderr.trim()) problems.push(`guest said: ${guestText(r.stderr.trim().split('\n').join('; '), 300)}`);
   const got = {
     hostname: kv.get('hostname') ?? '',
     etchostname: kv.get('etchostname') ?? '',
@@ -21,17 +23,17 @@ export function verify(
     mac: (kv.get('mac') ?? '').toLowerCase(),
     ipLine: kv.get('ip') ?? '',
   };
-  if (got.hostname !== plan.hostname) problems.push(`hostname is "${got.hostname}", expected "${plan.hostname}"`);
-  if (got.etchostname !== plan.hostname) problems.push(`/etc/hostname is "${got.etchostname}", expected "${plan.hostname}"`);
-  if (got.machineId !== plan.machineId) problems.push(`/etc/machine-id is "${got.machineId}", expected "${plan.machineId}"`);
-  if (got.mac !== plan.mac.toLowerCase()) problems.push(`eth0 MAC is "${got.mac}", expected "${plan.mac}"`);
+  if (got.hostname !== plan.hostname) problems.push(`hostname is "${guestText(got.hostname, 80)}", expected "${plan.hostname}"`);
+  if (got.etchostname !== plan.hostname) problems.push(`/etc/hostname is "${guestText(got.etchostname, 80)}", expected "${plan.hostname}"`);
+  if (got.machineId !== plan.machineId) problems.push(`/etc/machine-id is "${guestText(got.machineId, 80)}", expected "${plan.machineId}"`);
+  if (got.mac !== plan.mac.toLowerCase()) problems.push(`eth0 MAC is "${guestText(got.mac, 40)}", expected "${plan.mac}"`);
   // the helper prints "A.B.C.D/P[ …]"; the script prints `ip -4 -o addr` lines ("inet A.B.C.D/P …")
   const addrs = [...got.ipLine.matchAll(/(?:^|inet |\s)(\d+\.\d+\.\d+\.\d+)\/(\d+)/g)].map((m) => `${m[1]}/${m[2]}`);
   if (addrs.length !== 1 || addrs[0] !== `${plan.ip}/${prefixLen}`) {
-    problems.push(`eth0 has ${addrs.length ? addrs.join(', ') : 'no IPv4 address'}, expected ${plan.ip}/${prefixLen} only`);
+    problems.push(`eth0 has ${addrs.length ? guestList(addrs) : 'no IPv4 address'}, expected ${plan.ip}/${prefixLen} only`);
   }
   const urandomHex = kv.get('urandom') ?? '';
-  if (!/^[0-9a-f]{32}$/.test(urandomHex)) problems.push(`could not read 16 bytes of /dev/urandom (got "${urandomHex}")`);
+  if (!/^[0-9a-f]{32}$/.test(urandomHex)) problems.push(`could not read 16 bytes of /dev/urandom (got "${guestText(urandomHex, 40)}")`);
   const entropyReseeded = kv.get('reseed') === 'ok';
   if (!entropyReseeded) problems.push(`${r.method === 'script' ? '/usr/sbin/instaclone-reseed' : IDENTITY_HELPER} failed to add host entropy (no fresh host entropy)`);
   const vmgenRaw = kv.get('vmgenid') ?? 'unreadable';
@@ -43,13 +45,13 @@ export function verify(
   const tns = /^(\d+)$/.exec(kv.get('timens') ?? '');
   const tm = /^(\d+) (\d+)$/.exec(kv.get('time') ?? '');
   let clockSkewMs = NaN;
-  if (!tns && !tm) problems.push(`could not read the guest clock (got "${kv.get('timens') ?? kv.get('time') ?? ''}")`);
+  if (!tns && !tm) problems.push(`could not read the guest clock (got "${guestText(kv.get('timens') ?? kv.get('time') ?? '', 40)}")`);
   else {
     const g = tns ? BigInt(tns[1]) : BigInt(tm![1]) * 1_000_000_000n + BigInt(tm![2]) * 1000n;
     const d = g < r.before ? g - r.before : g > r.after ? g - r.after : 0n;
     clockSkewMs = Number(d) / 1e6;
     if (Math.abs(clockSkewMs) > 2000) {
-      problems.push(`the guest clock is ${(clockSkewMs / 1000).toFixed(1)} s off the host's${r.clockError ? ` (guest-set-time: ${r.clockError})` : ''}`);
+      problems.push(`the guest clock is ${(clockSkewMs / 1000).toFixed(1)} s off the host's${r.clockError ? ` (guest-set-time: ${guestText(r.clockError, 200)})` : ''}`);
     }
   }
   if (problems.length) return { problems };
@@ -63,7 +65,7 @@ export function verify(
       vmgenidInGuest,
       vmgenidReseedSeen: kv.get('vmfork') === 'yes',
       entropyReseeded,
-      ...(kv.has('steps') ? { guestSteps: kv.get('steps') } : {}),
+      ...(kv.has('steps') ? { guestSteps: guestText(kv.get('steps')!, 400) } : {}),
     },
   };
 }

@@ -10,7 +10,7 @@ import { operationResponse, wantsAsync } from '@/lib/api/operation';
 import { EngineError } from '@/lib/engine/errors';
 import { importRoom, uploadTempPath } from '@/lib/engine/imported';
 import { importImageSchema } from '@/lib/validations';
-import { importImage, listImages } from '@/lib/services/images';
+import { importImage, importUploadedImage, listImages } from '@/lib/services/images';
 
 export const dynamic = 'force-dynamic';
 
@@ -18,7 +18,8 @@ export const GET = serve(listImages);
 
 const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
 
-export const POST = route(importImage.role, async ({ req, principal }) => {
+// operators upload; a path on the console's host is an admin's (importImage checks that role)
+export const POST = route(importUploadedImage.role, async ({ req, principal }) => {
   // a caller that waits may cancel the conversion by going away; a detached one may not
   const detached = wantsAsync(req);
   const opts = { detached, signal: detached ? undefined : req.signal };
@@ -59,7 +60,7 @@ export const POST = route(importImage.role, async ({ req, principal }) => {
     if (Number.isFinite(declared) && seen !== declared) {
       throw new EngineError('invalid', `The upload was cut off after ${seen} of ${declared} bytes; nothing was kept, upload again.`);
     }
-    const op = await importImage.start(principal, { ...input, disk: tmp }, { ...opts, uploaded: true });
+    const op = await importUploadedImage.start(principal, { ...input, disk: tmp }, opts);
     handedOver = true;
     void op.promise.catch(() => undefined).finally(() => fs.rmSync(tmp, { force: true }));
     return await operationResponse(req, op);
