@@ -56,7 +56,9 @@ async function body(req: import('node:http').IncomingMessage): Promise<unknown> 
   }
 }
 
-const actorOf = (req: import('node:http').IncomingMessage) => String(req.headers['x-instaclone-actor'] ?? 'console').replace(/[^\w.@:-]/g, '').slice(0, 80) || 'console';
+/** The console's user as this agent records it (claimedBy, a claim request's principal); the console computes the same to find a claim. */
+export const agentActor = (raw: string | undefined) => String(raw ?? 'console').replace(/[^\w.@:-]/g, '').slice(0, 80) || 'console';
+const actorOf = (req: import('node:http').IncomingMessage) => agentActor(req.headers['x-instaclone-actor'] as string | undefined);
 
 /** Claim and release of this host's share (the console's fast path), and its view. */
 export function poolRoutes(engine: Engine): [string, RegExp, Handler][] {

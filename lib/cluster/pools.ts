@@ -12,7 +12,8 @@ import type { ClaimResult, Pools, PoolView } from '../engine/pools';
 import { claimLatency } from '../engine/pools/stats';
 import { describeZodError } from '../validations';
 import type { PoolShare } from '../validations/hosts';
-import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema } from '../validations/pools';
+import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema, type PoolClaimInput } from '../validations/pools';
+import { clusterClaimKey, hostOfClaim, withClaimLock } from './claim-request';
 import { callAgent } from './client';
 import { agents, locateTemplate, locateVm } from './dispatch';
 import { replicaRefusal } from './facts';
@@ -315,8 +316,26 @@ export async function clusterList() {
 
 /** Takes a ready spare from the host holding the most (the agent's claim is one atomic update: no spare goes out twice). */
 export async function clusterClaim(ref: string, input: unknown, actor: string): Promise<ClaimResult & { host: string }> {
-  const t0 = performance.now();
   const p = parse(poolClaimSchema, input);
+  if (!p.requestId) return claimAnywhere(ref, p, actor);
+  const { requestId } = p;
+  const key = clusterClaimKey(actor, requestId);
+  return withClaimLock(key, async () => {
+    const prior = await hostOfClaim(key);
+    if (!prior) return claimAnywhere(ref, p, actor);
+    // a retry: the host that recorded this id answers with the child it handed out (or says why not)
+    if (prior.state === 'lost') {
+      throw new EngineError('unavailable', `Claim request ${requestId} was answered by host "${prior.name}", which is lost (${prior.lostReason}): its child is lost with it; claim again with a new request id.`);
+    }
+    const t0 = performance.now();
+    const pool = await clusterPoolByRef(ref);
+    const r = await callAgent<ClaimResult>(prior, 'POST', `/v1/pools/${localPoolName(pool.name, prior.name)}/claim`, { label: p.label, requestId }, actor);
+    return { ...r, pool: pool.name, claimMs: Math.round((performance.now() - t0) * 1000) / 1000, host: prior.name };
+  });
+}
+
+async function claimAnywhere(ref: string, p: PoolClaimInput, actor: string): Promise<ClaimResult & { host: string }> {
+  const t0 = performance.now();
   const deadline = Date.now() + (p.wait ?? 0) * 1000;
   for (;;) {
     const pool = await clusterPoolByRef(ref);
@@ -326,7 +345,7 @@ export async function clusterClaim(ref: string, input: unknown, actor: string): 
     const counted = await Promise.all(cands.map(async (h) => ({ h, ready: (await localShare(h, pool)).ready })));
     for (const { h } of counted.filter((c) => c.ready > 0).sort((a, b) => b.ready - a.ready)) {
       try {
-        const r = await callAgent<ClaimResult>(h, 'POST', `/v1/pools/${localPoolName(pool.name, h.name)}/claim`, { label: p.label }, actor);
+        const r = await callAgent<ClaimResult>(h, 'POST', `/v1/pools/${localPoolName(pool.name, h.name)}/claim`, { label: p.label, requestId: p.requestId }, actor);
         void planSoon(); // the refill: this host's share is sent again
         const claimMs = Math.round((performance.now() - t0) * 1000) / 1000;
         // the console's own log: claim counts and latency (console to agent and back) for the pool's view and the wall
@@ -335,6 +354,8 @@ export async function clusterClaim(ref: string, input: unknown, actor: string): 
         return { ...r, pool: pool.name, claimMs, host: h.name };
       } catch (e) {
         if (!(e instanceof EngineError && (e.code === 'unavailable' || e.code === 'not_found'))) throw e;
+        // the host may have handed out a child whose answer was lost: never claim a second one elsewhere
+        if (p.requestId && (await hostOfClaim(clusterClaimKey(actor, p.requestId)))) throw e;
       }
     }
     if (Date.now() >= deadline) {
