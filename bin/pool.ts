@@ -91,7 +91,7 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
         } catch (e) {
           // an HTTP answer (a refusal) is final; no answer at all is retried with the same id
           if ((e as { status?: number }).status !== undefined || attempt >= CLAIM_RETRIES) throw e;
-          await new Promise((res) => setTimeout(res, 1000 * (attempt + 1)));
+          await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
         }
       }
       d.out(r, () => `${r.vm.name} (${r.vm.id}) claimed from ${r.pool} in ${r.claimMs} ms (${r.source}): ${r.vm.identity.hostname} ${r.vm.identity.ip} ${r.vm.identity.mac}`);

@@ -75,12 +75,12 @@ export async function clusterPoolByRef(ref: string): Promise<ClusterPoolRow> {
 }
 
 interface LocalMember { vmId: string; name: string | null; state: string; vmState: string | null; templateId: string; claimedBy: string | null; label: string | null; claimedAt: Date | null; expiresAt: Date | null }
-interface LocalShare { exists: boolean; size: number; spares: number; ready: number; claimed: number; members: LocalMember[] }
+interface LocalShare { exists: boolean; size: number; spares: number; templateId: string | null; ready: number; claimed: number; members: LocalMember[] }
 
 /** A host's local pool for this share, read from its schema (works while the host is lost). */
 async function localShare(h: HostRow, pool: ClusterPoolRow): Promise<LocalShare> {
   const s = schemaIdent(h.schemaName);
-  const none: LocalShare = { exists: false, size: 0, spares: 0, ready: 0, claimed: 0, members: [] };
+  const none: LocalShare = { exists: false, size: 0, spares: 0, templateId: null, ready: 0, claimed: 0, members: [] };
   const p = await clusterPg().query(`SELECT id, size, spares, "templateId" FROM ${s}."Pool" WHERE name = $1`, [localPoolName(pool.name, h.name)]).catch(() => ({ rowCount: 0, rows: [] }));
   if (!p.rowCount) return none;
   const { id, size, spares, templateId } = p.rows[0];
@@ -94,6 +94,7 @@ async function localShare(h: HostRow, pool: ClusterPoolRow): Promise<LocalShare>
     exists: true,
     size,
     spares,
+    templateId,
     ready: members.filter((x) => x.state === 'spare' && x.vmState === 'running' && x.templateId === templateId).length,
     claimed: members.filter((x) => x.state === 'claimed').length,
     members,
@@ -157,18 +158,32 @@ export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Sha
     if (h.state === 'lost' && idle) fenced.add(h.name);
     else if (h.state !== 'lost' && !idle) fenced.delete(h.name);
   }
+  const tpl = await locateTemplate(pool.templateId).catch(() => null);
   if (pool.state === 'active') {
     const totalClaimed = all.reduce((n, h) => n + claimed(h.name), 0);
     const k = Math.max(0, Math.min(pool.spares, pool.size - totalClaimed));
-    const tpl = await locateTemplate(pool.templateId).catch(() => null);
     const eligible = all.filter((h) => h.state === 'ready' && !fenced.has(h.name) && (!pool.host || h.name === pool.host));
     const withReplica = eligible.filter((h) => tpl?.hosts.some((x) => x.name === h.name));
     const mine = new Map(all.map((h) => [h.name, local.get(h.name)!.members.filter((m) => m.state !== 'claimed').length]));
-    const placed = tpl ? await spread(pool.id, k, withReplica, tpl.memoryMiB, mine) : new Map<string, number>();
-    const short = k - [...placed.values()].reduce((a, b) => a + b, 0);
     planErrors.delete(pool.id);
+    // a push: hosts holding members but not the new template get a copy of it, and keep their spares
+    // (on the old template) until it is there, so the pool stays spread instead of piling on the holders
+    const kept = new Map<string, number>();
+    for (const h of tpl ? eligible.filter((x) => !withReplica.includes(x) && local.get(x.name)!.members.length > 0) : []) {
+      const why = await queueReplica(tpl!, h);
+      if (why) planErrors.set(pool.id, `Template "${tpl!.name}" cannot be copied to host "${h.name}": ${why}.`);
+      else kept.set(h.name, Math.min(pool.shares[h.name]?.spares ?? 0, k - [...kept.values()].reduce((a, b) => a + b, 0)));
+    }
+    const placed = tpl ? await spread(pool.id, k - [...kept.values()].reduce((a, b) => a + b, 0), withReplica, tpl.memoryMiB, mine) : new Map<string, number>();
+    for (const [h, n] of kept) if (n > 0) placed.set(h, n);
+    const short = k - [...placed.values()].reduce((a, b) => a + b, 0);
+    const pinned = pool.host ? all.find((h) => h.name === pool.host) : undefined;
     if (!tpl) planErrors.set(pool.id, `No ready copy of the pool's template ${pool.templateId} on any host.`);
-    else if (short > 0) {
+    else if (pool.host && (!pinned || pinned.state !== 'ready' || fenced.has(pinned.name))) {
+      // pinned: its spares never move to another host; say why none are being made
+      const why = !pinned ? 'is not registered any more' : pinned.state === 'lost' ? `is lost (${pinned.lostReason ?? 'no heartbeat'})` : pinned.state === 'draining' ? 'is draining' : 'is back from lost and still removing its stale spares';
+      planErrors.set(pool.id, `Pool "${pool.name}" is pinned to host "${pool.host}", which ${why}: its spares stay there and are not made elsewhere; bring the host back (\`instaclone hosts ready ${pool.host}\` for a drained one) or remove the pool and create it without --host.`);
+    } else if (short > 0) {
       // the hosts holding the template lack room (or a pinned host lacks the template): copy it to the best other host
       const others = eligible.filter((h) => !withReplica.includes(h));
       const [to] = await spread(pool.id, 1, others, tpl.memoryMiB, mine).then((m) => others.filter((h) => m.has(h.name)));
@@ -191,7 +206,9 @@ export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Sha
     if (share.size > 0 || l.exists || fenced.has(h.name)) next[h.name] = fenced.has(h.name) ? { ...share, fenced: true } : share;
     const changed = !prev || prev.size !== share.size || prev.spares !== share.spares;
     // a host that is not lost but whose local pool differs gets the job again (a lost one's waits in its queue)
-    const drift = h.state !== 'lost' && (l.exists ? l.size !== share.size || l.spares !== share.spares : share.size > 0);
+    // (a pushed template counts once the host holds it: before, its agent could not roll to it)
+    const pushed = l.exists && l.templateId !== pool.templateId && pool.state === 'active' && !!tpl?.hosts.some((x) => x.name === h.name);
+    const drift = h.state !== 'lost' && (l.exists ? l.size !== share.size || l.spares !== share.spares || pushed : share.size > 0);
     if ((changed && (l.exists || prev || share.size > 0)) || drift) {
       const job: PoolShare = {
         pool: pool.name, local: localPoolName(pool.name, h.name), templateId: pool.templateId, size: share.size, spares: share.spares,
