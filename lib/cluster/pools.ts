@@ -9,7 +9,7 @@ import { db } from '../db';
 import { Engine } from '../engine';
 import { EngineError } from '../engine/errors';
 import type { ClaimResult, Pools, PoolView } from '../engine/pools';
-import { claimLatency } from '../engine/pools/stats';
+import { claimLatency, refillEntries, refillRate, type RefillEntry } from '../engine/pools/stats';
 import { describeZodError } from '../validations';
 import type { PoolShare } from '../validations/hosts';
 import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema, type PoolClaimInput } from '../validations/pools';
@@ -99,6 +99,21 @@ async function localShare(h: HostRow, pool: ClusterPoolRow): Promise<LocalShare>
     claimed: members.filter((x) => x.state === 'claimed').length,
     members,
   };
+}
+
+/**
+ * The refills `h` logged for its share of `pool` in the last hour (by the local pool's name: a share
+ * removed and made again keeps its history), lost hosts included: what they made still happened.
+ */
+async function hostRefills(h: HostRow, pool: ClusterPoolRow): Promise<RefillEntry[]> {
+  const r = await clusterPg()
+    .query(
+      `SELECT at, message, "durationMs" FROM ${schemaIdent(h.schemaName)}."Event"
+       WHERE action = 'pool.refill' AND result = 'ok' AND "targetName" = $1 AND at >= timezone('UTC', now()) - interval '1 hour'`,
+      [localPoolName(pool.name, h.name)],
+    )
+    .catch(() => ({ rows: [] }));
+  return refillEntries(r.rows);
 }
 
 /**
@@ -295,7 +310,9 @@ export async function clusterView(pool: ClusterPoolRow): Promise<PoolView & { ho
   const hosts: HostShareView[] = [];
   const members: MemberView[] = [];
   let refilling = 0;
+  const refills: RefillEntry[] = [];
   for (const h of await agents()) {
+    refills.push(...(await hostRefills(h, pool)));
     const l = await localShare(h, pool);
     if (!l.exists && !pool.shares[h.name]) continue;
     hosts.push({ host: h.name, state: h.state, spares: pool.shares[h.name]?.spares ?? 0, ready: h.state === 'lost' ? 0 : l.ready, claimed: l.claimed });
@@ -319,8 +336,8 @@ export async function clusterView(pool: ClusterPoolRow): Promise<PoolView & { ho
     push: onOld > 0 ? { templateId: pool.templateId, done: members.length - onOld, total: members.length } : null,
     claimLatencyMs: { p50: lat.p50, p95: lat.p95, n: lat.n },
     claims: lat.total,
-    // refill rates are kept in each agent's memory; the console does not gather them
-    refill: { perMinute: 0, meanMs: null, lastAt: null },
+    // each agent logs its refills in its own schema: the pool's rate is theirs added up
+    refill: refillRate(refills),
     error: planErrors.get(pool.id) ?? null,
     members,
     hosts,

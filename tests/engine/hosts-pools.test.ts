@@ -85,6 +85,9 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
       return x.ready === 3 && x.hosts.length === 3 && x.hosts.every((h) => h.ready === 1) ? x : null;
     }, 180_000, logs);
     expect(v.members.map((m) => m.host).sort()).toEqual(['a', 'b', 'c']); // pool ls shows each spare's host
+    // each agent logged its refill: the pool's rate adds them up (3 spares in the last 10 minutes)
+    expect(v.refill.perMinute).toBeGreaterThanOrEqual(0.3);
+    expect(v.refill.meanMs).toBeGreaterThan(0);
     // the shares went out as keyed jobs, one per pool and host
     const shares = (await pg.query(`SELECT shares FROM public."ClusterPool" WHERE name = 'p'`)).rows[0].shares;
     expect(JSON.parse(shares)).toEqual({ a: { size: 1, spares: 1 }, b: { size: 1, spares: 1 }, c: { size: 1, spares: 1 } });

@@ -11,7 +11,7 @@ import { newId, type Core, type OpContext } from '../core';
 import { EngineError } from '../errors';
 import { resetVm } from '../vm';
 import { Keeper } from './keeper';
-import { claimLatency } from './stats';
+import { claimLatency, localRefills, refillRate } from './stats';
 import { clearClaim, dropMember, poolByRef, type PoolRow } from './store';
 import { idempotentClaim } from './claim-request';
 import { takeSpareFast, takenWithKey, type Taken } from './take';
@@ -150,7 +150,7 @@ export class Pools {
       push: onOld > 0 ? { templateId: pool.templateId, done: members.length - onOld, total: members.length } : null,
       claimLatencyMs: { p50: lat.p50, p95: lat.p95, n: lat.n },
       claims: lat.total,
-      refill: this.keeper.refills.rate(pool.id),
+      refill: refillRate(await localRefills(pool.id)),
       error: this.keeper.lastError.get(pool.id) ?? null,
       members: members.map((m) => ({
         vmId: m.vmId,
