@@ -63,3 +63,8 @@ export function seconds(s: number): string {
   }
   return parts.join(' ');
 }
+
+/** "3.1 GiB / 23.4 GiB": memory in use of a total (the use is "–" until a host reports it). */
+export function usedOf(used: number | null | undefined, total: number): string {
+  return `${bytes(used)} / ${bytes(total)}`;
+}

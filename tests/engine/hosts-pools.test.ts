@@ -82,7 +82,7 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     await svc.pools.createPool(op, { name: 'p', template: 'web', size: 4, spares: 3 });
     const v = await waitFor('one spare ready on each host', async () => {
       const x = await view();
-      return x.ready === 3 && x.hosts.length === 3 && x.hosts.every((h) => h.ready === 1) ? x : null;
+      return x.ready === 3 && x.members.length === 3 && x.hosts.length === 3 && x.hosts.every((h) => h.ready === 1) ? x : null;
     }, 180_000, logs);
     expect(v.members.map((m) => m.host).sort()).toEqual(['a', 'b', 'c']); // pool ls shows each spare's host
     // each agent logged its refill: the pool's rate adds them up (3 spares in the last 10 minutes)
@@ -217,6 +217,19 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     const hosts2 = (await C.locateTemplate('web2')).hosts.map((h) => h.name);
     for (const h of before) expect(hosts2).toContain(h); // copied to each host that held spares
     expect(new Set(pushed.members.map((m) => m.host)).size).toBeGreaterThanOrEqual(Math.min(2, before.size));
+    // each host reports its memory in use with its heartbeat, and its QEMUs' PSS (sampled every 30 s)
+    const { hostsView } = await import('../../lib/cluster/views');
+    const { Engine } = await import('../../lib/engine');
+    const busy = [...new Set(pushed.members.map((m) => m.host))];
+    const hv = await waitFor('QEMU PSS reported by the hosts with spares', async () => {
+      const x = (await hostsView(Engine.get())).hosts;
+      return busy.every((n) => (x.find((h) => h.name === n)?.qemuPssBytes ?? 0) > 0) ? x : null;
+    }, 60_000, logs);
+    for (const h of hv) {
+      expect(h.memoryUsedBytes).toBeGreaterThan(0);
+      expect(h.memoryUsedBytes).toBeLessThanOrEqual(h.memoryBytes);
+      if (busy.includes(h.name)) expect(h.qemuPssBytes!).toBeLessThan(h.memoryUsedBytes!);
+    }
     // removing the pool removes every host's share
     const r = (await svc.pools.removePool(op, { ref: 'p' })) as { removed: boolean };
     expect(r.removed).toBe(true);

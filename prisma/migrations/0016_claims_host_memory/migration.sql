@@ -11,3 +11,6 @@ CREATE TABLE "ClaimRequest" (
     "endedAt" DATETIME
 );
 ALTER TABLE "PoolMember" ADD COLUMN "claimKey" TEXT;
+-- Many hosts: memory in use per host, from each agent's heartbeat (MemTotal - MemAvailable; its QEMUs' PSS).
+ALTER TABLE "Host" ADD COLUMN "memoryUsedBytes" BIGINT;
+ALTER TABLE "Host" ADD COLUMN "qemuPssBytes" BIGINT;
