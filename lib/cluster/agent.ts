@@ -76,7 +76,7 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
     },
   });
 
-  const memory = memorySampler(() => engine.qemuPids()); // what the Hosts page shows as in use
+  const memory = memorySampler(() => engine.qemuPids(), cfg.cluster.pssEveryS * 1000); // what the Hosts page shows as in use
   let beating = false;
   let prunedAt = 0;
   const beat = setInterval(async () => {

@@ -1,6 +1,7 @@
 // A host's memory in use, as its heartbeat reports it and the hosts view shows it: MemTotal −
 // MemAvailable (one read of /proc/meminfo), and the PSS of the QEMUs this engine runs (one
-// smaps_rollup read per QEMU: sampled at most every 30 s, since hundreds of them cost real time).
+// smaps_rollup read per QEMU: sampled at most every INSTACLONE_HOST_PSS_S, 30 s by default, since
+// hundreds of them cost real time).
 import { meminfoKiB, smapsRollupKiB } from '../engine/host-probe';
 
 export interface HostMemoryUse {

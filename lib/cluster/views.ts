@@ -38,7 +38,7 @@ export async function hostsView(engine: Engine): Promise<{ hosts: HostView[] }> 
     const f = hostFacts();
     const l = await engine.list();
     const live = l.vms.filter((v) => v.state === 'starting' || v.state === 'running').length;
-    localMemory ??= memorySampler(() => engine.qemuPids());
+    localMemory ??= memorySampler(() => engine.qemuPids(), config().cluster.pssEveryS * 1000);
     return {
       hosts: [{ name: config().hostName, state: 'ready', ...f, memoryBytes: os.totalmem(), ...localMemory(), templates: l.templates.filter((t) => t.state === 'frozen').map((t) => t.name), vms: live, lastSeen: new Date().toISOString(), lostAt: null, lostReason: null, local: true }],
     };
