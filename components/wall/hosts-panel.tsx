@@ -32,7 +32,7 @@ export function HostsPanel() {
             </span>
             <span className="text-slate-300">{h.vms === 1 ? 'VM' : 'VMs'}</span>
             <span className="hidden whitespace-nowrap tabular-nums text-slate-300 sm:inline" data-testid="wall-host-memory">
-              {usedOf(h.memoryUsedBytes, h.memoryBytes)} RAM
+              {usedOf(h.memoryUsedBytes, h.memoryBytes, true)} RAM
             </span>
           </li>
         ))}

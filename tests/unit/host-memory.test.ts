@@ -2,6 +2,7 @@
 // added up (sampled at most every 30 s).
 import { describe, expect, it } from 'vitest';
 import { memorySampler, memoryUsedBytes, pssBytes } from '@/lib/cluster/host-memory';
+import { usedOf } from '@/lib/client/format';
 
 const MEMINFO = 'MemTotal:       24576000 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\nCached:          3000000 kB\n';
 
@@ -33,5 +34,13 @@ describe('host memory in use', () => {
     t = 30_000;
     sample();
     expect(calls).toBe(2);
+  });
+
+  it('shows use / total, compact on the wall when both share a unit', () => {
+    const GiB = 2 ** 30;
+    expect(usedOf(4.1 * GiB, 23.5 * GiB)).toBe('4.1 GiB / 23.5 GiB');
+    expect(usedOf(4.1 * GiB, 23.5 * GiB, true)).toBe('4.1 / 23.5 GiB');
+    expect(usedOf(512 * 2 ** 20, 23.5 * GiB, true)).toBe('512 MiB / 23.5 GiB');
+    expect(usedOf(null, 23.5 * GiB, true)).toBe('– / 23.5 GiB');
   });
 });
