@@ -180,6 +180,10 @@ describe('pools (real QEMU)', () => {
     const after = await P2.get('web');
     expect(after.members.map((m) => [m.vmId, m.state, m.claimedBy]).sort()).toEqual(before.members.map((m) => [m.vmId, m.state, m.claimedBy]).sort());
     expect(qemuPids(env.run).sort()).toEqual(pidsBefore);
+    // the refill rate is read from the event log: a restart keeps it
+    expect(before.refill.perMinute).toBeGreaterThan(0);
+    expect(after.refill).toMatchObject({ perMinute: expect.any(Number), meanMs: expect.any(Number) });
+    expect(after.refill.lastAt! >= before.refill.lastAt!).toBe(true);
     expect((await sh(c.vm.name, 'hostname')).stdout).toBe(`${c.vm.name}\n`);
     const c2 = await P2.claim('web', {}, { actor: 'bob' });
     expect(c2.source).toBe('spare');
