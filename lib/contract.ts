@@ -39,5 +39,7 @@ export type ExecResult = Awaited<ReturnType<Engine['exec']>>;
 export type Me = Awaited<ReturnType<typeof whoAmI>>;
 
 export type { VmState, TemplateState, VmKind } from './engine/states';
+/** What /api/events sends (engine events and the stream's frames) and the serial console's stream. */
+export type { EngineEvent, EngineEventKind, StreamEvent, TaskEvent, SerialChunk } from './engine/events';
 export type { Role } from './auth/roles';
 export type { PrepareResult, LiveForkResult, ImageView, ImportedImage, CompatReport, CompatLine, ClaimResult, PoolView, PoolMembership } from './engine';

@@ -139,7 +139,7 @@ export async function freeze(parent: Vm, machine: MachineConfig, root: string): 
   const stateFile = path.join(root, `${parent.name}.state`);
   // the parent's QEMU connects after it dropped to the QEMU user: the socket sits in its run dir, owned by that user
   const sockPath = path.join(parent.runDir, 'freeze.mig.sock');
-  const out = fs.createWriteStream(stateFile);
+  const out = fs.createWriteStream(stateFile, { fd: fs.openSync(stateFile, 'w') }); // opened now, not after a failure's clean-up
   let listening!: Promise<void>;
   const received = new Promise<void>((resolve, reject) => {
     const srv = net.createServer((c) => {

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freshDatabase, localAgents, startLocalAgent, stopLocalAgent } from '../lib/agents';
 import { qemuPidsUnder } from '../../lib/engine/process';
+import { clusterForkSchema, clusterPrepareSchema } from '../../lib/validations/hosts';
 
 const runs = Number(process.argv[2] ?? 5);
 const log = (...a: unknown[]) => console.error('   ', ...a);
@@ -32,12 +33,12 @@ async function main() {
       if (Date.now() > end) throw new Error(`agents did not register: ${agents.map((a) => a.log.join('')).join('\n')}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const tpl = (await C.routePrepare({ host: 'bench-a', image: 'tiny', name: 'bench-hosts', memory: 256 }, 'bench'))!;
+    const tpl = (await C.routePrepare(clusterPrepareSchema.parse({ host: 'bench-a', image: 'tiny', name: 'bench-hosts', memory: 256 }), 'bench'))!;
     const wallMs: number[] = [];
     const engineMs: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now();
-      const r = await C.routeFork(tpl.id, { count: 1, host: 'bench-a' }, 'bench');
+      const r = await C.routeFork(tpl.id, clusterForkSchema.parse({ count: 1, host: 'bench-a' }), 'bench');
       wallMs.push(performance.now() - t0);
       engineMs.push(r!.timings.totalMs);
       await C.routeVmAction(r!.children[0].id, 'remove', 'bench', true);

@@ -12,7 +12,8 @@ import { fetchTemplate } from '@/lib/client/api/templates';
 import { forkAction, prepareAction } from '@/app/actions/templates';
 import { bulkVmAction } from '@/app/actions/vms';
 import { unwrap } from '@/lib/client/actions';
-import { untilDone } from '@/lib/client/use-operation';
+import { untilDone } from '@/lib/client/operation-watch';
+import { forkNote, prepareNote } from '@/lib/client/end-notes';
 import { invalidate } from '@/lib/client/query-keys';
 import { errorText } from '@/lib/client/api/http';
 import { useCan, useLs } from '@/lib/client/hooks';
@@ -70,7 +71,7 @@ export function Demo() {
         const name = `demo-${randomSuffix()}`;
         setPreparing(name);
         say(`no demo template: preparing ${name} from the tiny image (cold boot, warm-up, freeze, ${COUNT} prelaunched slots)…`);
-        const r = await untilDone(prepareAction({ image: 'tiny', name, warmup: [], slots: COUNT, prelaunch: true, quiesce: false, memory: 256, vcpus: 1 }));
+        const r = await untilDone(prepareAction({ image: 'tiny', name, warmup: [], slots: COUNT, prelaunch: true, quiesce: false, memory: 256, vcpus: 1 }), prepareNote(name));
         bootMs = r.timings.bootMs;
         measuredNow = true;
         say(`${name} frozen: cold boot ${ms(r.timings.bootMs)}, freeze ${ms(r.timings.freezeMs)}`);
@@ -79,7 +80,7 @@ export function Demo() {
       } else say(`using template ${t.name} (cold boot recorded at prepare: ${ms(bootMs)})`);
       setPhase('forking');
       say(`forking ${COUNT} children of ${t.name}…`);
-      const f: ForkResult = await untilDone(forkAction({ ref: t.id, count: COUNT, persistent: false, prefix: `${t.name}-d${randomSuffix(3)}` }));
+      const f: ForkResult = await untilDone(forkAction({ ref: t.id, count: COUNT, persistent: false, prefix: `${t.name}-d${randomSuffix(3)}` }), forkNote({ name: t.name, href: `/templates/${t.name}` }));
       say(`${plural(f.children.length, 'child', 'children')} up in ${ms(f.timings.totalMs)}`);
       setRun({ template: t.name, bootMs, bootMeasuredNow: measuredNow, fork: f });
       setPhase('done');

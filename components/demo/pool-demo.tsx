@@ -10,7 +10,8 @@ import { forkAction, prepareAction } from '@/app/actions/templates';
 import { removeVmAction } from '@/app/actions/vms';
 import { createPoolAction, removePoolAction } from '@/app/actions/pools';
 import { unwrap } from '@/lib/client/actions';
-import { untilDone } from '@/lib/client/use-operation';
+import { untilDone } from '@/lib/client/operation-watch';
+import { forkNote, prepareNote } from '@/lib/client/end-notes';
 import { invalidate } from '@/lib/client/query-keys';
 // the claim burst goes through REST on purpose: it measures what a client of the API sees, ten claims
 // at once (a page's server actions are sent one at a time, which would turn the burst into a queue)
@@ -54,13 +55,14 @@ export function PoolDemo() {
       const bootNow = !t;
       if (!t) {
         setStep('preparing a demo template (cold boot)…');
-        const r = await untilDone(prepareAction({ image: 'tiny', name: `demo-${randomSuffix()}`, warmup: [], slots: 0, prelaunch: false, quiesce: false, memory: 256, vcpus: 1 }));
+        const name = `demo-${randomSuffix()}`;
+        const r = await untilDone(prepareAction({ image: 'tiny', name, warmup: [], slots: 0, prelaunch: false, quiesce: false, memory: 256, vcpus: 1 }), prepareNote(name));
         bootMs = r.timings.bootMs;
         t = (await fetchLs()).templates.find((x) => x.id === r.id);
         if (!t) throw new Error('The demo template was prepared but is not listed.');
       }
       setStep('forking one child…');
-      const f = await untilDone(forkAction({ ref: t.id, count: 1, persistent: false, prefix: `${t.name}-p${randomSuffix(3)}` }));
+      const f = await untilDone(forkAction({ ref: t.id, count: 1, persistent: false, prefix: `${t.name}-p${randomSuffix(3)}` }), forkNote({ name: t.name, href: `/templates/${t.name}` }));
       await unwrap(removeVmAction({ ref: f.children[0].id, force: true }));
       const pool = `demo-pool-${randomSuffix()}`;
       setStep(`filling ${pool} with ${SPARES} spares…`);

@@ -4,17 +4,16 @@ import { useState } from 'react';
 import { describeZodError, IMAGE_FORMATS, importImageSchema } from '@/lib/validations';
 import { importImageAction } from '@/app/actions/images';
 import { useAction } from '@/lib/client/actions';
-import { followToEnd } from '@/lib/client/use-operation';
+import { followToEnd } from '@/lib/client/follow';
+import { watchOperation } from '@/lib/client/operation-watch';
+import { importNote } from '@/lib/client/end-notes';
 import { errorText } from '@/lib/client/api/http';
-import { bytes } from '@/lib/client/format';
 import { Button } from '@/components/ui/button';
 import { ErrorNote } from '@/components/ui/misc';
-import { useToast } from '@/components/ui/toasts';
 import { FIELD } from './image-fields';
 
 export function ImportPathForm() {
   const importImage = useAction(importImageAction, 'image');
-  const toast = useToast();
   const [form, setForm] = useState({ name: '', disk: '', format: 'auto', firmware: 'bios' });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -28,8 +27,8 @@ export function ImportPathForm() {
     if (!parsed.data.disk) return setError('Give the path of the disk image on the console’s host.');
     setBusy(true);
     try {
-      const img = await followToEnd(await importImage.mutateAsync(parsed.data)); // the conversion runs as an operation
-      toast({ tone: 'ok', target: img.name, text: `imported (${img.format}, ${bytes(img.virtualSizeBytes)})`, href: '/images' });
+      // the conversion runs as an operation; its end is toasted by the tab-wide watcher
+      await followToEnd(watchOperation(await importImage.mutateAsync(parsed.data), importNote(parsed.data.name)));
       setForm({ name: '', disk: '', format: 'auto', firmware: 'bios' });
     } catch (err) {
       setError(errorText(err));

@@ -13,6 +13,7 @@ import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
 import { useToast } from '@/components/ui/toasts';
 import { FIELD } from './image-fields';
+import { importNote } from '@/lib/client/end-notes';
 
 export function UploadImage() {
   const qc = useQueryClient();
@@ -39,7 +40,7 @@ export function UploadImage() {
     upload.current = u;
     try {
       const img = await u.done;
-      toast({ tone: 'ok', target: img.name, text: `imported (${img.format}, ${bytes(img.virtualSizeBytes)})`, href: '/images' });
+      toast({ tone: 'ok', target: img.name, href: '/images', text: importNote(img.name).text(img) }); // an upload is its page's own request, not an operation the tab watches
       setFile(null);
       setName('');
       if (input.current) input.current.value = '';

@@ -4,7 +4,6 @@ import { usePathname } from 'next/navigation';
 import { useEffect, useState, type ReactNode } from 'react';
 import { useEngineEvents } from '@/lib/client/use-engine-events';
 import { TaskPanel } from '@/components/tasks/task-panel';
-import { ToastProvider } from '@/components/ui/toasts';
 import { ResourceTree } from './resource-tree';
 import { TopBar } from './top-bar';
 
@@ -26,7 +25,7 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
   const [menuOpen, setMenuOpen] = useState(false);
   useEffect(() => setMenuOpen(false), [path]);
   return (
-    <ToastProvider>
+    <>
       <a href="#content" className="sr-only rounded bg-sky-700 px-3 py-2 text-white focus:not-sr-only focus:fixed focus:top-2 focus:left-2 focus:z-50">
         Skip to content
       </a>
@@ -64,6 +63,6 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
           </div>
         </div>
       </div>
-    </ToastProvider>
+    </>
   );
 }

@@ -7,7 +7,8 @@ import { useCan, useLs, useStats } from '@/lib/client/hooks';
 import { buildLineage, flatten, type LineageNode } from '@/lib/client/lineage';
 import { bytes, plural } from '@/lib/client/format';
 import { bulkVmAction, resetVmsAction } from '@/app/actions/vms';
-import { untilDone } from '@/lib/client/use-operation';
+import { untilDone } from '@/lib/client/operation-watch';
+import { resetNote } from '@/lib/client/end-notes';
 import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
 import { vmActionBlocked } from '@/lib/engine/states';
@@ -114,7 +115,7 @@ export function LineageView() {
       // one server action; the service runs each VM's action and reports each outcome (allSettled).
       // A reset of many is an operation: its action answers at once and its result comes when it ends.
       const refs = targets.map((v) => v.id);
-      const r = action === 'reset' ? await untilDone(resetVmsAction({ refs })) : await bulkAction.mutateAsync({ action, refs });
+      const r = action === 'reset' ? await untilDone(resetVmsAction({ refs }), resetNote()) : await bulkAction.mutateAsync({ action, refs });
       results = r.results.map((x, i) => ({ name: targets[i].name, ok: x.ok, message: x.ok ? 'done' : x.error }));
     } catch (e) {
       results = targets.map((v) => ({ name: v.name, ok: false, message: errorText(e) }));

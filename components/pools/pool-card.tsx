@@ -7,7 +7,9 @@ import type { PoolView } from '@/lib/client/api/pools';
 import { claimAction, pushPoolAction, removePoolAction, resizePoolAction } from '@/app/actions/pools';
 import { releaseVmAction } from '@/app/actions/vms';
 import { unwrap } from '@/lib/client/actions';
-import { untilDone } from '@/lib/client/use-operation';
+import { untilDone } from '@/lib/client/operation-watch';
+import { isOperationFailure } from '@/lib/client/follow';
+import { pushNote } from '@/lib/client/end-notes';
 import { invalidate } from '@/lib/client/query-keys';
 import { useQueryClient } from '@tanstack/react-query';
 import { errorText } from '@/lib/client/api/http';
@@ -34,14 +36,16 @@ export function PoolCard({ pool }: { pool: PoolView }) {
   const [confirmRm, setConfirmRm] = useState(false);
   const templates = (ls.data?.templates ?? []).filter((t) => t.state === 'frozen' && t.id !== pool.templateId);
 
-  async function run(what: string, fn: () => Promise<string>) {
+  /** `fn` answers the toast's text, or null when the operation watcher toasts the end (a push). */
+  async function run(what: string, fn: () => Promise<string | null>) {
     setBusy(what);
     setError(null);
     try {
-      toast({ tone: 'ok', target: pool.name, text: await fn() });
+      const text = await fn();
+      if (text) toast({ tone: 'ok', target: pool.name, text });
     } catch (e) {
       setError(errorText(e));
-      toast({ tone: 'error', target: pool.name, text: `${what} failed: ${errorText(e)}` });
+      if (!isOperationFailure(e)) toast({ tone: 'error', target: pool.name, text: `${what} failed: ${errorText(e)}` });
     } finally {
       setBusy(null);
       invalidate(qc, 'pool', 'vm');
@@ -149,7 +153,7 @@ export function PoolCard({ pool }: { pool: PoolView }) {
                   </option>
                 ))}
               </select>
-              <Button size="sm" disabled={!pushTo} busy={busy === 'push'} data-testid="pool-push-button" onClick={() => run('push', async () => (await untilDone(pushPoolAction({ ref: pool.name, template: pushTo })), `pushing to ${pushTo}`))}>
+              <Button size="sm" disabled={!pushTo} busy={busy === 'push'} data-testid="pool-push-button" onClick={() => run('push', async () => (await untilDone(pushPoolAction({ ref: pool.name, template: pushTo }), pushNote(pool.name, pushTo)), null))}>
                 Push
               </Button>
               <Button size="sm" variant="danger" className="ml-auto" onClick={() => setConfirmRm(true)}>

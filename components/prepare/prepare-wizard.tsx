@@ -20,6 +20,8 @@ import { StepQuiesce } from './step-quiesce';
 import { StepReview } from './step-review';
 import { StepSlots } from './step-slots';
 import { StepWarmup } from './step-warmup';
+import { watchOperation } from '@/lib/client/operation-watch';
+import { prepareNote } from '@/lib/client/end-notes';
 
 /** The operation this page follows, kept in the address: `/prepare?operation=ID`. */
 function showOperation(id: string | null) {
@@ -91,7 +93,7 @@ export function PrepareWizard() {
     if (!input) return;
     setRefused(null);
     try {
-      const { operationId: id } = await prepare.mutateAsync(input);
+      const { operationId: id } = watchOperation(await prepare.mutateAsync(input), prepareNote(input.name));
       setPlan(form);
       setOperationId(id);
       showOperation(id);

@@ -4,7 +4,8 @@
 // With `source` (a running VM) it is the live-fork dialog: it offers the quiesce that persistent
 // children need, and the result shows the source's pause. The action answers the fork's operation id
 // at once; the dialog follows that operation (progress, then the children from its result), and can
-// be closed while it runs: the fork goes on and the task panel shows it.
+// be closed while it runs: the fork goes on, the task panel shows it, and the tab-wide watcher
+// (lib/client/operation-watch.ts) toasts its end.
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { liveForkSchema, describeZodError, LIMITS } from '@/lib/validations';
@@ -14,6 +15,8 @@ import { liveForkAction } from '@/app/actions/vms';
 import { useAction } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
 import { useOperation } from '@/lib/client/use-operation';
+import { watchOperation } from '@/lib/client/operation-watch';
+import { forkNote } from '@/lib/client/end-notes';
 import { useTemplate } from '@/lib/client/hooks';
 import { persistenceBlockedReason } from '@/lib/client/vm-state';
 import { ms, plural } from '@/lib/client/format';
@@ -21,7 +24,6 @@ import type { ForkResult, Template, TemplateDetail, VmView as Vm } from '@/lib/c
 import { Dialog } from '@/components/ui/dialog';
 import { Button } from '@/components/ui/button';
 import { ErrorNote, Progress } from '@/components/ui/misc';
-import { useToast } from '@/components/ui/toasts';
 
 const IDENTITY_FIELDS = ['hostname', 'mac', 'ip', 'machineId', 'vmgenid'] as const;
 
@@ -115,7 +117,6 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
   const template = full.data ?? listed;
   const fork = useAction(forkAction, 'vm', 'template');
   const liveFork = useAction(liveForkAction, 'vm', 'template');
-  const toast = useToast();
   const [count, setCount] = useState('3');
   const [ports, setPorts] = useState<string | null>(null); // null: the template's own list
   const [prefix, setPrefix] = useState('');
@@ -143,20 +144,15 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
     return () => clearInterval(tick);
   }, [busy]);
 
-  // the operation's end, once: its result (the children, read back) or its one-sentence error
+  // the operation's end, once, while the dialog is open: its result (the children, read back) or its
+  // one-sentence error. The end's toast is the tab-wide watcher's (shown even after a close).
   const endSeen = useRef<string | null>(null);
   useEffect(() => {
     if (!op || !operationId || endSeen.current === operationId || (op.state !== 'succeeded' && op.state !== 'failed')) return;
     endSeen.current = operationId;
-    if (op.state === 'failed') {
-      setError(op.error ?? 'The fork failed.');
-      return;
-    }
-    const r = op.result as ForkResult;
-    setResult(r);
-    const href = source ? `/vms/${source.name}` : `/templates/${template.name}`;
-    toast({ tone: 'ok', target: title, href, text: `forked ${plural(r.children.length, 'child', 'children')} in ${ms(r.timings.totalMs)}${r.pause ? `; ${title} paused ${ms(r.pause.pauseMs)}` : ''}` });
-  }, [op, operationId, source, template.name, title, toast]);
+    if (op.state === 'failed') setError(op.error ?? 'The fork failed.');
+    else setResult(op.result as ForkResult);
+  }, [op, operationId]);
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
@@ -179,7 +175,8 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
       const { quiesce: q, ...forkInput } = parsed.data;
       // at once: the operation's id (a refusal of role or input comes back here, with no operation)
       const s = source ? await liveFork.mutateAsync({ ref: source.id, ...forkInput, quiesce: q }) : await fork.mutateAsync({ ref: template.id, ...forkInput });
-      setOperationId(s.operationId);
+      const from = source ? { name: source.name, href: `/vms/${source.name}` } : { name: template.name, href: `/templates/${template.name}` };
+      setOperationId(watchOperation(s, forkNote(from)).operationId);
     } catch (err) {
       setError(errorText(err));
     } finally {
@@ -309,7 +306,7 @@ export function ForkDialog({ template: listed, source, open, onClose }: { templa
                 <span>{started ? ms(now - started) : ''}</span>
               </div>
               <Progress value={op?.progress ?? 0} label="Fork progress" />
-              <p className="text-xs text-slate-400">You can close this dialog: the fork goes on, and the task panel shows it.</p>
+              <p className="text-xs text-slate-400">You can close this dialog: the fork goes on, the task panel shows it, and a note says when it ends.</p>
             </div>
           )}
           <div className="flex justify-end gap-2">

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'react';
 import { typeSerialAction } from '@/app/actions/vms';
 import { unwrap } from '@/lib/client/actions';
 import { errorText } from '@/lib/client/api/http';
+import { parseSerialChunk } from '@/lib/engine/events';
 
 /** `readOnlyReason`: why typing is off (the role, the VM's state, a parent being prepared): said as it is. */
 export function SerialConsole({ vmRef, canType, rows = 20, readOnlyReason }: { vmRef: string; canType: boolean; rows?: number; readOnlyReason?: string }) {
@@ -86,22 +87,18 @@ export function SerialConsole({ vmRef, canType, rows = 20, readOnlyReason }: { v
     es.onopen = () => setStatus('live');
     es.onerror = () => setStatus('reconnecting');
     es.onmessage = (m) => {
-      try {
-        const msg = JSON.parse(m.data) as { data?: string; reset?: boolean };
-        if (msg.reset) {
-          termRef.current?.reset();
-          textRef.current = '';
-          setText('');
-        }
-        if (msg.data) {
-          termRef.current?.write(msg.data);
-          // A plain-text mirror (bounded) for screen readers and tests; also replayed into the
-          // terminal if the stream was faster than the terminal's code.
-          textRef.current = (textRef.current + msg.data).slice(-8000);
-          setText(textRef.current);
-        }
-      } catch {
-        /* ignore */
+      const msg = parseSerialChunk(m.data); // anything else is ignored
+      if (!msg) return;
+      if ('reset' in msg) {
+        termRef.current?.reset();
+        textRef.current = '';
+        setText('');
+      } else if (msg.data) {
+        termRef.current?.write(msg.data);
+        // A plain-text mirror (bounded) for screen readers and tests; also replayed into the
+        // terminal if the stream was faster than the terminal's code.
+        textRef.current = (textRef.current + msg.data).slice(-8000);
+        setText(textRef.current);
       }
     };
     return () => {

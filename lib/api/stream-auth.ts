@@ -26,7 +26,8 @@ export async function authenticateStream(req: Request, role: Role = 'viewer', ch
  * revocation), the client goes away, or the reader cancels. A comment every 15 s keeps proxies from
  * closing an idle stream.
  */
-export function sseResponse(req: Request, slot: StreamSlot, start: (send: (obj: unknown) => void) => () => void, opts: { retryMs?: number; ping?: () => unknown } = {}): Response {
+/** A server-sent event stream of `E` (one JSON value per `data:` line): the events route sends StreamEvent, the serial route SerialChunk. */
+export function sseResponse<E>(req: Request, slot: StreamSlot, start: (send: (obj: E) => void) => () => void, opts: { retryMs?: number; ping?: () => E } = {}): Response {
   const encoder = new TextEncoder();
   let end = () => {};
   const stream = new ReadableStream({

@@ -1,6 +1,7 @@
 // One map of query keys; every change invalidates its keys (lxd-ui src/util/queryKeys.tsx). What a
 // change touches is said once, in `touches`: the event stream and the mutations both use it.
 import type { QueryClient } from '@tanstack/react-query';
+import type { EngineEvent, EngineEventKind } from '@/lib/engine/events';
 
 export const queryKeys = {
   ls: ['ls'] as const,
@@ -38,6 +39,24 @@ export const touches = {
   all: ['ls', 'vms', 'templates', 'stats', 'images', 'pools', 'hosts', 'tasks', 'log'],
 } as const satisfies Record<string, readonly RootKey[]>;
 export type Subject = keyof typeof touches;
+
+/**
+ * What each kind of engine event touches: one entry per kind of the closed union (lib/engine/events.ts),
+ * so a new kind without an entry here does not compile.
+ */
+export const eventTouches: { [K in EngineEventKind]: (ev: Extract<EngineEvent, { type: K }>) => Subject } = {
+  vm: () => 'vm',
+  template: () => 'template',
+  slot: () => 'slot',
+  pool: () => 'pool',
+  task: (ev) => (ev.state === 'running' ? 'task' : 'taskEnded'),
+};
+
+/** The root keys an engine event makes stale. */
+export function keysOfEvent<E extends EngineEvent>(ev: E): readonly RootKey[] {
+  const of = eventTouches[ev.type] as (e: E) => Subject;
+  return touches[of(ev)];
+}
 
 export function invalidate(qc: QueryClient, ...subjects: Subject[]): void {
   const keys = new Set(subjects.flatMap((s) => touches[s]));

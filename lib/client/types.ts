@@ -26,6 +26,8 @@ export type {
   ImportedImage,
   CompatReport,
   CompatLine,
+  EngineEvent,
+  StreamEvent,
 } from '@/lib/contract';
 
 /** One VM's memory as the console shows it (bytes), derived from the engine's smaps_rollup KiB figures. */
@@ -42,11 +44,4 @@ export interface Stats {
   vms: VmMemory[];
   totals: { sharedBytes: number; privateBytes: number; savedBytes: number };
   host: { totalBytes: number; availableBytes: number };
-}
-
-/** An engine event as it arrives on /api/events (the stream adds serial and slot events to the engine's own). */
-export interface EngineEvent {
-  type: string;
-  at?: number;
-  [k: string]: unknown;
 }

@@ -1,28 +1,12 @@
 'use client';
-// The one SSE channel: every engine event invalidates the query keys it concerns, coalesced so a
+// The one SSE channel: every engine event (lib/engine/events.ts, parsed) invalidates the query keys
+// it concerns (query-keys.ts eventTouches), coalesced so a
 // fork of 500 children refetches a handful of times, not 500. The EventSource reconnects on its own;
 // it is closed when the component unmounts (wall screens run for days).
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
-import { touches, type RootKey, type Subject } from './query-keys';
-import type { EngineEvent } from './types';
-
-/** What an engine event touches (query-keys.ts `touches`); serial output touches no query. */
-function subjectsOf(ev: EngineEvent): Subject[] {
-  switch (ev.type) {
-    case 'task':
-      return [ev.state !== 'running' && ev.state !== undefined ? 'taskEnded' : 'task'];
-    case 'vm':
-    case 'template':
-    case 'slot':
-    case 'pool':
-      return [ev.type];
-    case 'serial':
-      return [];
-    default:
-      return ['all'];
-  }
-}
+import { parseStreamEvent, type EngineEvent } from '@/lib/engine/events';
+import { keysOfEvent, touches, type RootKey } from './query-keys';
 
 type Listener = (ev: EngineEvent) => void;
 const listeners = new Set<Listener>();
@@ -69,13 +53,8 @@ export function useEngineEvents(): { connected: boolean } {
         }
       };
       es.onmessage = (m) => {
-        let ev: EngineEvent;
-        try {
-          ev = JSON.parse(m.data) as EngineEvent;
-        } catch {
-          return;
-        }
-        if (ev.type === 'ping' || ev.type === 'hello') return;
+        const ev = parseStreamEvent(m.data); // a kind this console does not know (or junk) is dropped
+        if (!ev || ev.type === 'ping' || ev.type === 'hello') return;
         for (const l of listeners) {
           try {
             l(ev);
@@ -83,7 +62,7 @@ export function useEngineEvents(): { connected: boolean } {
             /* a listener's problem is not the channel's */
           }
         }
-        mark(...subjectsOf(ev).flatMap((sub) => touches[sub]));
+        mark(...keysOfEvent(ev));
       };
     };
     open();

@@ -5,9 +5,7 @@
 // as they happen and ends with its result or error. No guessing by name or time.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
-import type { ActionResult, Started } from '@/lib/api/action';
 import { fetchOperationRow } from './api/operations';
-import { ActionError, unwrap } from './actions';
 import { applyEvent, ended, fromRow, type Followed } from './operation';
 import { queryKeys } from './query-keys';
 import { onEngineEvent } from './use-engine-events';
@@ -37,37 +35,4 @@ export function useOperation<T>(id: string | null): Followed<T> | undefined {
     staleTime: Infinity,
   });
   return id ? q.data : undefined;
-}
-
-/**
- * Starts a long action and waits for its result (pages that only need the outcome: the demo, the
- * import form, the pool card). A refusal of role or input is the action's own error, at once; a
- * failure of the work is the operation's error sentence.
- */
-export async function untilDone<T>(started: Promise<ActionResult<Started<T>>>): Promise<T> {
-  return followToEnd(await unwrap(started));
-}
-
-/** The result of a started operation once it ends (its error sentence, thrown, when it fails). */
-export async function followToEnd<T>({ operationId: id }: Started<T>): Promise<T> {
-  let op: Followed<T> | undefined;
-  let wake = () => {};
-  const off = onEngineEvent((ev) => {
-    op = applyEvent(op, ev, id);
-    if (ended(op)) wake();
-  });
-  try {
-    while (!ended(op)) {
-      op = fromRow<T>(op, await fetchOperationRow(id));
-      if (ended(op)) break;
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 2_000);
-      });
-    }
-  } finally {
-    off();
-  }
-  if (op!.state === 'failed') throw new ActionError(op!.error ?? 'The operation failed.', 'failed');
-  return op!.result as T;
 }

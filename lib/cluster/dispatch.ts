@@ -4,8 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { config } from '../config';
 import type { ForkResult, LiveForkResult, PrepareResult } from '../engine';
+import type { LiveForkInput } from '../validations';
 import { EngineError } from '../engine/errors';
-import { clusterForkSchema, clusterPrepareSchema } from '../validations/hosts';
+import type { ClusterForkInput, ClusterPrepareInput } from '../validations/hosts';
 import { callAgent } from './client';
 import { hostContents, hostRows, type HostRow } from './hosts';
 import { clusterCapable, clusterPg, schemaIdent } from './pg';
@@ -76,9 +77,10 @@ export type RoutedFork = (ForkResult | LiveForkResult) & { host: string; request
 /**
  * Fork through an agent: pinned (`host`) or placed on a ready host that holds the template; a pinned
  * host without it gets a replica first. Null when there are no agents (the local engine forks).
+ * `fork` is parsed already (the service's one parse, lib/services/service.ts).
  */
-export async function routeFork(ref: string, raw: unknown, actor: string): Promise<RoutedFork | null> {
-  const { host, requestId = randomUUID(), ...input } = clusterForkSchema.parse(raw ?? {});
+export async function routeFork(ref: string, fork: ClusterForkInput, actor: string): Promise<RoutedFork | null> {
+  const { host, requestId = randomUUID(), ...input } = fork;
   if (!(await clusterActive())) return noCluster(host);
   const tpl = await locateTemplate(ref).catch((e: unknown) => e as EngineError);
   if (tpl instanceof Error) {
@@ -120,15 +122,15 @@ export async function routeFork(ref: string, raw: unknown, actor: string): Promi
 }
 
 /** `POST /api/v1/vms/REF/fork`: a live fork of VM `ref` on the agent that runs it; null without agents or when no agent has it (this engine forks). */
-export async function routeVmLiveFork(ref: string, raw: unknown, actor: string): Promise<(LiveForkResult & { host?: string; requestId?: string }) | null> {
-  const { host, requestId = randomUUID(), ...input } = clusterForkSchema.parse(raw ?? {});
+export async function routeVmLiveFork(ref: string, fork: ClusterForkInput, actor: string): Promise<(LiveForkResult & { host?: string; requestId?: string }) | null> {
+  const { host, requestId = randomUUID(), ...input } = fork;
   if (!(await clusterActive())) return noCluster(host);
   const vm = await locateVmRow(ref);
   return vm ? routeLiveFork(vm, host, requestId, input, actor) : null;
 }
 
 /** A live fork of VM `vm` on its own host (its memory and disk are there), idempotent by `requestId` like any fork. */
-async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: string, input: Record<string, unknown>, actor: string): Promise<LiveForkResult & { host: string; requestId: string }> {
+async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: string, input: LiveForkInput, actor: string): Promise<LiveForkResult & { host: string; requestId: string }> {
   const h = vm.host;
   if (host && host !== h.name) throw new EngineError('conflict', `VM "${vm.name}" runs on host "${h.name}" and a live fork runs where its VM runs: pin "${h.name}" or leave --host out.`);
   const prior = await hostOfRequest(requestId);
@@ -152,8 +154,8 @@ async function hostOfRequest(key: string): Promise<HostRow | null> {
 }
 
 /** Prepare on the pinned host, or on the ready host with the most memory left. Null without agents. */
-export async function routePrepare(raw: unknown, actor: string): Promise<(PrepareResult & { host: string }) | null> {
-  const { host, ...input } = clusterPrepareSchema.parse(raw ?? {});
+export async function routePrepare(prepare: ClusterPrepareInput, actor: string): Promise<(PrepareResult & { host: string }) | null> {
+  const { host, ...input } = prepare;
   if (!(await clusterActive())) return noCluster(host);
   const all = await agents();
   for (const h of all) {

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { db } from '../db';
 import { Engine } from '../engine';
 import { EngineError } from '../engine/errors';
+import type { EngineEvent, PoolChange } from '../engine/events';
 import type { ClaimResult, Pools, PoolView } from '../engine/pools';
 import { claimLatency, refillEntries, refillRate, type RefillEntry } from '../engine/pools/stats';
 import { describeZodError } from '../validations';
@@ -154,8 +155,9 @@ const planErrors = new Map<string, string>();
 const seen = new Map<string, string>();
 
 /** A 'pool' event on this console's stream (the Pools page and the wall refetch on it). */
-function notify(pool: { id: string; name: string }, extra: Record<string, unknown> = {}) {
-  Engine.get().events.emit('event', { type: 'pool', id: pool.id, name: pool.name, ...extra });
+function notify(pool: { id: string; name: string }, extra: PoolChange = {}) {
+  const ev: EngineEvent = { type: 'pool', id: pool.id, name: pool.name, ...extra };
+  Engine.get().events.emit('event', ev);
 }
 
 /** One planning pass over one pool: decides each host's share and sends the changes. */

@@ -91,7 +91,10 @@ async function fetchFile(from: HostRow, id: string, kind: FileKind, want: { size
     }
   };
   try {
-    await pipeline(Readable.fromWeb(res.body as never), hashing, fs.createWriteStream(part, { mode: 0o600 }));
+    // opened here, at once: a stream opening its file later could create it after the clean-up below
+    const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
+    const out = fs.createWriteStream(part, { fd: fs.openSync(part, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600) });
+    await pipeline(Readable.fromWeb(res.body as never), hashing, out);
     const got = h.digest('hex');
     if (got !== want.sha256) throw new Error(`The ${kind} file copied from "${from.name}" has sha256 ${got}, expected ${want.sha256}: the copy is damaged; the job retries.`);
     fs.chmodSync(part, 0o444);

@@ -4,11 +4,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/sqlite/client';
 import { PrismaClient as PgPrismaClient } from './generated/postgresql/client';
 import { config } from '../config';
+import { pgAdapter, sqliteAdapter } from './adapters';
 
 export type Db = PrismaClient;
 
@@ -48,13 +47,9 @@ export function db(): Db {
   const client = counted(
     cfg.databaseKind === 'postgresql'
       ? (new PgPrismaClient({
-          adapter: new PrismaPg(
-            // an agent's schema: model queries name it, raw SQL (the pool claim's fast path) finds it through search_path
-            { connectionString: cfg.databaseUrl, ...(cfg.dbSchema ? { options: `-c search_path=${cfg.dbSchema}` } : {}) },
-            cfg.dbSchema ? { schema: cfg.dbSchema } : undefined,
-          ),
+          adapter: pgAdapter(cfg.databaseUrl, cfg.dbSchema),
         }) as unknown as Db)
-      : new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: cfg.databaseUrl }) }),
+      : new PrismaClient({ adapter: sqliteAdapter(cfg.databaseUrl) }),
   );
   holder.__instacloneDb = { url: key, client };
   return client;

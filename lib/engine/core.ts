@@ -12,6 +12,9 @@ import { withSpace } from './reserve';
 import { rmrf } from './disks';
 import { tailFile, type Vmm } from './vmm';
 import { logEvent } from './event-log';
+import { EngineError } from './errors';
+import { taskLogLine, type EngineEvent } from './events';
+import type { VmState } from './states';
 
 export interface OpContext {
   actor?: string;
@@ -22,14 +25,13 @@ export interface OpContext {
   onProgress?: (p: { step: string; progress: number; message?: string }) => void;
 }
 
-export type EngineEvent =
-  | { type: 'vm'; id: string; name?: string; state?: string; [k: string]: unknown }
-  | { type: 'template'; id: string; name?: string; state?: string; [k: string]: unknown }
-  | { type: 'task'; id: string; kind?: string; state?: string; progress?: number; step?: string; [k: string]: unknown }
-  | { type: 'pool'; id: string; name?: string; [k: string]: unknown };
+export type { EngineEvent } from './events';
 
 export type VmRow = NonNullable<Awaited<ReturnType<ReturnType<typeof db>['vm']['findUnique']>>>;
 export type TemplateRow = NonNullable<Awaited<ReturnType<ReturnType<typeof db>['template']['findUnique']>>>;
+
+/** How long an action waits for the one before it on the same VM or template (the slowest, an imported disk's boot, has 20 min at most). */
+export const LOCK_WAIT_MS = 30 * 60_000;
 
 export const newId = (prefix: string) => `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 
@@ -59,7 +61,20 @@ export class Core {
     const mine = new Promise<void>((r) => (release = r));
     const chain = prev.then(() => mine);
     this.locks.set(key, chain);
-    await prev.catch(() => undefined);
+    // bounded: every wait inside a holder has its own bound, but a wait without one could hang a caller for ever
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      prev.then(
+        () => false,
+        () => false,
+      ),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), LOCK_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) {
+      release(); // our place in the queue passes on once the holder is done
+      throw new EngineError('conflict', `Another action on ${key} has not finished after ${LOCK_WAIT_MS / 60_000} minutes; try again once it has ended (its task shows where it is).`);
+    }
     try {
       return await fn();
     } finally {
@@ -92,9 +107,10 @@ export class Core {
     return {
       id,
       async progress(step: string, progress: number, message?: string) {
-        log += `${new Date().toISOString()} ${step}${message ? `: ${message}` : ''}\n`;
+        const at = new Date().toISOString();
+        log += taskLogLine(at, step, message);
         ctx.onProgress?.({ step, progress, message });
-        self.emit({ type: 'task', id, kind, state: 'running', progress, step, message });
+        self.emit({ type: 'task', id, kind, state: 'running', progress, step, message, at });
         await db().task.update({ where: { id }, data: { progress, log } }).catch(() => undefined);
       },
       // under an operation only the log is written here: the operation ends the row with what its
@@ -109,10 +125,11 @@ export class Core {
       },
       async fail(err: unknown) {
         const msg = (err as Error).message ?? String(err);
-        log += `${new Date().toISOString()} failed: ${msg}\n`;
+        log += taskLogLine(new Date().toISOString(), 'failed', msg);
         if (op) await db().task.update({ where: { id }, data: { log } }).catch(() => undefined);
         else {
-          await db().task.update({ where: { id }, data: { state: 'failed', log, error: msg, endedAt: new Date() } }).catch(() => undefined);
+          // on a full disk too (the reserve gives SQLite room), else the row says "running" until a restart
+          await withSpace(() => db().task.update({ where: { id }, data: { state: 'failed', log, error: msg, endedAt: new Date() } })).catch(() => undefined);
           self.emit({ type: 'task', id, kind, state: 'failed', error: msg });
         }
         await self.event(ctx.actor, kind, target, 'error', msg, performance.now() - t0);
@@ -134,7 +151,7 @@ export class Core {
 
   async setVm(id: string, data: Record<string, unknown>) {
     const v = await db().vm.update({ where: { id }, data });
-    this.emit({ type: 'vm', id, name: v.name, state: v.state, pid: v.pid, templateId: v.templateId, persistent: v.persistent });
+    this.emit({ type: 'vm', id, name: v.name, state: v.state as VmState, pid: v.pid, templateId: v.templateId, persistent: v.persistent });
     return v;
   }
 

@@ -79,10 +79,12 @@ export async function fork(core: Core, templateRef: string, p: ForkInput, ctx: O
   const prefix = p.prefix ?? tpl.name;
   const wantPorts = p.ports ?? templatePorts(tpl);
   const t0 = performance.now();
-  const task = await core.task('fork', { id: tpl.id, name: tpl.name }, ctx);
   const made: VmRow[] = [];
   const vmms: Vmm[] = [];
+  let failTask = async (_e: unknown) => undefined as void; // until the task row exists
   try {
+    const task = await core.task('fork', { id: tpl.id, name: tpl.name }, ctx);
+    failTask = (e) => task.fail(e);
     const names = await childNames(core, prefix, p.count);
     // the engine's own invariant (a prefix may come from a template or pool name, not only from forkSchema)
     const long = names.find((n) => !nameSchema.safeParse(n).success);
@@ -169,9 +171,10 @@ export async function fork(core: Core, templateRef: string, p: ForkInput, ctx: O
     topUpSlots(core, tpl.id, taken.filter((s) => s.prelaunched).length);
     return result;
   } catch (e) {
-    await task.fail(e);
-    for (const v of made) await core.destroyVm(v.id, v.runDir, core.vmms.get(v.id)?.pid ?? v.pid);
-    for (const v of vmms) if (!made.some((m) => m.id === v.id)) await core.killVm(v.id, v.runDir, v.pid);
+    await failTask(e); // never throws
+    // each child on its own: one whose clean-up fails (a full disk) must not keep the others
+    for (const v of made) await core.destroyVm(v.id, v.runDir, core.vmms.get(v.id)?.pid ?? v.pid).catch((c) => console.error(`fork of "${tpl.name}": could not remove ${v.name}: ${(c as Error).message}`));
+    for (const v of vmms) if (!made.some((m) => m.id === v.id)) await core.killVm(v.id, v.runDir, v.pid).catch(() => undefined);
     throw e;
   } finally {
     admission.release(); // admission control: the children now exist (or were cleaned up)

@@ -33,7 +33,8 @@ import { findVm } from './refs';
 import { deepFreeze } from '../freeze';
 
 export { EngineError } from './errors';
-export type { OpContext, EngineEvent } from './core';
+export type { OpContext } from './core';
+export type { EngineEvent } from './events';
 export type { ForkResult } from './fork';
 export type { LiveForkResult } from './live-fork';
 export type { PrepareResult } from './templates';

@@ -6,6 +6,7 @@ import { db } from '../db';
 import type { Core, OpContext } from './core';
 import { newId } from './core';
 import { targetWhere } from './event-log';
+import { withSpace } from './reserve';
 
 export type OperationState = 'running' | 'succeeded' | 'failed';
 
@@ -65,8 +66,8 @@ async function finish(core: Core, id: string, kind: string, end: { state: 'succe
     end.state === 'succeeded'
       ? { state: 'succeeded', progress: 1, result: JSON.stringify(end.result ?? null), endedAt: new Date() }
       : { state: 'failed', error: end.error, endedAt: new Date() };
-  const n = await db()
-    .task.updateMany({ where: { id, state: 'running' }, data })
+  // withSpace: a failure on a full disk still ends the row (the reserve gives SQLite room)
+  const n = await withSpace(() => db().task.updateMany({ where: { id, state: 'running' }, data }))
     .then((r) => r.count)
     .catch(() => 0);
   if (n) core.emit({ type: 'task', id, kind, ...(end.state === 'succeeded' ? { state: 'succeeded', progress: 1, result: end.result } : { state: 'failed', error: end.error }) });

@@ -1,11 +1,10 @@
 // Follows a VM's serial log (the file QEMU writes with logfile=): first its last TAIL_BYTES, then
 // whatever is appended. A log that is rotated (a new inode) or truncated starts over, with `reset`.
 import fs from 'node:fs';
+import type { SerialChunk } from './events';
 
 const TAIL_BYTES = 64 * 1024;
 const POLL_MS = 250;
-
-export type SerialChunk = { data: string } | { reset: true };
 
 /** Calls `send` with each chunk until the returned function is called. The log may not exist yet. */
 export function tailSerialLog(logFile: string, send: (c: SerialChunk) => void): () => void {

@@ -41,6 +41,7 @@ export async function markCrashed(core: Core, id: string, why: string) {
   if (slot) {
     await core.killVm(id, slot.runDir, slot.pid);
     await db().slot.update({ where: { id }, data: { prelaunched: false, pid: null } }).catch(() => undefined);
+    core.emit({ type: 'slot', id, templateId: slot.templateId, state: 'registered' }); // no VMM waits in it now
   }
 }
 
@@ -143,6 +144,7 @@ export async function reconcile(core: Core): Promise<{ adopted: string[]; crashe
     await core.killVm(s.id, s.runDir, s.pid);
     await d.slot.delete({ where: { id: s.id } }).catch(() => undefined);
     await releaseNetwork(s.id).catch(() => undefined);
+    core.emit({ type: 'slot', id: s.id, templateId: s.templateId, state: 'removed' });
   }
 
   // QEMUs under our run dir that the database does not know (spawned just before a crash)

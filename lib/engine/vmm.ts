@@ -197,7 +197,10 @@ async function waitIncoming(vmm: Vmm, timeoutMs: number, ev?: Promise<string>) {
 export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string, ignoreShared: boolean, opts: { stop?: boolean } = {}): Promise<number> {
   shareRunDirWithQemu(path.dirname(sockPath)); // again: an engine restart re-makes INSTACLONE_RUN 0700
   fs.rmSync(sockPath, { force: true });
-  const out = fs.createWriteStream(outFile, { mode: 0o600 });
+  // opened here, at once: a stream that opens its file later could create it after a failed
+  // freeze's clean-up had removed it (the same race as the image upload's in CI)
+  const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
+  const out = fs.createWriteStream(outFile, { fd: fs.openSync(outFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600) });
   let written!: Promise<void>;
   const server = net.createServer();
   const accepted = new Promise<void>((resolve, reject) => {
@@ -213,7 +216,10 @@ export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string,
     });
     server.once('error', reject);
   });
-  await new Promise<void>((res, rej) => server.listen(sockPath, () => res()).once('error', rej));
+  await new Promise<void>((res, rej) => server.listen(sockPath, () => res()).once('error', rej)).catch((e) => {
+    out.destroy();
+    throw e;
+  });
   let ev: { promise: Promise<string>; cancel: () => void } | undefined;
   try {
     giveSocketToQemu(sockPath);
@@ -229,7 +235,12 @@ export async function migrateToFile(vmm: Vmm, sockPath: string, outFile: string,
     await vmm.qmp.execute('migrate', { uri: `unix:${sockPath}` });
     await migrationDone(vmm, 120_000, ev.promise);
     await Promise.race([accepted, sleep(5000).then(() => Promise.reject(new EngineError('qemu', 'QEMU never connected to the checkpoint socket.')))]);
-    await written;
+    // QEMU closes the socket once the migration has completed: what is left is our own write to disk
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      written,
+      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new EngineError('qemu', 'The checkpoint was not written to disk within 60 s after QEMU sent it; check that INSTACLONE_HOME has room and works, then prepare again.')), 60_000))),
+    ]).finally(() => clearTimeout(timer));
     return performance.now() - t0;
   } finally {
     ev?.cancel();

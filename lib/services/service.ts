@@ -73,7 +73,7 @@ export function longService<S extends z.ZodType, R, HasRef extends boolean = fal
   ref?: HasRef;
   kind: string;
   /** many hosts (lib/cluster/dispatch): the action done on an agent, or null to run it on this engine */
-  route?: (actor: Actor, raw: unknown, input: WithRef<S, HasRef>) => Promise<R | null>;
+  route?: (actor: Actor, input: WithRef<S, HasRef>) => Promise<R | null>;
   run: (actor: Actor, input: WithRef<S, HasRef>, ctx: OpContext, opts: LongOptions) => Promise<R>;
 }): LongService<S, R, HasRef> {
   const check = service<S, WithRef<S, HasRef>, HasRef>({ role: def.role, input: def.input, ref: def.ref, run: async (_a, input) => input });
@@ -82,7 +82,7 @@ export function longService<S extends z.ZodType, R, HasRef extends boolean = fal
     const who = actor as Actor;
     const o = input as { ref?: unknown; name?: unknown };
     const name = typeof o.ref === 'string' ? o.ref : typeof o.name === 'string' ? o.name : undefined;
-    return Engine.get().startOperation(def.kind, who.name, async (ctx) => (def.route ? await def.route(who, raw, input) : null) ?? def.run(who, input, ctx, opts), { name });
+    return Engine.get().startOperation(def.kind, who.name, async (ctx) => (def.route ? await def.route(who, input) : null) ?? def.run(who, input, ctx, opts), { name });
   };
   const call = async (actor: Actor | null, raw: unknown = {}) => (await start(actor, raw)).promise;
   return Object.assign(call, { role: def.role, input: def.input, start });

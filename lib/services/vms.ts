@@ -9,7 +9,8 @@ import { paths } from '../engine/paths';
 import { vmByRef } from '../engine/refs';
 import { typeSerial as typeIntoSerial } from '../engine/serial';
 import { vmActionBlocked } from '../engine/states';
-import { execSchema, liveForkSchema } from '../validations';
+import { execSchema } from '../validations';
+import { clusterForkSchema } from '../validations/hosts';
 import { bulkSchema, removeSchema, resetManySchema, serialTypeSchema } from '../validations/actions';
 import { clusterActive, routeVmAction, routeVmLiveFork } from '../cluster/dispatch';
 import { clusterRelease } from '../cluster/pools';
@@ -63,11 +64,11 @@ export const execInVm = service({
 /** Live fork: the running VM pauses briefly, a template is made from that moment, N children fork from it. */
 export const liveForkVm = longService({
   role: 'operator',
-  input: liveForkSchema,
+  input: clusterForkSchema, // the live-fork schema, plus the host to pin and the retry id
   ref: true,
   kind: 'live-fork',
-  route: (a, raw, { ref }) => routeVmLiveFork(ref, raw, a.name), // many hosts: on the agent that runs the VM
-  run: (_a, { ref, ...input }, ctx) => engine().liveFork(ref, input, ctx),
+  route: (a, { ref, ...input }) => routeVmLiveFork(ref, input, a.name), // many hosts: on the agent that runs the VM
+  run: (_a, { ref, host: _h, requestId: _r, ...input }, ctx) => engine().liveFork(ref, input, ctx),
 });
 
 /** `pool release VM`: reset back to a spare, or removed and replaced (the pool's on-release). */

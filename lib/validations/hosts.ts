@@ -23,6 +23,7 @@ export const clusterForkSchema = liveForkSchema.extend({
 export type ClusterForkInput = z.infer<typeof clusterForkSchema>;
 
 export const clusterPrepareSchema = prepareSchema.extend({ host: hostNameSchema.optional() });
+export type ClusterPrepareInput = z.infer<typeof clusterPrepareSchema>;
 
 /** What a console sends an agent: the template (or running VM, for a live fork) and an id are required there. */
 export const agentForkSchema = liveForkSchema.extend({ template: z.string().min(1).max(200), requestId: requestIdSchema });

@@ -2,7 +2,7 @@
 // persistence allowed only with it); the result names the source's pause; a second window's tree
 // shows source → template → children live, without reload, and the source still runs. The dialog
 // follows its operation: while a live fork runs the dialog can be closed and another server action of
-// the same tab (exec) answers before the fork's operation ends.
+// the same tab (exec) answers before the fork's operation ends; the end still comes as a toast.
 import { expect, test } from '@playwright/test';
 import { api, cli, ensureTemplate, forkViaApi, login, rand, shot } from './helpers';
 
@@ -76,6 +76,9 @@ test('fork a running VM from its page; the tree shows source → template → ch
   const opId = (await progress.getAttribute('data-operation'))!;
   await dialog.getByText('Close', { exact: true }).click(); // the footer's button (the × is labelled Close too)
   await expect(dialog).toBeHidden();
+  // the end is not lost with the dialog: the tab-wide watcher toasts what was made, once
+  const endToast = page.getByTestId('toast').filter({ hasText: new RegExp(`3 children of ${src}-at-\\d+ ready`) });
+  const toasted = endToast.first().waitFor({ timeout: 180_000 }).then(() => true, () => false);
   // the browser sends the exec's server action now, not after the fork's (it would wait in Next's queue)
   const sent = page.waitForRequest((r) => r.method() === 'POST' && !!r.headers()['next-action']);
   await page.getByRole('button', { name: 'Run', exact: true }).click();
@@ -90,5 +93,7 @@ test('fork a running VM from its page; the tree shows source → template → ch
   }).toPass({ timeout: 180_000 });
   expect(op.state, op.error).toBe('succeeded');
   expect(Date.parse(op.endedAt!)).toBeGreaterThan(execSent); // the exec's action went out while the fork still ran
+  expect(await toasted, 'the end toast of the fork whose dialog was closed').toBe(true); // closed before the end: endedAt > execSent > close
+  expect(await endToast.count()).toBe(1);
   for (const c of op.result!.children) expect((await a.delete(`/api/v1/vms/${c.name}?force=1`)).ok()).toBeTruthy();
 });

@@ -58,6 +58,8 @@ test('Pools page: create, claim, release, push; the wall follows live', async ({
   await page.reload();
   await card.getByTestId('pool-push-template').selectOption(t2);
   await card.getByTestId('pool-push-button').click();
+  // the push is an operation: the tab-wide watcher toasts its end
+  await expect(page.getByTestId('toast').filter({ hasText: `pushed to template ${t2}` })).toBeVisible({ timeout: 120_000 });
   await expect(card.getByTestId('pool-template-now')).toHaveText(t2);
   await expect(card.getByTestId('pool-members')).not.toContainText('old template', { timeout: 120_000 });
   await expect(card.getByTestId('pool-ready')).toHaveText('2', { timeout: 120_000 });

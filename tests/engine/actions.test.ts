@@ -54,7 +54,7 @@ describe('server actions drive the engine (real QEMU)', () => {
     /** the operation an action started, followed on the stream to its end: its result, or its error thrown */
     const follow = async <T,>(r: ActionResult<Started<T>>): Promise<T> => {
       const { operationId: id } = data(r);
-      const end = await stream.until((e) => e.type === 'task' && e.id === id && e.state !== 'running', 240_000);
+      const end = await stream.ended(id, 240_000);
       if (end.state !== 'succeeded') throw new Error(`operation ${id} failed: ${end.error}`);
       return end.result as T;
     };

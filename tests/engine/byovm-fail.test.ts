@@ -61,8 +61,8 @@ describe.runIf(run)('disks that cannot be prepared (issue 14)', () => {
 
   it('a disk that does not boot fails the same way and leaves nothing', async () => {
     const raw = path.join(path.dirname(env.home), 'blank.raw');
-    execFileSync('truncate', ['-s', '64M', raw]);
-    execFileSync('sh', ['-c', `printf 'label: dos\\nstart=2048, type=83\\n' | sfdisk -q ${raw}`]);
+    execFileSync('truncate', ['-s', '64M', raw], { timeout: 60_000 });
+    execFileSync('sh', ['-c', `printf 'label: dos\\nstart=2048, type=83\\n' | sfdisk -q ${raw}`], { timeout: 60_000 });
     await engine.importImage(importImageSchema.parse({ name: 'blank', disk: raw, format: 'raw' }));
     const err: any = await engine.prepare(prepareSchema.parse({ image: 'blank', name: 'blank-t', memory: 128, bootTimeout: 15 })).catch((e: unknown) => e);
     expect(err.message).toMatch(/did not become ready: no guest agent answered within 15 s after power-on \(it wrote nothing to its serial console; a picture of its screen is in /);

@@ -22,7 +22,7 @@ export const testAdmin = { kind: 'local', name: 'tester', role: 'admin' } as con
 export function netnsAvailable(): boolean {
   if (process.getuid?.() !== 0) return false;
   try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'list'], { timeout: 60_000, stdio: 'ignore' });
     return fs.existsSync('/dev/net/tun');
   } catch {
     return false;

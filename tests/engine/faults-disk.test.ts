@@ -29,7 +29,7 @@ async function state() {
 
 beforeAll(async () => {
   fs.mkdirSync(env.home, { recursive: true });
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256m,mode=0700', 'tmpfs', env.home], { encoding: 'utf8' });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256m,mode=0700', 'tmpfs', env.home], { timeout: 60_000, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mount failed: ${r.stderr}`);
   mounted = true;
   ({ E, db } = await startEngine());
@@ -44,11 +44,11 @@ beforeAll(async () => {
 afterAll(async () => {
   // what the engine's own shutdown left running (killed now, asserted at the end); the database closed before the umount
   const left = await stopEverything(env.run);
-  if (mounted && spawnSync('umount', [env.home]).status !== 0) spawnSync('umount', ['-l', env.home]);
+  if (mounted && spawnSync('umount', [env.home], { timeout: 60_000 }).status !== 0) spawnSync('umount', ['-l', env.home], { timeout: 60_000 });
   await teardownEnv(env);
   expect(left, 'QEMU left running after the engine shut down').toEqual([]);
   expect(qemuPids(env.run)).toEqual([]);
-  expect(spawnSync('pgrep', ['-f', env.run], { encoding: 'utf8' }).stdout.trim()).toBe('');
+  expect(spawnSync('pgrep', ['-f', env.run], { timeout: 60_000, encoding: 'utf8' }).stdout.trim()).toBe('');
 });
 
 describe('a full INSTACLONE_HOME in the middle of a persistent fork', () => {
@@ -74,6 +74,8 @@ describe('a full INSTACLONE_HOME in the middle of a persistent fork', () => {
     console.log(`disk full mid-fork: code=${err?.code} message=${JSON.stringify(err?.message)}`);
     expect(err, 'the fork should fail once the disk is full').not.toBeNull();
     expect(err!.message).toMatch(/No space left on device|ENOSPC|SQLITE_FULL|disk is full/i);
+    // checked while the disk is still full: the task row is ended through the space reserve (lib/engine/reserve.ts)
+    expect(await db().task.findMany({ where: { state: 'running' }, select: { kind: true, targetName: true } }), 'the failed fork left its task running').toEqual([]);
     fs.rmSync(filler!);
     after = await state();
     console.log('before', JSON.stringify(before), '\nafter ', JSON.stringify(after));

@@ -33,14 +33,14 @@ const timings: Record<string, number> = {};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sh = (vm: string, cmd: string, timeoutMs = 30_000) => E.exec(vm, execSchema.parse({ command: ['/bin/sh', '-c', cmd], timeoutMs }));
 const mountTmpfs = (size: string, remount = false) => {
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `${remount ? 'remount,' : ''}size=${size},mode=0700`, 'tmpfs', env.run], { encoding: 'utf8' });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `${remount ? 'remount,' : ''}size=${size},mode=0700`, 'tmpfs', env.run], { timeout: 60_000, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mount failed: ${r.stderr}`);
 };
 const tmpfsUsedMiB = () => {
   const s = fs.statfsSync(env.run);
   return ((s.blocks - s.bfree) * s.bsize) / 1024 / 1024;
 };
-const pgrep = (pattern: string) => spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim();
+const pgrep = (pattern: string) => spawnSync('pgrep', ['-f', pattern], { timeout: 60_000, encoding: 'utf8' }).stdout.trim();
 
 /** The database matches reality: every QEMU under the run dir is a VM/slot row with that pid and vice versa, no stray run dirs, overlays or leases. */
 async function expectConsistent() {
@@ -92,8 +92,8 @@ afterAll(async () => {
   // what the engine's own shutdown left running (killed now, asserted at the end)
   const left = await stopEverything(env.run);
   if (mounted) {
-    const u = spawnSync('umount', [env.run]);
-    if (u.status !== 0) spawnSync('umount', ['-l', env.run]);
+    const u = spawnSync('umount', [env.run], { timeout: 60_000 });
+    if (u.status !== 0) spawnSync('umount', ['-l', env.run], { timeout: 60_000 });
   }
   await teardownEnv(env);
   fs.rmSync(hostMarker, { force: true });

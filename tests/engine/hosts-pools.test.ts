@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, localAgents, startLocalAgent } from '../../bench/lib/agents';
 import { need, strict } from '../strict';
 import { qemuPids, teardownCluster, waitFor } from './engine-env';
+import { clusterPrepareSchema } from '../../lib/validations/hosts';
 
 const url = freshDatabase();
 const secret = randomBytes(32).toString('hex');
@@ -63,7 +64,7 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     // the template: prepared on a, copied to b and c (sha256 checked by the replicate jobs)
     const C = await import('../../lib/cluster/dispatch');
     console.log(`hosts-pools: agents registered after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    await C.routePrepare({ host: 'a', image: 'tiny', name: 'web', memory: 128 }, 'test');
+    await C.routePrepare(clusterPrepareSchema.parse({ host: 'a', image: 'tiny', name: 'web', memory: 128 }), 'test');
     const { ensureReplica } = await import('../../lib/cluster/replicate');
     const tpl = await C.locateTemplate('web');
     await Promise.all(['b', 'c'].map(async (h) => ensureReplica(tpl, await H.hostRow(h)))); // one job on each host's queue
@@ -180,7 +181,7 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     const other = ['a', 'b', 'c'].find((h) => h !== drained)!;
     // the template to push, prepared meanwhile on another host (only there: the push copies it)
     const C = await import('../../lib/cluster/dispatch');
-    const web2 = C.routePrepare({ host: other, image: 'tiny', name: 'web2', memory: 128 }, 'test');
+    const web2 = C.routePrepare(clusterPrepareSchema.parse({ host: other, image: 'tiny', name: 'web2', memory: 128 }), 'test');
     web2.catch(() => undefined);
     // a pool pinned to the host to be drained: its spare is made there, and only there
     await svc.pools.createPool(op, { name: 'pin', template: 'web', size: 1, spares: 1, host: drained });

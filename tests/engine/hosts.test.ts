@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, localAgents, startLocalAgent } from '../../bench/lib/agents';
 import { need, strict } from '../strict';
 import { qemuPids, teardownCluster } from './engine-env';
+import { clusterForkSchema, clusterPrepareSchema } from '../../lib/validations/hosts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const url = freshDatabase();
@@ -94,12 +95,12 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
   });
 
   it('prepares on the pinned host, forks there (placement), and a repeated request id makes no second child', async () => {
-    const t = await C.routePrepare({ host: 'a', image: 'tiny', name: 'web', memory: 128, warmup: ['echo warm > /tmp/w'] }, 'test');
+    const t = await C.routePrepare(clusterPrepareSchema.parse({ host: 'a', image: 'tiny', name: 'web', memory: 128, warmup: ['echo warm > /tmp/w'] }), 'test');
     expect(t).toMatchObject({ host: 'a', state: 'frozen' });
     const requestId = `req-${randomBytes(6).toString('hex')}`;
-    const r1 = await C.routeFork('web', { count: 1, requestId }, 'test');
+    const r1 = await C.routeFork('web', clusterForkSchema.parse({ count: 1, requestId }), 'test');
     expect(r1!.host).toBe('a'); // the only host with the template
-    const r2 = await C.routeFork('web', { count: 1, requestId }, 'test');
+    const r2 = await C.routeFork('web', clusterForkSchema.parse({ count: 1, requestId }), 'test');
     expect(r2!.children.map((c) => c.id)).toEqual(r1!.children.map((c) => c.id));
     const n = await pg.query(`SELECT count(*)::int AS n FROM host_a."Vm" WHERE kind = 'child'`);
     expect(n.rows[0].n).toBe(1);
@@ -131,7 +132,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
   it('a live fork of a VM on an agent runs on that agent, and its request id makes it idempotent', async () => {
     const svc = await import('../../lib/services/templates');
     const op = { kind: 'session', name: 'op-1', role: 'operator' } as const;
-    const src = (await C.routeFork('web', { count: 1 }, 'test'))!.children[0];
+    const src = (await C.routeFork('web', clusterForkSchema.parse({ count: 1 }), 'test'))!.children[0];
     const requestId = `live-${randomBytes(6).toString('hex')}`;
     type Live = { host: string; source: { id: string }; template: { id: string; name: string }; children: { id: string; name: string }[] };
     const r = (await svc.forkTemplate(op, { ref: src.name, count: 1, requestId })) as unknown as Live;
@@ -159,7 +160,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     );
     await sleep(1100); // the console's host list is cached for 1 s
     try {
-      const err = await C.routeFork('web', { count: 1, host: 'old' }, 'test').then(() => null, (e) => e);
+      const err = await C.routeFork('web', clusterForkSchema.parse({ count: 1, host: 'old' }), 'test').then(() => null, (e) => e);
       expect(err?.code).toBe('conflict');
       expect(err?.message).toMatch(/runs QEMU 6\.2\.0 but the template was made with QEMU .* its device checkpoint cannot load there/);
       const jobs = await pg.query(`SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = 'replicate@old'`).catch(() => ({ rowCount: 0 }));
@@ -176,7 +177,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
       [id, JSON.stringify({ boot: 'uefi', ovmfCode: '/usr/share/OVMF/OVMF_CODE.fd' })],
     );
     try {
-      const err = await C.routeFork(id, { count: 1, host: 'b' }, 'test').then(() => null, (e) => e);
+      const err = await C.routeFork(id, clusterForkSchema.parse({ count: 1, host: 'b' }), 'test').then(() => null, (e) => e);
       expect(err?.code).toBe('conflict');
       expect(err?.message).toMatch(/boots an imported disk through firmware: .* import the image on host "b" and prepare the template there/);
       expect((await pg.query(`SELECT 1 FROM graphile_worker.jobs WHERE key = $1`, [`replicate:${id}:b`]).catch(() => ({ rowCount: 0 }))).rowCount).toBe(0);
@@ -188,7 +189,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
   it('a fork pinned to B copies the template there first (sha256 of every file checked), then forks on B', async () => {
     const requestId = `req-${randomBytes(6).toString('hex')}`;
     const t0 = performance.now();
-    const r = await C.routeFork('web', { count: 1, host: 'b', requestId }, 'test');
+    const r = await C.routeFork('web', clusterForkSchema.parse({ count: 1, host: 'b', requestId }), 'test');
     const wallMs = performance.now() - t0;
     expect(r!.host).toBe('b');
     const tplA = (await pg.query(`SELECT * FROM host_a."Template" WHERE name = 'web'`)).rows[0];
@@ -208,16 +209,16 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     // unpinned forks may now land on either host that holds it
     expect((await C.locateTemplate('web')).hosts.map((h) => h.name).sort()).toEqual(['a', 'b']);
     // a retry of that request without the pin goes back to B and gets the same child, never a second one
-    const again = await C.routeFork('web', { count: 1, requestId }, 'test');
+    const again = await C.routeFork('web', clusterForkSchema.parse({ count: 1, requestId }), 'test');
     expect(again).toMatchObject({ host: 'b', children: [{ id: r!.children[0].id }] });
-    const other = await C.routeFork('web2', { count: 1, requestId }, 'test').then(() => null, (e) => e);
+    const other = await C.routeFork('web2', clusterForkSchema.parse({ count: 1, requestId }), 'test').then(() => null, (e) => e);
     expect(other?.code).toBe('not_found'); // unknown template: refused before any host is asked
     expect((await pg.query(`SELECT count(*)::int AS n FROM host_b."Vm" WHERE kind = 'child'`)).rows[0].n).toBe(1);
     // a draining host takes no new children: an unpinned fork lands on the other one
     await H.setDrain('a', true);
     await sleep(1100); // the console's host list is cached for 1 s
     try {
-      const d = await C.routeFork('web', { count: 1 }, 'test');
+      const d = await C.routeFork('web', clusterForkSchema.parse({ count: 1 }), 'test');
       expect(d!.host).toBe('b');
       console.log(`hosts: fork of 1 through the console ${d!.timings.totalMs} ms on the agent`);
       await C.routeVmAction(d!.children[0].id, 'remove', 'test', true);
@@ -241,7 +242,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     expect(row.lostAt).toBeInstanceOf(Date);
     expect(row.lostReason).toMatch(/Host "b" stopped answering/);
     // placement skips it; a fork pinned to it is refused with the reason
-    const err = await C.routeFork('web', { count: 1, host: 'b' }, 'test').then(() => null, (e) => e);
+    const err = await C.routeFork('web', clusterForkSchema.parse({ count: 1, host: 'b' }), 'test').then(() => null, (e) => e);
     expect(err?.message).toMatch(/Host "b" is lost \(no heartbeat/);
     // its QEMU kept running; the restarted agent adopts it
     b.log.length = 0;
@@ -259,7 +260,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     const a = agents.a;
     const requestId = `req-${randomBytes(6).toString('hex')}`;
     const before = new Set((await pg.query(`SELECT id FROM host_a."Vm"`)).rows.map((r) => r.id));
-    const forking = C.routeFork('web', { count: 1, host: 'a', requestId }, 'test').then(() => null, (e) => e);
+    const forking = C.routeFork('web', clusterForkSchema.parse({ count: 1, host: 'a', requestId }), 'test').then(() => null, (e) => e);
     await until('the fork under way on a', async () => (await pg.query(`SELECT 1 FROM host_a."ForkRequest" WHERE key = $1`, [requestId])).rowCount && (await pg.query(`SELECT id FROM host_a."Vm"`)).rows.some((r) => !before.has(r.id)), 60_000);
     a.proc!.kill('SIGKILL');
     const killedAt = Date.now();
@@ -271,7 +272,7 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
       return h.state === 'ready' && h.startedAt.getTime() > killedAt - 1000;
     }, 180_000);
     await sleep(1100); // the console's host list is cached for 1 s
-    const retry = await C.routeFork('web', { count: 1, host: 'a', requestId }, 'test').then(() => null, (e) => e);
+    const retry = await C.routeFork('web', clusterForkSchema.parse({ count: 1, host: 'a', requestId }), 'test').then(() => null, (e) => e);
     expect(retry?.message).toMatch(/was interrupted when its agent restarted/);
     // the half-made child was reconciled: no VM of that request runs, and every QEMU under a's run dir belongs to a running VM
     const rows = (await pg.query(`SELECT id, state, pid FROM host_a."Vm"`)).rows;
@@ -285,13 +286,13 @@ describe.runIf(url || strict)('many hosts: a console and two agents on one Postg
     const tpl = liveTpl!;
     expect(tpl).toBeTruthy();
     const webId = (await pg.query(`SELECT id FROM host_a."Template" WHERE name = 'web'`)).rows[0].id;
-    const refused = await C.routeFork(tpl.id, { count: 1, host: 'b' }, 'test').then(() => null, (e) => e);
+    const refused = await C.routeFork(tpl.id, clusterForkSchema.parse({ count: 1, host: 'b' }), 'test').then(() => null, (e) => e);
     expect(refused?.code).toBe('insufficient');
     expect(refused?.message).toMatch(/Host "b" has no room for template ".+": it needs 128 MiB of template storage and has \d+ MiB free \(INSTACLONE_TEMPLATE_STORE_MIB=200 of which templates use 128 MiB\), and no unused replica to evict/);
     expect((await pg.query(`SELECT 1 FROM host_b."Template" WHERE id = $1`, [webId])).rowCount).toBe(1); // nothing used was evicted
     // once web's children on b are gone its replica is unused: evicted to make room, then the copy and the fork run
     for (const v of (await pg.query(`SELECT id FROM host_b."Vm" WHERE "templateId" = $1`, [webId])).rows) await C.routeVmAction(v.id, 'remove', 'test', true);
-    const r = await C.routeFork(tpl.id, { count: 1, host: 'b' }, 'test');
+    const r = await C.routeFork(tpl.id, clusterForkSchema.parse({ count: 1, host: 'b' }), 'test');
     expect(r!.host).toBe('b');
     expect((await pg.query(`SELECT id FROM host_b."Template"`)).rows.map((x) => x.id)).toEqual([tpl.id]);
     expect(fs.existsSync(path.join(agents.b.run, 'templates', webId))).toBe(false);

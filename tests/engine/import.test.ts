@@ -12,11 +12,11 @@ let env: EngineEnv;
 let engine: import('../../lib/engine').Engine;
 let db: typeof import('../../lib/db').db;
 let dir: string;
-const img = (...a: string[]) => execFileSync('qemu-img', a, { stdio: 'pipe' });
+const img = (...a: string[]) => execFileSync('qemu-img', a, { timeout: 60_000, stdio: 'pipe' });
 
 /** A small bootable-looking raw disk: an MBR partition table and random data. */
 function rawDisk(file: string, mib = 8) {
-  execFileSync('sh', ['-c', `head -c ${mib}M /dev/urandom > ${file} && printf 'label: dos\\nstart=1, type=83\\n' | sfdisk -q ${file}`]);
+  execFileSync('sh', ['-c', `head -c ${mib}M /dev/urandom > ${file} && printf 'label: dos\\nstart=1, type=83\\n' | sfdisk -q ${file}`], { timeout: 60_000 });
 }
 
 /** Raw input goes through the service layer (the one door that parses it), as REST and server actions do. */
@@ -118,7 +118,7 @@ describe('images import (issue 14)', () => {
   it.runIf(process.getuid?.() === 0)('refuses an image larger than the free space (a small tmpfs: root), and a cancelled import keeps nothing', async () => {
     const imported = path.join(env.home, 'images', 'imported');
     // a small file system for the imported images (root: tmpfs mount), so "full" is cheap to reach
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300M', 'tmpfs', imported]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300M', 'tmpfs', imported], { timeout: 60_000 });
     try {
       const big = path.join(dir, 'big.raw');
       rawDisk(big, 200);
@@ -131,7 +131,7 @@ describe('images import (issue 14)', () => {
       expect(fs.readdirSync(imported)).toEqual([]);
       expect(await db().image.findUnique({ where: { name: 'cut' } })).toBeNull();
     } finally {
-      execFileSync('umount', [imported]);
+      execFileSync('umount', [imported], { timeout: 60_000 });
     }
   });
 

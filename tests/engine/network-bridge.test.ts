@@ -24,8 +24,8 @@ let kids: { id: string; name: string; ip: string; mac: string }[] = [];
 describe.runIf(when(canNetns))('bridged children in a private network namespace', () => {
   beforeAll(async () => {
     need(canNetns, 'bridged networking needs root, `ip netns` and /dev/net/tun');
-    execFileSync('ip', ['netns', 'add', ns]);
-    const ipn = (...a: string[]) => execFileSync('ip', ['-n', ns, ...a]);
+    execFileSync('ip', ['netns', 'add', ns], { timeout: 60_000 });
+    const ipn = (...a: string[]) => execFileSync('ip', ['-n', ns, ...a], { timeout: 60_000 });
     ipn('link', 'set', 'lo', 'up');
     ipn('link', 'add', 'icbr0', 'type', 'bridge');
     ipn('addr', 'add', '10.77.0.1/16', 'dev', 'icbr0');
@@ -57,7 +57,7 @@ describe.runIf(when(canNetns))('bridged children in a private network namespace'
   afterAll(async () => {
     await stopEverything(runRoot);
     try {
-      execFileSync('ip', ['netns', 'del', ns]);
+      execFileSync('ip', ['netns', 'del', ns], { timeout: 60_000 });
     } catch {
       /* gone */
     }
@@ -70,7 +70,7 @@ describe.runIf(when(canNetns))('bridged children in a private network namespace'
     for (const k of kids) expect(k.ip).toMatch(/^10\.77\.\d+\.\d+$/);
     expect(kids[0].ip).not.toBe(kids[1].ip);
     expect(kids[0].mac).not.toBe(kids[1].mac);
-    const links = execFileSync('ip', ['-n', ns, '-o', 'link', 'show', 'master', 'icbr0'], { encoding: 'utf8' });
+    const links = execFileSync('ip', ['-n', ns, '-o', 'link', 'show', 'master', 'icbr0'], { timeout: 60_000, encoding: 'utf8' });
     expect(links.trim().split('\n').length).toBeGreaterThanOrEqual(2);
   });
 
@@ -86,7 +86,7 @@ describe.runIf(when(canNetns))('bridged children in a private network namespace'
       expect(r.stdout).toMatch(/2 packets received|[12] packets received/);
     }
     // the host side (the namespace) learned each child's new MAC (gratuitous ARP / traffic)
-    const neigh = execFileSync('ip', ['-n', ns, 'neigh', 'show', 'dev', 'icbr0'], { encoding: 'utf8' });
+    const neigh = execFileSync('ip', ['-n', ns, 'neigh', 'show', 'dev', 'icbr0'], { timeout: 60_000, encoding: 'utf8' });
     expect(neigh).toContain(`${a.ip} lladdr ${a.mac}`);
   });
 });

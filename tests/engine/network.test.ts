@@ -180,8 +180,8 @@ describe.runIf(when(canNetns))('bridge mode in a private network namespace', () 
   const ns = `ictest${process.pid}`;
   beforeAll(() => {
     need(canNetns, 'bridged networking needs root, `ip netns` and /dev/net/tun');
-    execFileSync('ip', ['netns', 'add', ns]);
-    const ipn = (...a: string[]) => execFileSync('ip', ['-n', ns, ...a]);
+    execFileSync('ip', ['netns', 'add', ns], { timeout: 60_000 });
+    const ipn = (...a: string[]) => execFileSync('ip', ['-n', ns, ...a], { timeout: 60_000 });
     ipn('link', 'set', 'lo', 'up');
     ipn('link', 'add', 'icbr0', 'type', 'bridge');
     ipn('addr', 'add', '10.77.0.1/16', 'dev', 'icbr0');
@@ -189,7 +189,7 @@ describe.runIf(when(canNetns))('bridge mode in a private network namespace', () 
   });
   afterAll(() => {
     try {
-      execFileSync('ip', ['netns', 'del', ns]);
+      execFileSync('ip', ['netns', 'del', ns], { timeout: 60_000 });
     } catch {
       /* already gone */
     }
@@ -204,13 +204,13 @@ describe.runIf(when(canNetns))('bridge mode in a private network namespace', () 
     expect(a.ip).toBe('10.77.0.2'); // .1 is the bridge
     expect(b.ip).toBe('10.77.0.3');
     expect(a.tap).toBe(tapName('brA'));
-    const links = execFileSync('ip', ['-n', ns, '-o', 'link', 'show', 'master', 'icbr0'], { encoding: 'utf8' });
+    const links = execFileSync('ip', ['-n', ns, '-o', 'link', 'show', 'master', 'icbr0'], { timeout: 60_000, encoding: 'utf8' });
     expect(links).toContain(a.tap!);
     expect(links).toContain(b.tap!);
     // never on the machine's own interfaces
-    expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(a.tap!);
+    expect(execFileSync('ip', ['-o', 'link', 'show'], { timeout: 60_000, encoding: 'utf8' })).not.toContain(a.tap!);
     expect(netdevArgs(a, 'bridge')[1]).toBe(`tap,id=net0,ifname=${a.tap},script=no,downscript=no`);
     await releaseNetwork('brA');
-    expect(execFileSync('ip', ['-n', ns, '-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(a.tap!);
+    expect(execFileSync('ip', ['-n', ns, '-o', 'link', 'show'], { timeout: 60_000, encoding: 'utf8' })).not.toContain(a.tap!);
   });
 });

@@ -75,10 +75,14 @@ describe('pools (real QEMU)', () => {
     const v = await P.waitReady('web', 3);
     figures.fill3Ms = Math.round(performance.now() - t0);
     expect(v).toMatchObject({ ready: 3, claimed: 0 });
+    const spares = (await db().poolMember.findMany({ where: { state: 'spare' } })).map((m) => m.vmId);
+    const pidsBefore = qemuPids(env.run);
     const c = await P.claim('web', { label: 'alice-session' }, { actor: 'alice' });
-    figures.claimMs = c.claimMs;
+    figures.claimMs = c.claimMs; // a figure, not a bound (timings belong to the bench: pool claim)
+    // "in milliseconds" because a claim only marks a ready spare claimed: no QEMU starts or stops for it
     expect(c.source).toBe('spare');
-    expect(c.claimMs).toBeLessThan(200);
+    expect(spares).toContain(c.vm.id);
+    expect(pidsBefore).toContain((await db().vm.findUniqueOrThrow({ where: { id: c.vm.id } })).pid); // already running before the claim
     expect(Object.keys(c.vm.identity).sort()).toEqual(['hostname', 'ip', 'mac', 'machineId', 'vmgenid']);
     // the identity was verified at fork: the guest says the same now
     const r = await sh(c.vm.name, 'hostname; cat /etc/machine-id; cat /tmp/gen');

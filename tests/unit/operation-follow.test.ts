@@ -51,7 +51,7 @@ describe('a server action’s operation, followed over the event stream', () => 
       const started = await vms.resetVmsAction({ refs: ['ghost-a', 'ghost-b'] });
       expect(started).toEqual({ ok: true, data: { operationId: expect.stringMatching(/^task_/) } });
       const id = started.ok ? started.data.operationId : '';
-      const end = await stream.until((e) => e.type === 'task' && e.id === id && e.state !== 'running');
+      const end = await stream.ended(id);
       const mine = stream.of(id);
       expect(mine[0]).toMatchObject({ id, kind: 'reset', state: 'running', progress: 0 });
       const steps = mine.filter((e) => e.step === 'reset');
@@ -82,9 +82,10 @@ describe('a server action’s operation, followed over the event stream', () => 
       const started = await templates.forkAction({ ref: 'ghost', count: 1 });
       expect(started.ok).toBe(true);
       const id = started.ok ? started.data.operationId : '';
-      const end = await stream.until((e) => e.type === 'task' && e.id === id && e.state !== 'running');
+      const end = await stream.ended(id);
       expect(end).toMatchObject({ state: 'failed', error: expect.stringMatching(/^No template named "ghost"/) });
       expect(applyEvent(undefined, end, id)).toMatchObject({ state: 'failed', error: end.error });
+      expect(stream.invalid).toEqual([]); // everything the route sent is what the console parses
     } finally {
       stream.close();
     }
@@ -95,6 +96,11 @@ describe('a server action’s operation, followed over the event stream', () => 
     await as('operator');
     expect(await vms.resetVmsAction({ refs: [] })).toEqual({ ok: false, code: 'invalid', error: expect.stringMatching(/Select at least one VM/) });
     expect(await templates.forkAction({ ref: 'ghost', count: 0 })).toMatchObject({ ok: false, code: 'invalid' });
+    // the host to pin and the retry id are parsed once, at the boundary (lib/cluster/dispatch reads them typed)
+    expect(await templates.forkAction({ ref: 'ghost', count: 1, host: 'Not A Host!' } as never)).toEqual({ ok: false, code: 'invalid', error: expect.stringMatching(/^host: A host name is 1-40/) });
+    expect(await templates.forkAction({ ref: 'ghost', count: 1, requestId: '../x' } as never)).toEqual({ ok: false, code: 'invalid', error: expect.stringMatching(/^requestId: The request id is 8-100/) });
+    expect(await vms.liveForkAction({ ref: 'ghost', count: 1, host: 'Not A Host!' } as never)).toMatchObject({ ok: false, code: 'invalid' });
+    expect(await templates.prepareAction({ name: 'web', host: '-bad-' } as never)).toMatchObject({ ok: false, code: 'invalid' });
     await as('viewer');
     expect(await vms.resetVmsAction({ refs: ['x'] })).toMatchObject({ ok: false, code: 'forbidden', error: 'This needs the operator role; viewer-user is viewer.' });
     expect(await db().task.count()).toBe(before);

@@ -32,4 +32,29 @@ describe.runIf(url || mustRun)('PostgreSQL mode', () => {
       delete process.env.DATABASE_URL;
     }
   });
+
+  it('a transaction whose COMMIT fails gives its pooled connection back (the pool holds 10: before, the 11th waited for ever)', async () => {
+    process.env.DATABASE_URL = url;
+    const { db, disconnectDb } = await import('@/lib/db');
+    const within = <T>(p: Promise<T>, ms = 20_000) => {
+      let t!: NodeJS.Timeout;
+      return Promise.race([p.then(() => 'ok', (e: Error) => `error: ${e.message}`), new Promise<string>((r) => (t = setTimeout(() => r('hung'), ms)))]).finally(() => clearTimeout(t));
+    };
+    try {
+      for (let i = 0; i < 12; i++) {
+        // a deferred unique check fails at COMMIT, not before
+        const r = await within(
+          db().$transaction(async (tx) => {
+            await tx.$executeRawUnsafe('CREATE TEMP TABLE IF NOT EXISTS dtx (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)');
+            await tx.$executeRawUnsafe('INSERT INTO dtx VALUES (1), (1)');
+          }),
+        );
+        expect(r, `failing transaction ${i + 1}`).toMatch(/^error: .*(duplicate|unique)/i);
+      }
+      expect(await within(db().$transaction(async (tx) => tx.$queryRawUnsafe('SELECT 1')))).toBe('ok');
+    } finally {
+      await disconnectDb();
+      delete process.env.DATABASE_URL;
+    }
+  });
 });

@@ -16,7 +16,7 @@ const tmp = () => {
 afterAll(() => {
   for (const d of temps) {
     try {
-      execFileSync('umount', [d], { stdio: 'ignore' });
+      execFileSync('umount', [d], { timeout: 60_000, stdio: 'ignore' });
     } catch {
       /* not a mount */
     }
@@ -61,7 +61,7 @@ describe('preflight', () => {
     const ro = tmp();
     if (process.getuid?.() === 0) {
       // root ignores permission bits: a read-only mount is the honest test
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro]);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro], { timeout: 60_000 });
     } else {
       fs.chmodSync(ro, 0o555);
     }

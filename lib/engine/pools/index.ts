@@ -9,6 +9,8 @@ import { forkCapacity } from '../admission';
 import { childRoom } from '../quotas';
 import { newId, type Core, type OpContext } from '../core';
 import { EngineError } from '../errors';
+import type { PoolChange } from '../events';
+import type { VmState } from '../states';
 import { resetVm } from '../vm';
 import { Keeper } from './keeper';
 import { claimLatency, localRefills, refillRate } from './stats';
@@ -94,7 +96,7 @@ export class Pools {
     this.keeper.stop();
   }
 
-  private emit(p: { id: string; name: string }, extra: Record<string, unknown> = {}) {
+  private emit(p: { id: string; name: string }, extra: PoolChange = {}) {
     this.core.emit({ type: 'pool', id: p.id, name: p.name, ...extra });
   }
 
@@ -264,7 +266,7 @@ export class Pools {
       void this.keeper.kick();
     });
     this.emit(target, { claimed: vm.id, claimMs });
-    this.core.emit({ type: 'vm', id: vm.id, name: vm.name, state: vm.state, pool: target.name, claimedBy: actor });
+    this.core.emit({ type: 'vm', id: vm.id, name: vm.name, state: vm.state as VmState, pool: target.name, claimedBy: actor });
     return resultOf(vm, target.name, label, expiresAt, claimMs, source);
   }
 

@@ -3,7 +3,8 @@
 // vanished, rolls spares of an old template after a push, trims spares after a resize down, and
 // releases claims whose TTL ran out. Runs on a 1 s tick and whenever something changes.
 import { db } from '../../db';
-import type { Core, EngineEvent } from '../core';
+import type { Core } from '../core';
+import type { EngineEvent, PoolChange } from '../events';
 import { fork } from '../fork';
 import { dropMember, type PoolRow } from './store';
 import { config } from '../../config';
@@ -83,7 +84,7 @@ export class Keeper {
     return this.inflight.get(poolId) ?? 0;
   }
 
-  private emit(pool: { id: string; name: string }, extra: Record<string, unknown> = {}) {
+  private emit(pool: { id: string; name: string }, extra: PoolChange = {}) {
     this.core.emit({ type: 'pool', id: pool.id, name: pool.name, ...extra });
   }
 
