@@ -294,7 +294,7 @@ async function main(argv: string[]): Promise<number> {
       const r = await api('GET', '/hosts');
       out(r, () =>
         table(
-          r.hosts.map((h: any) => ({ ...h, memory: mib(h.memoryBytes), templates: h.templates.join(',') || '-', lastSeen: h.lastSeen, why: h.lostReason ?? '' })),
+          r.hosts.map((h: any) => ({ ...h, memory: `${h.memoryUsedBytes === null || h.memoryUsedBytes === undefined ? '-' : mib(h.memoryUsedBytes)} / ${mib(h.memoryBytes)}`, templates: h.templates.join(',') || '-', lastSeen: h.lastSeen, why: h.lostReason ?? '' })),
           ['name', 'state', 'cores', 'memory', 'qemuVersion', 'templates', 'vms', 'lastSeen', 'why'],
         ),
       );

@@ -1,6 +1,7 @@
 // `instaclone pool …`: create, ls, claim, release, resize, push, rm (DESIGN.md). The REST calls and
 // output helpers come from cli.ts, so this file only maps arguments to routes; bodies are checked
 // against the console's own schemas first, so a bad value is refused before any connection.
+import { randomUUID } from 'node:crypto';
 import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema } from '../lib/validations/pools';
 export interface PoolCliDeps {
   api: (method: string, route: string, body?: unknown) => Promise<any>;
@@ -23,10 +24,14 @@ export interface PoolOpts {
   ttl?: string;
   label?: string;
   wait?: string;
+  'request-id'?: string;
 }
 
+/** Retries of a claim whose answer never came (same request id: the console hands back the same child). */
+const CLAIM_RETRIES = 2;
+
 export const POOL_USAGE = `  instaclone pool create NAME --template T --size MAX [--spares K] [--on-release reset|delete] [--ttl DURATION] [--host NAME] [--json]
-  instaclone pool ls [--json] | pool claim NAME [--label TEXT] [--wait SECONDS] [--json] | pool release VM
+  instaclone pool ls [--json] | pool claim NAME [--label TEXT] [--wait SECONDS] [--request-id ID] [--json] | pool release VM
   instaclone pool resize NAME [--size N] [--spares K] | pool push NAME --template T2 | pool rm NAME`;
 
 const enc = encodeURIComponent;
@@ -72,10 +77,23 @@ export async function poolCommand(args: string[], o: PoolOpts, d: PoolCliDeps): 
     }
     case 'claim': {
       const name = need('name');
-      const r = await d.api('POST', `/pools/${enc(name)}/claim`, d.checked(poolClaimSchema, {
+      // always an id (the caller's, or one made here): a retry after a lost answer gets the same child, not a second
+      const body = d.checked(poolClaimSchema, {
         ...(o.label !== undefined ? { label: o.label } : {}),
         ...(o.wait !== undefined ? { wait: d.num(o.wait) } : {}),
-      }));
+        requestId: o['request-id'] ?? randomUUID(),
+      });
+      let r: any;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          r = await d.api('POST', `/pools/${enc(name)}/claim`, body);
+          break;
+        } catch (e) {
+          // an HTTP answer (a refusal) is final; no answer at all is retried with the same id
+          if ((e as { status?: number }).status !== undefined || attempt >= CLAIM_RETRIES) throw e;
+          await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
+        }
+      }
       d.out(r, () => `${r.vm.name} (${r.vm.id}) claimed from ${r.pool} in ${r.claimMs} ms (${r.source}): ${r.vm.identity.hostname} ${r.vm.identity.ip} ${r.vm.identity.mac}`);
       return 0;
     }

@@ -70,6 +70,7 @@ const VARS = {
   INSTACLONE_REPLICA_WAIT_S: [whole(1, 86_400), 'a whole number of seconds from 1 to 86400'],
   INSTACLONE_TEMPLATE_STORE_MIB: [whole(1, 2 ** 30), 'a whole number of MiB (the template RAM an agent keeps in INSTACLONE_RUN)'],
   INSTACLONE_FORK_REQUEST_KEEP_S: [whole(60, 90 * 86_400), 'a whole number of seconds from 60 to 7776000 (90 days)'],
+  INSTACLONE_HOST_PSS_S: [whole(1, 3600), 'a whole number of seconds from 1 to 3600'],
   // the web console
   INSTACLONE_TRUST_PROXY: [flag, '1 or 0'],
   INSTACLONE_STREAM_RECHECK_MS: [whole(10, 3_600_000), 'a whole number of milliseconds from 10 to 3600000'],
@@ -107,6 +108,8 @@ export interface Config {
     templateStoreBytes?: number;
     /** how long a finished fork request id still answers its first outcome */
     forkRequestKeepS: number;
+    /** how often a host re-reads its QEMUs' PSS for the hosts view (one smaps_rollup per QEMU) */
+    pssEveryS: number;
   };
   cli: { url: string; token?: string };
   qemu: {
@@ -226,6 +229,7 @@ function build(e: Parsed): Config {
       replicaWaitS: e.INSTACLONE_REPLICA_WAIT_S ?? 600,
       templateStoreBytes: e.INSTACLONE_TEMPLATE_STORE_MIB === undefined ? undefined : e.INSTACLONE_TEMPLATE_STORE_MIB * 1024 * 1024,
       forkRequestKeepS: e.INSTACLONE_FORK_REQUEST_KEEP_S ?? 86_400,
+      pssEveryS: e.INSTACLONE_HOST_PSS_S ?? 30,
     },
     cli: { url: (e.INSTACLONE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''), token: e.INSTACLONE_TOKEN },
     qemu: {

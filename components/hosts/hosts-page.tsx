@@ -5,7 +5,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { setHostState, type HostView } from '@/lib/client/api/hosts';
 import { errorText } from '@/lib/client/api/http';
-import { ago, bytes } from '@/lib/client/format';
+import { ago, bytes, usedOf } from '@/lib/client/format';
 import { useCan, useHosts, useHydrated } from '@/lib/client/hooks';
 import { queryKeys } from '@/lib/client/query-keys';
 import { Button } from '@/components/ui/button';
@@ -34,6 +34,7 @@ export function HostsPage() {
               <th className="py-1 font-normal">host</th>
               <th className="font-normal">state</th>
               <th className="font-normal">size</th>
+              <th className="font-normal">memory in use</th>
               <th className="font-normal">QEMU</th>
               <th className="font-normal">templates</th>
               <th className="font-normal">VMs</th>
@@ -79,6 +80,14 @@ function HostRow({ host: h, hydrated }: { host: HostView; hydrated: boolean }) {
       </td>
       <td className="whitespace-nowrap pr-3 text-slate-300" data-label="size">
         {h.cores} cores, {bytes(h.memoryBytes)} · {h.accel}
+      </td>
+      <td className="whitespace-nowrap pr-3 text-slate-300" data-label="memory in use">
+        <span className="tabular-nums text-slate-100" data-testid="host-memory">{usedOf(h.memoryUsedBytes, h.memoryBytes)}</span>
+        {h.qemuPssBytes !== null && (
+          <div className="text-[11px] text-slate-400" data-testid="host-qemu-pss">
+            QEMU {bytes(h.qemuPssBytes)} (PSS)
+          </div>
+        )}
       </td>
       <td className="pr-3 font-mono text-slate-300" data-label="QEMU">{h.qemuVersion}</td>
       <td className="pr-3 text-slate-300" data-label="templates">{h.templates.join(', ') || '–'}</td>

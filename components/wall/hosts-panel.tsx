@@ -1,9 +1,9 @@
 'use client';
 // The wall's hosts: per host its name, state (colour AND word, so it reads without colour), VMs and
-// memory. The hosts query is invalidated by vm/template/pool events (query-keys.ts `touches`) and
+// memory in use of its total. The hosts query is invalidated by vm/template/pool events (query-keys.ts `touches`) and
 // polled every 5 s, since a host going lost is noticed by a sweep, not by an engine event.
 import { useHosts } from '@/lib/client/hooks';
-import { bytes } from '@/lib/client/format';
+import { usedOf } from '@/lib/client/format';
 
 const TONE: Record<string, string> = { ready: 'text-emerald-400', draining: 'text-amber-300', lost: 'text-rose-400' };
 const DOT: Record<string, string> = { ready: 'bg-emerald-500', draining: 'bg-amber-500', lost: 'bg-rose-500' };
@@ -31,7 +31,9 @@ export function HostsPanel() {
               {h.vms}
             </span>
             <span className="text-slate-300">{h.vms === 1 ? 'VM' : 'VMs'}</span>
-            <span className="hidden whitespace-nowrap tabular-nums text-slate-300 sm:inline">{bytes(h.memoryBytes)} RAM</span>
+            <span className="hidden whitespace-nowrap tabular-nums text-slate-300 sm:inline" data-testid="wall-host-memory">
+              {usedOf(h.memoryUsedBytes, h.memoryBytes, true)} RAM
+            </span>
           </li>
         ))}
       </ul>

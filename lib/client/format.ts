@@ -63,3 +63,13 @@ export function seconds(s: number): string {
   }
   return parts.join(' ');
 }
+
+/**
+ * "3.1 GiB / 23.4 GiB": memory in use of a total (the use is "–" until a host reports it); compact,
+ * one unit when both share it: "3.1 / 23.4 GiB" (the wall, where every character is a big one).
+ */
+export function usedOf(used: number | null | undefined, total: number, compact = false): string {
+  const [u, t] = [bytes(used), bytes(total)];
+  const unit = / (\S+)$/.exec(t)?.[1];
+  return compact && unit && u.endsWith(` ${unit}`) ? `${u.slice(0, -unit.length - 1)} / ${t}` : `${u} / ${t}`;
+}

@@ -19,11 +19,9 @@ export function checkSecret(header: string | undefined, secret: string): boolean
   return !!m && timingSafeEqual(digest(m[1]), digest(secret));
 }
 
-/** The console's user, as the agent logs it (never trusted for access: the secret is); "token:ci" keeps its colon. */
-export function actorOf(req: http.IncomingMessage): string {
-  const a = String(req.headers['x-instaclone-actor'] ?? 'console');
-  return a.replace(/[^\w.@:-]/g, '').slice(0, 80) || 'console';
-}
+/** The console's user, as the agent logs and records it (never trusted for access: the secret is; the console computes the same to find a claim); "token:ci" keeps its colon. */
+export const agentActor = (raw: string | undefined): string => String(raw ?? 'console').replace(/[^\w.@:-]/g, '').slice(0, 80) || 'console';
+export const actorOf = (req: http.IncomingMessage): string => agentActor(req.headers['x-instaclone-actor'] as string | undefined);
 
 export async function body(req: http.IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];

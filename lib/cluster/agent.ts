@@ -10,6 +10,7 @@ import { agentSecretSchema } from '../validations/hosts';
 import { agentRoutes, agentServer } from './agent-server';
 import { hostFacts } from './facts';
 import { interruptStaleForkRequests, pruneForkRequests } from './fork-request';
+import { memorySampler } from './host-memory';
 import { heartbeat, heartbeatSeconds, registerHost, sweepLost } from './hosts';
 import { closeJobUtils, runHostJobs } from './jobs';
 import { clusterPg, closeClusterPg } from './pg';
@@ -75,13 +76,14 @@ export async function startAgent(env: NodeJS.ProcessEnv = process.env): Promise<
     },
   });
 
+  const memory = memorySampler(() => engine.qemuPids(), cfg.cluster.pssEveryS * 1000); // what the Hosts page shows as in use
   let beating = false;
   let prunedAt = 0;
   const beat = setInterval(async () => {
     if (beating) return;
     beating = true;
     try {
-      const was = await heartbeat(cfg.hostName);
+      const was = await heartbeat(cfg.hostName, memory());
       if (was === 'missing') await registerHost(cfg.hostName, cfg.dbSchema!, url, facts);
       if (was === 'lost') await reclaimLostVms(); // back after a partition: the engine's poller checks them
       await sweepLost();

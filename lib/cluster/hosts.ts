@@ -4,6 +4,7 @@ import { config } from '../config';
 import { EngineError } from '../engine/errors';
 import { clusterPg, schemaIdent } from './pg';
 import type { HostFacts } from './facts';
+import type { HostMemoryUse } from './host-memory';
 
 export interface HostRow extends HostFacts {
   name: string;
@@ -14,16 +15,20 @@ export interface HostRow extends HostFacts {
   lastSeen: Date;
   lostAt: Date | null;
   lostReason: string | null;
+  /** from the heartbeat (host-memory.ts); null until the first one */
+  memoryUsedBytes: number | null;
+  qemuPssBytes: number | null;
 }
 
 /** Seconds between heartbeats, and without one before a host is lost (bounded: both have caps). */
 export const heartbeatSeconds = () => config().cluster.heartbeatS;
 export const lostAfterSeconds = () => config().cluster.lostAfterS;
 
-const COLS = `name, state, url, "schemaName", cores, "memoryBytes", "qemuVersion", "cpuModel", accel, "startedAt", "lastSeen", "lostAt", "lostReason"`;
+const COLS = `name, state, url, "schemaName", cores, "memoryBytes", "qemuVersion", "cpuModel", accel, "startedAt", "lastSeen", "lostAt", "lostReason", "memoryUsedBytes", "qemuPssBytes"`;
 
 function row(r: Record<string, unknown>): HostRow {
-  return { ...(r as unknown as HostRow), memoryBytes: Number(r.memoryBytes) };
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return { ...(r as unknown as HostRow), memoryBytes: Number(r.memoryBytes), memoryUsedBytes: num(r.memoryUsedBytes), qemuPssBytes: num(r.qemuPssBytes) };
 }
 
 /**
@@ -51,14 +56,15 @@ export async function registerHost(name: string, schemaName: string, url: string
   return row(r.rows[0]);
 }
 
-/** One heartbeat. Returns the state the host had: "lost" means it comes back and must reconcile. */
-export async function heartbeat(name: string): Promise<'ready' | 'draining' | 'lost' | 'missing'> {
+/** One heartbeat, with the host's memory in use. Returns the state the host had: "lost" means it comes back and must reconcile. */
+export async function heartbeat(name: string, use?: HostMemoryUse): Promise<'ready' | 'draining' | 'lost' | 'missing'> {
   const r = await clusterPg().query(
     `WITH old AS (SELECT state FROM public."Host" WHERE name = $1 FOR UPDATE)
      UPDATE public."Host" SET "lastSeen" = timezone('UTC', now()),
-       state = CASE WHEN "Host".state = 'lost' THEN 'ready' ELSE "Host".state END, "lostAt" = NULL, "lostReason" = NULL
+       state = CASE WHEN "Host".state = 'lost' THEN 'ready' ELSE "Host".state END, "lostAt" = NULL, "lostReason" = NULL,
+       "memoryUsedBytes" = COALESCE($2, "memoryUsedBytes"), "qemuPssBytes" = COALESCE($3, "qemuPssBytes")
      WHERE name = $1 RETURNING (SELECT state FROM old) AS was`,
-    [name],
+    [name, use?.memoryUsedBytes ?? null, use?.qemuPssBytes ?? null],
   );
   return r.rowCount ? r.rows[0].was : 'missing';
 }

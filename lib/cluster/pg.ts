@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { config } from '../config';
 
-const holder = globalThis as unknown as { __instacloneClusterPg?: { url: string; pool: pg.Pool } };
+const holder = globalThis as unknown as { __instacloneClusterPg?: { url: string; pool: pg.Pool; locks?: pg.Pool } };
 
 /** Many hosts need PostgreSQL: with SQLite there is one host, this process. */
 export const clusterCapable = () => config().databaseKind === 'postgresql';
@@ -24,10 +24,24 @@ export function clusterPg(): pg.Pool {
   return pool;
 }
 
+/**
+ * Connections that hold a session advisory lock while their holder queries through clusterPg():
+ * a pool of their own, so lock holders can never take all of clusterPg's connections and wait on
+ * themselves.
+ */
+export function clusterLockPg(): pg.Pool {
+  const h = holder.__instacloneClusterPg ?? (clusterPg(), holder.__instacloneClusterPg!);
+  if (!h.locks) {
+    h.locks = new pg.Pool({ connectionString: h.url, max: 8, connectionTimeoutMillis: 5_000 });
+    h.locks.on('error', () => undefined);
+  }
+  return h.locks;
+}
+
 export async function closeClusterPg(): Promise<void> {
   const h = holder.__instacloneClusterPg;
   holder.__instacloneClusterPg = undefined;
-  await h?.pool.end();
+  await Promise.all([h?.pool.end(), h?.locks?.end()]);
 }
 
 /** An agent's schema name, checked before it is quoted into SQL (config.hostSchema makes only these). */

@@ -33,7 +33,10 @@ export async function applyShare(engine: Engine, raw: unknown): Promise<string> 
     await pools.create({ name: s.local, template: s.templateId, size: s.size, spares: s.spares, onRelease: s.onRelease, ttl: s.ttlSec ?? undefined }, { actor: s.owner ?? `pool:${s.pool}` });
     return 'created';
   }
-  if (row.templateId !== s.templateId) await pools.push(row.id, { template: s.templateId }, { actor: `pool:${s.pool}` });
+  // a push: roll to the new template once it is here; until its copy arrives this share keeps its
+  // spares on the old one (the console sends the share again when the copy is ready)
+  const here = await db().template.findFirst({ where: { id: s.templateId, state: 'frozen' }, select: { id: true } });
+  if (row.templateId !== s.templateId && here) await pools.push(row.id, { template: s.templateId }, { actor: `pool:${s.pool}` });
   if (row.size !== s.size || row.spares !== s.spares) await pools.resize(row.id, { size: s.size, spares: s.spares }, { actor: `pool:${s.pool}` });
   return 'resized';
 }

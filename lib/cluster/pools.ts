@@ -10,10 +10,11 @@ import { Engine } from '../engine';
 import { EngineError } from '../engine/errors';
 import type { EngineEvent, PoolChange } from '../engine/events';
 import type { ClaimResult, Pools, PoolView } from '../engine/pools';
-import { claimLatency } from '../engine/pools/stats';
+import { claimLatency, refillEntries, refillRate, type RefillEntry } from '../engine/pools/stats';
 import { describeZodError } from '../validations';
 import type { PoolShare } from '../validations/hosts';
-import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema } from '../validations/pools';
+import { poolClaimSchema, poolCreateSchema, poolPushSchema, poolResizeSchema, type PoolClaimInput } from '../validations/pools';
+import { clusterClaimKey, hostOfClaim, withClaimLock } from './claim-request';
 import { callAgent } from './client';
 import { agents, locateTemplate, locateVm } from './dispatch';
 import { replicaRefusal } from './facts';
@@ -75,12 +76,12 @@ export async function clusterPoolByRef(ref: string): Promise<ClusterPoolRow> {
 }
 
 interface LocalMember { vmId: string; name: string | null; state: string; vmState: string | null; templateId: string; claimedBy: string | null; label: string | null; claimedAt: Date | null; expiresAt: Date | null }
-interface LocalShare { exists: boolean; size: number; spares: number; ready: number; claimed: number; members: LocalMember[] }
+interface LocalShare { exists: boolean; size: number; spares: number; templateId: string | null; ready: number; claimed: number; members: LocalMember[] }
 
 /** A host's local pool for this share, read from its schema (works while the host is lost). */
 async function localShare(h: HostRow, pool: ClusterPoolRow): Promise<LocalShare> {
   const s = schemaIdent(h.schemaName);
-  const none: LocalShare = { exists: false, size: 0, spares: 0, ready: 0, claimed: 0, members: [] };
+  const none: LocalShare = { exists: false, size: 0, spares: 0, templateId: null, ready: 0, claimed: 0, members: [] };
   const p = await clusterPg().query(`SELECT id, size, spares, "templateId" FROM ${s}."Pool" WHERE name = $1`, [localPoolName(pool.name, h.name)]).catch(() => ({ rowCount: 0, rows: [] }));
   if (!p.rowCount) return none;
   const { id, size, spares, templateId } = p.rows[0];
@@ -94,10 +95,26 @@ async function localShare(h: HostRow, pool: ClusterPoolRow): Promise<LocalShare>
     exists: true,
     size,
     spares,
+    templateId,
     ready: members.filter((x) => x.state === 'spare' && x.vmState === 'running' && x.templateId === templateId).length,
     claimed: members.filter((x) => x.state === 'claimed').length,
     members,
   };
+}
+
+/**
+ * The refills `h` logged for its share of `pool` in the last hour (by the local pool's name: a share
+ * removed and made again keeps its history), lost hosts included: what they made still happened.
+ */
+async function hostRefills(h: HostRow, pool: ClusterPoolRow): Promise<RefillEntry[]> {
+  const r = await clusterPg()
+    .query(
+      `SELECT at, message, "durationMs" FROM ${schemaIdent(h.schemaName)}."Event"
+       WHERE action = 'pool.refill' AND result = 'ok' AND "targetName" = $1 AND at >= timezone('UTC', now()) - interval '1 hour'`,
+      [localPoolName(pool.name, h.name)],
+    )
+    .catch(() => ({ rows: [] }));
+  return refillEntries(r.rows);
 }
 
 /**
@@ -158,18 +175,32 @@ export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Sha
     if (h.state === 'lost' && idle) fenced.add(h.name);
     else if (h.state !== 'lost' && !idle) fenced.delete(h.name);
   }
+  const tpl = await locateTemplate(pool.templateId).catch(() => null);
   if (pool.state === 'active') {
     const totalClaimed = all.reduce((n, h) => n + claimed(h.name), 0);
     const k = Math.max(0, Math.min(pool.spares, pool.size - totalClaimed));
-    const tpl = await locateTemplate(pool.templateId).catch(() => null);
     const eligible = all.filter((h) => h.state === 'ready' && !fenced.has(h.name) && (!pool.host || h.name === pool.host));
     const withReplica = eligible.filter((h) => tpl?.hosts.some((x) => x.name === h.name));
     const mine = new Map(all.map((h) => [h.name, local.get(h.name)!.members.filter((m) => m.state !== 'claimed').length]));
-    const placed = tpl ? await spread(pool.id, k, withReplica, tpl.memoryMiB, mine) : new Map<string, number>();
-    const short = k - [...placed.values()].reduce((a, b) => a + b, 0);
     planErrors.delete(pool.id);
+    // a push: hosts holding members but not the new template get a copy of it, and keep their spares
+    // (on the old template) until it is there, so the pool stays spread instead of piling on the holders
+    const kept = new Map<string, number>();
+    for (const h of tpl ? eligible.filter((x) => !withReplica.includes(x) && local.get(x.name)!.members.length > 0) : []) {
+      const why = await queueReplica(tpl!, h);
+      if (why) planErrors.set(pool.id, `Template "${tpl!.name}" cannot be copied to host "${h.name}": ${why}.`);
+      else kept.set(h.name, Math.min(pool.shares[h.name]?.spares ?? 0, k - [...kept.values()].reduce((a, b) => a + b, 0)));
+    }
+    const placed = tpl ? await spread(pool.id, k - [...kept.values()].reduce((a, b) => a + b, 0), withReplica, tpl.memoryMiB, mine) : new Map<string, number>();
+    for (const [h, n] of kept) if (n > 0) placed.set(h, n);
+    const short = k - [...placed.values()].reduce((a, b) => a + b, 0);
+    const pinned = pool.host ? all.find((h) => h.name === pool.host) : undefined;
     if (!tpl) planErrors.set(pool.id, `No ready copy of the pool's template ${pool.templateId} on any host.`);
-    else if (short > 0) {
+    else if (pool.host && (!pinned || pinned.state !== 'ready' || fenced.has(pinned.name))) {
+      // pinned: its spares never move to another host; say why none are being made
+      const why = !pinned ? 'is not registered any more' : pinned.state === 'lost' ? `is lost (${pinned.lostReason ?? 'no heartbeat'})` : pinned.state === 'draining' ? 'is draining' : 'is back from lost and still removing its stale spares';
+      planErrors.set(pool.id, `Pool "${pool.name}" is pinned to host "${pool.host}", which ${why}: its spares stay there and are not made elsewhere; bring the host back (\`instaclone hosts ready ${pool.host}\` for a drained one) or remove the pool and create it without --host.`);
+    } else if (short > 0) {
       // the hosts holding the template lack room (or a pinned host lacks the template): copy it to the best other host
       const others = eligible.filter((h) => !withReplica.includes(h));
       const [to] = await spread(pool.id, 1, others, tpl.memoryMiB, mine).then((m) => others.filter((h) => m.has(h.name)));
@@ -192,7 +223,9 @@ export async function planPool(pool: ClusterPoolRow): Promise<Record<string, Sha
     if (share.size > 0 || l.exists || fenced.has(h.name)) next[h.name] = fenced.has(h.name) ? { ...share, fenced: true } : share;
     const changed = !prev || prev.size !== share.size || prev.spares !== share.spares;
     // a host that is not lost but whose local pool differs gets the job again (a lost one's waits in its queue)
-    const drift = h.state !== 'lost' && (l.exists ? l.size !== share.size || l.spares !== share.spares : share.size > 0);
+    // (a pushed template counts once the host holds it: before, its agent could not roll to it)
+    const pushed = l.exists && l.templateId !== pool.templateId && pool.state === 'active' && !!tpl?.hosts.some((x) => x.name === h.name);
+    const drift = h.state !== 'lost' && (l.exists ? l.size !== share.size || l.spares !== share.spares || pushed : share.size > 0);
     if ((changed && (l.exists || prev || share.size > 0)) || drift) {
       const job: PoolShare = {
         pool: pool.name, local: localPoolName(pool.name, h.name), templateId: pool.templateId, size: share.size, spares: share.spares,
@@ -279,7 +312,9 @@ export async function clusterView(pool: ClusterPoolRow): Promise<PoolView & { ho
   const hosts: HostShareView[] = [];
   const members: MemberView[] = [];
   let refilling = 0;
+  const refills: RefillEntry[] = [];
   for (const h of await agents()) {
+    refills.push(...(await hostRefills(h, pool)));
     const l = await localShare(h, pool);
     if (!l.exists && !pool.shares[h.name]) continue;
     hosts.push({ host: h.name, state: h.state, spares: pool.shares[h.name]?.spares ?? 0, ready: h.state === 'lost' ? 0 : l.ready, claimed: l.claimed });
@@ -303,8 +338,8 @@ export async function clusterView(pool: ClusterPoolRow): Promise<PoolView & { ho
     push: onOld > 0 ? { templateId: pool.templateId, done: members.length - onOld, total: members.length } : null,
     claimLatencyMs: { p50: lat.p50, p95: lat.p95, n: lat.n },
     claims: lat.total,
-    // refill rates are kept in each agent's memory; the console does not gather them
-    refill: { perMinute: 0, meanMs: null, lastAt: null },
+    // each agent logs its refills in its own schema: the pool's rate is theirs added up
+    refill: refillRate(refills),
     error: planErrors.get(pool.id) ?? null,
     members,
     hosts,
@@ -317,8 +352,26 @@ export async function clusterList() {
 
 /** Takes a ready spare from the host holding the most (the agent's claim is one atomic update: no spare goes out twice). */
 export async function clusterClaim(ref: string, input: unknown, actor: string): Promise<ClaimResult & { host: string }> {
-  const t0 = performance.now();
   const p = parse(poolClaimSchema, input);
+  if (!p.requestId) return claimAnywhere(ref, p, actor);
+  const { requestId } = p;
+  const key = clusterClaimKey(actor, requestId);
+  return withClaimLock(key, async () => {
+    const prior = await hostOfClaim(key);
+    if (!prior) return claimAnywhere(ref, p, actor);
+    // a retry: the host that recorded this id answers with the child it handed out (or says why not)
+    if (prior.state === 'lost') {
+      throw new EngineError('unavailable', `Claim request ${requestId} was answered by host "${prior.name}", which is lost (${prior.lostReason}): its child is lost with it; claim again with a new request id.`);
+    }
+    const t0 = performance.now();
+    const pool = await clusterPoolByRef(ref);
+    const r = await callAgent<ClaimResult>(prior, 'POST', `/v1/pools/${localPoolName(pool.name, prior.name)}/claim`, { label: p.label, requestId }, actor);
+    return { ...r, pool: pool.name, claimMs: Math.round((performance.now() - t0) * 1000) / 1000, host: prior.name };
+  });
+}
+
+async function claimAnywhere(ref: string, p: PoolClaimInput, actor: string): Promise<ClaimResult & { host: string }> {
+  const t0 = performance.now();
   const deadline = Date.now() + (p.wait ?? 0) * 1000;
   for (;;) {
     const pool = await clusterPoolByRef(ref);
@@ -328,7 +381,7 @@ export async function clusterClaim(ref: string, input: unknown, actor: string): 
     const counted = await Promise.all(cands.map(async (h) => ({ h, ready: (await localShare(h, pool)).ready })));
     for (const { h } of counted.filter((c) => c.ready > 0).sort((a, b) => b.ready - a.ready)) {
       try {
-        const r = await callAgent<ClaimResult>(h, 'POST', `/v1/pools/${localPoolName(pool.name, h.name)}/claim`, { label: p.label }, actor);
+        const r = await callAgent<ClaimResult>(h, 'POST', `/v1/pools/${localPoolName(pool.name, h.name)}/claim`, { label: p.label, requestId: p.requestId }, actor);
         void planSoon(); // the refill: this host's share is sent again
         const claimMs = Math.round((performance.now() - t0) * 1000) / 1000;
         // the console's own log: claim counts and latency (console to agent and back) for the pool's view and the wall
@@ -337,6 +390,8 @@ export async function clusterClaim(ref: string, input: unknown, actor: string): 
         return { ...r, pool: pool.name, claimMs, host: h.name };
       } catch (e) {
         if (!(e instanceof EngineError && (e.code === 'unavailable' || e.code === 'not_found'))) throw e;
+        // the host may have handed out a child whose answer was lost: never claim a second one elsewhere
+        if (p.requestId && (await hostOfClaim(clusterClaimKey(actor, p.requestId)))) throw e;
       }
     }
     if (Date.now() >= deadline) {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { config } from '../config';
 import type { Engine, TemplateListRow, VmListRow } from '../engine';
 import { hostFacts } from './facts';
+import { memorySampler, type HostMemoryUse } from './host-memory';
 import { hostContents, type HostRow } from './hosts';
 import { agents } from './dispatch';
 import { clusterPg, schemaIdent } from './pg';
@@ -20,9 +21,15 @@ export interface HostView {
   lastSeen: string;
   lostAt: string | null;
   lostReason: string | null;
+  /** memory in use on the host (MemTotal − MemAvailable) at its last heartbeat; null before the first */
+  memoryUsedBytes: number | null;
+  /** of that, the PSS of the QEMUs its engine runs (sampled every 30 s at most); null when unreadable */
+  qemuPssBytes: number | null;
   /** this console's own engine (single host: SQLite, or PostgreSQL without agents) */
   local?: boolean;
 }
+
+let localMemory: (() => HostMemoryUse) | undefined;
 
 /** Every agent; without agents, this console's own host (its engine runs everything). */
 export async function hostsView(engine: Engine): Promise<{ hosts: HostView[] }> {
@@ -31,8 +38,9 @@ export async function hostsView(engine: Engine): Promise<{ hosts: HostView[] }> 
     const f = hostFacts();
     const l = await engine.list();
     const live = l.vms.filter((v) => v.state === 'starting' || v.state === 'running').length;
+    localMemory ??= memorySampler(() => engine.qemuPids(), config().cluster.pssEveryS * 1000);
     return {
-      hosts: [{ name: config().hostName, state: 'ready', ...f, memoryBytes: os.totalmem(), templates: l.templates.filter((t) => t.state === 'frozen').map((t) => t.name), vms: live, lastSeen: new Date().toISOString(), lostAt: null, lostReason: null, local: true }],
+      hosts: [{ name: config().hostName, state: 'ready', ...f, memoryBytes: os.totalmem(), ...localMemory(), templates: l.templates.filter((t) => t.state === 'frozen').map((t) => t.name), vms: live, lastSeen: new Date().toISOString(), lostAt: null, lostReason: null, local: true }],
     };
   }
   return {
@@ -42,7 +50,7 @@ export async function hostsView(engine: Engine): Promise<{ hosts: HostView[] }> 
         return {
           name: h.name, state: h.state, cores: h.cores, memoryBytes: h.memoryBytes, qemuVersion: h.qemuVersion, cpuModel: h.cpuModel, accel: h.accel,
           templates: c.templates.map((t) => t.name), vms: c.vms, lastSeen: h.lastSeen.toISOString(),
-          lostAt: h.lostAt?.toISOString() ?? null, lostReason: h.lostReason,
+          lostAt: h.lostAt?.toISOString() ?? null, lostReason: h.lostReason, memoryUsedBytes: h.memoryUsedBytes, qemuPssBytes: h.qemuPssBytes,
         };
       }),
     ),

@@ -1,6 +1,6 @@
 // Input schemas for pools, shared by the console's forms, the REST API and the CLI.
 import { z } from 'zod';
-import { hostNameSchema } from './hosts';
+import { hostNameSchema, requestIdSchema } from './hosts';
 import { nameSchema } from './index';
 
 export const POOL_LIMITS = {
@@ -63,6 +63,8 @@ export const poolClaimSchema = z.object({
     .number({ error: 'The wait must be a number of seconds.' })
     .refine((n) => n >= 0 && n <= POOL_LIMITS.maxWaitSeconds, `The wait must be between 0 and ${POOL_LIMITS.maxWaitSeconds} seconds.`)
     .optional(),
+  /** a retry with the same id (same user) gets the same child instead of a second one */
+  requestId: requestIdSchema.optional(),
 });
 export type PoolClaimInput = z.infer<typeof poolClaimSchema>;
 

@@ -22,7 +22,7 @@ const agents = localAgents(['a', 'b', 'c'], base, {
   url: url ?? '',
   secret,
   portBase: 3350 + Math.floor(Math.random() * 9) * 3,
-  env: { INSTACLONE_HEARTBEAT_S: '1', INSTACLONE_HOST_LOST_S: '4', INSTACLONE_RESET_SPARE: '0', INSTACLONE_SLOT_TOPUP: '0' },
+  env: { INSTACLONE_HEARTBEAT_S: '1', INSTACLONE_HOST_LOST_S: '4', INSTACLONE_RESET_SPARE: '0', INSTACLONE_SLOT_TOPUP: '0', INSTACLONE_HOST_PSS_S: '2' },
 });
 const byName = Object.fromEntries(agents.map((a) => [a.name, a]));
 const logs = () => agents.map((a) => `--- ${a.name}\n${a.log.join('').slice(-4000)}`).join('\n');
@@ -83,9 +83,12 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     await svc.pools.createPool(op, { name: 'p', template: 'web', size: 4, spares: 3 });
     const v = await waitFor('one spare ready on each host', async () => {
       const x = await view();
-      return x.ready === 3 && x.hosts.length === 3 && x.hosts.every((h) => h.ready === 1) ? x : null;
+      return x.ready === 3 && x.members.length === 3 && x.hosts.length === 3 && x.hosts.every((h) => h.ready === 1) ? x : null;
     }, 180_000, logs);
     expect(v.members.map((m) => m.host).sort()).toEqual(['a', 'b', 'c']); // pool ls shows each spare's host
+    // each agent logged its refill: the pool's rate adds them up (3 spares in the last 10 minutes)
+    expect(v.refill.perMinute).toBeGreaterThanOrEqual(0.3);
+    expect(v.refill.meanMs).toBeGreaterThan(0);
     // the shares went out as keyed jobs, one per pool and host
     const shares = (await pg.query(`SELECT shares FROM public."ClusterPool" WHERE name = 'p'`)).rows[0].shares;
     expect(JSON.parse(shares)).toEqual({ a: { size: 1, spares: 1 }, b: { size: 1, spares: 1 }, c: { size: 1, spares: 1 } });
@@ -99,6 +102,19 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
       expect(c.vm.identity.hostname).toBeTruthy();
     }
     console.log(`hosts-pools: claims through agents ${c1.claimMs} / ${c2.claimMs} ms`);
+    // a request id: retries (two at once here) go back to the host that answered and get the same child
+    type Claimed = import('../../lib/engine/pools').ClaimResult & { host: string };
+    const claim = (who: { kind: 'session'; name: string; role: 'operator' }, requestId: string) => svc.pools.claimFromPool(who, { ref: 'p', requestId, wait: 120 }) as Promise<Claimed>;
+    const c3 = await claim(op, 'hp-claim-0001');
+    const retries = await Promise.all([claim(op, 'hp-claim-0001'), claim(op, 'hp-claim-0001')]);
+    for (const r of retries) expect(r).toMatchObject({ vm: { id: c3.vm.id }, host: c3.host, replayed: true });
+    // another user's same id is their own request: their own child
+    const op2 = { kind: 'session', name: 'op-2', role: 'operator' } as const;
+    const d = await claim(op2, 'hp-claim-0001');
+    expect([c1.vm.id, c2.vm.id, c3.vm.id]).not.toContain(d.vm.id);
+    await svc.vms.removeVm(op, { ref: d.vm.id, force: true });
+    await svc.vms.releaseVm(op, { ref: c3.vm.id });
+    await expect(claim(op, 'hp-claim-0001')).rejects.toThrow(/which has been released since; claim again with a new request id/);
     // size 4 with 2 claimed leaves room for 2 spares: the planner sends the new shares, the hosts refill to them
     const after = await waitFor('2 spares and 2 claimed', async () => {
       const x = await view();
@@ -159,9 +175,21 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     expect(back.claimed).toBe(0);
   });
 
-  it('draining a host moves its spares to the others, then removes its idle ones', async () => {
+  it('draining a host moves its spares to the others but not a pinned pool\'s (it says why); a push reaches every host', async () => {
     const v0 = await view();
     const drained = v0.hosts.filter((h) => h.ready > 0).sort((x, y) => y.ready - x.ready)[0].host;
+    const other = ['a', 'b', 'c'].find((h) => h !== drained)!;
+    // the template to push, prepared meanwhile on another host (only there: the push copies it)
+    const C = await import('../../lib/cluster/dispatch');
+    const web2 = C.routePrepare(clusterPrepareSchema.parse({ host: other, image: 'tiny', name: 'web2', memory: 128 }), 'test');
+    web2.catch(() => undefined);
+    // a pool pinned to the host to be drained: its spare is made there, and only there
+    await svc.pools.createPool(op, { name: 'pin', template: 'web', size: 1, spares: 1, host: drained });
+    const pinView = async () => (await svc.pools.getPool(op, { ref: 'pin' })) as View;
+    await waitFor(`the pinned spare on ${drained}`, async () => {
+      const x = await pinView();
+      return x.ready === 1 && x.members.every((m) => m.host === drained);
+    }, 120_000, logs);
     await H.setDrain(drained, true);
     try {
       const v = await waitFor(`spares moved off ${drained}`, async () => {
@@ -169,9 +197,39 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
         return x.ready === 3 && x.refilling === 0 && !x.members.some((m) => m.host === drained) ? x : null;
       }, 180_000, logs);
       expect(new Set(v.members.map((m) => m.host)).size).toBeGreaterThanOrEqual(1);
+      // the pinned pool did not move: its spare stays, and the pool says why no other host takes it
+      const pin = await pinView();
+      expect(pin.members.map((m) => [m.host, m.state])).toEqual([[drained, 'spare']]);
+      expect(pin.error).toBe(`Pool "pin" is pinned to host "${drained}", which is draining: its spares stay there and are not made elsewhere; bring the host back (\`instaclone hosts ready ${drained}\` for a drained one) or remove the pool and create it without --host.`);
+      await svc.pools.removePool(op, { ref: 'pin' });
       await waitFor(`no QEMU left on ${drained}`, async () => qemuPids(byName[drained].run).length === 0, 30_000, logs);
     } finally {
       await H.setDrain(drained, false);
+    }
+    // push: every host holding spares gets the new template (copied there first) and rolls to it
+    await web2;
+    const before = new Set((await view()).members.map((m) => m.host));
+    await svc.pools.pushPool(op, { ref: 'p', template: 'web2' });
+    const tpl2 = (await C.locateTemplate('web2')).id;
+    const pushed = await waitFor('every spare on web2', async () => {
+      const x = await view();
+      return x.push === null && x.ready === 3 && x.refilling === 0 && x.members.length === 3 && x.members.every((m) => m.templateId === tpl2) ? x : null;
+    }, 240_000, logs);
+    const hosts2 = (await C.locateTemplate('web2')).hosts.map((h) => h.name);
+    for (const h of before) expect(hosts2).toContain(h); // copied to each host that held spares
+    expect(new Set(pushed.members.map((m) => m.host)).size).toBeGreaterThanOrEqual(Math.min(2, before.size));
+    // each host reports its memory in use with its heartbeat, and its QEMUs' PSS (sampled every 2 s here, 30 s by default)
+    const { hostsView } = await import('../../lib/cluster/views');
+    const { Engine } = await import('../../lib/engine');
+    const busy = [...new Set(pushed.members.map((m) => m.host))];
+    const hv = await waitFor('QEMU PSS reported by the hosts with spares', async () => {
+      const x = (await hostsView(Engine.get())).hosts;
+      return busy.every((n) => (x.find((h) => h.name === n)?.qemuPssBytes ?? 0) > 0) ? x : null;
+    }, 60_000, logs);
+    for (const h of hv) {
+      expect(h.memoryUsedBytes).toBeGreaterThan(0);
+      expect(h.memoryUsedBytes).toBeLessThanOrEqual(h.memoryBytes);
+      if (busy.includes(h.name)) expect(h.qemuPssBytes!).toBeLessThan(h.memoryUsedBytes!);
     }
     // removing the pool removes every host's share
     const r = (await svc.pools.removePool(op, { ref: 'p' })) as { removed: boolean };

@@ -111,6 +111,46 @@ describe('pools (real QEMU)', () => {
     await expectNoLeftovers(env, E, db);
   });
 
+  it('a claim with a request id: a retry (even concurrent) gets the same child, per principal, while it stays claimed', async () => {
+    const P = await pools();
+    const { claimFromPool } = await import('../../lib/services/pools');
+    const { claimKey, pruneClaimRequests } = await import('../../lib/engine/pools/claim-request');
+    const { takeSpareFast } = await import('../../lib/engine/pools/take');
+    await refusal(claimFromPool(testAdmin, { ref: 'web', requestId: 'short' }), 'invalid', /request id is 8-100 letters/);
+    const a = await P.claim('web', { requestId: 'req-aaaa-1', label: 'first' }, { actor: 'alice' });
+    const again = await P.claim('web', { requestId: 'req-aaaa-1', label: 'first' }, { actor: 'alice' });
+    expect(again).toMatchObject({ vm: a.vm, requestId: 'req-aaaa-1', replayed: true });
+    expect(a.replayed).toBeUndefined();
+    // two copies of one request at once: one child
+    const [x, y] = await Promise.all([P.claim('web', { requestId: 'req-bbbb-2' }, { actor: 'alice' }), P.claim('web', { requestId: 'req-bbbb-2' }, { actor: 'alice' })]);
+    expect(y.vm.id).toBe(x.vm.id);
+    expect(x.vm.id).not.toBe(a.vm.id);
+    // another principal with the same id gets its own child, never alice's
+    const b = await P.claim('web', { requestId: 'req-aaaa-1' }, { actor: 'bob' });
+    expect([a.vm.id, x.vm.id]).not.toContain(b.vm.id);
+    expect(await db().poolMember.count({ where: { state: 'claimed' } })).toBe(3);
+    // released since: a late retry is refused instead of handing the (now spare) child out again
+    await P.release(a.vm.name, { actor: 'alice' });
+    await refusal(P.claim('web', { requestId: 'req-aaaa-1' }, { actor: 'alice' }), 'conflict', new RegExp(`answered with VM "${a.vm.name}", which has been released since; claim again with a new request id`));
+    // a process that died between the take and its record: the retry finds the child stamped with the key
+    const key = claimKey('carol', 'req-cccc-3');
+    await db().claimRequest.create({ data: { key, principal: 'carol', requestId: 'req-cccc-3', poolId: (await P.get('web')).id, state: 'running' } });
+    const stamped = await takeSpareFast('web', 'carol', null, key);
+    const c = await P.claim('web', { requestId: 'req-cccc-3' }, { actor: 'carol' });
+    expect(c).toMatchObject({ vm: { id: stamped!.vmId }, replayed: true });
+    expect(await db().claimRequest.findUnique({ where: { key } })).toMatchObject({ state: 'succeeded', vmId: stamped!.vmId });
+    // past the keep window the ids are forgotten (pruned); claimed children stay claimed
+    expect(await pruneClaimRequests(0, Date.now() + 1000)).toBe(4);
+    expect(await db().claimRequest.count()).toBe(0);
+    for (const id of [x.vm.id, b.vm.id, c.vm.id]) await P.release(id, { actor: 'tester' });
+    await until('spares back', async () => {
+      const v = await P.get('web');
+      return v.ready === 3 && v.claimed === 0 && v.refilling === 0;
+    }, 120_000);
+    expect(await db().poolMember.count({ where: { claimKey: { not: null } } })).toBe(0);
+    await expectNoLeftovers(env, E, db);
+  });
+
   it('replaces a crashed spare', async () => {
     const P = await pools();
     const spare = (await P.get('web')).members.find((m) => m.state === 'spare')!;
@@ -144,6 +184,10 @@ describe('pools (real QEMU)', () => {
     const after = await P2.get('web');
     expect(after.members.map((m) => [m.vmId, m.state, m.claimedBy]).sort()).toEqual(before.members.map((m) => [m.vmId, m.state, m.claimedBy]).sort());
     expect(qemuPids(env.run).sort()).toEqual(pidsBefore);
+    // the refill rate is read from the event log: a restart keeps it
+    expect(before.refill.perMinute).toBeGreaterThan(0);
+    expect(after.refill).toMatchObject({ perMinute: expect.any(Number), meanMs: expect.any(Number) });
+    expect(after.refill.lastAt! >= before.refill.lastAt!).toBe(true);
     expect((await sh(c.vm.name, 'hostname')).stdout).toBe(`${c.vm.name}\n`);
     const c2 = await P2.claim('web', {}, { actor: 'bob' });
     expect(c2.source).toBe('spare');

@@ -13,9 +13,10 @@ import type { PoolChange } from '../events';
 import type { VmState } from '../states';
 import { resetVm } from '../vm';
 import { Keeper } from './keeper';
-import { claimLatency } from './stats';
+import { claimLatency, localRefills, refillRate } from './stats';
 import { clearClaim, dropMember, poolByRef, type PoolRow } from './store';
-import { takeSpareFast } from './take';
+import { idempotentClaim } from './claim-request';
+import { takeSpareFast, takenWithKey, type Taken } from './take';
 
 export { refillConcurrency } from './keeper';
 
@@ -36,6 +37,15 @@ export interface ClaimResult {
   expiresAt: string | null;
   /** many hosts: the agent that handed the spare out */
   host?: string;
+  /** the caller's request id, when the claim carried one */
+  requestId?: string;
+  /** true when a retry with the same request id got the first attempt's child */
+  replayed?: boolean;
+}
+
+function resultOf(vm: Taken['vm'], pool: string, label: string | null, expiresAt: Date | null, claimMs: number, source: ClaimResult['source']): ClaimResult {
+  const ident = { hostname: vm.hostname, mac: vm.mac, ip: vm.ip, machineId: vm.machineId, vmgenid: vm.vmgenid };
+  return { vm: { id: vm.id, name: vm.name, identity: ident, ports: safeJson(vm.ports) as Record<string, number> }, claimMs, source, pool, label, expiresAt: expiresAt?.toISOString() ?? null };
 }
 
 export interface PoolView {
@@ -142,7 +152,7 @@ export class Pools {
       push: onOld > 0 ? { templateId: pool.templateId, done: members.length - onOld, total: members.length } : null,
       claimLatencyMs: { p50: lat.p50, p95: lat.p95, n: lat.n },
       claims: lat.total,
-      refill: this.keeper.refills.rate(pool.id),
+      refill: refillRate(await localRefills(pool.id)),
       error: this.keeper.lastError.get(pool.id) ?? null,
       members: members.map((m) => ({
         vmId: m.vmId,
@@ -161,9 +171,9 @@ export class Pools {
    * Takes one ready spare (takeSpareFast: raw SQL, a conditional update so two claims never get the
    * same child), then dates the claim (claimedAt, TTL) through Prisma.
    */
-  private async takeSpare(ref: string, actor: string, label: string | null) {
+  private async takeSpare(ref: string, actor: string, label: string | null, claimKey: string | null) {
     for (;;) {
-      const t = await takeSpareFast(ref, actor, label);
+      const t = await takeSpareFast(ref, actor, label, claimKey);
       if (!t) return null;
       if (t.vm.state === 'running') return t;
       // crashed or removed between the refill and now: give it back; the keeper replaces it
@@ -182,12 +192,33 @@ export class Pools {
     return `a refill is starting${this.keeper.lastError.get(pool.id) ? `; the last one failed: ${this.keeper.lastError.get(pool.id)}` : ''}`;
   }
 
+  /**
+   * With a request id, a retry by the same principal gets the first attempt's child while it stays
+   * claimed (lib/engine/pools/claim-request.ts); without one, every call claims a child.
+   */
   async claim(ref: string, p: PoolClaimInput, ctx: OpContext = {}): Promise<ClaimResult> {
+    if (!p.requestId) return this.claimOnce(ref, p, ctx, null);
+    const pool = await poolByRef(ref);
+    return idempotentClaim({
+      principal: ctx.actor ?? 'system',
+      requestId: p.requestId,
+      poolId: pool.id,
+      poolName: pool.name,
+      take: (key) => this.claimOnce(pool.id, p, ctx, key),
+      stamped: async (key) => {
+        const t = await takenWithKey(key);
+        const m = t && (await db().poolMember.findUnique({ where: { vmId: t.vmId } }));
+        return t && m ? resultOf(t.vm, pool.name, m.label, m.expiresAt, 0, 'spare') : null;
+      },
+    });
+  }
+
+  private async claimOnce(ref: string, p: PoolClaimInput, ctx: OpContext, claimKey: string | null): Promise<ClaimResult> {
     const t0 = performance.now();
     const actor = ctx.actor ?? 'system';
     const label = p.label || null;
     // the fast path first: no pool lookup before the update (refusals below take the slow path)
-    let got = await this.takeSpare(ref, actor, label);
+    let got = await this.takeSpare(ref, actor, label, claimKey);
     let source: ClaimResult['source'] = 'spare';
     if (!got) {
       let pool = await poolByRef(ref);
@@ -211,7 +242,7 @@ export class Pools {
           });
           pool = await poolByRef(ref);
           if (pool.state !== 'active') throw new EngineError('conflict', `Pool "${pool.name}" is being removed; claim from another pool.`);
-          got = await this.takeSpare(pool.id, actor, label);
+          got = await this.takeSpare(pool.id, actor, label, claimKey);
         }
       } finally {
         this.waiters.delete(onChange);
@@ -236,8 +267,7 @@ export class Pools {
     });
     this.emit(target, { claimed: vm.id, claimMs });
     this.core.emit({ type: 'vm', id: vm.id, name: vm.name, state: vm.state as VmState, pool: target.name, claimedBy: actor });
-    const ident = { hostname: vm.hostname, mac: vm.mac, ip: vm.ip, machineId: vm.machineId, vmgenid: vm.vmgenid };
-    return { vm: { id: vm.id, name: vm.name, identity: ident, ports: safeJson(vm.ports) as Record<string, number> }, claimMs, source, pool: target.name, label, expiresAt: expiresAt?.toISOString() ?? null };
+    return resultOf(vm, target.name, label, expiresAt, claimMs, source);
   }
 
   /** claims waiting per pool: the keeper forks for them even beyond the pool's spares */

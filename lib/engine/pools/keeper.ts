@@ -7,7 +7,6 @@ import type { Core } from '../core';
 import type { EngineEvent, PoolChange } from '../events';
 import { fork } from '../fork';
 import { dropMember, type PoolRow } from './store';
-import { RefillLog } from './stats';
 import { config } from '../../config';
 
 /** Children forked for pools at once (all pools together): each start is CPU-bound under TCG on two cores. */
@@ -25,7 +24,6 @@ export class Keeper {
   /** members being reset or replaced after a release (by VM id) */
   readonly releasing = new Set<string>();
   readonly lastError = new Map<string, string>();
-  readonly refills = new RefillLog();
   private retryAt = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -180,7 +178,8 @@ export class Keeper {
         return;
       }
       await db().poolMember.createMany({ data: r.children.map((c) => ({ vmId: c.id, poolId: pool.id, templateId: pool.templateId, state: 'spare' })) });
-      this.refills.add(pool.id, ms, n);
+      // the refill rate is read back from these events (stats.ts), here and, over many hosts, by the console
+      await this.core.event(`pool:${pool.name}`, 'pool.refill', { id: pool.id, name: pool.name }, 'ok', `spares=${n} forked in ${Math.round(ms)} ms`, Math.round(ms));
       this.lastError.delete(pool.id);
       this.retryAt.delete(pool.id);
     } catch (e) {

@@ -18,22 +18,39 @@ export async function claimLatency(poolId: string): Promise<{ p50: number | null
   return { p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), n: ms.length, total };
 }
 
-/** Spares forked per pool: when each became ready and what it cost. */
-export class RefillLog {
-  private entries: { poolId: string; at: number; ms: number }[] = [];
+/** One spare made: when it was ready and what its fork cost. */
+export interface RefillEntry {
+  at: number;
+  ms: number;
+}
 
-  add(poolId: string, ms: number, count: number) {
-    const at = Date.now();
-    for (let i = 0; i < count; i++) this.entries.push({ poolId, at, ms: ms / count });
-    const cut = at - HOUR;
-    while (this.entries.length && this.entries[0].at < cut) this.entries.shift();
+/**
+ * Each successful refill writes one 'pool.refill' event: its durationMs is the fork, and its message
+ * starts with "spares=N" (N children in that fork). Read from the log, so a restart keeps the rate and
+ * a console can add up the rates that agents log in their own schemas (lib/cluster/pools.ts).
+ */
+export function refillEntries(rows: { at: Date; message: string | null; durationMs: number | null }[]): RefillEntry[] {
+  const out: RefillEntry[] = [];
+  for (const r of rows) {
+    const n = Math.max(1, Math.min(500, Number(/^spares=(\d+)/.exec(r.message ?? '')?.[1] ?? 1)));
+    for (let i = 0; i < n; i++) out.push({ at: r.at.getTime(), ms: (r.durationMs ?? 0) / n });
   }
+  return out;
+}
 
-  /** spares per minute over the last 10 minutes, and the mean fork time per spare over the last hour */
-  rate(poolId: string): { perMinute: number; meanMs: number | null; lastAt: string | null } {
-    const mine = this.entries.filter((e) => e.poolId === poolId);
-    const recent = mine.filter((e) => e.at > Date.now() - 600_000);
-    const meanMs = mine.length ? Math.round(mine.reduce((a, e) => a + e.ms, 0) / mine.length) : null;
-    return { perMinute: Math.round((recent.length / 10) * 10) / 10, meanMs, lastAt: mine.length ? new Date(mine[mine.length - 1].at).toISOString() : null };
-  }
+export async function localRefills(poolId: string): Promise<RefillEntry[]> {
+  const rows = await db().event.findMany({
+    where: { action: 'pool.refill', targetId: poolId, result: 'ok', at: { gte: new Date(Date.now() - HOUR) } },
+    select: { at: true, message: true, durationMs: true },
+  });
+  return refillEntries(rows);
+}
+
+/** spares per minute over the last 10 minutes, and the mean fork time per spare over the last hour */
+export function refillRate(entries: RefillEntry[], now = Date.now()): { perMinute: number; meanMs: number | null; lastAt: string | null } {
+  const hour = entries.filter((e) => e.at > now - HOUR);
+  const recent = hour.filter((e) => e.at > now - 600_000);
+  const meanMs = hour.length ? Math.round(hour.reduce((a, e) => a + e.ms, 0) / hour.length) : null;
+  const last = hour.reduce((m, e) => Math.max(m, e.at), 0);
+  return { perMinute: Math.round((recent.length / 10) * 10) / 10, meanMs, lastAt: last ? new Date(last).toISOString() : null };
 }

@@ -26,4 +26,4 @@ export async function dropMember(core: Core, vmId: string): Promise<void> {
   await db().poolMember.deleteMany({ where: { vmId } }).catch(() => undefined);
 }
 
-export const clearClaim = { state: 'spare', claimedBy: null, label: null, claimedAt: null, expiresAt: null } as const;
+export const clearClaim = { state: 'spare', claimedBy: null, label: null, claimedAt: null, expiresAt: null, claimKey: null } as const;

@@ -11,11 +11,12 @@ export interface Taken {
   vm: { id: string; name: string; state: string; hostname: string | null; mac: string | null; ip: string | null; machineId: string | null; vmgenid: string | null; ports: string };
 }
 
-export async function takeSpareFast(ref: string, actor: string, label: string | null): Promise<Taken | null> {
+/** `claimKey`: the claim request taking it (ClaimRequest.key), stamped in the same update, or null. */
+export async function takeSpareFast(ref: string, actor: string, label: string | null, claimKey: string | null = null): Promise<Taken | null> {
   // under PostgreSQL's read committed two claims can pick the same row; the loser updates nothing
   for (let attempt = 0; attempt < 5; attempt++) {
     const rows = await db().$queryRaw<{ vmId: string; poolId: string }[]>`
-      UPDATE "PoolMember" SET "state" = 'claimed', "claimedBy" = ${actor}, "label" = ${label}
+      UPDATE "PoolMember" SET "state" = 'claimed', "claimedBy" = ${actor}, "label" = ${label}, "claimKey" = ${claimKey}
       WHERE "state" = 'spare' AND "vmId" = (
         SELECT m."vmId" FROM "PoolMember" m JOIN "Pool" p ON p."id" = m."poolId"
         WHERE (p."name" = ${ref} OR p."id" = ${ref}) AND p."state" = 'active' AND m."state" = 'spare' AND m."templateId" = p."templateId"
@@ -28,10 +29,20 @@ export async function takeSpareFast(ref: string, actor: string, label: string | 
       if (Number(left[0]?.n ?? 0) === 0) return null;
       continue;
     }
-    const { vmId, poolId } = rows[0];
-    const vms = await db().$queryRaw<Taken['vm'][]>`
-      SELECT "id", "name", "state", "hostname", "mac", "ip", "machineId", "vmgenid", "ports" FROM "Vm" WHERE "id" = ${vmId}`;
-    return { vmId, poolId, vm: vms[0] ?? { id: vmId, name: vmId, state: 'removed', hostname: null, mac: null, ip: null, machineId: null, vmgenid: null, ports: '{}' } };
+    return withVm(rows[0]);
   }
   return null;
+}
+
+/** The child still claimed under claim request `claimKey` (after a crash between the take and its record), or null. */
+export async function takenWithKey(claimKey: string): Promise<Taken | null> {
+  const rows = await db().$queryRaw<{ vmId: string; poolId: string }[]>`
+    SELECT "vmId", "poolId" FROM "PoolMember" WHERE "claimKey" = ${claimKey} AND "state" = 'claimed'`;
+  return rows[0] ? withVm(rows[0]) : null;
+}
+
+async function withVm({ vmId, poolId }: { vmId: string; poolId: string }): Promise<Taken> {
+  const vms = await db().$queryRaw<Taken['vm'][]>`
+    SELECT "id", "name", "state", "hostname", "mac", "ip", "machineId", "vmgenid", "ports" FROM "Vm" WHERE "id" = ${vmId}`;
+  return { vmId, poolId, vm: vms[0] ?? { id: vmId, name: vmId, state: 'removed', hostname: null, mac: null, ip: null, machineId: null, vmgenid: null, ports: '{}' } };
 }
