@@ -604,7 +604,7 @@ async function main() {
           const tcgNote = accel === 'tcg' ? ` Under TCG each QEMU also holds its translation cache (tb-size ${machine.tbSizeMiB} MiB, anonymous).` : '';
           metric('memory.pssPerChildMiB', 'PSS per idle child', 'MiB', pss, {
             target: T('<=', 16, '≤ 16 MiB'),
-            boundBy: `median private dirty ${r1(summarize(pd).median)} MiB of which anonymous ${r1(summarize(anon).median)} MiB (QEMU heap, TCG code buffer, guest pages the child wrote); cold VM QEMU overhead alone ${r1(cold?.overheadMiB)} MiB.${tcgNote}`,
+            boundBy: `median private dirty ${r1(summarize(pd).median)} MiB of which anonymous ${r1(summarize(anon).median)} MiB (QEMU heap, TCG code buffer, guest pages the child wrote); ${cold?.overheadMiB != null ? `cold VM QEMU overhead alone ${r1(cold.overheadMiB)} MiB.` : ''}${tcgNote}`,
           });
           metric('memory.privateDirtyPerChildMiB', 'Private dirty per idle child', 'MiB', pd);
           metric('memory.sharedPct', "Share of a child's resident guest RAM still shared with the template", '%', shared);
