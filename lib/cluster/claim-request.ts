@@ -3,9 +3,8 @@
 // which answers with the same child. One console at a time works on a given id (an advisory lock
 // over all consoles), so two copies of one request can never claim on two different hosts.
 import { claimKey } from '../engine/pools/claim-request';
-import type { HostRow } from './hosts';
-import { agents } from './dispatch';
-import { clusterLockPg, clusterPg, schemaIdent } from './pg';
+import { hostRecording } from './dispatch';
+import { clusterLockPg } from './pg';
 import { agentActor } from './agent-server';
 
 /** The key an agent records for `actor`'s request `requestId` (the agent sees the actor as agentActor makes it). */
@@ -28,12 +27,4 @@ export async function withClaimLock<T>(key: string, fn: () => Promise<T>): Promi
 }
 
 /** The host whose agent recorded claim request `key`, if any (lost hosts included: their schema stays readable). */
-export async function hostOfClaim(key: string): Promise<HostRow | null> {
-  for (const h of await agents()) {
-    const r = await clusterPg()
-      .query(`SELECT 1 FROM ${schemaIdent(h.schemaName)}."ClaimRequest" WHERE key = $1`, [key])
-      .catch(() => ({ rowCount: 0 }));
-    if (r.rowCount) return h;
-  }
-  return null;
-}
+export const hostOfClaim = (key: string) => hostRecording('ClaimRequest', key);

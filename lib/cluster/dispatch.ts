@@ -146,16 +146,19 @@ async function routeLiveFork(vm: VmHome, host: string | undefined, requestId: st
   return { ...r, host: h.name, requestId };
 }
 
-/** The host that already holds fork request `key` (forkRequestKey: this caller's), if any (a retry must not be placed elsewhere). */
-async function hostOfRequest(key: string): Promise<HostRow | null> {
+/** The host whose agent recorded request `key` in `table`, if any (lost hosts included: their schema stays readable). */
+export async function hostRecording(table: 'ForkRequest' | 'ClaimRequest', key: string): Promise<HostRow | null> {
   for (const h of await agents()) {
     const r = await clusterPg()
-      .query(`SELECT 1 FROM ${schemaIdent(h.schemaName)}."ForkRequest" WHERE key = $1`, [key])
+      .query(`SELECT 1 FROM ${schemaIdent(h.schemaName)}."${table}" WHERE key = $1`, [key])
       .catch(() => ({ rowCount: 0 }));
     if (r.rowCount) return h;
   }
   return null;
 }
+
+/** The host that already holds fork request `key` (forkRequestKey: this caller's), if any (a retry must not be placed elsewhere). */
+const hostOfRequest = (key: string) => hostRecording('ForkRequest', key);
 
 /** Prepare on the pinned host, or on the ready host with the most memory left. Null without agents. */
 export async function routePrepare(prepare: ClusterPrepareInput, actor: string): Promise<(PrepareResult & { host: string }) | null> {
