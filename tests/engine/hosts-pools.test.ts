@@ -83,7 +83,8 @@ describe.runIf(url || strict)('pools over many hosts: a console and three agents
     await svc.pools.createPool(op, { name: 'p', template: 'web', size: 4, spares: 3 });
     const v = await waitFor('one spare ready on each host', async () => {
       const x = await view();
-      return x.ready === 3 && x.members.length === 3 && x.hosts.length === 3 && x.hosts.every((h) => h.ready === 1) ? x : null;
+      // an agent logs its refill just after the spare is listed: wait for the three events too
+      return x.ready === 3 && x.members.length === 3 && x.hosts.length === 3 && x.hosts.every((h) => h.ready === 1) && x.refill.perMinute >= 0.3 ? x : null;
     }, 180_000, logs);
     expect(v.members.map((m) => m.host).sort()).toEqual(['a', 'b', 'c']); // pool ls shows each spare's host
     // each agent logged its refill: the pool's rate adds them up (3 spares in the last 10 minutes)
